@@ -1,0 +1,308 @@
+"""Database tables. API schemas live in ``crmsync.api.schemas``, never here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; compare everything as naive UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTED = "connected"
+    SETUP_REQUIRED = "setup_required"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DISCONNECTED = "disconnected"
+
+
+class Lane(StrEnum):
+    """Work lanes, in priority order."""
+
+    LIVE = "live"
+    REFRESH = "refresh"
+    BACKFILL = "backfill"
+
+
+LANE_PRIORITY = {Lane.LIVE: 0, Lane.REFRESH: 1, Lane.BACKFILL: 2}
+
+
+class WorkStatus(StrEnum):
+    PENDING = "pending"
+    LEASED = "leased"
+    DONE = "done"
+
+
+class OpStatus(StrEnum):
+    PENDING = "pending"
+    INSERTED = "inserted"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    WAITING_RECONNECT = "waiting_reconnect"
+
+
+class Direction(StrEnum):
+    """Which way a field flows. Only PUSH is built; the model carries all of them."""
+
+    PUSH = "push"
+    PULL = "pull"
+    BOTH = "both"
+    NONE = "none"
+
+
+class System(StrEnum):
+    """The system whose value wins for a field (its source of truth)."""
+
+    APP = "app"
+    CRM = "crm"
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("org_id", "email"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Person(Base):
+    """The host's record of a person; shared across orgs."""
+
+    __tablename__ = "people"
+    person_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    emails: Mapped[list[str]] = mapped_column(default=list)
+    phones: Mapped[list[str]] = mapped_column(default=list)
+    company: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str | None] = mapped_column(String(200))
+    zip: Mapped[str | None] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(200))
+    linkedin_url: Mapped[str | None] = mapped_column(String(500))
+    profile_url: Mapped[str | None] = mapped_column(String(500))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Unlock(Base):
+    """An org's user unlocked a person; the first unlocker of an org is the owner."""
+
+    __tablename__ = "unlocks"
+    __table_args__ = (UniqueConstraint("org_id", "person_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.person_id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    unlocked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_unlocks_org_person", Unlock.org_id, Unlock.person_id, Unlock.id)
+
+
+class Connection(Base):
+    """An org's link to one CRM. At most one non-disconnected connection per org."""
+
+    __tablename__ = "connections"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.CONNECTED)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disconnected_at: Mapped[datetime | None] = mapped_column()
+    skip_backfill: Mapped[bool] = mapped_column(Boolean, default=False)
+    preserve_manual_edits: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    account_id: Mapped[str | None] = mapped_column(String(200))
+    token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    owner_cache: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owners_fetched_at: Mapped[datetime | None] = mapped_column()
+    setup_checked_at: Mapped[datetime | None] = mapped_column()
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    backfill_total: Mapped[int] = mapped_column(Integer, default=0)
+
+
+Index(
+    "uq_connections_active_org",
+    Connection.org_id,
+    unique=True,
+    sqlite_where=text("status != 'disconnected'"),
+    postgresql_where=text("status != 'disconnected'"),
+)
+
+
+class ObjectMapping(Base):
+    """Which app object flows to which CRM object, and in which direction."""
+
+    __tablename__ = "object_mappings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    app_object: Mapped[str] = mapped_column(String(40))
+    crm_object: Mapped[str] = mapped_column(String(80))
+    direction: Mapped[str] = mapped_column(String(8), default=Direction.PUSH)
+
+
+class FieldMapping(Base):
+    """One app field to one CRM field, with its direction and owning system."""
+
+    __tablename__ = "field_mappings"
+    __table_args__ = (UniqueConstraint("object_mapping_id", "app_field"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    object_mapping_id: Mapped[int] = mapped_column(ForeignKey("object_mappings.id"))
+    app_field: Mapped[str] = mapped_column(String(80))
+    crm_field: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # standard|equivalent|custom|skipped
+    direction: Mapped[str] = mapped_column(String(8), default=Direction.PUSH)
+    source_of_truth: Mapped[str] = mapped_column(String(8), default=System.APP)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Link(Base):
+    """Where a person lives in a connection's CRM, and what crmsync last wrote there."""
+
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("connection_id", "person_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    person_id: Mapped[str] = mapped_column(String(128))
+    crm_object: Mapped[str] = mapped_column(String(80))
+    crm_id: Mapped[str | None] = mapped_column(String(200))
+    crm_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    written: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    pending_create_at: Mapped[datetime | None] = mapped_column()
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_synced_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkItem(Base):
+    """The durable outbox: one row per person waiting to be written to a connection."""
+
+    __tablename__ = "work_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    person_id: Mapped[str] = mapped_column(String(128))
+    lane: Mapped[str] = mapped_column(String(10))
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default=WorkStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    operation_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_work_claim", WorkItem.connection_id, WorkItem.status, WorkItem.priority, WorkItem.id)
+Index(
+    "uq_work_pending",
+    WorkItem.connection_id,
+    WorkItem.person_id,
+    unique=True,
+    sqlite_where=text("status = 'pending'"),
+    postgresql_where=text("status = 'pending'"),
+)
+
+
+class Operation(Base):
+    """One attempted write of one person to one connection: the integration log."""
+
+    __tablename__ = "operations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    person_id: Mapped[str] = mapped_column(String(128))
+    lane: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default=OpStatus.PENDING)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    crm_id: Mapped[str | None] = mapped_column(String(200))
+    request_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    response_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_of: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_operations_org_status", Operation.org_id, Operation.status, Operation.id)
+Index("ix_operations_conn_person", Operation.connection_id, Operation.person_id)
+
+
+class OAuthState(Base):
+    """An authorisation in flight: binds the state parameter to an org and a PKCE verifier."""
+
+    __tablename__ = "oauth_states"
+    state: Mapped[str] = mapped_column(String(128), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    provider: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(String(16))  # connect | reconnect
+    connection_id: Mapped[str | None] = mapped_column(String(32))
+    code_verifier: Mapped[str | None] = mapped_column(String(200))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    session_binding: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column()
+    consumed_at: Mapped[datetime | None] = mapped_column()

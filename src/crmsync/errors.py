@@ -1,0 +1,174 @@
+"""One error tree, classified by one table.
+
+::
+
+    CrmSyncError
+    ├── InputError                bad input from a caller: 4xx, nothing written
+    │   ├── NotFound              404
+    │   └── Conflict              409
+    ├── SetupRequired             the CRM lacks something only its admin can add
+    └── ConnectorError            a CRM call went wrong; carries a Resolution
+        ├── TransientError        retry with backoff (5xx, timeouts, resets)
+        │   └── RateLimited       wait for the window the CRM named, then retry
+        ├── TokenExpired          refresh the access token, then retry once
+        ├── ReconnectRequired     refresh refused: pause the connection, keep its queue
+        └── RecordRejected        the CRM refused the record: failed with a reason
+
+Every CRM response or transport exception becomes an :class:`ApiProblem`; :func:`classify`
+turns it into a :class:`Resolution` by reading :data:`TABLE` (after the provider's own rules).
+The retry loop, the queue and the operation log all read that same resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import httpx
+
+
+class Action(StrEnum):
+    RETRY = "retry"
+    RATE_LIMITED = "rate_limited"
+    REFRESH_TOKEN = "refresh_token"
+    RECONNECT = "reconnect"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    action: Action
+    reason: str
+    retry_after: float | None = None
+    status_code: int | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiProblem:
+    """What went wrong with one CRM call, in provider-neutral terms."""
+
+    status: int | None  # None for transport errors
+    code: str | None = None  # the provider's own error code or category
+    message: str = ""
+    retry_after: float | None = None
+    exception: type[BaseException] | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the table: every given condition must hold."""
+
+    action: Action
+    reason: str
+    status: int | tuple[int, int] | None = None  # exact, or inclusive range
+    code: str | None = None
+    exception: type[BaseException] | None = None
+    extras: dict[str, str] = field(default_factory=dict)
+
+    def matches(self, problem: ApiProblem) -> bool:
+        if self.exception is not None and not (
+            problem.exception is not None and issubclass(problem.exception, self.exception)
+        ):
+            return False
+        if isinstance(self.status, int) and problem.status != self.status:
+            return False
+        if isinstance(self.status, tuple) and not (
+            problem.status is not None and self.status[0] <= problem.status <= self.status[1]
+        ):
+            return False
+        return self.code is None or problem.code == self.code
+
+
+TABLE: tuple[Rule, ...] = (
+    Rule(Action.RETRY, "the CRM did not answer in time", exception=httpx.TimeoutException),
+    Rule(Action.RETRY, "the connection to the CRM failed", exception=httpx.TransportError),
+    Rule(Action.RATE_LIMITED, "the CRM's rate limit was reached", status=429),
+    Rule(Action.REFRESH_TOKEN, "the access token expired", status=401),
+    Rule(Action.RETRY, "the CRM had a server error", status=(500, 599)),
+    Rule(Action.RETRY, "the CRM asked to try again later", status=408),
+    Rule(Action.FAIL, "the CRM refused the request", status=(400, 499)),
+)
+"""Provider-neutral rules; a provider's ``error_rules`` are read before these."""
+
+
+def classify(problem: ApiProblem, provider_rules: Sequence[Rule] = ()) -> Resolution:
+    for rule in (*provider_rules, *TABLE):
+        if rule.matches(problem):
+            detail = f": {problem.message}" if problem.message else ""
+            return Resolution(
+                action=rule.action,
+                reason=f"{rule.reason}{detail}",
+                retry_after=problem.retry_after,
+                status_code=problem.status,
+                code=problem.code,
+            )
+    return Resolution(Action.FAIL, f"unexpected answer from the CRM: {problem.message}")
+
+
+class CrmSyncError(Exception):
+    """Root of every error crmsync raises on purpose."""
+
+
+class InputError(CrmSyncError):
+    status_code = 422
+
+
+class NotFound(InputError):
+    status_code = 404
+
+
+class Conflict(InputError):
+    status_code = 409
+
+
+class SetupRequired(CrmSyncError):
+    def __init__(self, message: str, missing: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.missing = list(missing)
+
+
+class ConnectorError(CrmSyncError):
+    def __init__(self, resolution: Resolution) -> None:
+        super().__init__(resolution.reason)
+        self.resolution = resolution
+
+
+class TransientError(ConnectorError):
+    pass
+
+
+class RateLimited(TransientError):
+    pass
+
+
+class TokenExpired(ConnectorError):
+    pass
+
+
+class ReconnectRequired(ConnectorError):
+    pass
+
+
+class RecordRejected(ConnectorError):
+    pass
+
+
+_EXCEPTION_FOR: dict[Action, type[ConnectorError]] = {
+    Action.RETRY: TransientError,
+    Action.RATE_LIMITED: RateLimited,
+    Action.REFRESH_TOKEN: TokenExpired,
+    Action.RECONNECT: ReconnectRequired,
+    Action.FAIL: RecordRejected,
+    Action.SKIP: RecordRejected,
+}
+
+
+def error_for(resolution: Resolution) -> ConnectorError:
+    return _EXCEPTION_FOR[resolution.action](resolution)
+
+
+def reconnect_required(reason: str) -> ReconnectRequired:
+    return ReconnectRequired(Resolution(Action.RECONNECT, reason))
