@@ -1,0 +1,1 @@
+"""What every CRM connector implements, and the shared pieces they are built from."""

@@ -1,0 +1,120 @@
+"""The connector contract: one subclass per CRM, in its own ``crmsync.providers`` folder."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+
+from crmsync.connectors.spec import FieldSpec, ProviderSpec
+from crmsync.errors import Resolution
+
+
+@dataclass(frozen=True)
+class AppNames:
+    """Names derived from the configured app name, e.g. ``Acme`` / ``acme``."""
+
+    label: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """Who the token belongs to: the CRM account and how to show it."""
+
+    account_id: str
+    label: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    ready: bool
+    created: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CrmUser:
+    id: str
+    email: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """One person to write: CRM field values, already mapped. ``crm_id`` when known."""
+
+    person_id: str
+    fields: dict[str, Any]
+    crm_id: str | None = None
+    first_write: bool = True
+    create_may_have_landed: bool = False
+    """An earlier attempt to create this record lost its response: look before creating."""
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What happened to one RecordWrite. ``resolution`` is set when it did not land."""
+
+    person_id: str
+    created: bool = False
+    crm_id: str | None = None
+    resolution: Resolution | None = None
+    response_summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.resolution is None
+
+
+@dataclass
+class ConnectorContext:
+    """Everything a connector instance needs for one connection."""
+
+    spec: ProviderSpec
+    http: httpx.AsyncClient
+    app: AppNames
+    account_id: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(ABC):
+    """Speaks one CRM's real API. Raises ``ConnectorError`` subclasses for whole-call problems
+    and reports per-record problems in ``WriteOutcome.resolution``."""
+
+    spec: ClassVar[ProviderSpec]
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        self.ctx = ctx
+        self.http = ctx.http
+
+    @classmethod
+    @abstractmethod
+    def default_fields(cls, app: AppNames) -> list[FieldSpec]:
+        """The default Person → CRM mapping, custom field names derived from the app name."""
+
+    @abstractmethod
+    async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
+        """Called once after authorisation to learn which CRM account the token is for."""
+
+    @abstractmethod
+    async def ensure_setup(self) -> SetupReport:
+        """Make sure the custom fields crmsync writes exist, creating them where allowed."""
+
+    @abstractmethod
+    async def list_users(self) -> list[CrmUser]:
+        """CRM users that can own records, with their emails (for owner matching)."""
+
+    @abstractmethod
+    async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
+        """Write up to ``spec.batch_size`` records; one outcome per write, in order."""
+
+    def record_url(self, crm_id: str) -> str | None:
+        if not self.spec.record_url:
+            return None
+        return self.spec.record_url.format(account_id=self.ctx.account_id or "", crm_id=crm_id)

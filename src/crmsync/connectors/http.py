@@ -1,0 +1,184 @@
+"""The HTTP client every connector is composed from: rate budget, auth, retry, error table."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from crmsync.connectors.spec import ProviderSpec, RateLimitSpec
+from crmsync.errors import Action, ApiProblem, ConnectorError, Resolution, classify, error_for
+
+ProblemParser = Callable[[httpx.Response], ApiProblem]
+"""Provider hook: turn an error response into an ApiProblem (code, message, retry_after)."""
+
+
+class RateBudget:
+    """Client-side pacing at the provider's published limit, as a rolling window.
+
+    CRMs count requests in a rolling window ("110 per 10 s"), so a token bucket would burst
+    past it; this keeps the send times of the last ``requests`` calls and waits until the
+    oldest leaves the window. Thread-safe and free of event-loop state, so one budget serves
+    every task that talks to the same CRM account from this process.
+    """
+
+    def __init__(
+        self,
+        limit: RateLimitSpec,
+        clock: Callable[[], float] = time.monotonic,
+        margin: float = 0.02,
+    ) -> None:
+        self.limit = limit
+        self.window = limit.per_seconds * (1 + margin)
+        self.clock = clock
+        self.sent: deque[float] = deque()
+        self.blocked_until = 0.0
+        self.lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Book one request; returns how long to wait before sending it."""
+        with self.lock:
+            now = self.clock()
+            start = max(now, self.blocked_until)
+            while self.sent and self.sent[0] <= start - self.window:
+                self.sent.popleft()
+            if len(self.sent) >= self.limit.requests:
+                start = max(start, self.sent[-self.limit.requests] + self.window)
+            self.sent.append(start)
+            return start - now
+
+    def block_for(self, seconds: float) -> None:
+        """The CRM said to wait (429): nobody sends until then."""
+        with self.lock:
+            self.blocked_until = max(self.blocked_until, self.clock() + seconds)
+
+    async def acquire(self) -> None:
+        wait = self.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+_budgets: dict[str, RateBudget] = {}
+_budgets_lock = threading.Lock()
+
+
+def budget_for(key: str, limit: RateLimitSpec) -> RateBudget:
+    """The process-wide budget for one CRM account (keyed by connection)."""
+    with _budgets_lock:
+        budget = _budgets.get(key)
+        if budget is None or budget.limit != limit:
+            budget = _budgets[key] = RateBudget(limit)
+        return budget
+
+
+@dataclass
+class RetryPolicy:
+    """In-call retries for idempotent requests; the engine reschedules what still fails."""
+
+    attempts: int = 4
+    base_seconds: float = 0.5
+    max_seconds: float = 30.0
+    max_rate_limit_wait: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        ceiling = min(self.max_seconds, self.base_seconds * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+
+class ApiClient:
+    """Sends one CRM request at a time through the budget, classifying every failure."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        spec: ProviderSpec,
+        budget: RateBudget,
+        parse_problem: ProblemParser,
+        retry: RetryPolicy | None = None,
+        on_response: Callable[[httpx.Response], None] | None = None,
+    ) -> None:
+        self.http = http
+        self.spec = spec
+        self.budget = budget
+        self.parse_problem = parse_problem
+        self.retry = retry or RetryPolicy()
+        self.on_response = on_response
+        self.calls = 0
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool = True,
+        accept: Mapping[int, bool] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send with pacing; retry 429s and transient errors when ``idempotent``.
+
+        ``accept`` lists non-2xx statuses the caller handles itself (e.g. 207, 409).
+        """
+        attempt = 0
+        while True:
+            await self.budget.acquire()
+            self.calls += 1
+            try:
+                response = await self.http.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                resolution = classify(ApiProblem(None, message=str(exc), exception=type(exc)))
+                if not idempotent or attempt + 1 >= self.retry.attempts:
+                    raise error_for(resolution) from exc
+                attempt += 1
+                await asyncio.sleep(self.retry.backoff(attempt))
+                continue
+            if self.on_response is not None:
+                self.on_response(response)
+            if response.is_success or (accept and response.status_code in accept):
+                return response
+            resolution = self.resolve(response)
+            if resolution.action is Action.RATE_LIMITED:
+                wait = resolution.retry_after or self.retry.backoff(attempt)
+                self.budget.block_for(wait)
+                if wait <= self.retry.max_rate_limit_wait and attempt + 1 < self.retry.attempts * 4:
+                    attempt += 1
+                    continue
+            elif (
+                resolution.action is Action.RETRY
+                and idempotent
+                and attempt + 1 < self.retry.attempts
+            ):
+                attempt += 1
+                await asyncio.sleep(self.retry.backoff(attempt))
+                continue
+            raise error_for(resolution)
+
+    def resolve(self, response: httpx.Response) -> Resolution:
+        return classify(self.parse_problem(response), self.spec.error_rules)
+
+    async def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        return (await self.request(method, url, **kwargs)).json()
+
+
+def retry_after_header(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def call_guarded(factory: Callable[[], Awaitable[Any]]) -> Any:
+    """Run one connector coroutine, turning stray transport errors into ConnectorErrors."""
+    try:
+        return await factory()
+    except ConnectorError:
+        raise
+    except httpx.TransportError as exc:
+        raise error_for(classify(ApiProblem(None, message=str(exc), exception=type(exc)))) from exc

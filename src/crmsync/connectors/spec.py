@@ -1,0 +1,106 @@
+"""Provider facts as data: auth endpoints, limits, batch sizes, default field mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmsync.db.tables import Direction, System
+from crmsync.errors import Rule
+
+
+@dataclass(frozen=True)
+class OAuthSpec:
+    authorize_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+    pkce: bool = True
+    rotating_refresh_tokens: bool = False
+    token_endpoint_auth_method: str = "client_secret_post"
+    extra_authorize_params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RateLimitSpec:
+    """The provider's published limit: ``requests`` per ``per_seconds`` per account."""
+
+    requests: int
+    per_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.per_seconds
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One default field mapping. ``crm_field`` is None when the CRM has no place for it."""
+
+    app_field: str
+    crm_field: str | None
+    kind: str  # standard | equivalent | custom | skipped
+    direction: Direction = Direction.PUSH
+    source_of_truth: System = System.APP
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    display_name: str
+    crm_object: str
+    record_label: str
+    oauth: OAuthSpec
+    api_base: str
+    rate_limit: RateLimitSpec
+    batch_size: int
+    client_id: str = ""
+    client_secret: str = ""
+    error_rules: tuple[Rule, ...] = ()
+    owner_fallback: str = "left unassigned"
+    record_url: str = ""  # template with {account_id} and {crm_id}
+
+    def with_overrides(self, overrides: dict[str, Any]) -> ProviderSpec:
+        """Apply settings such as base URLs (the emulator's), client credentials, limits."""
+        oauth_keys = {f.name for f in dataclasses.fields(OAuthSpec)}
+        oauth = dataclasses.replace(
+            self.oauth, **{k: v for k, v in overrides.items() if k in oauth_keys}
+        )
+        rate = self.rate_limit
+        if "rate_limit_requests" in overrides or "rate_limit_seconds" in overrides:
+            rate = RateLimitSpec(
+                int(overrides.get("rate_limit_requests", rate.requests)),
+                float(overrides.get("rate_limit_seconds", rate.per_seconds)),
+            )
+        own = {f.name for f in dataclasses.fields(self)} - {"oauth", "rate_limit"}
+        return dataclasses.replace(
+            self,
+            oauth=oauth,
+            rate_limit=rate,
+            **{k: v for k, v in overrides.items() if k in own},
+        )
+
+
+APP_FIELDS: tuple[str, ...] = (
+    "person_id",
+    "profile_url",
+    "first_name",
+    "last_name",
+    "email",
+    "emails",
+    "phone",
+    "phones",
+    "company",
+    "title",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "linkedin_url",
+    "owner",
+)
+"""Every field a Person offers a mapping. ``email``/``phone`` are the first of their lists."""
+
+IDENTITY_FIELDS: frozenset[str] = frozenset({"person_id", "profile_url"})
+"""Written on every change even when manual edits are preserved."""

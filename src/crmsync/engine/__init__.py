@@ -1,0 +1,1 @@
+"""The sync engine: outbox, planner, runner, tokens and the task queue."""

@@ -1,0 +1,259 @@
+"""The durable outbox: pending work lives in the database, in the caller's transaction.
+
+Callers enqueue inside the same transaction that records the unlock or the person change, so
+nothing is lost if the process dies at any point. The task queue only says "look at
+connection X"; the database says what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from crmsync.db.tables import (
+    LANE_PRIORITY,
+    Connection,
+    ConnectionStatus,
+    Lane,
+    Unlock,
+    WorkItem,
+    WorkStatus,
+    utcnow,
+)
+
+ACTIVE = (ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_RECONNECT)
+"""Connections that accept new work (a paused one keeps its queue)."""
+
+
+def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert work items, skipping people that already have pending work on the connection."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(WorkItem).on_conflict_do_nothing(
+        index_elements=["connection_id", "person_id"],
+        index_where=text("status = 'pending'"),
+    )
+    session.execute(stmt, rows)
+
+
+def enqueue(
+    session: Session,
+    connection_id: str,
+    person_ids: Iterable[str],
+    lane: Lane,
+    operation_id: int | None = None,
+) -> None:
+    """Queue people on one connection; pending work already queued moves up to this lane."""
+    ids = list(dict.fromkeys(person_ids))
+    if not ids:
+        return
+    priority = LANE_PRIORITY[lane]
+    for chunk in _chunks(ids, 500):
+        session.execute(
+            update(WorkItem)
+            .where(
+                WorkItem.connection_id == connection_id,
+                WorkItem.status == WorkStatus.PENDING,
+                WorkItem.person_id.in_(chunk),
+                WorkItem.priority > priority,
+            )
+            .values(lane=lane, priority=priority)
+            .execution_options(synchronize_session=False)
+        )
+        now = utcnow()
+        _insert_ignore(
+            session,
+            [
+                {
+                    "connection_id": connection_id,
+                    "person_id": pid,
+                    "lane": lane,
+                    "priority": priority,
+                    "status": WorkStatus.PENDING,
+                    "attempts": 0,
+                    "not_before": now,
+                    "created_at": now,
+                    "operation_id": operation_id,
+                }
+                for pid in chunk
+            ],
+        )
+
+
+def enqueue_backfill(session: Session, connection: Connection) -> int:
+    """Every person the org unlocked before connecting goes to the backfill lane."""
+    person_ids = list(
+        session.scalars(
+            select(Unlock.person_id).where(Unlock.org_id == connection.org_id).distinct()
+        )
+    )
+    enqueue(session, connection.id, person_ids, Lane.BACKFILL)
+    connection.backfill_total = len(person_ids)
+    return len(person_ids)
+
+
+def active_connections(session: Session, org_ids: Sequence[str]) -> list[Connection]:
+    return list(
+        session.scalars(
+            select(Connection).where(Connection.org_id.in_(org_ids), Connection.status.in_(ACTIVE))
+        )
+    )
+
+
+def claim(
+    session: Session, connection_id: str, size: int, lease: timedelta, now: datetime | None = None
+) -> list[WorkItem]:
+    """Lease the next batch: live first, but lower lanes always keep a share of each batch.
+
+    A backfill never delays a live unlock by more than one batch, and a stream of live unlocks
+    never starves refreshes or the backfill.
+    """
+    now = now or utcnow()
+    share = max(1, size // 10)
+    candidates = {
+        lane: list(session.scalars(_due(connection_id, lane, now).limit(size))) for lane in Lane
+    }
+    reserve = {
+        Lane.REFRESH: min(share, len(candidates[Lane.REFRESH])),
+        Lane.BACKFILL: min(share, len(candidates[Lane.BACKFILL])),
+    }
+    take_live = min(len(candidates[Lane.LIVE]), size - sum(reserve.values()))
+    take_refresh = min(len(candidates[Lane.REFRESH]), size - take_live - reserve[Lane.BACKFILL])
+    take_backfill = min(len(candidates[Lane.BACKFILL]), size - take_live - take_refresh)
+    batch = (
+        candidates[Lane.LIVE][:take_live]
+        + candidates[Lane.REFRESH][:take_refresh]
+        + candidates[Lane.BACKFILL][:take_backfill]
+    )
+    if batch:
+        session.execute(
+            update(WorkItem)
+            .where(WorkItem.id.in_([item.id for item in batch]))
+            .values(status=WorkStatus.LEASED, lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        for item in batch:
+            item.status = WorkStatus.LEASED
+    return batch
+
+
+def _due(connection_id: str, lane: Lane, now: datetime) -> Select[WorkItem]:
+    return (
+        select(WorkItem)
+        .where(
+            WorkItem.connection_id == connection_id,
+            WorkItem.status == WorkStatus.PENDING,
+            WorkItem.priority == LANE_PRIORITY[lane],
+            WorkItem.not_before <= now,
+        )
+        .order_by(WorkItem.id)
+    )
+
+
+def release(
+    session: Session,
+    item_ids: Sequence[int],
+    not_before: datetime,
+    count_attempt: bool,
+) -> None:
+    """Put leased work back, due at ``not_before``.
+
+    If a newer pending item for the same person arrived meanwhile, it supersedes this one and
+    inherits its operation row, so the log keeps one row per attempted write.
+    """
+    for chunk in _chunks(list(item_ids), 500):
+        items = list(session.scalars(select(WorkItem).where(WorkItem.id.in_(chunk))))
+        newer = {
+            (w.connection_id, w.person_id): w
+            for w in session.scalars(
+                select(WorkItem).where(
+                    WorkItem.connection_id.in_({i.connection_id for i in items}),
+                    WorkItem.person_id.in_([i.person_id for i in items]),
+                    WorkItem.status == WorkStatus.PENDING,
+                )
+            )
+        }
+        for item in items:
+            successor = newer.get((item.connection_id, item.person_id))
+            if successor is not None:
+                if successor.operation_id is None:
+                    successor.operation_id = item.operation_id
+                session.delete(item)
+                continue
+            item.status = WorkStatus.PENDING
+            item.lease_until = None
+            item.not_before = not_before
+            if count_attempt:
+                item.attempts += 1
+
+
+def finish(session: Session, item_ids: Sequence[int]) -> None:
+    for chunk in _chunks(list(item_ids), 500):
+        session.execute(delete(WorkItem).where(WorkItem.id.in_(chunk)))
+
+
+def recover_expired_leases(session: Session, now: datetime | None = None) -> int:
+    """Work leased by a worker that died goes back to pending (the sweep calls this)."""
+    now = now or utcnow()
+    expired = list(
+        session.scalars(
+            select(WorkItem.id).where(
+                WorkItem.status == WorkStatus.LEASED, WorkItem.lease_until < now
+            )
+        )
+    )
+    release(session, expired, now, count_attempt=False)
+    return len(expired)
+
+
+def connections_with_due_work(session: Session, now: datetime | None = None) -> list[str]:
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(WorkItem.connection_id)
+            .join(Connection, Connection.id == WorkItem.connection_id)
+            .where(
+                WorkItem.status == WorkStatus.PENDING,
+                WorkItem.not_before <= now,
+                Connection.status == ConnectionStatus.CONNECTED,
+            )
+            .distinct()
+        )
+    )
+
+
+def queue_depth(session: Session, connection_id: str) -> dict[str, int]:
+    rows = session.execute(
+        select(WorkItem.lane, func.count())
+        .where(and_(WorkItem.connection_id == connection_id, WorkItem.status != WorkStatus.DONE))
+        .group_by(WorkItem.lane)
+    )
+    depth = {lane.value: 0 for lane in Lane}
+    depth.update({str(lane): int(count) for lane, count in rows})
+    return depth
+
+
+def next_due(session: Session, connection_id: str) -> datetime | None:
+    """When the connection's next pending work is due; None if none, or if it is paused."""
+    value = session.scalar(
+        select(func.min(WorkItem.not_before))
+        .join(Connection, Connection.id == WorkItem.connection_id)
+        .where(
+            WorkItem.connection_id == connection_id,
+            WorkItem.status == WorkStatus.PENDING,
+            Connection.status == ConnectionStatus.CONNECTED,
+        )
+    )
+    return value
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,206 @@
+"""Runs one connection's pending work: claim a batch, plan, push, record, repeat.
+
+One runner holds a connection's lease at a time (ordering and the CRM's rate limit). Every
+outcome goes through the error table's Resolution: landed, failed with a reason, retried
+later with backoff, or the connection paused until it is reconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+
+from crmsync.connectors.base import Connector, ConnectorContext, RecordWrite, WriteOutcome
+from crmsync.connectors.http import call_guarded
+from crmsync.db.tables import Connection, ConnectionStatus, naive_utc, utcnow
+from crmsync.engine import outbox
+from crmsync.engine.batch import BatchRecorder
+from crmsync.engine.runtime import Runtime
+from crmsync.engine.tokens import BearerAuth, ConnectionTokens, mark_needs_reconnect
+from crmsync.errors import (
+    Action,
+    ConnectorError,
+    ReconnectRequired,
+    RecordRejected,
+    Resolution,
+    TokenExpired,
+)
+
+
+@dataclass
+class RunResult:
+    busy: bool = False
+    batches: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    more_due: bool = False
+    next_due: datetime | None = None
+    stopped: str = ""
+
+
+class SyncRunner:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def run(self, connection_id: str, budget_seconds: float = 20.0) -> RunResult:
+        """Process due work for up to ``budget_seconds``; safe to call from any worker thread."""
+        if not self._take_lease(connection_id):
+            return RunResult(busy=True)
+        try:
+            return asyncio.run(self._run(connection_id, time.monotonic() + budget_seconds))
+        finally:
+            self._drop_lease(connection_id)
+
+    async def _run(self, connection_id: str, deadline: float) -> RunResult:
+        result = RunResult()
+        with self.rt.db.session() as session:
+            conn = session.get_one(Connection, connection_id)
+        spec = self.rt.spec(conn.provider)
+        try:
+            tokens = ConnectionTokens(
+                self.rt.db, self.rt.vault, connection_id, self.rt.oauth_flow(conn.provider)
+            )
+        except ReconnectRequired as exc:
+            mark_needs_reconnect(self.rt.db, connection_id, str(exc))
+            result.stopped = str(exc)
+            return result
+        async with self.rt.http_client(spec, BearerAuth(tokens)) as http:
+            connector = self.rt.provider(conn.provider).connector(
+                ConnectorContext(
+                    spec=spec,
+                    http=http,
+                    app=self.rt.app,
+                    account_id=conn.account_id,
+                    settings={**conn.settings, "connection_id": connection_id},
+                )
+            )
+            recorder = BatchRecorder(self.rt, conn)
+            try:
+                if not await self._prepare(conn, connector, recorder):
+                    result.stopped = "setup required"
+                    return result
+                while time.monotonic() < deadline:
+                    with self.rt.db.session() as session:
+                        batch = outbox.claim(
+                            session,
+                            connection_id,
+                            spec.batch_size,
+                            timedelta(seconds=self.rt.settings.batch_lease_seconds),
+                        )
+                    if not batch:
+                        break
+                    result.batches += 1
+                    writes = recorder.plan(batch)
+                    if writes:
+                        outcomes = await self._push(connector, writes)
+                        recorder.record(outcomes)
+                    self._renew_lease(connection_id)
+            except (ReconnectRequired, TokenExpired) as exc:
+                reason = f"authorisation lost: {exc}"
+                mark_needs_reconnect(self.rt.db, connection_id, reason)
+                recorder.pause(reason)
+                result.stopped = reason
+            except ConnectorError as exc:
+                recorder.retry_later(exc.resolution)
+                result.stopped = str(exc)
+            finally:
+                recorder.abandon()
+            for status, count in recorder.counts.items():
+                result.outcomes[status] = result.outcomes.get(status, 0) + count
+        with self.rt.db.session() as session:
+            result.next_due = outbox.next_due(session, connection_id)
+        if result.next_due is not None:
+            due = naive_utc(result.next_due) <= naive_utc(utcnow())
+            result.more_due = due and not result.stopped
+        return result
+
+    async def _prepare(self, conn: Connection, connector: Connector, rec: BatchRecorder) -> bool:
+        """Custom fields exist and the owner cache is fresh, before any write of this run."""
+        report = await call_guarded(connector.ensure_setup)
+        with self.rt.db.session() as session:
+            row = session.get_one(Connection, conn.id)
+            row.setup_checked_at = utcnow()
+            if not report.ready:
+                row.status = ConnectionStatus.SETUP_REQUIRED
+                row.status_reason = report.message
+                return False
+            stale = row.owners_fetched_at is None or (
+                naive_utc(utcnow()) - naive_utc(row.owners_fetched_at)
+            ) > timedelta(seconds=self.rt.settings.owner_cache_seconds)
+            owners = dict(row.owner_cache)
+        if stale:
+            users = await call_guarded(connector.list_users)
+            owners = {u.email.lower(): u.id for u in users if u.active and u.email}
+            with self.rt.db.session() as session:
+                row = session.get_one(Connection, conn.id)
+                row.owner_cache = owners
+                row.owners_fetched_at = utcnow()
+        rec.owners = owners
+        return True
+
+    async def _push(self, connector: Connector, writes: list[RecordWrite]) -> list[WriteOutcome]:
+        """Push a batch; a batch the CRM refused as a whole is split to find the bad record."""
+        try:
+            outcomes: list[WriteOutcome] = await call_guarded(lambda: connector.push(writes))
+            return outcomes
+        except RecordRejected as exc:
+            if len(writes) == 1:
+                return [WriteOutcome(writes[0].person_id, resolution=exc.resolution)]
+            middle = len(writes) // 2
+            return await self._push(connector, writes[:middle]) + await self._push(
+                connector, writes[middle:]
+            )
+
+    def _take_lease(self, connection_id: str) -> bool:
+        now = utcnow()
+        with self.rt.db.session() as session:
+            taken = session.execute(
+                update(Connection)
+                .where(
+                    Connection.id == connection_id,
+                    Connection.status == ConnectionStatus.CONNECTED,
+                    or_(
+                        Connection.lease_until.is_(None),
+                        Connection.lease_until < now,
+                        Connection.lease_owner == self.rt.worker_id,
+                    ),
+                )
+                .values(
+                    lease_owner=self.rt.worker_id,
+                    lease_until=now + timedelta(seconds=self.rt.settings.batch_lease_seconds),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(taken, "rowcount", 0))
+
+    def _renew_lease(self, connection_id: str) -> None:
+        with self.rt.db.session() as session:
+            session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id, Connection.lease_owner == self.rt.worker_id)
+                .values(
+                    lease_until=utcnow() + timedelta(seconds=self.rt.settings.batch_lease_seconds)
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def _drop_lease(self, connection_id: str) -> None:
+        with self.rt.db.session() as session:
+            session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id, Connection.lease_owner == self.rt.worker_id)
+                .values(lease_owner=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def backoff(attempts: int, base: float, ceiling: float, resolution: Resolution) -> float:
+    """Seconds to wait before the next try: the CRM's word for rate limits, else jittered."""
+    if resolution.action is Action.RATE_LIMITED and resolution.retry_after:
+        return resolution.retry_after
+    top = min(ceiling, base * 2 ** max(0, attempts))
+    return random.uniform(top / 2, top)

@@ -1,0 +1,72 @@
+"""The objects one process shares: settings, database, vault, provider specs, queue hook."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from crmsync.connectors.base import AppNames
+from crmsync.connectors.oauth import OAuthFlow
+from crmsync.connectors.registry import Provider, get_provider
+from crmsync.connectors.spec import ProviderSpec
+from crmsync.db.session import Database
+from crmsync.engine.tokens import Vault
+from crmsync.settings import Settings
+
+
+def _no_kick(_connection_id: str) -> None:
+    return None
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    vault: Vault
+    transport: httpx.AsyncBaseTransport | None = None
+    """Where CRM traffic goes; None means the network (tests route it to emulators)."""
+    kick: Callable[[str], None] = _no_kick
+    """Tells the task queue that a connection has work (set by ``crmsync.engine.queue``)."""
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        return cls(
+            settings=settings,
+            db=Database(settings.resolved_database_url),
+            vault=Vault(settings.resolved_encryption_key()),
+        )
+
+    @property
+    def app(self) -> AppNames:
+        return AppNames(label=self.settings.app_name, slug=self.settings.app_slug)
+
+    def provider(self, name: str) -> Provider:
+        return get_provider(name)
+
+    def spec(self, name: str) -> ProviderSpec:
+        return self.provider(name).connector.spec.with_overrides(self.settings.provider(name))
+
+    def redirect_uri(self, provider: str) -> str:
+        return f"{self.settings.public_url.rstrip('/')}/oauth/callback/{provider}"
+
+    def oauth_flow(self, provider: str) -> OAuthFlow:
+        return OAuthFlow(
+            self.spec(provider),
+            self.redirect_uri(provider),
+            transport=self.transport,
+            timeout=self.settings.http_timeout_seconds,
+        )
+
+    def http_client(self, spec: ProviderSpec, auth: httpx.Auth | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=spec.api_base,
+            auth=auth,
+            transport=self.transport,
+            timeout=self.settings.http_timeout_seconds,
+            headers={"User-Agent": "crmsync/0.1"},
+        )

@@ -1,0 +1,1 @@
+"""One folder per CRM: provider facts as data, client, mapping, connector and emulator."""

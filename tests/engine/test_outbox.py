@@ -1,0 +1,77 @@
+"""The outbox: lanes, fairness, dedupe, lease recovery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crmsync.db import migrate
+from crmsync.db.session import Database
+from crmsync.db.tables import Connection, Lane, Org, WorkItem, WorkStatus, utcnow
+from crmsync.engine import outbox
+
+
+def _setup(url: str) -> tuple[Database, str]:
+    migrate.upgrade(url)
+    db = Database(url)
+    with db.session() as session:
+        session.add(Org(id="o", name="o"))
+        session.flush()
+        conn = Connection(org_id="o", provider="hubspot", settings={}, owner_cache={})
+        session.add(conn)
+        session.flush()
+        return db, conn.id
+
+
+def test_live_work_jumps_ahead_but_backfill_keeps_a_share(db_url: str) -> None:
+    db, cid = _setup(db_url)
+    with db.session() as session:
+        outbox.enqueue(session, cid, [f"b{i}" for i in range(300)], Lane.BACKFILL)
+        outbox.enqueue(session, cid, [f"l{i}" for i in range(150)], Lane.LIVE)
+    with db.session() as session:
+        batch = outbox.claim(session, cid, 100, timedelta(minutes=1))
+    lanes = [item.lane for item in batch]
+    assert len(batch) == 100
+    assert lanes.count(Lane.LIVE) == 90 and lanes.count(Lane.BACKFILL) == 10
+    assert lanes[:90] == [Lane.LIVE] * 90
+
+
+def test_a_live_unlock_of_a_person_queued_for_backfill_moves_it_up(db_url: str) -> None:
+    db, cid = _setup(db_url)
+    with db.session() as session:
+        outbox.enqueue(session, cid, ["p1", "p2"], Lane.BACKFILL)
+        outbox.enqueue(session, cid, ["p2"], Lane.LIVE)
+        outbox.enqueue(session, cid, ["p2"], Lane.BACKFILL)  # never moves down
+    with db.session() as session:
+        items = {i.person_id: i.lane for i in session.query(WorkItem)}
+    assert items == {"p1": Lane.BACKFILL, "p2": Lane.LIVE}
+
+
+def test_work_leased_by_a_dead_worker_is_recovered(db_url: str) -> None:
+    db, cid = _setup(db_url)
+    with db.session() as session:
+        outbox.enqueue(session, cid, ["p1"], Lane.LIVE)
+    with db.session() as session:
+        assert len(outbox.claim(session, cid, 10, timedelta(seconds=-1))) == 1
+    with db.session() as session:
+        assert outbox.claim(session, cid, 10, timedelta(minutes=1)) == []
+        assert outbox.recover_expired_leases(session, utcnow()) == 1
+    with db.session() as session:
+        [item] = session.query(WorkItem).all()
+        assert item.status == WorkStatus.PENDING
+
+
+def test_release_gives_way_to_newer_pending_work(db_url: str) -> None:
+    db, cid = _setup(db_url)
+    with db.session() as session:
+        outbox.enqueue(session, cid, ["p1"], Lane.LIVE)
+    with db.session() as session:
+        [leased] = outbox.claim(session, cid, 10, timedelta(minutes=1))
+        leased.operation_id = 77
+        session.merge(leased)
+    with db.session() as session:
+        outbox.enqueue(session, cid, ["p1"], Lane.REFRESH)  # arrives while in flight
+    with db.session() as session:
+        outbox.release(session, [leased.id], utcnow(), count_attempt=True)
+    with db.session() as session:
+        [item] = session.query(WorkItem).all()
+        assert item.lane == Lane.REFRESH and item.operation_id == 77
