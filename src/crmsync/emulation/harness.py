@@ -1,0 +1,72 @@
+"""What the conformance suite needs from a provider's emulator, in provider-neutral terms.
+
+Each provider folder ships one harness class over its emulator's state, so the same suite runs
+against every CRM: it reads records back as app fields, makes "manual" edits as a CRM user
+would, and breaks authorisation on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class CrmRecord:
+    """A record as the suite sees it: CRM id and values keyed by app field names."""
+
+    crm_id: str
+    person_id: str | None
+    values: dict[str, Any] = field(default_factory=dict)
+    owner_id: str | None = None
+
+
+class EmulatorHarness(Protocol):
+    app: Any
+    """The emulator's ASGI app."""
+
+    duplicate_email_outcome: str
+    """What the CRM does with a second record sharing an email: failed | skipped | synced."""
+
+    consent_choices: dict[str, str]
+    """Extra form values the consent page needs (e.g. which sub-account)."""
+
+    client_id: str
+    client_secret: str
+    extra_hosts: tuple[str, ...]
+    """Hosts the emulator answers besides those in the provider spec (e.g. an instance URL)."""
+
+    owner_fallback: str | None
+    """The owner a record gets when no CRM user matches (None: unassigned)."""
+
+    def settings_for(self, base_url: str) -> dict[str, Any]:
+        """Provider overrides that point crmsync at this emulator served at ``base_url``."""
+        ...
+
+    def add_user(self, email: str, first_name: str, last_name: str) -> str:
+        """A CRM user who can own records; returns their CRM id."""
+        ...
+
+    def records(self) -> list[CrmRecord]: ...
+
+    def custom_field_names(self) -> set[str]: ...
+
+    def manual_edit(self, crm_id: str, app_field: str, value: Any) -> None:
+        """A CRM user edits a field by hand (``owner`` reassigns the record)."""
+        ...
+
+    def create_by_hand(self, values: dict[str, Any]) -> str:
+        """A record created in the CRM by a user (no Person ID); returns its id."""
+        ...
+
+    def write_calls(self) -> int:
+        """How many record-writing API calls the emulator has answered."""
+        ...
+
+    def expire_access_tokens(self) -> None: ...
+
+    def revoke_tokens(self) -> None: ...
+
+    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None: ...
+
+    def faults_injected(self) -> dict[str, int]: ...

@@ -1,0 +1,96 @@
+"""The conformance suite's view of the HubSpot emulator (see ``crmsync.emulation.harness``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmsync.connectors.base import AppNames
+from crmsync.emulation.harness import CrmRecord
+from crmsync.providers.hubspot import mapping
+from crmsync.providers.hubspot.emulator.app import create_app
+from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
+from crmsync.providers.hubspot.emulator.state import HubSpotEmulator
+
+WRITE_PREFIXES = ("POST /crm/v3/objects/contacts", "PATCH /crm/v3/objects/contacts")
+
+
+class HubSpotHarness:
+    duplicate_email_outcome = "failed"
+    consent_choices: dict[str, str] = {}
+    extra_hosts: tuple[str, ...] = ()
+    owner_fallback: str | None = None
+
+    def __init__(
+        self,
+        served: bool = False,
+        rate_limited: bool = True,
+        app: AppNames | None = None,
+    ) -> None:
+        self.names = app or AppNames("Acme", "acme")
+        self.config = HubSpotEmulatorConfig(rate_limit_enabled=rate_limited)
+        self.app = create_app(self.config, served=served)
+        self.emulator: HubSpotEmulator = self.app.state.emulator
+        self.client_id = self.config.client_id
+        self.client_secret = self.config.client_secret
+        fields = mapping.default_fields(self.names)
+        self.crm_field = {f.app_field: f.crm_field for f in fields if f.crm_field}
+
+    def settings_for(self, base_url: str) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "api_base": base_url,
+            "authorize_url": f"{base_url}/oauth/authorize",
+            "token_url": f"{base_url}/oauth/v1/token",
+            "record_url": "",
+        }
+
+    def add_user(self, email: str, first_name: str, last_name: str) -> str:
+        return self.emulator.add_owner(email, first_name, last_name)
+
+    def records(self) -> list[CrmRecord]:
+        owner = self.crm_field["owner"]
+        return [
+            CrmRecord(
+                crm_id=contact.id,
+                person_id=contact.properties.get(self.crm_field["person_id"]),
+                values={
+                    app_field: contact.properties.get(crm_field)
+                    for app_field, crm_field in self.crm_field.items()
+                },
+                owner_id=contact.properties.get(owner) or None,
+            )
+            for contact in self.emulator.store.snapshot()
+        ]
+
+    def custom_field_names(self) -> set[str]:
+        return {p.name for p in self.emulator.store.definitions().values() if not p.hubspot_defined}
+
+    def manual_edit(self, crm_id: str, app_field: str, value: Any) -> None:
+        self.emulator.store.update(crm_id, {self.crm_field[app_field]: value}, manual=True)
+
+    def create_by_hand(self, values: dict[str, Any]) -> str:
+        return self.emulator.store.create(
+            {self.crm_field[field]: value for field, value in values.items()}
+        ).id
+
+    def write_calls(self) -> int:
+        by_endpoint = self.emulator.counters.snapshot()["by_endpoint"]
+        assert isinstance(by_endpoint, dict)
+        return sum(
+            int(count)
+            for key, count in by_endpoint.items()
+            if key.startswith(WRITE_PREFIXES) and "/search" not in key
+        )
+
+    def expire_access_tokens(self) -> None:
+        self.emulator.oauth.expire_access_tokens()
+
+    def revoke_tokens(self) -> None:
+        self.emulator.oauth.revoke_account()
+
+    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
+        self.emulator.faults.configure(rates=rates, seed=seed)
+
+    def faults_injected(self) -> dict[str, int]:
+        return {str(kind): int(n) for kind, n in self.emulator.faults.counts().items()}

@@ -1,0 +1,112 @@
+"""The HubSpot emulator's state: portal data plus the toolkit pieces around it.
+
+In-process tests reach it as ``app.state.emulator`` to seed and inspect without HTTP.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from crmsync.emulation import (
+    EmulatorControls,
+    FaultInjector,
+    OAuthStore,
+    RequestCounters,
+    SlidingWindowLimiter,
+)
+from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
+from crmsync.providers.hubspot.emulator.policy import HubSpotPolicy
+from crmsync.providers.hubspot.emulator.records import Owner, StoredContact
+from crmsync.providers.hubspot.emulator.store import CrmStore
+
+
+def _access_token() -> str:
+    """Shaped like HubSpot's (opaque, ``C``-prefixed); connectors must not parse it."""
+    return "CN" + secrets.token_urlsafe(48)
+
+
+def _refresh_token() -> str:
+    """HubSpot refresh tokens are region-prefixed UUIDs."""
+    return f"na1-{uuid.uuid4()}"
+
+
+class HubSpotEmulator:
+    """One HubSpot portal with one installed public app."""
+
+    def __init__(self, config: HubSpotEmulatorConfig, *, served: bool = False) -> None:
+        self.config = config
+        self.served = served
+        self.store = CrmStore(clock=config.clock, admin_email=config.admin_email)
+        self.counters = RequestCounters()
+        self.faults = FaultInjector(
+            served=served,
+            seed=config.fault_seed,
+            timeout_sleep_seconds=config.timeout_sleep_seconds,
+        )
+        self.oauth = OAuthStore(
+            access_token_ttl=config.access_token_ttl,
+            rotate_refresh_tokens=False,
+            clock=config.clock,
+            access_token_factory=_access_token,
+            refresh_token_factory=_refresh_token,
+        )
+        self.limiter = SlidingWindowLimiter(
+            max_requests=config.max_requests,
+            interval_seconds=config.interval_seconds,
+            enabled=config.rate_limit_enabled,
+            clock=config.clock,
+        )
+        per_second = config.search_requests_per_second
+        self.search_limiter = (
+            SlidingWindowLimiter(
+                max_requests=per_second,
+                interval_seconds=1.0,
+                enabled=config.rate_limit_enabled,
+                clock=config.clock,
+            )
+            if per_second
+            else None
+        )
+        self.policy = HubSpotPolicy(
+            config=config,
+            counters=self.counters,
+            faults=self.faults,
+            oauth=self.oauth,
+            limiter=self.limiter,
+            search_limiter=self.search_limiter,
+        )
+        self.controls = EmulatorControls(
+            faults=self.faults,
+            counters=self.counters,
+            rate_limiter=self.limiter,
+            oauth=self.oauth,
+            reset=self.store.reset,
+            linked_limiters=(self.search_limiter,) if self.search_limiter else (),
+        )
+
+    @property
+    def account_id(self) -> str:
+        return str(self.config.portal_id)
+
+    @property
+    def contacts(self) -> dict[str, StoredContact]:
+        """Live contacts by id (archived ones are in ``store.archived``)."""
+        return self.store.contacts
+
+    @property
+    def owners(self) -> dict[str, Owner]:
+        return self.store.owners
+
+    def find_contacts(self, **properties: str | None) -> list[StoredContact]:
+        """Contacts whose properties equal all those given (email ignores case)."""
+        return self.store.find(**properties)
+
+    def add_owner(self, email: str, first_name: str = "", last_name: str = "") -> str:
+        """Add a user to the portal; returns the owner id to put in ``hubspot_owner_id``."""
+        return self.store.add_owner(email, first_name, last_name).id
+
+    def reset(self, *, include_tokens: bool = False) -> None:
+        """Fresh portal data, no faults, zero counters, empty rate windows; OAuth grants are
+        kept unless ``include_tokens`` (use ``oauth.revoke_account()`` to test reconnects)."""
+        self.controls.reset_all(include_tokens=include_tokens)
