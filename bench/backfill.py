@@ -1,0 +1,186 @@
+"""Backfill N people into a served CRM emulator at the provider's real rate limit.
+
+Prints records/s, the ratio to the bound (limit x batch size), API calls per record against
+the minimum the API allows, and crmsync's peak RSS (the emulator runs in its own process).
+
+    .venv/bin/python bench/backfill.py --people 100000 --provider hubspot
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from cryptography.fernet import Fernet
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.consent import consent
+
+from crmsync.cli.serving import free_port
+from crmsync.connectors.registry import get_provider
+from crmsync.connectors.spec import ProviderSpec
+from crmsync.db.migrate import upgrade
+from crmsync.db.tables import Org, Person, Unlock, User
+from crmsync.engine import outbox
+from crmsync.engine.runner import SyncRunner
+from crmsync.engine.runtime import Runtime
+from crmsync.services import connections
+from crmsync.settings import Settings
+
+
+def seed(rt: Runtime, people: int) -> None:
+    with rt.db.session() as session:
+        session.add(Org(id="bench", name="Bench"))
+        session.add(User(id="u1", org_id="bench", email="owner@bench.test", role="admin"))
+    for start in range(0, people, 5000):
+        stop = min(people, start + 5000)
+        with rt.db.session() as session:
+            session.execute(
+                insert(Person),
+                [
+                    {
+                        "person_id": f"p{i:07d}",
+                        "first_name": "Person",
+                        "last_name": f"Number {i}",
+                        "emails": [f"p{i}@bench.example"],
+                        "phones": [],
+                        "company": f"Company {i % 997}",
+                        "title": "Engineer",
+                        "content_hash": "seed",
+                    }
+                    for i in range(start, stop)
+                ],
+            )
+            session.execute(
+                insert(Unlock),
+                [
+                    {"org_id": "bench", "person_id": f"p{i:07d}", "user_id": "u1"}
+                    for i in range(start, stop)
+                ],
+            )
+
+
+def connect(rt: Runtime, provider: str) -> str:
+    with rt.db.session() as session:
+        url, state = connections.start_authorization(rt, session, "bench", provider, False)
+    location = asyncio.run(consent(httpx.AsyncHTTPTransport(), url))
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    conn = asyncio.run(
+        connections.complete_authorization(rt, provider, state.state, code, None, None)
+    )
+    return conn.id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--provider", default="hubspot")
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+
+    spec = get_provider(args.provider).connector.spec
+    port = free_port()
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crmsync.cli.main",
+            "emulate",
+            args.provider,
+            "--port",
+            str(port),
+            "--user",
+            "owner@bench.test:Olive:Owner",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        banner = json.loads(emulator.stdout.readline() if emulator.stdout else "{}")
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/_emulator/counters", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        tmp = Path(tempfile.mkdtemp(prefix="crmsync-bench-"))
+        db_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+        settings = Settings(
+            data_dir=tmp,
+            database_url=db_url,
+            encryption_key=Fernet.generate_key().decode(),
+            public_url="http://127.0.0.1:9",
+            provider_overrides={args.provider: banner["settings"]},
+        )
+        upgrade(db_url)
+        rt = Runtime.from_settings(settings)
+        seed(rt, args.people)
+        connection_id = connect(rt, args.provider)
+        httpx.post(f"{base}/_emulator/counters/reset")
+        runner = SyncRunner(rt)
+        started = time.monotonic()
+        while True:
+            runner.run(connection_id, budget_seconds=3600)
+            with rt.db.session() as session:
+                if not outbox.connections_with_due_work(session):
+                    break
+        elapsed = time.monotonic() - started
+        counters = httpx.get(f"{base}/_emulator/counters").json()
+        with rt.db.session() as session:
+            depth = outbox.queue_depth(session, connection_id)
+        report(args, spec, elapsed, counters, depth)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+
+
+def report(
+    args: argparse.Namespace,
+    spec: ProviderSpec,
+    elapsed: float,
+    counters: dict[str, Any],
+    depth: dict[str, int],
+) -> None:
+    calls = int(counters.get("total", 0))
+    rate = args.people / elapsed
+    limit = spec.rate_limit
+    bound = limit.per_second * spec.batch_size
+    minimum = args.people / spec.batch_size
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows = [
+        ("provider", args.provider),
+        ("people", str(args.people)),
+        ("elapsed", f"{elapsed:.1f} s"),
+        ("records/s", f"{rate:.1f}"),
+        (
+            "bound",
+            f"{bound:.1f} records/s ({limit.requests} req / {limit.per_seconds:g} s "
+            f"x {spec.batch_size})",
+        ),
+        ("ratio to bound", f"{rate / bound:.3f}"),
+        ("API calls", f"{calls} ({calls / args.people:.4f} per record)"),
+        ("minimum calls", f"{minimum:.0f} ({1 / spec.batch_size:.4f} per record)"),
+        ("calls / minimum", f"{calls / minimum:.3f}"),
+        ("peak RSS (crmsync)", f"{peak_mb:.0f} MB"),
+        ("left in queue", str(sum(depth.values()))),
+        ("by endpoint", json.dumps(counters.get("by_endpoint", {}), sort_keys=True)),
+    ]
+    for name, value in rows:
+        print(f"{name:<20}{value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Thin routes: parse, call a service, kick the queue after commit, answer."""

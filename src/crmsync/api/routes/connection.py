@@ -1,0 +1,102 @@
+"""An org's CRM connection, its integration log, and where a person stands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from crmsync.api.deps import HostAuth, RuntimeDep
+from crmsync.api.schemas import (
+    AuthorizeOut,
+    ConnectIn,
+    ConnectionOut,
+    ConnectionPatch,
+    Message,
+    OperationOut,
+    PersonSyncOut,
+)
+from crmsync.services import connections, operations
+
+router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["connection"])
+
+
+@router.post("/connection", response_model=AuthorizeOut, status_code=201)
+def connect(org_id: str, body: ConnectIn, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
+    """Start connecting a CRM: send the org's admin to ``authorize_url``."""
+    with rt.db.session() as session:
+        url, state = connections.start_authorization(
+            rt, session, org_id, body.provider, body.skip_backfill
+        )
+    return AuthorizeOut(authorize_url=url, state_expires_at=state.expires_at)
+
+
+@router.get("/connection", response_model=ConnectionOut)
+def get_connection(org_id: str, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
+    with rt.db.session() as session:
+        conn = connections.require_connection(session, org_id)
+        return operations.connection_status(rt, session, conn)
+
+
+@router.patch("/connection", response_model=ConnectionOut)
+def patch_connection(
+    org_id: str, body: ConnectionPatch, rt: RuntimeDep, _: HostAuth
+) -> ConnectionOut:
+    """Change options. ``skip_backfill`` is chosen once, at connect."""
+    with rt.db.session() as session:
+        conn = connections.update_options(session, org_id, body.preserve_manual_edits)
+        return operations.connection_status(rt, session, conn)
+
+
+@router.delete("/connection", response_model=Message)
+def disconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
+    with rt.db.session() as session:
+        conn = connections.disconnect(session, org_id)
+    return Message(
+        detail=f"disconnected from {conn.provider}; records already in the CRM were left as is"
+    )
+
+
+@router.post("/connection/reconnect", response_model=AuthorizeOut, status_code=201)
+def reconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
+    """Authorise again after the CRM refused our tokens; all sync state is kept."""
+    with rt.db.session() as session:
+        url, state = connections.start_reconnect(rt, session, org_id)
+    return AuthorizeOut(authorize_url=url, state_expires_at=state.expires_at)
+
+
+@router.get("/operations", response_model=list[OperationOut])
+def list_operations(
+    org_id: str,
+    rt: RuntimeDep,
+    _: HostAuth,
+    status: str | None = None,
+    person_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before_id: int | None = None,
+) -> list[OperationOut]:
+    """The integration log, newest first."""
+    with rt.db.session() as session:
+        return operations.list_operations(session, org_id, status, person_id, limit, before_id)
+
+
+@router.post("/operations/{operation_id}/retry", response_model=Message, status_code=202)
+def retry(org_id: str, operation_id: int, rt: RuntimeDep, _: HostAuth) -> Message:
+    with rt.db.session() as session:
+        connection_id = operations.retry_operation(session, org_id, operation_id)
+    rt.kick(connection_id)
+    return Message(detail=f"operation {operation_id} queued for retry")
+
+
+@router.post("/operations/retry-failed", response_model=Message, status_code=202)
+def retry_failed(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
+    with rt.db.session() as session:
+        connection_id, count = operations.retry_all_failed(session, org_id)
+    rt.kick(connection_id)
+    return Message(detail=f"{count} failed operations queued for retry")
+
+
+@router.get("/people/{person_id}/sync", response_model=PersonSyncOut)
+def person_sync(org_id: str, person_id: str, rt: RuntimeDep, _: HostAuth) -> PersonSyncOut:
+    with rt.db.session() as session:
+        return operations.person_sync(rt, session, org_id, person_id)

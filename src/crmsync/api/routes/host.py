@@ -1,0 +1,64 @@
+"""Host API: people, organisations, users and unlocks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from crmsync.api.deps import HostAuth, RuntimeDep
+from crmsync.api.schemas import (
+    OrgIn,
+    OrgOut,
+    PersonIn,
+    PersonOut,
+    UnlockIn,
+    UnlocksAccepted,
+    UserIn,
+    UserOut,
+)
+from crmsync.services import orgs, people
+
+router = APIRouter(prefix="/api/v1", tags=["host"])
+PersonId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")]
+
+
+@router.put("/people/{person_id}", response_model=PersonOut)
+def put_person(person_id: PersonId, body: PersonIn, rt: RuntimeDep, _: HostAuth) -> PersonOut:
+    """Create or refresh a person; a change is pushed to every org that unlocked them."""
+    with rt.db.session() as session:
+        _person, touched = people.upsert_person(session, person_id, body)
+    for connection_id in touched:
+        rt.kick(connection_id)
+    return PersonOut(
+        person_id=person_id, changed=bool(touched), orgs_notified=len(touched), **body.model_dump()
+    )
+
+
+@router.post("/orgs", response_model=OrgOut, status_code=201)
+def create_org(body: OrgIn, rt: RuntimeDep, _: HostAuth) -> OrgOut:
+    with rt.db.session() as session:
+        org = orgs.create_org(session, body)
+        return OrgOut(id=org.id, name=org.name)
+
+
+@router.post("/orgs/{org_id}/users", response_model=UserOut, status_code=201)
+def create_user(org_id: str, body: UserIn, rt: RuntimeDep, _: HostAuth) -> UserOut:
+    with rt.db.session() as session:
+        user = orgs.create_user(session, org_id, body)
+        return UserOut(
+            id=user.id, org_id=user.org_id, email=user.email, name=user.name, role=user.role
+        )
+
+
+@router.post("/orgs/{org_id}/unlocks", response_model=UnlocksAccepted, status_code=202)
+def unlock(
+    org_id: str, body: UnlockIn | list[UnlockIn], rt: RuntimeDep, _: HostAuth
+) -> UnlocksAccepted:
+    """Record that users unlocked people; they reach the org's CRM within seconds."""
+    items = body if isinstance(body, list) else [body]
+    with rt.db.session() as session:
+        new, touched = orgs.record_unlocks(session, org_id, items)
+    for connection_id in touched:
+        rt.kick(connection_id)
+    return UnlocksAccepted(accepted=len(items), new=new, queued=len(items) if touched else 0)

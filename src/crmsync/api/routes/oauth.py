@@ -1,0 +1,64 @@
+"""Where the CRM sends the admin back after authorising (in the popup)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from crmsync.api.deps import RuntimeDep
+from crmsync.errors import ConnectorError, InputError
+from crmsync.services import connections
+
+router = APIRouter(tags=["oauth"])
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;
+color:#1f2937}}h1{{font-size:1.4rem}}</style></head>
+<body><main><h1>{title}</h1><p>{message}</p></main>
+<script>
+if (window.opener) {{
+  window.opener.postMessage({payload}, window.location.origin);
+  {close}
+}}
+</script></body></html>"""
+
+
+def _page(title: str, message: str, payload: dict[str, str], status: int) -> HTMLResponse:
+    body = PAGE.format(
+        title=html.escape(title),
+        message=html.escape(message),
+        payload=json.dumps(payload),
+        close="window.close();" if status < 400 else "",
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+@router.get("/oauth/callback/{provider}", response_class=HTMLResponse)
+def oauth_callback(
+    provider: str,
+    request: Request,
+    rt: RuntimeDep,
+    state: str = "",
+    code: str | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
+    binding = request.cookies.get("crmsync_session")
+    try:
+        conn = asyncio.run(
+            connections.complete_authorization(rt, provider, state, code, error, binding)
+        )
+    except InputError as exc:
+        payload = {"type": "crmsync:oauth", "ok": "false", "error": str(exc)}
+        return _page("Could not connect", str(exc), payload, exc.status_code)
+    except ConnectorError as exc:
+        message = f"The CRM did not answer as expected: {exc}. Please try again."
+        return _page("Could not connect", message, {"type": "crmsync:oauth", "ok": "false"}, 502)
+    name = rt.spec(provider).display_name
+    payload = {"type": "crmsync:oauth", "ok": "true", "provider": provider, "status": conn.status}
+    return _page(f"Connected to {name}", "You can close this window.", payload, 200)

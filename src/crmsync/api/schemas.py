@@ -1,0 +1,187 @@
+"""Request and response bodies of the service API (never database tables)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", strip_whitespace=True)
+]
+Text = Annotated[str, StringConstraints(max_length=300, strip_whitespace=True)]
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+URL = re.compile(r"^https?://\S+$")
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if not EMAIL.match(value) or len(value) > 320:
+        raise ValueError(f"not an email address: {value!r}")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonIn(Strict):
+    first_name: Text | None = None
+    last_name: Text | None = None
+    emails: list[str] = Field(default_factory=list, max_length=20)
+    phones: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
+        default_factory=list, max_length=20
+    )
+    company: Text | None = None
+    title: Text | None = None
+    city: Text | None = None
+    state: Text | None = None
+    zip: Annotated[str, StringConstraints(max_length=40)] | None = None
+    country: Text | None = None
+    linkedin_url: str | None = None
+    profile_url: str | None = None
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        return [_email(v) for v in value]
+
+    @field_validator("linkedin_url", "profile_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and (not URL.match(value) or len(value) > 500):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value
+
+
+class PersonOut(PersonIn):
+    person_id: str
+    changed: bool = False
+    orgs_notified: int = 0
+
+
+class OrgIn(Strict):
+    id: Identifier | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+
+
+class UserIn(Strict):
+    id: Identifier | None = None
+    email: str
+    name: Text = ""
+    role: str = "member"
+    password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str) -> str:
+        return _email(value)
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value not in ("admin", "member"):
+            raise ValueError("role must be 'admin' or 'member'")
+        return value
+
+
+class UserOut(BaseModel):
+    id: str
+    org_id: str
+    email: str
+    name: str
+    role: str
+
+
+class UnlockIn(Strict):
+    person_id: Identifier
+    unlocked_by: Identifier
+
+
+class UnlocksAccepted(BaseModel):
+    accepted: int
+    new: int
+    queued: int
+
+
+class ConnectIn(Strict):
+    provider: str
+    skip_backfill: bool = False
+
+
+class AuthorizeOut(BaseModel):
+    authorize_url: str
+    state_expires_at: datetime
+
+
+class ConnectionPatch(Strict):
+    preserve_manual_edits: bool | None = None
+
+
+class SyncCounts(BaseModel):
+    synced: int
+    pending: int
+    failed: int
+    skipped: int
+
+
+class BackfillProgress(BaseModel):
+    total: int
+    done: int
+    remaining: int
+    estimated_seconds: float | None
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    org_id: str
+    provider: str
+    provider_name: str
+    status: str
+    status_reason: str | None
+    connected_at: datetime
+    account_id: str | None
+    account_label: str | None
+    skip_backfill: bool
+    preserve_manual_edits: bool
+    settings: dict[str, Any]
+    counts: SyncCounts
+    backfill: BackfillProgress
+    queue: dict[str, int]
+
+
+class OperationOut(BaseModel):
+    id: int
+    person_id: str
+    lane: str
+    status: str
+    reason: str
+    crm_id: str | None
+    attempts: int
+    retry_of: int | None
+    request_summary: dict[str, Any]
+    response_summary: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PersonSyncOut(BaseModel):
+    person_id: str
+    provider: str
+    status: str
+    crm_id: str | None
+    crm_url: str | None
+    last_synced_at: datetime | None
+    queued: bool
+    last_operation: OperationOut | None
+
+
+class Message(BaseModel):
+    detail: str

@@ -1,0 +1,1 @@
+"""The ``crmsync`` command line."""

@@ -1,0 +1,130 @@
+"""``crmsync``: serve, work, emulate, migrate, manage keys and users, run the demo."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from crmsync.settings import get_settings, new_api_key
+
+app = typer.Typer(help="Keeps an application's people in sync with its customers' CRMs.")
+db_app = typer.Typer(help="Database migrations.")
+apikey_app = typer.Typer(help="Host API keys.")
+app.add_typer(db_app, name="db")
+app.add_typer(apikey_app, name="apikey")
+console = Console()
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Only serve the API; run `crmsync worker`s.")
+    ] = False,
+) -> None:
+    """Serve the API, with an in-process worker unless --no-worker."""
+    import uvicorn
+
+    from crmsync.service import build_service
+
+    service = build_service(get_settings(), embedded_worker=not no_worker)
+    uvicorn.run(service.app, host=host, port=port)
+
+
+@app.command()
+def worker(threads: int = 0) -> None:
+    """Process sync work from the task queue (Redis in scale-out mode)."""
+    from huey.consumer import Consumer
+
+    from crmsync.engine.queue import create_queue
+    from crmsync.engine.runtime import Runtime
+
+    settings = get_settings()
+    rt = Runtime.from_settings(settings)
+    queue = create_queue(rt)
+    workers = threads or settings.worker_threads
+    console.print(f"crmsync worker: {workers} threads on {type(queue.huey).__name__}")
+    Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True).run()
+
+
+@app.command()
+def emulate(
+    provider: str,
+    port: int = 8101,
+    host: str = "127.0.0.1",
+    no_rate_limit: Annotated[bool, typer.Option("--no-rate-limit")] = False,
+    user: Annotated[
+        list[str] | None, typer.Option(help="A CRM user to seed, as email:first:last.")
+    ] = None,
+) -> None:
+    """Serve a CRM emulator (its real REST API, OAuth pages, /_emulator/ controls).
+
+    The first line printed is JSON: the settings that point crmsync at this emulator.
+    """
+    import json
+
+    import uvicorn
+
+    from crmsync.connectors.registry import get_provider
+
+    harness = get_provider(provider).emulator(served=True, rate_limited=not no_rate_limit)
+    for entry in user or []:
+        email, first, last = [*entry.split(":"), "", ""][:3]
+        harness.add_user(email, first, last)
+    base = f"http://{host}:{port}"
+    print(
+        json.dumps(
+            {"provider": provider, "base_url": base, "settings": harness.settings_for(base)}
+        ),
+        flush=True,
+    )
+    uvicorn.run(harness.app, host=host, port=port, log_level="warning")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations to the configured database."""
+    from crmsync.db.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.resolved_database_url, revision)
+    console.print(f"database at {revision}: {settings.resolved_database_url.split('@')[-1]}")
+
+
+@apikey_app.command("create")
+def apikey_create(name: str = "host") -> None:
+    """Create a host API key; it is shown once, only its hash is stored."""
+    from crmsync.api.deps import hash_key
+    from crmsync.db.migrate import upgrade
+    from crmsync.db.session import Database
+    from crmsync.db.tables import ApiKey
+
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+    key = new_api_key()
+    db = Database(settings.resolved_database_url)
+    with db.session() as session:
+        session.add(ApiKey(name=name, key_hash=hash_key(key)))
+    console.print(key)
+
+
+@app.command()
+def demo(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run the flow, print a summary and exit.")
+    ] = False,
+    people: int = 300,
+    port: int = 8000,
+    emulator_port: int = 8101,
+) -> None:
+    """Seed a demo org, connect it to the emulated HubSpot and sync a few hundred people."""
+    from crmsync.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(once=once, people=people, port=port, emulator_port=emulator_port))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,106 @@
+"""Typed calls to HubSpot's CRM v3 API, through the shared ApiClient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from crmsync.connectors.http import ApiClient, RateBudget, retry_after_header
+from crmsync.connectors.spec import ProviderSpec
+from crmsync.errors import ApiProblem
+
+CATEGORY_STATUS = {
+    "CONFLICT": 409,
+    "VALIDATION_ERROR": 400,
+    "OBJECT_NOT_FOUND": 404,
+    "RATE_LIMIT": 429,
+    "RATE_LIMITS": 429,
+}
+"""Item-level errors in a 207 carry a category but no status; this gives them one."""
+
+
+def parse_problem(response: httpx.Response) -> ApiProblem:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    retry_after = retry_after_header(response)
+    if response.status_code == 429 and retry_after is None:
+        interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+        retry_after = float(interval) / 1000 if interval and interval.isdigit() else 1.0
+    return ApiProblem(
+        status=response.status_code,
+        code=body.get("category") or body.get("errorType") or body.get("status"),
+        message=str(body.get("message") or response.reason_phrase),
+        retry_after=retry_after,
+    )
+
+
+def item_problem(error: dict[str, Any]) -> ApiProblem:
+    category = str(error.get("category") or "")
+    return ApiProblem(
+        status=CATEGORY_STATUS.get(category, 400),
+        code=category or None,
+        message=str(error.get("message") or ""),
+    )
+
+
+class HubSpotClient:
+    def __init__(self, http: httpx.AsyncClient, spec: ProviderSpec, budget: RateBudget) -> None:
+        self.api = ApiClient(http, spec, budget, parse_problem)
+
+    async def token_info(self, access_token: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.api.json(
+            "GET", f"/oauth/v1/access-tokens/{access_token}"
+        )
+        return result
+
+    async def contact_properties(self) -> list[dict[str, Any]]:
+        body = await self.api.json("GET", "/crm/v3/properties/contacts")
+        return list(body.get("results", []))
+
+    async def property_groups(self) -> list[dict[str, Any]]:
+        body = await self.api.json("GET", "/crm/v3/properties/contacts/groups")
+        return list(body.get("results", []))
+
+    async def create_group(self, name: str, label: str) -> None:
+        await self.api.request(
+            "POST",
+            "/crm/v3/properties/contacts/groups",
+            json={"name": name, "label": label, "displayOrder": -1},
+            accept={409: True},
+        )
+
+    async def create_property(self, definition: dict[str, Any]) -> None:
+        await self.api.request(
+            "POST", "/crm/v3/properties/contacts", json=definition, accept={409: True}
+        )
+
+    async def owners(self) -> list[dict[str, Any]]:
+        owners: list[dict[str, Any]] = []
+        after: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"limit": 100, "archived": "false"}
+            if after:
+                params["after"] = after
+            body = await self.api.json("GET", "/crm/v3/owners", params=params)
+            owners.extend(body.get("results", []))
+            after = body.get("paging", {}).get("next", {}).get("after")
+            if not after or after in seen:  # a repeated cursor would loop forever
+                return owners
+            seen.add(after)
+
+    async def batch_upsert(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Upsert by a unique property: 200 when all landed, 207 with per-item errors."""
+        response = await self.api.request(
+            "POST",
+            "/crm/v3/objects/contacts/batch/upsert",
+            json={"inputs": inputs},
+            accept={207: True},
+        )
+        body: dict[str, Any] = response.json()
+        return body

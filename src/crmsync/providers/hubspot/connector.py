@@ -1,0 +1,134 @@
+"""HubSpot: people as contacts, upserted in batches by the Person ID unique property."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from crmsync.connectors.base import (
+    AccountInfo,
+    AppNames,
+    Connector,
+    ConnectorContext,
+    CrmUser,
+    RecordWrite,
+    SetupReport,
+    WriteOutcome,
+)
+from crmsync.connectors.http import budget_for
+from crmsync.connectors.spec import FieldSpec
+from crmsync.errors import Action, Resolution, classify
+from crmsync.providers.hubspot import mapping
+from crmsync.providers.hubspot.client import HubSpotClient, item_problem
+from crmsync.providers.hubspot.spec import SPEC
+
+
+class HubSpotConnector(Connector):
+    spec = SPEC
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        super().__init__(ctx)
+        key = str(ctx.settings.get("connection_id") or ctx.account_id or id(self))
+        self.client = HubSpotClient(ctx.http, ctx.spec, budget_for(key, ctx.spec.rate_limit))
+        self.id_property = mapping.person_id_property(ctx.app)
+
+    @classmethod
+    def default_fields(cls, app: AppNames) -> list[FieldSpec]:
+        return mapping.default_fields(app)
+
+    async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
+        info = await self.client.token_info(str(token["access_token"]))
+        hub_id = str(info["hub_id"])
+        return AccountInfo(
+            account_id=hub_id,
+            label=str(info.get("hub_domain") or f"HubSpot portal {hub_id}"),
+            settings={"hub_domain": info.get("hub_domain")},
+        )
+
+    async def ensure_setup(self) -> SetupReport:
+        wanted = mapping.custom_properties(self.ctx.app)
+        existing = {p["name"] for p in await self.client.contact_properties()}
+        missing = [p for p in wanted if p["name"] not in existing]
+        if not missing:
+            return SetupReport(ready=True)
+        groups = {g["name"] for g in await self.client.property_groups()}
+        if self.ctx.app.slug not in groups:
+            await self.client.create_group(self.ctx.app.slug, self.ctx.app.label)
+        for definition in missing:
+            await self.client.create_property(definition)
+        return SetupReport(ready=True, created=tuple(p["name"] for p in missing))
+
+    async def list_users(self) -> list[CrmUser]:
+        return [
+            CrmUser(id=str(o["id"]), email=str(o.get("email") or ""), active=not o.get("archived"))
+            for o in await self.client.owners()
+        ]
+
+    async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
+        inputs = [
+            {
+                "id": w.person_id,
+                "idProperty": self.id_property,
+                "properties": mapping.to_properties(w.fields, self.id_property),
+            }
+            for w in writes
+        ]
+        body = await self.client.batch_upsert(inputs)
+        landed = {
+            str(r.get("properties", {}).get(self.id_property)): r for r in body.get("results", [])
+        }
+        failed: dict[str, Resolution] = {}
+        unattributed: list[Resolution] = []
+        for error in body.get("errors", []):
+            resolution = classify(item_problem(error), self.spec.error_rules)
+            ids = [str(i) for i in error.get("context", {}).get("ids", [])]
+            for pid in ids:
+                failed[pid] = resolution
+            if not ids:
+                unattributed.append(resolution)
+        outcomes: list[WriteOutcome] = []
+        unknown: list[RecordWrite] = []
+        for write in writes:
+            if write.person_id in landed:
+                result = landed[write.person_id]
+                outcomes.append(
+                    WriteOutcome(
+                        write.person_id,
+                        created=bool(result.get("new")),
+                        crm_id=str(result["id"]),
+                        response_summary={"id": result["id"], "new": result.get("new")},
+                    )
+                )
+            elif write.person_id in failed:
+                resolution = failed[write.person_id]
+                outcomes.append(
+                    WriteOutcome(
+                        write.person_id,
+                        resolution=resolution,
+                        response_summary={"error": resolution.reason},
+                    )
+                )
+            else:
+                unknown.append(write)
+                outcomes.append(WriteOutcome(write.person_id))
+        if unknown:
+            return await self._settle_unknown(writes, outcomes, unknown, unattributed)
+        return outcomes
+
+    async def _settle_unknown(
+        self,
+        writes: Sequence[RecordWrite],
+        outcomes: list[WriteOutcome],
+        unknown: list[RecordWrite],
+        unattributed: list[Resolution],
+    ) -> list[WriteOutcome]:
+        """Errors HubSpot did not tie to an input: write those records one at a time."""
+        if len(writes) == 1:
+            resolution = (
+                unattributed[0]
+                if unattributed
+                else Resolution(Action.RETRY, "HubSpot did not report this record")
+            )
+            return [WriteOutcome(writes[0].person_id, resolution=resolution)]
+        redone = {w.person_id: (await self.push([w]))[0] for w in unknown}
+        return [redone.get(o.person_id, o) for o in outcomes]

@@ -1,0 +1,61 @@
+"""Assembles a running crmsync: runtime, migrations, task queue, API, embedded worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI
+
+from crmsync.api.app import create_app
+from crmsync.db.migrate import upgrade
+from crmsync.engine.queue import (
+    EmbeddedConsumer,
+    TaskQueue,
+    create_queue,
+    start_embedded,
+    sweep_now,
+)
+from crmsync.engine.runtime import Runtime
+from crmsync.settings import Settings
+
+
+@dataclass
+class Service:
+    app: FastAPI
+    runtime: Runtime
+    queue: TaskQueue
+    consumer: EmbeddedConsumer | None = None
+
+
+def build_service(
+    settings: Settings,
+    embedded_worker: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Service:
+    """The embedded default migrates its SQLite database itself; PostgreSQL deployments run
+    ``crmsync db upgrade`` once per release instead."""
+    rt = Runtime.from_settings(settings)
+    rt.transport = transport
+    if rt.db.engine.dialect.name == "sqlite":
+        upgrade(settings.resolved_database_url)
+    queue = create_queue(rt)
+    app = create_app(rt)
+    service = Service(app=app, runtime=rt, queue=queue)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if embedded_worker:
+            service.consumer = start_embedded(queue, settings.worker_threads)
+            sweep_now(rt, queue.kick)  # work left by a previous run resumes at once
+        try:
+            yield
+        finally:
+            if service.consumer is not None:
+                service.consumer.stop(graceful=True)
+            rt.db.dispose()
+
+    app.router.lifespan_context = lifespan
+    return service

@@ -1,0 +1,248 @@
+"""Connecting an org to its CRM: authorise, complete, reconnect, change options, disconnect."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from crmsync.connectors.base import AccountInfo, Connector, ConnectorContext, SetupReport
+from crmsync.db.tables import (
+    Connection,
+    ConnectionStatus,
+    FieldMapping,
+    OAuthState,
+    ObjectMapping,
+    WorkItem,
+    naive_utc,
+    utcnow,
+)
+from crmsync.engine import outbox
+from crmsync.engine.runtime import Runtime
+from crmsync.errors import Conflict, InputError, NotFound
+from crmsync.services.orgs import get_org
+
+STATE_TTL = timedelta(minutes=15)
+
+
+def active_connection(session: Session, org_id: str) -> Connection | None:
+    return session.scalar(
+        select(Connection).where(
+            Connection.org_id == org_id, Connection.status != ConnectionStatus.DISCONNECTED
+        )
+    )
+
+
+def require_connection(session: Session, org_id: str) -> Connection:
+    get_org(session, org_id)
+    conn = active_connection(session, org_id)
+    if conn is None:
+        raise NotFound(f"organisation {org_id!r} has no CRM connection")
+    return conn
+
+
+def start_authorization(
+    rt: Runtime,
+    session: Session,
+    org_id: str,
+    provider: str,
+    skip_backfill: bool,
+    session_binding: str | None = None,
+) -> tuple[str, OAuthState]:
+    """Begin connecting: returns the CRM's authorize URL; the state binds it to this org."""
+    get_org(session, org_id)
+    rt.provider(provider)  # unknown provider → InputError
+    existing = active_connection(session, org_id)
+    if existing is not None:
+        raise Conflict(
+            f"organisation {org_id!r} is already connected to {existing.provider}; "
+            "disconnect it before connecting another CRM"
+        )
+    return _new_state(
+        rt, session, org_id, provider, "connect", None, skip_backfill, session_binding
+    )
+
+
+def start_reconnect(
+    rt: Runtime, session: Session, org_id: str, session_binding: str | None = None
+) -> tuple[str, OAuthState]:
+    conn = require_connection(session, org_id)
+    return _new_state(
+        rt, session, org_id, conn.provider, "reconnect", conn.id, False, session_binding
+    )
+
+
+def _new_state(
+    rt: Runtime,
+    session: Session,
+    org_id: str,
+    provider: str,
+    purpose: str,
+    connection_id: str | None,
+    skip_backfill: bool,
+    session_binding: str | None,
+) -> tuple[str, OAuthState]:
+    state = secrets.token_urlsafe(32)
+    url, verifier = rt.oauth_flow(provider).authorization_url(state)
+    row = OAuthState(
+        state=state,
+        org_id=org_id,
+        provider=provider,
+        purpose=purpose,
+        connection_id=connection_id,
+        code_verifier=verifier,
+        options={"skip_backfill": skip_backfill},
+        session_binding=session_binding,
+        expires_at=utcnow() + STATE_TTL,
+    )
+    session.add(row)
+    return url, row
+
+
+async def complete_authorization(
+    rt: Runtime,
+    provider: str,
+    state: str,
+    code: str | None,
+    error: str | None = None,
+    session_binding: str | None = None,
+) -> Connection:
+    """The CRM redirected back: exchange the code, then create or resume the connection."""
+    with rt.db.session() as session:
+        pending = session.get(OAuthState, state)
+        if pending is None or pending.provider != provider or pending.consumed_at is not None:
+            raise InputError("unknown or already used authorisation state; start connecting again")
+        if naive_utc(pending.expires_at) < naive_utc(utcnow()):
+            raise InputError("the authorisation took too long and expired; start again")
+        if pending.session_binding and pending.session_binding != session_binding:
+            raise InputError("this authorisation was started in another session")
+        pending.consumed_at = utcnow()  # single use, even if what follows fails
+    if error:
+        raise InputError(f"authorisation was not granted ({error})")
+    if not code:
+        raise InputError("the CRM did not send an authorisation code")
+    token = await rt.oauth_flow(provider).exchange(code, pending.code_verifier)
+    account, report = await _inspect_account(rt, provider, token)
+    with rt.db.session() as session:
+        if pending.purpose == "reconnect":
+            conn = _resume(session, pending, account)
+        else:
+            conn = _create(rt, session, pending, account)
+        conn.token_ciphertext = rt.vault.seal(token)
+        conn.token_version += 1
+        _apply_setup(conn, report)
+    rt.kick(conn.id)
+    return conn
+
+
+async def _inspect_account(
+    rt: Runtime, provider: str, token: dict[str, Any]
+) -> tuple[AccountInfo, SetupReport]:
+    spec = rt.spec(provider)
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    async with rt.http_client(spec, None) as http:
+        http.headers.update(headers)
+        connector = _connector(rt, provider, http, None)
+        account = await connector.describe_account(token)
+        connector.ctx.account_id = account.account_id
+        connector.ctx.settings = dict(account.settings)
+        report = await connector.ensure_setup()
+    return account, report
+
+
+def _connector(
+    rt: Runtime, provider: str, http: httpx.AsyncClient, account_id: str | None
+) -> Connector:
+    spec = rt.spec(provider)
+    return rt.provider(provider).connector(
+        ConnectorContext(spec=spec, http=http, app=rt.app, account_id=account_id)
+    )
+
+
+def _apply_setup(conn: Connection, report: SetupReport) -> None:
+    if report.ready:
+        conn.status = ConnectionStatus.CONNECTED
+        conn.status_reason = None
+    else:
+        conn.status = ConnectionStatus.SETUP_REQUIRED
+        conn.status_reason = report.message
+
+
+def _create(rt: Runtime, session: Session, pending: OAuthState, account: AccountInfo) -> Connection:
+    if active_connection(session, pending.org_id) is not None:
+        raise Conflict("this organisation connected a CRM meanwhile; disconnect it first")
+    skip = bool(pending.options.get("skip_backfill"))
+    conn = Connection(
+        org_id=pending.org_id,
+        provider=pending.provider,
+        status=ConnectionStatus.CONNECTED,
+        skip_backfill=skip,
+        account_id=account.account_id,
+        settings={"account_label": account.label, **account.settings},
+        connected_at=utcnow(),
+        owner_cache={},
+    )
+    session.add(conn)
+    session.flush()
+    _seed_mappings(rt, session, conn)
+    if not skip:
+        outbox.enqueue_backfill(session, conn)
+    return conn
+
+
+def _resume(session: Session, pending: OAuthState, account: AccountInfo) -> Connection:
+    conn = session.get(Connection, pending.connection_id)
+    if conn is None or conn.status == ConnectionStatus.DISCONNECTED:
+        raise InputError("the connection to resume was disconnected; connect again instead")
+    if conn.account_id and conn.account_id != account.account_id:
+        raise Conflict(
+            f"you authorised a different account ({account.label}) than the connected one "
+            f"({conn.settings.get('account_label', conn.account_id)}); disconnect to switch"
+        )
+    conn.owners_fetched_at = None
+    return conn
+
+
+def _seed_mappings(rt: Runtime, session: Session, conn: Connection) -> None:
+    connector = rt.provider(conn.provider).connector
+    obj = ObjectMapping(
+        connection_id=conn.id, app_object="person", crm_object=connector.spec.crm_object
+    )
+    session.add(obj)
+    session.flush()
+    for field in connector.default_fields(rt.app):
+        session.add(
+            FieldMapping(
+                object_mapping_id=obj.id,
+                app_field=field.app_field,
+                crm_field=field.crm_field,
+                kind=field.kind,
+                direction=field.direction,
+                source_of_truth=field.source_of_truth,
+                note=field.note,
+            )
+        )
+
+
+def update_options(session: Session, org_id: str, preserve_manual_edits: bool | None) -> Connection:
+    conn = require_connection(session, org_id)
+    if preserve_manual_edits is not None:
+        conn.preserve_manual_edits = preserve_manual_edits
+    return conn
+
+
+def disconnect(session: Session, org_id: str) -> Connection:
+    """Stop syncing and forget the tokens; records already in the CRM stay untouched."""
+    conn = require_connection(session, org_id)
+    conn.status = ConnectionStatus.DISCONNECTED
+    conn.status_reason = "disconnected by the organisation"
+    conn.disconnected_at = utcnow()
+    conn.token_ciphertext = None
+    conn.lease_owner = None
+    conn.lease_until = None
+    session.execute(delete(WorkItem).where(WorkItem.connection_id == conn.id))
+    return conn

@@ -1,0 +1,182 @@
+"""A whole crmsync in one test: database, runtime, API client and one provider's emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from tests.support.consent import consent
+from tests.support.routing import HostRouter
+
+from crmsync.api.app import create_app
+from crmsync.connectors.registry import get_provider
+from crmsync.db import migrate
+from crmsync.db.session import Database
+from crmsync.db.tables import Connection, Lane
+from crmsync.emulation.harness import EmulatorHarness
+from crmsync.engine import outbox
+from crmsync.engine.runner import SyncRunner
+from crmsync.engine.runtime import Runtime
+from crmsync.engine.tokens import Vault
+from crmsync.settings import Settings
+
+API_KEY = "test-host-key"
+
+
+def spec_hosts(provider: str) -> set[str]:
+    spec = get_provider(provider).connector.spec
+    urls = (spec.api_base, spec.oauth.authorize_url, spec.oauth.token_url)
+    return {urlsplit(u).hostname or "" for u in urls}
+
+
+class World:
+    def __init__(self, db_url: str, data_dir: Path, provider: str, **settings: Any) -> None:
+        self.provider = provider
+        self.harness: EmulatorHarness = get_provider(provider).emulator(served=False)
+        self.router = HostRouter()
+        for host in spec_hosts(provider) | set(self.harness.extra_hosts):
+            self.router.add(host, self.harness.app)
+        self.settings = Settings(
+            data_dir=data_dir,
+            database_url=db_url,
+            encryption_key=Fernet.generate_key().decode(),
+            public_url="http://crmsync.test",
+            host_api_keys=[API_KEY],
+            retry_base_seconds=0.0,
+            retry_max_seconds=0.0,
+            provider_overrides={
+                provider: {
+                    "client_id": self.harness.client_id,
+                    "client_secret": self.harness.client_secret,
+                }
+            },
+            **settings,
+        )
+        migrate.upgrade(db_url)
+        self.rt = Runtime(
+            settings=self.settings,
+            db=Database(db_url),
+            vault=Vault(self.settings.encryption_key),
+            transport=self.router,
+        )
+        self.kicks: list[str] = []
+        self.crm_admin_id: str | None = None
+        self.rt.kick = self.kicks.append
+        self.api = TestClient(create_app(self.rt), headers={"Authorization": f"Bearer {API_KEY}"})
+        self.runner = SyncRunner(self.rt)
+
+    # -- host actions ---------------------------------------------------------------
+    def org(self, org_id: str = "org1", users: dict[str, str] | None = None) -> str:
+        assert self.api.post("/api/v1/orgs", json={"id": org_id, "name": org_id}).status_code == 201
+        for user_id, email in (users or {}).items():
+            r = self.api.post(f"/api/v1/orgs/{org_id}/users", json={"id": user_id, "email": email})
+            assert r.status_code == 201, r.text
+        return org_id
+
+    def person(self, person_id: str, **fields: Any) -> dict[str, Any]:
+        body = {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "emails": [f"{person_id}@example.com"],
+            "company": "Analytical Engines",
+            "title": "Engineer",
+            **fields,
+        }
+        r = self.api.put(f"/api/v1/people/{person_id}", json=body)
+        assert r.status_code == 200, r.text
+        result: dict[str, Any] = r.json()
+        return result
+
+    def unlock(self, org_id: str, person_id: str, user_id: str) -> None:
+        r = self.api.post(
+            f"/api/v1/orgs/{org_id}/unlocks",
+            json={"person_id": person_id, "unlocked_by": user_id},
+        )
+        assert r.status_code == 202, r.text
+
+    def connect(self, org_id: str, skip_backfill: bool = False) -> dict[str, Any]:
+        r = self.api.post(
+            f"/api/v1/orgs/{org_id}/connection",
+            json={"provider": self.provider, "skip_backfill": skip_backfill},
+        )
+        assert r.status_code == 201, r.text
+        return self.authorize(r.json()["authorize_url"])
+
+    def reconnect(self, org_id: str) -> dict[str, Any]:
+        r = self.api.post(f"/api/v1/orgs/{org_id}/connection/reconnect")
+        assert r.status_code == 201, r.text
+        return self.authorize(r.json()["authorize_url"])
+
+    def authorize(self, authorize_url: str) -> dict[str, Any]:
+        location = asyncio.run(consent(self.router, authorize_url, self.harness.consent_choices))
+        parts = urlsplit(location)
+        assert parts.hostname == "crmsync.test", location
+        r = self.api.get(f"{parts.path}?{parts.query}")
+        assert r.status_code == 200, r.text
+        return self.status()
+
+    def status(self, org_id: str = "org1") -> dict[str, Any]:
+        r = self.api.get(f"/api/v1/orgs/{org_id}/connection")
+        assert r.status_code == 200, r.text
+        result: dict[str, Any] = r.json()
+        return result
+
+    def operations(self, org_id: str = "org1", **params: Any) -> list[dict[str, Any]]:
+        r = self.api.get(f"/api/v1/orgs/{org_id}/operations", params={"limit": 500, **params})
+        assert r.status_code == 200, r.text
+        result: list[dict[str, Any]] = r.json()
+        return result
+
+    # -- engine -------------------------------------------------------------------------
+    def drain(self, rounds: int = 60) -> None:
+        """Run the engine until no connection has due work."""
+        for _ in range(rounds):
+            with self.rt.db.session() as session:
+                outbox.recover_expired_leases(session)
+                due = outbox.connections_with_due_work(session)
+            if not due:
+                return
+            for connection_id in due:
+                self.runner.run(connection_id, budget_seconds=60)
+        raise AssertionError(f"work still pending after {rounds} rounds")
+
+    def connection(self, org_id: str = "org1") -> Connection:
+        with self.rt.db.session() as session:
+            conn = session.scalars(
+                select(Connection)
+                .where(Connection.org_id == org_id)
+                .order_by(Connection.connected_at.desc())
+            ).first()
+            assert conn is not None
+            return conn
+
+    def enqueue(self, person_ids: list[str], lane: Lane = Lane.REFRESH) -> None:
+        with self.rt.db.session() as session:
+            outbox.enqueue(session, self.connection().id, person_ids, lane)
+
+    def records_by_person(self) -> dict[str, list[Any]]:
+        found: dict[str, list[Any]] = {}
+        for record in self.harness.records():
+            if record.person_id:
+                found.setdefault(record.person_id, []).append(record)
+        return found
+
+    def close(self) -> None:
+        self.api.close()
+        self.rt.db.dispose()
+
+
+@contextmanager
+def world(db_url: str, data_dir: Path, provider: str, **settings: Any) -> Iterator[World]:
+    w = World(db_url, data_dir, provider, **settings)
+    try:
+        yield w
+    finally:
+        w.close()
