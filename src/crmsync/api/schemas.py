@@ -155,6 +155,7 @@ class ConnectionOut(BaseModel):
     counts: SyncCounts
     backfill: BackfillProgress
     queue: dict[str, int]
+    recommendations: list[str] = Field(default_factory=list)
 
 
 class OperationOut(BaseModel):
@@ -163,6 +164,7 @@ class OperationOut(BaseModel):
     lane: str
     status: str
     reason: str
+    code: str | None = None
     crm_id: str | None
     attempts: int
     retry_of: int | None

@@ -64,7 +64,7 @@ def run_demo(once: bool, people: int, port: int, emulator_port: int) -> int:
             base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
         ) as api:
             summary = {**_flow(api, harness, people), "owners": owners}
-        ok = _report(summary)
+            ok = _report(summary)
         if once:
             return 0 if ok else 1
         _print_urls(server.url, emulator.url, api_key)

@@ -59,6 +59,8 @@ class ProviderSpec:
     client_secret: str = ""
     error_rules: tuple[Rule, ...] = ()
     owner_fallback: str = "left unassigned"
+    recommendations: dict[str, str] = field(default_factory=dict)
+    """Advice shown on the connection when operations fail or skip with an error code."""
     record_url: str = ""  # template with {account_id} and {crm_id}
 
     def with_overrides(self, overrides: dict[str, Any]) -> ProviderSpec:

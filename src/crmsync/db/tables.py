@@ -279,6 +279,7 @@ class Operation(Base):
     lane: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20), default=OpStatus.PENDING)
     reason: Mapped[str] = mapped_column(Text, default="")
+    code: Mapped[str | None] = mapped_column(String(80))
     crm_id: Mapped[str | None] = mapped_column(String(200))
     request_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     response_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)

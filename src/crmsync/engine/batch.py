@@ -153,6 +153,7 @@ class BatchRecorder:
                     finished.append(flight.item_id)
                 elif resolution.action in _FINAL:
                     self._settle(op, _FINAL[resolution.action], resolution.reason, link.crm_id)
+                    op.code = resolution.code
                     link.last_status = op.status
                     finished.append(flight.item_id)
                 else:

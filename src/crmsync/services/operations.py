@@ -171,7 +171,30 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
             total=total, done=done, remaining=remaining, estimated_seconds=estimate
         ),
         queue=depth,
+        recommendations=_recommendations(session, conn, rt.spec(conn.provider).recommendations),
     )
+
+
+def _recommendations(session: Session, conn: Connection, advice: dict[str, str]) -> list[str]:
+    """The provider's advice for error codes that currently hold people back."""
+    if not advice:
+        return []
+    codes = session.scalars(
+        select(Operation.code)
+        .join(
+            Link,
+            (Link.connection_id == Operation.connection_id)
+            & (Link.person_id == Operation.person_id),
+        )
+        .where(
+            Operation.connection_id == conn.id,
+            Operation.code.in_(list(advice)),
+            Operation.status.in_(RETRYABLE),
+            Link.last_status == Operation.status,
+        )
+        .distinct()
+    )
+    return [advice[code] for code in sorted({c for c in codes if c})]
 
 
 def pending_items(session: Session, connection_id: str) -> int:

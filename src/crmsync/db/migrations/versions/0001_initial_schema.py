@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 17:01:29.630116
+Create Date: 2026-11-22 17:16:43.387958
 """
 
 from __future__ import annotations
@@ -175,6 +175,7 @@ def upgrade() -> None:
         sa.Column("lane", sa.String(length=10), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("code", sa.String(length=80), nullable=True),
         sa.Column("crm_id", sa.String(length=200), nullable=True),
         sa.Column("request_summary", sa.JSON(), nullable=False),
         sa.Column("response_summary", sa.JSON(), nullable=False),
