@@ -61,6 +61,7 @@ class OAuthFlow:
                     code=code,
                     code_verifier=code_verifier,
                     grant_type="authorization_code",
+                    **self.spec.oauth.extra_token_params,
                 )
             except httpx.HTTPError as exc:
                 raise TransientError(
@@ -75,7 +76,9 @@ class OAuthFlow:
         async with self._client() as client:
             try:
                 token = await client.refresh_token(
-                    self.spec.oauth.token_url, refresh_token=refresh_token
+                    self.spec.oauth.token_url,
+                    refresh_token=refresh_token,
+                    **self.spec.oauth.extra_token_params,
                 )
             except httpx.HTTPStatusError as exc:
                 if exc.response.status_code >= 500:

@@ -19,6 +19,8 @@ class OAuthSpec:
     rotating_refresh_tokens: bool = False
     token_endpoint_auth_method: str = "client_secret_post"
     extra_authorize_params: dict[str, str] = field(default_factory=dict)
+    extra_token_params: dict[str, str] = field(default_factory=dict)
+    """Sent with every token request (e.g. HighLevel's ``user_type``)."""
 
 
 @dataclass(frozen=True)
