@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.consent import consent
 
 from crmsync.cli.serving import free_port
+from crmsync.connectors.http import CALL_STATS
 from crmsync.connectors.registry import get_provider
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.migrate import upgrade
@@ -176,6 +177,10 @@ def report(
         ("calls / minimum", f"{calls / minimum:.3f}"),
         ("peak RSS (crmsync)", f"{peak_mb:.0f} MB"),
         ("left in queue", str(sum(depth.values()))),
+        (
+            "responses seen",
+            json.dumps({f"{p} {s}": n for (p, s), n in CALL_STATS.snapshot().items()}),
+        ),
         ("by endpoint", json.dumps(counters.get("by_endpoint", {}), sort_keys=True)),
     ]
     for name, value in rows:

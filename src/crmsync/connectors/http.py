@@ -6,7 +6,7 @@ import asyncio
 import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +18,25 @@ from crmsync.errors import Action, ApiProblem, ConnectorError, Resolution, class
 
 ProblemParser = Callable[[httpx.Response], ApiProblem]
 """Provider hook: turn an error response into an ApiProblem (code, message, retry_after)."""
+
+
+class CallStats:
+    """Process-wide counts of CRM responses by provider and status (for metrics and bench)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, int]] = Counter()
+
+    def add(self, provider: str, status: int) -> None:
+        with self._lock:
+            self._counts[(provider, status)] += 1
+
+    def snapshot(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+CALL_STATS = CallStats()
 
 
 class RateBudget:
@@ -138,6 +157,7 @@ class ApiClient:
                 attempt += 1
                 await asyncio.sleep(self.retry.backoff(attempt))
                 continue
+            CALL_STATS.add(self.spec.name, response.status_code)
             if self.on_response is not None:
                 self.on_response(response)
             if response.is_success or (accept and response.status_code in accept):

@@ -1,4 +1,9 @@
-"""One batch's bookkeeping: plan each person, then record what the CRM said, durably."""
+"""One batch's bookkeeping: plan each person, then record what the CRM said, durably.
+
+This is the engine's hot path, so it speaks to the database in set-based statements: one
+query per table to read, one ``INSERT … RETURNING`` or update-by-primary-key per table to
+write, whatever the batch size.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import RecordWrite, WriteOutcome
@@ -40,13 +45,19 @@ from crmsync.redact import redact
 
 @dataclass
 class InFlight:
+    """A write sent to the CRM whose outcome is not recorded yet."""
+
     item_id: int
     operation_id: int
+    link_id: int
     attempts: int
     sent: dict[str, Any]
+    written: dict[str, Any]
+    crm_id: str | None
 
 
 _FINAL = {Action.FAIL: OpStatus.FAILED, Action.SKIP: OpStatus.SKIPPED}
+_OPEN = (OpStatus.PENDING, OpStatus.RETRYING, OpStatus.WAITING_RECONNECT)
 
 
 class BatchRecorder:
@@ -54,6 +65,7 @@ class BatchRecorder:
         self.rt = rt
         self.connection_id = conn.id
         self.org_id = conn.org_id
+        self.crm_object = rt.spec(conn.provider).crm_object
         self.owners: dict[str, str] = {}
         self.counts: Counter[str] = Counter()
         self.inflight: dict[str, InFlight] = {}
@@ -63,123 +75,170 @@ class BatchRecorder:
     def plan(self, batch: list[WorkItem]) -> list[RecordWrite]:
         """Plan every claimed item; unchanged people are logged and finished right here."""
         ids = [item.person_id for item in batch]
-        writes: list[RecordWrite] = []
         now = utcnow()
         with self.rt.db.session() as session:
-            conn = session.get_one(Connection, self.connection_id)
+            preserve = bool(
+                session.scalar(
+                    select(Connection.preserve_manual_edits).where(
+                        Connection.id == self.connection_id
+                    )
+                )
+            )
             people = {
                 p.person_id: p
                 for p in session.scalars(select(Person).where(Person.person_id.in_(ids)))
             }
             links = {
-                link.person_id: link
-                for link in session.scalars(
-                    select(Link).where(
-                        Link.connection_id == self.connection_id, Link.person_id.in_(ids)
-                    )
+                row.person_id: row
+                for row in session.execute(
+                    select(
+                        Link.id, Link.person_id, Link.crm_id, Link.written, Link.pending_create_at
+                    ).where(Link.connection_id == self.connection_id, Link.person_id.in_(ids))
                 )
             }
             owner_emails = self._owner_emails(session, ids)
-            ops = self._operations(session, batch)
-            done: list[int] = []
+            open_ops = self._open_operations(session, batch)
+            op_rows: list[dict[str, Any]] = []  # one per item, in batch order
+            writes: list[tuple[WorkItem, RecordWrite]] = []
             for item in batch:
-                op = ops[item.id]
                 person = people.get(item.person_id)
                 if person is None:
-                    self._settle(op, OpStatus.FAILED, "the person no longer exists in crmsync")
-                    done.append(item.id)
+                    op_rows.append(self._final(item, OpStatus.FAILED, "the person is gone"))
                     continue
                 values = person_values(person, self.rt.settings.profile_url_template)
                 owner_id = self.owners.get((owner_emails.get(item.person_id) or "").lower())
                 desired = desired_fields(values, self.mappings, owner_id)
                 link = links.get(item.person_id)
-                written = link.written if link is not None and link.crm_id else None
-                plan = plan_write(desired, self.mappings, written, conn.preserve_manual_edits)
+                written = dict(link.written) if link is not None and link.crm_id else None
+                plan = plan_write(desired, self.mappings, written, preserve)
                 if plan.unchanged:
-                    self._settle(op, OpStatus.UNCHANGED, plan.reason, link.crm_id if link else None)
-                    if link is not None:
-                        link.last_status = OpStatus.UNCHANGED
-                    done.append(item.id)
+                    crm_id = link.crm_id if link is not None else None
+                    op_rows.append(self._final(item, OpStatus.UNCHANGED, plan.reason, crm_id))
                     continue
-                if link is None:
-                    link = Link(
-                        connection_id=self.connection_id,
-                        person_id=item.person_id,
-                        crm_object=self.rt.spec(conn.provider).crm_object,
-                        written={},
-                        crm_ids={},
-                    )
-                    session.add(link)
-                resumed = link.pending_create_at is not None
-                if plan.first_write and link.crm_id is None:
-                    link.pending_create_at = link.pending_create_at or now
-                op.attempts += 1
-                op.status = OpStatus.PENDING
-                op.request_summary = {"first_write": plan.first_write, "fields": redact(plan.send)}
-                op.updated_at = now
+                summary = {"first_write": plan.first_write, "fields": redact(plan.send)}
+                op_rows.append(
+                    {
+                        **self._op_base(item),
+                        "status": OpStatus.PENDING,
+                        "request_summary": summary,
+                    }
+                )
                 writes.append(
-                    RecordWrite(
-                        person_id=item.person_id,
-                        fields=plan.send,
-                        crm_id=link.crm_id,
-                        first_write=plan.first_write,
-                        create_may_have_landed=resumed,
+                    (
+                        item,
+                        RecordWrite(
+                            person_id=item.person_id,
+                            fields=plan.send,
+                            crm_id=link.crm_id if link is not None else None,
+                            first_write=plan.first_write,
+                            create_may_have_landed=link is not None
+                            and link.pending_create_at is not None,
+                        ),
                     )
                 )
-                self.inflight[item.person_id] = InFlight(item.id, op.id, item.attempts, plan.send)
+            op_ids = self._save_operations(session, batch, op_rows, open_ops)
+            link_ids = self._mark_pending_creates(session, [w for _, w in writes], links, now)
+            for item, write in writes:
+                link = links.get(item.person_id)
+                self.inflight[item.person_id] = InFlight(
+                    item_id=item.id,
+                    operation_id=op_ids[item.id],
+                    link_id=link_ids[item.person_id],
+                    attempts=item.attempts,
+                    sent=write.fields,
+                    written=dict(link.written) if link is not None and link.crm_id else {},
+                    crm_id=write.crm_id,
+                )
+            done = [item.id for item in batch if item.person_id not in self.inflight]
             outbox.finish(session, done)
-        return writes
+            self._touch_unchanged_links(session, batch, links, op_rows)
+        return [write for _, write in writes]
 
     def record(self, outcomes: list[WriteOutcome]) -> None:
         now = utcnow()
+        op_updates: list[dict[str, Any]] = []
+        link_updates: list[dict[str, Any]] = []
+        retries: list[tuple[InFlight, Resolution]] = []
+        finished: list[int] = []
+        for outcome in outcomes:
+            flight = self.inflight.pop(outcome.person_id)
+            resolution = outcome.resolution
+            summary = redact(outcome.response_summary)
+            if resolution is None:
+                crm_id = outcome.crm_id or flight.crm_id
+                written = after_write(flight.written, flight.sent)
+                status = OpStatus.INSERTED if outcome.created else OpStatus.UPDATED
+                op_updates.append(self._op_update(flight, status, "", None, crm_id, summary))
+                link_updates.append(
+                    {
+                        "id": flight.link_id,
+                        "crm_id": crm_id,
+                        "written": written,
+                        "fingerprint": fingerprint(written),
+                        "pending_create_at": None,
+                        "last_synced_at": now,
+                        "last_status": status,
+                    }
+                )
+                finished.append(flight.item_id)
+            elif resolution.action in _FINAL:
+                status = _FINAL[resolution.action]
+                op_updates.append(
+                    self._op_update(
+                        flight, status, resolution.reason, resolution.code, flight.crm_id, summary
+                    )
+                )
+                link_updates.append(
+                    {
+                        "id": flight.link_id,
+                        "crm_id": flight.crm_id,
+                        "written": flight.written,
+                        "fingerprint": fingerprint(flight.written),
+                        "pending_create_at": None,
+                        "last_synced_at": now,
+                        "last_status": status,
+                    }
+                )
+                finished.append(flight.item_id)
+            else:
+                retries.append((flight, resolution))
         with self.rt.db.session() as session:
-            links = self._links(session, [o.person_id for o in outcomes])
-            finished: list[int] = []
-            for outcome in outcomes:
-                flight = self.inflight.pop(outcome.person_id)
-                op = session.get_one(Operation, flight.operation_id)
-                link = links[outcome.person_id]
-                op.response_summary = redact(outcome.response_summary)
-                resolution = outcome.resolution
-                if resolution is None:
-                    link.crm_id = outcome.crm_id or link.crm_id
-                    link.written = after_write(link.written, flight.sent)
-                    link.fingerprint = fingerprint(link.written)
-                    link.pending_create_at = None
-                    link.last_synced_at = now
-                    status = OpStatus.INSERTED if outcome.created else OpStatus.UPDATED
-                    self._settle(op, status, "", link.crm_id)
-                    link.last_status = status
-                    finished.append(flight.item_id)
-                elif resolution.action in _FINAL:
-                    self._settle(op, _FINAL[resolution.action], resolution.reason, link.crm_id)
-                    op.code = resolution.code
-                    link.last_status = op.status
-                    finished.append(flight.item_id)
-                else:
-                    self._retry(session, flight, op, resolution)
+            if op_updates:
+                session.execute(update(Operation), op_updates)
+            if link_updates:
+                session.execute(update(Link), link_updates)
             outbox.finish(session, finished)
+            for flight, resolution in retries:
+                self._retry(session, flight, resolution)
 
-    def retry_later(self, resolution: Resolution) -> None:
-        """The whole batch hit a transient problem: every in-flight item waits and retries."""
+    def retry_later(self, resolution: Resolution, people: set[str]) -> None:
+        """A request hit a transient problem: its people wait and retry (an attempt counts);
+        planned people whose request was never sent go back without one (``abandon``)."""
+        flights = [self.inflight.pop(p) for p in people if p in self.inflight]
         with self.rt.db.session() as session:
-            for person_id in list(self.inflight):
-                flight = self.inflight.pop(person_id)
-                op = session.get_one(Operation, flight.operation_id)
-                self._retry(session, flight, op, resolution)
+            for flight in flights:
+                self._retry(session, flight, resolution)
 
     def pause(self, reason: str) -> None:
         """Authorisation lost: keep every in-flight item queued until the reconnect."""
+        flights = list(self.inflight.values())
+        self.inflight.clear()
+        if not flights:
+            return
         with self.rt.db.session() as session:
-            ids = []
-            for person_id in list(self.inflight):
-                flight = self.inflight.pop(person_id)
-                op = session.get_one(Operation, flight.operation_id)
-                op.status = OpStatus.WAITING_RECONNECT
-                op.reason = reason
-                op.attempts = max(0, op.attempts - 1)
-                ids.append(flight.item_id)
-            outbox.release(session, ids, utcnow(), count_attempt=False)
+            session.execute(
+                update(Operation),
+                [
+                    {
+                        "id": f.operation_id,
+                        "status": OpStatus.WAITING_RECONNECT,
+                        "reason": reason,
+                        "updated_at": utcnow(),
+                    }
+                    for f in flights
+                ],
+            )
+            outbox.release(session, [f.item_id for f in flights], utcnow(), count_attempt=False)
 
     def abandon(self) -> None:
         """Anything still in flight after an unexpected error goes back, no attempt counted."""
@@ -190,63 +249,176 @@ class BatchRecorder:
             self.inflight.clear()
             outbox.release(session, ids, utcnow(), count_attempt=False)
 
-    def _retry(
-        self, session: Session, flight: InFlight, op: Operation, resolution: Resolution
-    ) -> None:
+    def _retry(self, session: Session, flight: InFlight, resolution: Resolution) -> None:
         from crmsync.engine.runner import backoff
 
         settings = self.rt.settings
         counts = resolution.action is not Action.RATE_LIMITED
         if counts and flight.attempts + 1 >= settings.max_attempts:
             reason = f"gave up after {flight.attempts + 1} attempts: {resolution.reason}"
-            self._settle(op, OpStatus.FAILED, reason)
+            session.execute(
+                update(Operation),
+                [self._op_update(flight, OpStatus.FAILED, reason, resolution.code, None, {})],
+            )
             outbox.finish(session, [flight.item_id])
             return
         delay = backoff(
             flight.attempts, settings.retry_base_seconds, settings.retry_max_seconds, resolution
         )
-        op.status = OpStatus.RETRYING
-        op.reason = f"{resolution.reason} (retrying in {delay:.0f}s)"
-        op.updated_at = utcnow()
+        reason = f"{resolution.reason} (retrying in {delay:.0f}s)"
+        session.execute(
+            update(Operation),
+            [
+                {
+                    "id": flight.operation_id,
+                    "status": OpStatus.RETRYING,
+                    "reason": reason,
+                    "updated_at": utcnow(),
+                }
+            ],
+        )
         self.counts[OpStatus.RETRYING] += 1
         outbox.release(
             session, [flight.item_id], utcnow() + timedelta(seconds=delay), count_attempt=counts
         )
 
-    def _settle(
-        self, op: Operation, status: OpStatus, reason: str, crm_id: str | None = None
-    ) -> None:
-        op.status = status
-        op.reason = reason
-        op.crm_id = crm_id
-        op.updated_at = utcnow()
-        self.counts[status] += 1
+    def _op_base(self, item: WorkItem) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "org_id": self.org_id,
+            "connection_id": self.connection_id,
+            "person_id": item.person_id,
+            "lane": item.lane,
+            "reason": "",
+            "code": None,
+            "crm_id": None,
+            "request_summary": {},
+            "response_summary": {},
+            "attempts": 1,
+            "retry_of": None,
+            "created_at": now,
+            "updated_at": now,
+        }
 
-    def _operations(self, session: Session, batch: list[WorkItem]) -> dict[int, Operation]:
-        """The item's existing log row (a retry) or a new one."""
-        ops: dict[int, Operation] = {}
-        for item in batch:
-            op = session.get(Operation, item.operation_id) if item.operation_id else None
-            if op is None or op.status not in (
-                OpStatus.PENDING,
-                OpStatus.RETRYING,
-                OpStatus.WAITING_RECONNECT,
-            ):
-                retry_of = op.id if op is not None else None
-                op = Operation(
-                    org_id=self.org_id,
-                    connection_id=self.connection_id,
-                    person_id=item.person_id,
-                    lane=item.lane,
-                    retry_of=retry_of,
+    def _final(
+        self, item: WorkItem, status: OpStatus, reason: str, crm_id: str | None = None
+    ) -> dict[str, Any]:
+        self.counts[status] += 1
+        return {**self._op_base(item), "status": status, "reason": reason, "crm_id": crm_id}
+
+    def _op_update(
+        self,
+        flight: InFlight,
+        status: OpStatus,
+        reason: str,
+        code: str | None,
+        crm_id: str | None,
+        summary: dict[str, Any],
+    ) -> dict[str, Any]:
+        self.counts[status] += 1
+        return {
+            "id": flight.operation_id,
+            "status": status,
+            "reason": reason,
+            "code": code,
+            "crm_id": crm_id,
+            "response_summary": summary,
+            "updated_at": utcnow(),
+        }
+
+    def _open_operations(self, session: Session, batch: list[WorkItem]) -> dict[int, Any]:
+        """Log rows of earlier attempts at these items: still open ones are continued."""
+        ids = [item.operation_id for item in batch if item.operation_id]
+        if not ids:
+            return {}
+        rows = session.execute(
+            select(Operation.id, Operation.status, Operation.attempts).where(Operation.id.in_(ids))
+        )
+        return {row.id: row for row in rows}
+
+    def _save_operations(
+        self,
+        session: Session,
+        batch: list[WorkItem],
+        rows: list[dict[str, Any]],
+        earlier: dict[int, Any],
+    ) -> dict[int, int]:
+        """Continue open log rows, insert the rest; returns work item id → operation id."""
+        op_ids: dict[int, int] = {}
+        continued: list[dict[str, Any]] = []
+        fresh: list[tuple[WorkItem, dict[str, Any]]] = []
+        for item, row in zip(batch, rows, strict=True):
+            prior = earlier.get(item.operation_id) if item.operation_id else None
+            if prior is not None and prior.status in _OPEN:
+                op_ids[item.id] = prior.id
+                keep = ("status", "reason", "crm_id", "request_summary", "updated_at")
+                continued.append(
+                    {"id": prior.id, "attempts": prior.attempts + 1, **{k: row[k] for k in keep}}
                 )
-                session.add(op)
-            ops[item.id] = op
-        session.flush()
-        for item in batch:
-            item_row = session.get_one(WorkItem, item.id)
-            item_row.operation_id = ops[item.id].id
-        return ops
+            else:
+                fresh.append((item, {**row, "retry_of": prior.id if prior else None}))
+        if continued:
+            session.execute(update(Operation), continued)
+        if fresh:
+            new_ids = session.scalars(
+                insert(Operation).returning(Operation.id, sort_by_parameter_order=True),
+                [row for _, row in fresh],
+            ).all()
+            op_ids.update({item.id: op_id for (item, _), op_id in zip(fresh, new_ids, strict=True)})
+        session.execute(
+            update(WorkItem),
+            [{"id": item_id, "operation_id": op} for item_id, op in op_ids.items()],
+        )
+        return op_ids
+
+    def _mark_pending_creates(
+        self, session: Session, writes: list[RecordWrite], links: dict[str, Any], now: Any
+    ) -> dict[str, int]:
+        """A durable marker before any create is sent, so a lost response is searched for."""
+        ids = {pid: row.id for pid, row in links.items()}
+        missing = [w for w in writes if w.person_id not in links]
+        if missing:
+            rows = [
+                {
+                    "connection_id": self.connection_id,
+                    "person_id": w.person_id,
+                    "crm_object": self.crm_object,
+                    "crm_ids": {},
+                    "written": {},
+                    "pending_create_at": now,
+                    "created_at": now,
+                }
+                for w in missing
+            ]
+            new_ids = session.scalars(
+                insert(Link).returning(Link.id, sort_by_parameter_order=True), rows
+            ).all()
+            ids.update({w.person_id: i for w, i in zip(missing, new_ids, strict=True)})
+        marks = [
+            {"id": links[w.person_id].id, "pending_create_at": now}
+            for w in writes
+            if w.person_id in links
+            and w.crm_id is None
+            and links[w.person_id].pending_create_at is None
+        ]
+        if marks:
+            session.execute(update(Link), marks)
+        return ids
+
+    def _touch_unchanged_links(
+        self,
+        session: Session,
+        batch: list[WorkItem],
+        links: dict[str, Any],
+        rows: list[dict[str, Any]],
+    ) -> None:
+        touched = [
+            {"id": links[item.person_id].id, "last_status": OpStatus.UNCHANGED}
+            for item, row in zip(batch, rows, strict=True)
+            if row["status"] == OpStatus.UNCHANGED and item.person_id in links
+        ]
+        if touched:
+            session.execute(update(Link), touched)
 
     def _owner_emails(self, session: Session, person_ids: list[str]) -> dict[str, str]:
         """The email of each person's first unlocker in this org: the record's owner."""
@@ -262,16 +434,6 @@ class BatchRecorder:
             .join(User, User.id == Unlock.user_id)
         )
         return {pid: email for pid, email in rows}
-
-    def _links(self, session: Session, person_ids: list[str]) -> dict[str, Link]:
-        return {
-            link.person_id: link
-            for link in session.scalars(
-                select(Link).where(
-                    Link.connection_id == self.connection_id, Link.person_id.in_(person_ids)
-                )
-            )
-        }
 
 
 def load_mappings(session: Session, connection_id: str) -> list[MappedField]:

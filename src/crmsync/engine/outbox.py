@@ -7,7 +7,7 @@ connection X"; the database says what to do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,7 +108,12 @@ def active_connections(session: Session, org_ids: Sequence[str]) -> list[Connect
 
 
 def claim(
-    session: Session, connection_id: str, size: int, lease: timedelta, now: datetime | None = None
+    session: Session,
+    connection_id: str,
+    size: int,
+    lease: timedelta,
+    now: datetime | None = None,
+    exclude: Collection[str] = (),
 ) -> list[WorkItem]:
     """Lease the next batch: live first, but lower lanes always keep a share of each batch.
 
@@ -118,7 +123,8 @@ def claim(
     now = now or utcnow()
     share = max(1, size // 10)
     candidates = {
-        lane: list(session.scalars(_due(connection_id, lane, now).limit(size))) for lane in Lane
+        lane: list(session.scalars(_due(connection_id, lane, now, exclude).limit(size)))
+        for lane in Lane
     }
     reserve = {
         Lane.REFRESH: min(share, len(candidates[Lane.REFRESH])),
@@ -144,8 +150,10 @@ def claim(
     return batch
 
 
-def _due(connection_id: str, lane: Lane, now: datetime) -> Select[WorkItem]:
-    return (
+def _due(
+    connection_id: str, lane: Lane, now: datetime, exclude: Collection[str] = ()
+) -> Select[WorkItem]:
+    query = (
         select(WorkItem)
         .where(
             WorkItem.connection_id == connection_id,
@@ -155,6 +163,9 @@ def _due(connection_id: str, lane: Lane, now: datetime) -> Select[WorkItem]:
         )
         .order_by(WorkItem.id)
     )
+    if exclude:
+        query = query.where(WorkItem.person_id.not_in(list(exclude)))
+    return query
 
 
 def release(
@@ -196,7 +207,11 @@ def release(
 
 def finish(session: Session, item_ids: Sequence[int]) -> None:
     for chunk in _chunks(list(item_ids), 500):
-        session.execute(delete(WorkItem).where(WorkItem.id.in_(chunk)))
+        session.execute(
+            delete(WorkItem)
+            .where(WorkItem.id.in_(chunk))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def recover_expired_leases(session: Session, now: datetime | None = None) -> int:

@@ -8,6 +8,7 @@ later with backoff, or the connection paused until it is reconnected.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from sqlalchemy import or_, update
 
 from crmsync.connectors.base import Connector, ConnectorContext, RecordWrite, WriteOutcome
 from crmsync.connectors.http import call_guarded
-from crmsync.db.tables import Connection, ConnectionStatus, naive_utc, utcnow
+from crmsync.db.tables import Connection, ConnectionStatus, WorkItem, naive_utc, utcnow
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.runtime import Runtime
@@ -79,33 +80,19 @@ class SyncRunner:
                 )
             )
             recorder = BatchRecorder(self.rt, conn)
+            sending: set[str] = set()
             try:
                 if not await self._prepare(conn, connector, recorder):
                     result.stopped = "setup required"
                     return result
-                while time.monotonic() < deadline:
-                    with self.rt.db.session() as session:
-                        batch = outbox.claim(
-                            session,
-                            connection_id,
-                            spec.batch_size,
-                            timedelta(seconds=self.rt.settings.batch_lease_seconds),
-                        )
-                    if not batch:
-                        break
-                    result.batches += 1
-                    writes = recorder.plan(batch)
-                    if writes:
-                        outcomes = await self._push(connector, writes)
-                        recorder.record(outcomes)
-                    self._renew_lease(connection_id)
+                await self._pump(connector, recorder, connection_id, deadline, result, sending)
             except (ReconnectRequired, TokenExpired) as exc:
                 reason = f"authorisation lost: {exc}"
                 mark_needs_reconnect(self.rt.db, connection_id, reason)
                 recorder.pause(reason)
                 result.stopped = reason
             except ConnectorError as exc:
-                recorder.retry_later(exc.resolution)
+                recorder.retry_later(exc.resolution, sending)
                 result.stopped = str(exc)
             finally:
                 recorder.abandon()
@@ -117,6 +104,55 @@ class SyncRunner:
             due = naive_utc(result.next_due) <= naive_utc(utcnow())
             result.more_due = due and not result.stopped
         return result
+
+    async def _pump(
+        self,
+        connector: Connector,
+        recorder: BatchRecorder,
+        connection_id: str,
+        deadline: float,
+        result: RunResult,
+        sending: set[str],
+    ) -> None:
+        """Claim, plan, push and record batches until none is due or time is up.
+
+        While one batch's request is in flight the next one is claimed and planned, so the
+        engine's own work hides behind the CRM's latency and the rate limit. People in flight
+        are never claimed again until their outcome is recorded. ``sending`` names the people
+        of the request in flight, for the caller to reschedule if it fails.
+        """
+        size = connector.spec.batch_size
+        in_flight: asyncio.Task[list[WriteOutcome]] | None = None
+        try:
+            while True:
+                batch: list[WorkItem] = []
+                if time.monotonic() < deadline:
+                    batch = await asyncio.to_thread(
+                        self._claim, connection_id, size, set(recorder.inflight)
+                    )
+                writes = await asyncio.to_thread(recorder.plan, batch) if batch else []
+                result.batches += 1 if batch else 0
+                if in_flight is not None:
+                    outcomes = await in_flight
+                    in_flight = None
+                    await asyncio.to_thread(recorder.record, outcomes)
+                    sending.clear()
+                if writes:
+                    sending.update(w.person_id for w in writes)
+                    in_flight = asyncio.create_task(self._push(connector, writes))
+                elif not batch:
+                    return
+                await asyncio.to_thread(self._renew_lease, connection_id)
+        finally:
+            if in_flight is not None and not in_flight.done():
+                in_flight.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await in_flight
+
+    def _claim(self, connection_id: str, size: int, exclude: set[str]) -> list[WorkItem]:
+        lease = timedelta(seconds=self.rt.settings.batch_lease_seconds)
+        with self.rt.db.session() as session:
+            return outbox.claim(session, connection_id, size, lease, exclude=exclude)
 
     async def _prepare(self, conn: Connection, connector: Connector, rec: BatchRecorder) -> bool:
         """Custom fields exist and the owner cache is fresh, before any write of this run."""
