@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 600.0
     http_timeout_seconds: float = 30.0
+    enabled_providers: list[str] = Field(
+        default_factory=list, description="Only load these provider folders (empty: all)."
+    )
     provider_overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per provider: client_id, client_secret, base URLs, rate limits.",

@@ -35,3 +35,27 @@ def test_a_429_blocks_everyone_until_the_crm_said() -> None:
     budget = RateBudget(RateLimitSpec(100, 10.0), clock=clock)
     budget.block_for(3.0)
     assert budget.reserve() == 3.0
+
+
+def test_every_connector_of_one_crm_account_shares_one_budget() -> None:
+    """Connect-time setup and later sync runs must not each get a full window."""
+    import httpx
+
+    from crmsync.connectors.base import AppNames, ConnectorContext
+    from crmsync.providers.hubspot.connector import HubSpotConnector
+    from crmsync.providers.hubspot.spec import SPEC
+
+    def connector(settings: dict[str, str]) -> HubSpotConnector:
+        return HubSpotConnector(
+            ConnectorContext(
+                SPEC, httpx.AsyncClient(), AppNames("Acme", "acme"), "portal-1", settings
+            )
+        )
+
+    at_connect = connector({})
+    during_sync = connector({"connection_id": "c-1"})
+    other_account = HubSpotConnector(
+        ConnectorContext(SPEC, httpx.AsyncClient(), AppNames("Acme", "acme"), "portal-2", {})
+    )
+    assert at_connect.rate_budget() is during_sync.rate_budget()
+    assert other_account.rate_budget() is not at_connect.rate_budget()

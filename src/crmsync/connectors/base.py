@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from crmsync.connectors.http import RateBudget, budget_for
 from crmsync.connectors.spec import FieldSpec, ProviderSpec
 from crmsync.errors import Resolution
 
@@ -113,6 +114,15 @@ class Connector(ABC):
     @abstractmethod
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         """Write up to ``spec.batch_size`` records; one outcome per write, in order."""
+
+    def rate_budget(self) -> RateBudget:
+        """The process-wide budget of the CRM account this connector talks to.
+
+        CRMs count requests per account, so every connector instance for the same account
+        (the connect-time setup as well as each sync run) must draw from one budget.
+        """
+        owner = self.ctx.account_id or self.ctx.settings.get("connection_id") or id(self)
+        return budget_for(f"{self.spec.name}:{owner}", self.ctx.spec.rate_limit)
 
     def record_url(self, crm_id: str) -> str | None:
         if not self.spec.record_url:

@@ -63,6 +63,9 @@ class RateBudget:
 
     def reserve(self) -> float:
         """Book one request; returns how long to wait before sending it."""
+        return self._reserve()[1]
+
+    def _reserve(self) -> tuple[float, float]:
         with self.lock:
             now = self.clock()
             start = max(now, self.blocked_until)
@@ -71,17 +74,30 @@ class RateBudget:
             if len(self.sent) >= self.limit.requests:
                 start = max(start, self.sent[-self.limit.requests] + self.window)
             self.sent.append(start)
-            return start - now
+            return start, start - now
 
     def block_for(self, seconds: float) -> None:
         """The CRM said to wait (429): nobody sends until then."""
         with self.lock:
             self.blocked_until = max(self.blocked_until, self.clock() + seconds)
 
+    def confirm(self, reserved: float) -> None:
+        """Move a reservation to the moment the request really left: a sleep that overran
+        would otherwise make the CRM see two requests closer together than we counted."""
+        with self.lock:
+            now = self.clock()
+            if now <= reserved:
+                return
+            for index in range(len(self.sent) - 1, -1, -1):
+                if self.sent[index] == reserved:
+                    self.sent[index] = now
+                    return
+
     async def acquire(self) -> None:
-        wait = self.reserve()
+        reserved, wait = self._reserve()
         if wait > 0:
             await asyncio.sleep(wait)
+        self.confirm(reserved)
 
 
 _budgets: dict[str, RateBudget] = {}

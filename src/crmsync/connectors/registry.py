@@ -32,9 +32,12 @@ class Provider:
 
 @lru_cache(maxsize=1)
 def providers() -> dict[str, Provider]:
+    from crmsync.settings import get_settings
+
+    enabled = set(get_settings().enabled_providers)
     found: dict[str, Provider] = {}
     for module in pkgutil.iter_modules(crmsync.providers.__path__):
-        if not module.ispkg:
+        if not module.ispkg or (enabled and module.name not in enabled):
             continue
         package = importlib.import_module(f"crmsync.providers.{module.name}")
         provider = getattr(package, "PROVIDER", None)

@@ -146,20 +146,24 @@ async def _inspect_account(
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     async with rt.http_client(spec, None) as http:
         http.headers.update(headers)
-        connector = _connector(rt, provider, http, None)
-        account = await connector.describe_account(token)
-        connector.ctx.account_id = account.account_id
-        connector.ctx.settings = dict(account.settings)
+        account = await _connector(rt, provider, http, None, {}).describe_account(token)
+        connector = _connector(rt, provider, http, account.account_id, account.settings)
         report = await connector.ensure_setup()
     return account, report
 
 
 def _connector(
-    rt: Runtime, provider: str, http: httpx.AsyncClient, account_id: str | None
+    rt: Runtime,
+    provider: str,
+    http: httpx.AsyncClient,
+    account_id: str | None,
+    settings: dict[str, Any],
 ) -> Connector:
     spec = rt.spec(provider)
     return rt.provider(provider).connector(
-        ConnectorContext(spec=spec, http=http, app=rt.app, account_id=account_id)
+        ConnectorContext(
+            spec=spec, http=http, app=rt.app, account_id=account_id, settings=dict(settings)
+        )
     )
 
 

@@ -15,7 +15,6 @@ from crmsync.connectors.base import (
     SetupReport,
     WriteOutcome,
 )
-from crmsync.connectors.http import budget_for
 from crmsync.connectors.spec import FieldSpec
 from crmsync.errors import Action, Resolution, classify
 from crmsync.providers.hubspot import mapping
@@ -28,8 +27,7 @@ class HubSpotConnector(Connector):
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
-        key = str(ctx.settings.get("connection_id") or ctx.account_id or id(self))
-        self.client = HubSpotClient(ctx.http, ctx.spec, budget_for(key, ctx.spec.rate_limit))
+        self.client = HubSpotClient(ctx.http, ctx.spec, self.rate_budget())
         self.id_property = mapping.person_id_property(ctx.app)
 
     @classmethod
