@@ -26,8 +26,6 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.consent import consent
-
 from crmsync.cli.serving import free_port
 from crmsync.connectors.http import CALL_STATS
 from crmsync.connectors.registry import get_provider
@@ -39,6 +37,7 @@ from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
 from crmsync.services import connections
 from crmsync.settings import Settings
+from tests.support.consent import consent
 
 
 def seed(rt: Runtime, people: int) -> None:

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 600.0
     http_timeout_seconds: float = 30.0
+    http_retry_base_seconds: float = Field(0.5, description="In-call retry backoff base.")
     enabled_providers: list[str] = Field(
         default_factory=list, description="Only load these provider folders (empty: all)."
     )

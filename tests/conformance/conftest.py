@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.world import World, world
 
 from crmsync.connectors.registry import providers
+from tests.support.world import World, world
 
 
 @pytest.fixture(params=sorted(providers()))

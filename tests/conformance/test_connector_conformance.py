@@ -6,9 +6,8 @@ engine, and reads the result back from the provider's emulator.
 
 from __future__ import annotations
 
-from tests.support.world import World
-
 from crmsync.db.tables import ConnectionStatus, Lane
+from tests.support.world import World
 
 
 def _only_record(w: World, person_id: str):  # type: ignore[no-untyped-def]

@@ -12,8 +12,6 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.support.consent import consent
-from tests.support.routing import HostRouter
 
 from crmsync.api.app import create_app
 from crmsync.connectors.registry import get_provider
@@ -26,6 +24,8 @@ from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import Vault
 from crmsync.settings import Settings
+from tests.support.consent import consent
+from tests.support.routing import HostRouter
 
 API_KEY = "test-host-key"
 
@@ -51,6 +51,7 @@ class World:
             host_api_keys=[API_KEY],
             retry_base_seconds=0.0,
             retry_max_seconds=0.0,
+            http_retry_base_seconds=0.0,
             provider_overrides={
                 provider: {
                     "client_id": self.harness.client_id,

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from crmsync.connectors.http import RateBudget, budget_for
+from crmsync.connectors.http import RateBudget, RetryPolicy, budget_for
 from crmsync.connectors.spec import FieldSpec, ProviderSpec
 from crmsync.errors import Resolution
 
@@ -82,6 +82,8 @@ class ConnectorContext:
     app: AppNames
     account_id: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    """In-call retries of idempotent requests (timings come from settings)."""
 
 
 class Connector(ABC):

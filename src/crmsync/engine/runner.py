@@ -77,6 +77,7 @@ class SyncRunner:
                     app=self.rt.app,
                     account_id=conn.account_id,
                     settings={**conn.settings, "connection_id": connection_id},
+                    retry=self.rt.retry_policy(),
                 )
             )
             recorder = BatchRecorder(self.rt, conn)

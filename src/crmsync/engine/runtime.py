@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from crmsync.connectors.base import AppNames
+from crmsync.connectors.http import RetryPolicy
 from crmsync.connectors.oauth import OAuthFlow
 from crmsync.connectors.registry import Provider, get_provider
 from crmsync.connectors.spec import ProviderSpec
@@ -61,6 +62,10 @@ class Runtime:
             transport=self.transport,
             timeout=self.settings.http_timeout_seconds,
         )
+
+    def retry_policy(self) -> RetryPolicy:
+        base = self.settings.http_retry_base_seconds
+        return RetryPolicy(base_seconds=base, max_seconds=max(base, 30.0 if base else 0.0))
 
     def http_client(self, spec: ProviderSpec, auth: httpx.Auth | None) -> httpx.AsyncClient:
         return httpx.AsyncClient(

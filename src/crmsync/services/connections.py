@@ -162,7 +162,12 @@ def _connector(
     spec = rt.spec(provider)
     return rt.provider(provider).connector(
         ConnectorContext(
-            spec=spec, http=http, app=rt.app, account_id=account_id, settings=dict(settings)
+            spec=spec,
+            http=http,
+            app=rt.app,
+            account_id=account_id,
+            settings=dict(settings),
+            retry=rt.retry_policy(),
         )
     )
 

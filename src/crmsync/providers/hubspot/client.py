@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from crmsync.connectors.http import ApiClient, RateBudget, retry_after_header
+from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.errors import ApiProblem
 
@@ -50,8 +50,14 @@ def item_problem(error: dict[str, Any]) -> ApiProblem:
 
 
 class HubSpotClient:
-    def __init__(self, http: httpx.AsyncClient, spec: ProviderSpec, budget: RateBudget) -> None:
-        self.api = ApiClient(http, spec, budget, parse_problem)
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        spec: ProviderSpec,
+        budget: RateBudget,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.api = ApiClient(http, spec, budget, parse_problem, retry)
 
     async def token_info(self, access_token: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.api.json(

@@ -27,7 +27,7 @@ class HubSpotConnector(Connector):
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
-        self.client = HubSpotClient(ctx.http, ctx.spec, self.rate_budget())
+        self.client = HubSpotClient(ctx.http, ctx.spec, self.rate_budget(), ctx.retry)
         self.id_property = mapping.person_id_property(ctx.app)
 
     @classmethod
