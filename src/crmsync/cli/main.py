@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from crmsync.settings import get_settings, new_api_key
+
+# authlib's httpx integration announces a successor package at import; not actionable here.
+warnings.filterwarnings("ignore", message=".*httpx2.*", category=DeprecationWarning)
 
 app = typer.Typer(help="Keeps an application's people in sync with its customers' CRMs.")
 db_app = typer.Typer(help="Database migrations.")
