@@ -114,6 +114,21 @@ class UnlocksAccepted(BaseModel):
 class ConnectIn(Strict):
     provider: str
     skip_backfill: bool = False
+    options: dict[str, Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=dict,
+        max_length=10,
+        description="Provider connection options, e.g. Salesforce's login_host.",
+    )
+
+
+class SetupIn(Strict):
+    create_missing_fields: bool = False
+
+
+class SetupState(BaseModel):
+    missing: list[str] = Field(default_factory=list)
+    created: list[str] = Field(default_factory=list)
+    message: str = ""
 
 
 class AuthorizeOut(BaseModel):
@@ -156,6 +171,7 @@ class ConnectionOut(BaseModel):
     backfill: BackfillProgress
     queue: dict[str, int]
     recommendations: list[str] = Field(default_factory=list)
+    setup: SetupState = Field(default_factory=SetupState)
 
 
 class OperationOut(BaseModel):

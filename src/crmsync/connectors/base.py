@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -11,7 +11,7 @@ import httpx
 
 from crmsync.connectors.http import RateBudget, RetryPolicy, budget_for
 from crmsync.connectors.spec import FieldSpec, ProviderSpec
-from crmsync.errors import Resolution
+from crmsync.errors import InputError, Resolution
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,16 @@ class Connector(ABC):
     def default_fields(cls, app: AppNames) -> list[FieldSpec]:
         """The default Person → CRM mapping, custom field names derived from the app name."""
 
+    @classmethod
+    def oauth_overrides(cls, options: dict[str, str]) -> dict[str, Any]:
+        """Spec overrides for one connection's options (login host, own OAuth app, ...).
+
+        Providers that take options override this and reject unknown ones with InputError.
+        """
+        if options:
+            raise InputError(f"{cls.spec.display_name} takes no connection options")
+        return {}
+
     @abstractmethod
     async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
         """Called once after authorisation to learn which CRM account the token is for."""
@@ -116,6 +126,13 @@ class Connector(ABC):
     @abstractmethod
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         """Write up to ``spec.batch_size`` records; one outcome per write, in order."""
+
+    async def push_bulk(
+        self, writes: Sequence[RecordWrite], heartbeat: Callable[[], Awaitable[None]]
+    ) -> list[WriteOutcome]:
+        """Write a large backfill as one job (``spec.bulk_threshold`` set); one outcome per
+        write, in order. Call ``heartbeat`` at least every 30 s while waiting on the CRM."""
+        raise NotImplementedError(f"{self.spec.display_name} has no bulk API")
 
     def rate_budget(self) -> RateBudget:
         """The process-wide budget of the CRM account this connector talks to.

@@ -62,6 +62,10 @@ class ProviderSpec:
     error_rules: tuple[Rule, ...] = ()
     owner_fallback: str = "left unassigned"
     recommendations: dict[str, str] = field(default_factory=dict)
+    bulk_threshold: int | None = None
+    """Backfills of at least this many due people go through ``Connector.push_bulk``."""
+    bulk_max: int = 10_000
+    """People per bulk job."""
     """Advice shown on the connection when operations fail or skip with an error code."""
     record_url: str = ""  # template with {account_id} and {crm_id}
 

@@ -57,6 +57,8 @@ class InFlight:
 
 
 _FINAL = {Action.FAIL: OpStatus.FAILED, Action.SKIP: OpStatus.SKIPPED}
+PLAN_CHUNK = 500
+"""People planned per transaction: keeps every IN list well under database parameter limits."""
 _OPEN = (OpStatus.PENDING, OpStatus.RETRYING, OpStatus.WAITING_RECONNECT)
 
 
@@ -74,6 +76,12 @@ class BatchRecorder:
 
     def plan(self, batch: list[WorkItem]) -> list[RecordWrite]:
         """Plan every claimed item; unchanged people are logged and finished right here."""
+        writes: list[RecordWrite] = []
+        for start in range(0, len(batch), PLAN_CHUNK):
+            writes += self._plan_chunk(batch[start : start + PLAN_CHUNK])
+        return writes
+
+    def _plan_chunk(self, batch: list[WorkItem]) -> list[RecordWrite]:
         ids = [item.person_id for item in batch]
         now = utcnow()
         with self.rt.db.session() as session:

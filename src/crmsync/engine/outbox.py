@@ -26,8 +26,12 @@ from crmsync.db.tables import (
     utcnow,
 )
 
-ACTIVE = (ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_RECONNECT)
-"""Connections that accept new work (a paused one keeps its queue)."""
+ACTIVE = (
+    ConnectionStatus.CONNECTED,
+    ConnectionStatus.NEEDS_RECONNECT,
+    ConnectionStatus.SETUP_REQUIRED,
+)
+"""Connections that accept new work: one paused for a reconnect or a setup keeps its queue."""
 
 
 def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -114,6 +118,7 @@ def claim(
     lease: timedelta,
     now: datetime | None = None,
     exclude: Collection[str] = (),
+    lanes: Collection[Lane] = tuple(Lane),
 ) -> list[WorkItem]:
     """Lease the next batch: live first, but lower lanes always keep a share of each batch.
 
@@ -124,6 +129,8 @@ def claim(
     share = max(1, size // 10)
     candidates = {
         lane: list(session.scalars(_due(connection_id, lane, now, exclude).limit(size)))
+        if lane in lanes
+        else []
         for lane in Lane
     }
     reserve = {
@@ -138,16 +145,40 @@ def claim(
         + candidates[Lane.REFRESH][:take_refresh]
         + candidates[Lane.BACKFILL][:take_backfill]
     )
-    if batch:
+    _lease(session, batch, now + lease)
+    return batch
+
+
+def claim_lane(
+    session: Session,
+    connection_id: str,
+    lane: Lane,
+    size: int,
+    lease: timedelta,
+    exclude: Collection[str] = (),
+) -> list[WorkItem]:
+    """Lease up to ``size`` due items of one lane (a bulk job's worth of backfill)."""
+    now = utcnow()
+    items = list(session.scalars(_due(connection_id, lane, now, exclude).limit(size)))
+    _lease(session, items, now + lease)
+    return items
+
+
+def count_due(session: Session, connection_id: str, lane: Lane) -> int:
+    query = _due(connection_id, lane, utcnow()).with_only_columns(func.count()).order_by(None)
+    return int(session.scalar(query) or 0)
+
+
+def _lease(session: Session, items: list[WorkItem], until: datetime) -> None:
+    for chunk in _chunks([item.id for item in items], 500):
         session.execute(
             update(WorkItem)
-            .where(WorkItem.id.in_([item.id for item in batch]))
-            .values(status=WorkStatus.LEASED, lease_until=now + lease)
+            .where(WorkItem.id.in_(chunk))
+            .values(status=WorkStatus.LEASED, lease_until=until)
             .execution_options(synchronize_session=False)
         )
-        for item in batch:
-            item.status = WorkStatus.LEASED
-    return batch
+    for item in items:
+        item.status = WorkStatus.LEASED
 
 
 def _due(

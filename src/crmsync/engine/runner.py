@@ -16,13 +16,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
 
-from crmsync.connectors.base import Connector, ConnectorContext, RecordWrite, WriteOutcome
+from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
 from crmsync.connectors.http import call_guarded
-from crmsync.db.tables import Connection, ConnectionStatus, WorkItem, naive_utc, utcnow
+from crmsync.db.tables import Connection, ConnectionStatus, Lane, WorkItem, naive_utc, utcnow
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
+from crmsync.engine.bulk import BulkJob
+from crmsync.engine.connecting import apply_setup, open_connector
 from crmsync.engine.runtime import Runtime
-from crmsync.engine.tokens import BearerAuth, ConnectionTokens, mark_needs_reconnect
+from crmsync.engine.tokens import mark_needs_reconnect
 from crmsync.errors import (
     Action,
     ConnectorError,
@@ -60,51 +62,43 @@ class SyncRunner:
         result = RunResult()
         with self.rt.db.session() as session:
             conn = session.get_one(Connection, connection_id)
-        spec = self.rt.spec(conn.provider)
         try:
-            tokens = ConnectionTokens(
-                self.rt.db, self.rt.vault, connection_id, self.rt.oauth_flow(conn.provider)
-            )
+            async with open_connector(self.rt, conn) as connector:
+                await self._drive(conn, connector, deadline, result)
         except ReconnectRequired as exc:
             mark_needs_reconnect(self.rt.db, connection_id, str(exc))
             result.stopped = str(exc)
-            return result
-        async with self.rt.http_client(spec, BearerAuth(tokens)) as http:
-            connector = self.rt.provider(conn.provider).connector(
-                ConnectorContext(
-                    spec=spec,
-                    http=http,
-                    app=self.rt.app,
-                    account_id=conn.account_id,
-                    settings={**conn.settings, "connection_id": connection_id},
-                    retry=self.rt.retry_policy(),
-                )
-            )
-            recorder = BatchRecorder(self.rt, conn)
-            sending: set[str] = set()
-            try:
-                if not await self._prepare(conn, connector, recorder):
-                    result.stopped = "setup required"
-                    return result
-                await self._pump(connector, recorder, connection_id, deadline, result, sending)
-            except (ReconnectRequired, TokenExpired) as exc:
-                reason = f"authorisation lost: {exc}"
-                mark_needs_reconnect(self.rt.db, connection_id, reason)
-                recorder.pause(reason)
-                result.stopped = reason
-            except ConnectorError as exc:
-                recorder.retry_later(exc.resolution, sending)
-                result.stopped = str(exc)
-            finally:
-                recorder.abandon()
-            for status, count in recorder.counts.items():
-                result.outcomes[status] = result.outcomes.get(status, 0) + count
         with self.rt.db.session() as session:
             result.next_due = outbox.next_due(session, connection_id)
         if result.next_due is not None:
             due = naive_utc(result.next_due) <= naive_utc(utcnow())
             result.more_due = due and not result.stopped
         return result
+
+    async def _drive(
+        self, conn: Connection, connector: Connector, deadline: float, result: RunResult
+    ) -> None:
+        """Prepare, then pump batches; every way a run can end leaves the queue consistent."""
+        connection_id = conn.id
+        recorder = BatchRecorder(self.rt, conn)
+        sending: set[str] = set()
+        try:
+            if not await self._prepare(conn, connector, recorder):
+                result.stopped = "setup required"
+                return
+            await self._pump(connector, recorder, connection_id, deadline, result, sending)
+        except (ReconnectRequired, TokenExpired) as exc:
+            reason = f"authorisation lost: {exc}"
+            mark_needs_reconnect(self.rt.db, connection_id, reason)
+            recorder.pause(reason)
+            result.stopped = reason
+        except ConnectorError as exc:
+            recorder.retry_later(exc.resolution, sending)
+            result.stopped = str(exc)
+        finally:
+            recorder.abandon()
+            for status, count in recorder.counts.items():
+                result.outcomes[status] = result.outcomes.get(status, 0) + count
 
     async def _pump(
         self,
@@ -120,16 +114,19 @@ class SyncRunner:
         While one batch's request is in flight the next one is claimed and planned, so the
         engine's own work hides behind the CRM's latency and the rate limit. People in flight
         are never claimed again until their outcome is recorded. ``sending`` names the people
-        of the request in flight, for the caller to reschedule if it fails.
+        of requests in flight, for the caller to reschedule if one fails. A large backfill
+        goes to the CRM's bulk API as one job while live unlocks keep flowing beside it.
         """
         size = connector.spec.batch_size
         in_flight: asyncio.Task[list[WriteOutcome]] | None = None
+        bulk = BulkJob(self, connector, recorder, connection_id)
         try:
             while True:
+                await bulk.start_if_due(sending, before=deadline)
                 batch: list[WorkItem] = []
-                if time.monotonic() < deadline:
+                if time.monotonic() < deadline or bulk.running:
                     batch = await asyncio.to_thread(
-                        self._claim, connection_id, size, set(recorder.inflight)
+                        self._claim, connection_id, size, set(recorder.inflight), bulk.lanes
                     )
                 writes = await asyncio.to_thread(recorder.plan, batch) if batch else []
                 result.batches += 1 if batch else 0
@@ -137,23 +134,29 @@ class SyncRunner:
                     outcomes = await in_flight
                     in_flight = None
                     await asyncio.to_thread(recorder.record, outcomes)
-                    sending.clear()
+                    sending.difference_update(o.person_id for o in outcomes)
+                await bulk.finish_if_done(sending)
                 if writes:
                     sending.update(w.person_id for w in writes)
                     in_flight = asyncio.create_task(self._push(connector, writes))
+                elif not batch and bulk.running:
+                    await bulk.wait(seconds=1.0)  # nothing else due: wait on the job
                 elif not batch:
                     return
-                await asyncio.to_thread(self._renew_lease, connection_id)
+                await asyncio.to_thread(self.renew_lease, connection_id)
         finally:
-            if in_flight is not None and not in_flight.done():
-                in_flight.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await in_flight
+            for task in (in_flight, bulk.task):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
-    def _claim(self, connection_id: str, size: int, exclude: set[str]) -> list[WorkItem]:
+    def _claim(
+        self, connection_id: str, size: int, exclude: set[str], lanes: tuple[Lane, ...]
+    ) -> list[WorkItem]:
         lease = timedelta(seconds=self.rt.settings.batch_lease_seconds)
         with self.rt.db.session() as session:
-            return outbox.claim(session, connection_id, size, lease, exclude=exclude)
+            return outbox.claim(session, connection_id, size, lease, exclude=exclude, lanes=lanes)
 
     async def _prepare(self, conn: Connection, connector: Connector, rec: BatchRecorder) -> bool:
         """Custom fields exist and the owner cache is fresh, before any write of this run."""
@@ -161,9 +164,9 @@ class SyncRunner:
         with self.rt.db.session() as session:
             row = session.get_one(Connection, conn.id)
             row.setup_checked_at = utcnow()
+            if not report.ready or row.settings.get("setup", {}).get("missing"):
+                apply_setup(row, report)
             if not report.ready:
-                row.status = ConnectionStatus.SETUP_REQUIRED
-                row.status_reason = report.message
                 return False
             stale = row.owners_fetched_at is None or (
                 naive_utc(utcnow()) - naive_utc(row.owners_fetched_at)
@@ -214,7 +217,7 @@ class SyncRunner:
             )
             return bool(getattr(taken, "rowcount", 0))
 
-    def _renew_lease(self, connection_id: str) -> None:
+    def renew_lease(self, connection_id: str) -> None:
         with self.rt.db.session() as session:
             session.execute(
                 update(Connection)

@@ -49,18 +49,31 @@ class Runtime:
     def provider(self, name: str) -> Provider:
         return get_provider(name)
 
-    def spec(self, name: str) -> ProviderSpec:
-        return self.provider(name).connector.spec.with_overrides(self.settings.provider(name))
+    def spec(self, name: str, options: dict[str, str] | None = None) -> ProviderSpec:
+        """The provider's facts with settings applied, then the connection's own options
+        (e.g. a Salesforce sandbox login host, or the org's own connected app)."""
+        connector = self.provider(name).connector
+        spec = connector.spec.with_overrides(self.settings.provider(name))
+        return spec.with_overrides(connector.oauth_overrides(options)) if options else spec
 
     def redirect_uri(self, provider: str) -> str:
         return f"{self.settings.public_url.rstrip('/')}/oauth/callback/{provider}"
 
-    def oauth_flow(self, provider: str) -> OAuthFlow:
+    def oauth_flow(self, provider: str, options: dict[str, str] | None = None) -> OAuthFlow:
         return OAuthFlow(
-            self.spec(provider),
+            self.spec(provider, options),
             self.redirect_uri(provider),
             transport=self.transport,
             timeout=self.settings.http_timeout_seconds,
+        )
+
+    def seal_options(self, options: dict[str, str]) -> str | None:
+        """Connection options may hold a client secret: they are stored encrypted."""
+        return self.vault.seal(dict(options)).decode() if options else None
+
+    def open_options(self, sealed: str | None) -> dict[str, str]:
+        return (
+            {str(k): str(v) for k, v in self.vault.open(sealed.encode()).items()} if sealed else {}
         )
 
     def retry_policy(self) -> RetryPolicy:

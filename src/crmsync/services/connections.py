@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import AccountInfo, Connector, ConnectorContext, SetupReport
+from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.tables import (
     Connection,
     ConnectionStatus,
@@ -22,6 +23,7 @@ from crmsync.db.tables import (
     utcnow,
 )
 from crmsync.engine import outbox
+from crmsync.engine.connecting import SEALED_OPTIONS, apply_setup, open_connector
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import Conflict, InputError, NotFound
 from crmsync.services.orgs import get_org
@@ -52,10 +54,13 @@ def start_authorization(
     provider: str,
     skip_backfill: bool,
     session_binding: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> tuple[str, OAuthState]:
-    """Begin connecting: returns the CRM's authorize URL; the state binds it to this org."""
+    """Begin connecting: returns the CRM's authorize URL; the state binds it to this org.
+
+    ``options`` are the provider's connection options (validated by its connector)."""
     get_org(session, org_id)
-    rt.provider(provider)  # unknown provider → InputError
+    rt.provider(provider).connector.oauth_overrides(options or {})  # unknown → InputError
     existing = active_connection(session, org_id)
     if existing is not None:
         raise Conflict(
@@ -63,7 +68,7 @@ def start_authorization(
             "disconnect it before connecting another CRM"
         )
     return _new_state(
-        rt, session, org_id, provider, "connect", None, skip_backfill, session_binding
+        rt, session, org_id, provider, "connect", None, skip_backfill, session_binding, options
     )
 
 
@@ -71,8 +76,9 @@ def start_reconnect(
     rt: Runtime, session: Session, org_id: str, session_binding: str | None = None
 ) -> tuple[str, OAuthState]:
     conn = require_connection(session, org_id)
+    options = rt.open_options(conn.settings.get(SEALED_OPTIONS))
     return _new_state(
-        rt, session, org_id, conn.provider, "reconnect", conn.id, False, session_binding
+        rt, session, org_id, conn.provider, "reconnect", conn.id, False, session_binding, options
     )
 
 
@@ -85,9 +91,10 @@ def _new_state(
     connection_id: str | None,
     skip_backfill: bool,
     session_binding: str | None,
+    options: dict[str, str] | None = None,
 ) -> tuple[str, OAuthState]:
     state = secrets.token_urlsafe(32)
-    url, verifier = rt.oauth_flow(provider).authorization_url(state)
+    url, verifier = rt.oauth_flow(provider, options).authorization_url(state)
     row = OAuthState(
         state=state,
         org_id=org_id,
@@ -95,7 +102,7 @@ def _new_state(
         purpose=purpose,
         connection_id=connection_id,
         code_verifier=verifier,
-        options={"skip_backfill": skip_backfill},
+        options={"skip_backfill": skip_backfill, SEALED_OPTIONS: rt.seal_options(options or {})},
         session_binding=session_binding,
         expires_at=utcnow() + STATE_TTL,
     )
@@ -125,8 +132,9 @@ async def complete_authorization(
         raise InputError(f"authorisation was not granted ({error})")
     if not code:
         raise InputError("the CRM did not send an authorisation code")
-    token = await rt.oauth_flow(provider).exchange(code, pending.code_verifier)
-    account, report = await _inspect_account(rt, provider, token)
+    options = rt.open_options(pending.options.get(SEALED_OPTIONS))
+    token = await rt.oauth_flow(provider, options).exchange(code, pending.code_verifier)
+    account, report = await _inspect_account(rt, provider, token, options)
     with rt.db.session() as session:
         if pending.purpose == "reconnect":
             conn = _resume(session, pending, account)
@@ -134,32 +142,34 @@ async def complete_authorization(
             conn = _create(rt, session, pending, account)
         conn.token_ciphertext = rt.vault.seal(token)
         conn.token_version += 1
-        _apply_setup(conn, report)
+        conn.status = ConnectionStatus.CONNECTED
+        conn.status_reason = None
+        apply_setup(conn, report)
     rt.kick(conn.id)
     return conn
 
 
 async def _inspect_account(
-    rt: Runtime, provider: str, token: dict[str, Any]
+    rt: Runtime, provider: str, token: dict[str, Any], options: dict[str, str]
 ) -> tuple[AccountInfo, SetupReport]:
-    spec = rt.spec(provider)
+    spec = rt.spec(provider, options)
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     async with rt.http_client(spec, None) as http:
         http.headers.update(headers)
-        account = await _connector(rt, provider, http, None, {}).describe_account(token)
-        connector = _connector(rt, provider, http, account.account_id, account.settings)
+        account = await _connector(rt, spec, provider, http, None, {}).describe_account(token)
+        connector = _connector(rt, spec, provider, http, account.account_id, account.settings)
         report = await connector.ensure_setup()
     return account, report
 
 
 def _connector(
     rt: Runtime,
+    spec: ProviderSpec,
     provider: str,
     http: httpx.AsyncClient,
     account_id: str | None,
     settings: dict[str, Any],
 ) -> Connector:
-    spec = rt.spec(provider)
     return rt.provider(provider).connector(
         ConnectorContext(
             spec=spec,
@@ -172,15 +182,6 @@ def _connector(
     )
 
 
-def _apply_setup(conn: Connection, report: SetupReport) -> None:
-    if report.ready:
-        conn.status = ConnectionStatus.CONNECTED
-        conn.status_reason = None
-    else:
-        conn.status = ConnectionStatus.SETUP_REQUIRED
-        conn.status_reason = report.message
-
-
 def _create(rt: Runtime, session: Session, pending: OAuthState, account: AccountInfo) -> Connection:
     if active_connection(session, pending.org_id) is not None:
         raise Conflict("this organisation connected a CRM meanwhile; disconnect it first")
@@ -191,7 +192,11 @@ def _create(rt: Runtime, session: Session, pending: OAuthState, account: Account
         status=ConnectionStatus.CONNECTED,
         skip_backfill=skip,
         account_id=account.account_id,
-        settings={"account_label": account.label, **account.settings},
+        settings={
+            "account_label": account.label,
+            **account.settings,
+            SEALED_OPTIONS: pending.options.get(SEALED_OPTIONS),
+        },
         connected_at=utcnow(),
         owner_cache={},
     )
@@ -235,6 +240,23 @@ def _seed_mappings(rt: Runtime, session: Session, conn: Connection) -> None:
                 note=field.note,
             )
         )
+
+
+async def run_setup(rt: Runtime, org_id: str, create_missing_fields: bool) -> Connection:
+    """Check the CRM's setup again, creating what is missing when the admin allows it."""
+    with rt.db.session() as session:
+        conn = require_connection(session, org_id)
+        if conn.status == ConnectionStatus.NEEDS_RECONNECT:
+            raise Conflict("reconnect the CRM before checking its setup")
+        if create_missing_fields:
+            conn.settings = {**conn.settings, "create_missing_fields": True}
+    async with open_connector(rt, conn) as connector:
+        report = await connector.ensure_setup()
+    with rt.db.session() as session:
+        conn = session.get_one(Connection, conn.id)
+        apply_setup(conn, report)
+    rt.kick(conn.id)
+    return conn
 
 
 def update_options(session: Session, org_id: str, preserve_manual_edits: bool | None) -> Connection:

@@ -10,6 +10,7 @@ from crmsync.api.schemas import (
     ConnectionOut,
     OperationOut,
     PersonSyncOut,
+    SetupState,
     SyncCounts,
 )
 from crmsync.db.tables import (
@@ -24,11 +25,13 @@ from crmsync.db.tables import (
     utcnow,
 )
 from crmsync.engine import outbox
+from crmsync.engine.connecting import SEALED_OPTIONS
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import Conflict, InputError, NotFound
 from crmsync.services.connections import require_connection
 
 RETRYABLE = (OpStatus.FAILED, OpStatus.SKIPPED)
+HIDDEN_SETTINGS = {"account_label", "setup", SEALED_OPTIONS}
 MAX_PAGE = 500
 
 
@@ -160,7 +163,8 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
         account_label=conn.settings.get("account_label"),
         skip_backfill=conn.skip_backfill,
         preserve_manual_edits=conn.preserve_manual_edits,
-        settings={k: v for k, v in conn.settings.items() if k != "account_label"},
+        settings={k: v for k, v in conn.settings.items() if k not in HIDDEN_SETTINGS},
+        setup=SetupState(**conn.settings.get("setup", {})),
         counts=SyncCounts(
             synced=int(synced or 0),
             pending=pending,

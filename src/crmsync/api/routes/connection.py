@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -15,6 +16,7 @@ from crmsync.api.schemas import (
     Message,
     OperationOut,
     PersonSyncOut,
+    SetupIn,
 )
 from crmsync.services import connections, operations
 
@@ -26,7 +28,7 @@ def connect(org_id: str, body: ConnectIn, rt: RuntimeDep, _: HostAuth) -> Author
     """Start connecting a CRM: send the org's admin to ``authorize_url``."""
     with rt.db.session() as session:
         url, state = connections.start_authorization(
-            rt, session, org_id, body.provider, body.skip_backfill
+            rt, session, org_id, body.provider, body.skip_backfill, options=body.options
         )
     return AuthorizeOut(authorize_url=url, state_expires_at=state.expires_at)
 
@@ -55,6 +57,16 @@ def disconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
     return Message(
         detail=f"disconnected from {conn.provider}; records already in the CRM were left as is"
     )
+
+
+@router.post("/connection/setup", response_model=ConnectionOut)
+def setup(org_id: str, body: SetupIn, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
+    """Check the CRM's setup again (e.g. after installing a package), or let crmsync create
+    the missing custom fields itself."""
+    asyncio.run(connections.run_setup(rt, org_id, body.create_missing_fields))
+    with rt.db.session() as session:
+        conn = connections.require_connection(session, org_id)
+        return operations.connection_status(rt, session, conn)
 
 
 @router.post("/connection/reconnect", response_model=AuthorizeOut, status_code=201)

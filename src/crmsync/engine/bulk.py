@@ -1,0 +1,98 @@
+"""A backfill's bulk job: for CRMs with a bulk API, a large backfill is sent as one job.
+
+The job runs beside the normal batches: while it is in flight, the runner keeps claiming live
+unlocks and refreshes (not the backfill lane), so a 100,000-person job never delays a live
+unlock by more than a batch. The job's people stay in flight (never claimed twice) until
+their outcomes are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from crmsync.connectors.base import Connector, WriteOutcome
+from crmsync.db.tables import Lane, WorkItem
+from crmsync.engine import outbox
+from crmsync.engine.batch import BatchRecorder
+
+if TYPE_CHECKING:
+    from crmsync.engine.runner import SyncRunner
+
+ALL_LANES = tuple(Lane)
+BESIDE_BULK = (Lane.LIVE, Lane.REFRESH)
+
+
+class BulkJob:
+    def __init__(
+        self,
+        runner: SyncRunner,
+        connector: Connector,
+        recorder: BatchRecorder,
+        connection_id: str,
+    ) -> None:
+        self.runner = runner
+        self.connector = connector
+        self.recorder = recorder
+        self.connection_id = connection_id
+        self.task: asyncio.Task[list[WriteOutcome]] | None = None
+        self.people: set[str] = set()
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None
+
+    @property
+    def lanes(self) -> tuple[Lane, ...]:
+        return BESIDE_BULK if self.running else ALL_LANES
+
+    async def start_if_due(self, sending: set[str], before: float) -> None:
+        """Start a job when enough backfill is due (and the run has time left)."""
+        threshold = self.connector.spec.bulk_threshold
+        if self.running or not threshold or time.monotonic() >= before:
+            return
+        due = await asyncio.to_thread(self._count_due)
+        if due < threshold:
+            return
+        items = await asyncio.to_thread(self._claim)
+        writes = await asyncio.to_thread(self.recorder.plan, items)
+        if not writes:
+            return
+        self.people = {w.person_id for w in writes}
+        sending.update(self.people)
+        self.task = asyncio.create_task(self.connector.push_bulk(writes, self._heartbeat))
+
+    async def finish_if_done(self, sending: set[str]) -> None:
+        """Record the job's outcomes once it ended; its errors surface to the runner."""
+        if self.task is None or not self.task.done():
+            return
+        task, self.task = self.task, None
+        outcomes = task.result()  # raises the job's ConnectorError, if any
+        await asyncio.to_thread(self.recorder.record, outcomes)
+        sending.difference_update(self.people)
+        self.people = set()
+
+    async def wait(self, seconds: float) -> None:
+        if self.task is not None:
+            await asyncio.wait({self.task}, timeout=seconds)
+
+    async def _heartbeat(self) -> None:
+        await asyncio.to_thread(self.runner.renew_lease, self.connection_id)
+
+    def _count_due(self) -> int:
+        with self.runner.rt.db.session() as session:
+            return outbox.count_due(session, self.connection_id, Lane.BACKFILL)
+
+    def _claim(self) -> list[WorkItem]:
+        lease = timedelta(seconds=self.runner.rt.settings.batch_lease_seconds)
+        with self.runner.rt.db.session() as session:
+            return outbox.claim_lane(
+                session,
+                self.connection_id,
+                Lane.BACKFILL,
+                self.connector.spec.bulk_max,
+                lease,
+                exclude=set(self.recorder.inflight),
+            )

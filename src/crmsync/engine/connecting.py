@@ -1,0 +1,60 @@
+"""Opens a connection's connector: its spec with the connection's options, its tokens, and
+an HTTP client that refreshes them. The runner and the setup action share this."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from crmsync.connectors.base import Connector, ConnectorContext, SetupReport
+from crmsync.db.tables import Connection, ConnectionStatus
+from crmsync.engine.runtime import Runtime
+from crmsync.engine.tokens import BearerAuth, ConnectionTokens
+
+SEALED_OPTIONS = "provider_options"
+"""Key in ``Connection.settings`` of the connection's options, encrypted (may hold a secret)."""
+
+
+def connector_settings(conn: Connection) -> dict[str, Any]:
+    """What a connector may read of its connection's settings (never the sealed options)."""
+    visible = {k: v for k, v in conn.settings.items() if k != SEALED_OPTIONS}
+    return {**visible, "connection_id": conn.id}
+
+
+def apply_setup(conn: Connection, report: SetupReport) -> None:
+    """Record what the CRM's setup check found; only a ready CRM is synced."""
+    conn.settings = {
+        **conn.settings,
+        "setup": {
+            "missing": list(report.missing),
+            "created": list(report.created),
+            "message": report.message,
+        },
+    }
+    if report.ready:
+        if conn.status == ConnectionStatus.SETUP_REQUIRED:
+            conn.status = ConnectionStatus.CONNECTED
+            conn.status_reason = None
+    else:
+        conn.status = ConnectionStatus.SETUP_REQUIRED
+        conn.status_reason = report.message or "the CRM needs setting up before syncing"
+
+
+@asynccontextmanager
+async def open_connector(rt: Runtime, conn: Connection) -> AsyncIterator[Connector]:
+    """Raises ``ReconnectRequired`` when the connection holds no usable tokens."""
+    options = rt.open_options(conn.settings.get(SEALED_OPTIONS))
+    spec = rt.spec(conn.provider, options)
+    tokens = ConnectionTokens(rt.db, rt.vault, conn.id, rt.oauth_flow(conn.provider, options))
+    async with rt.http_client(spec, BearerAuth(tokens)) as http:
+        yield rt.provider(conn.provider).connector(
+            ConnectorContext(
+                spec=spec,
+                http=http,
+                app=rt.app,
+                account_id=conn.account_id,
+                settings=connector_settings(conn),
+                retry=rt.retry_policy(),
+            )
+        )
