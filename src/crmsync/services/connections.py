@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -129,7 +130,8 @@ async def complete_authorization(
             raise InputError("this authorisation was started in another session")
         pending.consumed_at = utcnow()  # single use, even if what follows fails
     if error:
-        raise InputError(f"authorisation was not granted ({error})")
+        shown = re.sub(r"[^A-Za-z0-9_.-]", "", error)[:60] or "no reason given"
+        raise InputError(f"authorisation was not granted ({shown})")
     if not code:
         raise InputError("the CRM did not send an authorisation code")
     options = rt.open_options(pending.options.get(SEALED_OPTIONS))

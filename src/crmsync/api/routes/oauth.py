@@ -29,11 +29,17 @@ if (window.opener) {{
 </script></body></html>"""
 
 
+def _script_json(payload: dict[str, str]) -> str:
+    """JSON that cannot end the <script> element it is embedded in."""
+    text = json.dumps(payload)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _page(title: str, message: str, payload: dict[str, str], status: int) -> HTMLResponse:
     body = PAGE.format(
         title=html.escape(title),
         message=html.escape(message),
-        payload=json.dumps(payload),
+        payload=_script_json(payload),
         close="window.close();" if status < 400 else "",
     )
     return HTMLResponse(body, status_code=status)

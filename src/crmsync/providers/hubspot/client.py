@@ -59,10 +59,10 @@ class HubSpotClient:
     ) -> None:
         self.api = ApiClient(http, spec, budget, parse_problem, retry)
 
-    async def token_info(self, access_token: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.api.json(
-            "GET", f"/oauth/v1/access-tokens/{access_token}"
-        )
+    async def account_details(self) -> dict[str, Any]:
+        """The portal the token belongs to. (``/oauth/v1/access-tokens/{token}`` would tell
+        too, but puts the token in a URL, where HTTP logs keep it.)"""
+        result: dict[str, Any] = await self.api.json("GET", "/account-info/v3/details")
         return result
 
     async def contact_properties(self) -> list[dict[str, Any]]:

@@ -35,12 +35,12 @@ class HubSpotConnector(Connector):
         return mapping.default_fields(app)
 
     async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
-        info = await self.client.token_info(str(token["access_token"]))
-        hub_id = str(info["hub_id"])
+        details = await self.client.account_details()
+        portal_id = str(details["portalId"])
         return AccountInfo(
-            account_id=hub_id,
-            label=str(info.get("hub_domain") or f"HubSpot portal {hub_id}"),
-            settings={"hub_domain": info.get("hub_domain")},
+            account_id=portal_id,
+            label=f"HubSpot portal {portal_id}",
+            settings={"ui_domain": details.get("uiDomain"), "time_zone": details.get("timeZone")},
         )
 
     async def ensure_setup(self) -> SetupReport:

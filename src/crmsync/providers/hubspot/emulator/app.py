@@ -44,6 +44,7 @@ def create_app(config: HubSpotEmulatorConfig | None = None, *, served: bool = Fa
     for router in (*routes_batch.ROUTERS, *routes_objects.ROUTERS, *routes_schema.ROUTERS):
         app.include_router(router)
     app.include_router(routes_schema.owners_router)
+    app.include_router(routes_schema.account_router)
     app.include_router(create_control_router(emulator.controls))
     app.include_router(routes_control.router)
     return app

@@ -34,12 +34,16 @@ from crmsync.providers.hubspot.emulator.errors import (
 
 TOKEN_PATH = "/oauth/v1/token"
 CRM_PREFIX = "/crm/"
+ACCOUNT_PREFIX = "/account-info/"
+AUTHENTICATED = (CRM_PREFIX, ACCOUNT_PREFIX)
 NO_FAULTS: frozenset[FaultKind] = frozenset()
 
 
 def required_scopes(route: RouteInfo) -> tuple[str, ...]:
     """Any one of these scopes lets the token make the call."""
     template = route.template
+    if template.startswith(ACCOUNT_PREFIX):
+        return ("oauth",)
     if template.startswith("/crm/v3/owners"):
         return ("crm.objects.owners.read",)
     reading = route.method == "GET" or template.endswith(("/search", "/batch/read"))
@@ -120,7 +124,7 @@ class HubSpotPolicy:
         )
 
     def admit(self, request: Request, route: RouteInfo) -> Response | Mapping[str, str]:
-        if not route.template.startswith(CRM_PREFIX):
+        if not route.template.startswith(AUTHENTICATED):
             return {}
         token = _bearer(request)
         status, access = self.oauth.check_access_token(token) if token else (None, None)

@@ -104,4 +104,26 @@ def get_owner(
     raise _missing(f"owner {owner_id}")
 
 
+account_router = APIRouter(prefix="/account-info/v3", route_class=EmulatedRoute, tags=["account"])
+
+
+@account_router.get("/details")
+def account_details(emulator: EmulatorDep) -> JSONResponse:
+    """HubSpot's account details: how an app learns its portal id without putting the token
+    in a URL."""
+    return JSONResponse(
+        {
+            "portalId": emulator.config.portal_id,
+            "accountType": "STANDARD",
+            "timeZone": "US/Eastern",
+            "companyCurrency": "USD",
+            "additionalCurrencies": [],
+            "utcOffset": "-05:00",
+            "utcOffsetMilliseconds": -18000000,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        }
+    )
+
+
 ROUTERS = [build_properties_router(object_type) for object_type in CONTACT_OBJECT_TYPES]
