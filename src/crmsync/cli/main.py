@@ -39,16 +39,25 @@ def serve(
 
 
 @app.command()
-def worker(threads: int = 0) -> None:
+def worker(
+    threads: int = 0,
+    metrics_port: Annotated[
+        int, typer.Option(help="Serve Prometheus metrics on this port (0: off).")
+    ] = 0,
+) -> None:
     """Process sync work from the task queue (Redis in scale-out mode)."""
     from huey.consumer import Consumer
+    from prometheus_client import start_http_server
 
     from crmsync.engine.queue import create_queue
     from crmsync.engine.runtime import Runtime
+    from crmsync.metrics import registry_for
 
     settings = get_settings()
     rt = Runtime.from_settings(settings)
     queue = create_queue(rt)
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=registry_for(rt.db))
     workers = threads or settings.worker_threads
     console.print(f"crmsync worker: {workers} threads on {type(queue.huey).__name__}")
     Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True).run()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -27,6 +27,7 @@ from crmsync.db.tables import (
     Unlock,
     User,
     WorkItem,
+    naive_utc,
     utcnow,
 )
 from crmsync.engine import outbox
@@ -40,6 +41,7 @@ from crmsync.engine.planner import (
 )
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import Action, Resolution
+from crmsync.metrics import SYNC_LATENCY
 from crmsync.redact import redact
 
 
@@ -54,6 +56,7 @@ class InFlight:
     sent: dict[str, Any]
     written: dict[str, Any]
     crm_id: str | None
+    queued_at: datetime
 
 
 _FINAL = {Action.FAIL: OpStatus.FAILED, Action.SKIP: OpStatus.SKIPPED}
@@ -156,6 +159,7 @@ class BatchRecorder:
                     sent=write.fields,
                     written=dict(link.written) if link is not None and link.crm_id else {},
                     crm_id=write.crm_id,
+                    queued_at=item.created_at,
                 )
             done = [item.id for item in batch if item.person_id not in self.inflight]
             outbox.finish(session, done)
@@ -176,6 +180,8 @@ class BatchRecorder:
                 crm_id = outcome.crm_id or flight.crm_id
                 written = after_write(flight.written, flight.sent)
                 status = OpStatus.INSERTED if outcome.created else OpStatus.UPDATED
+                latency = (naive_utc(now) - naive_utc(flight.queued_at)).total_seconds()
+                SYNC_LATENCY.observe(max(0.0, latency))
                 op_updates.append(self._op_update(flight, status, "", None, crm_id, summary))
                 link_updates.append(
                     {

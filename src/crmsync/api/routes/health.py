@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from crmsync.api.deps import RuntimeDep
+from crmsync.metrics import registry_for, render
 
 router = APIRouter(tags=["health"])
 
@@ -13,6 +16,15 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request, rt: RuntimeDep) -> PlainTextResponse:
+    """Prometheus metrics (text exposition format)."""
+    registry = getattr(request.app.state, "metrics", None)
+    if registry is None:
+        registry = request.app.state.metrics = registry_for(rt.db)
+    return PlainTextResponse(render(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz")
