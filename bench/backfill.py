@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +25,7 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import insert
 
+warnings.filterwarnings("ignore", message=".*httpx2.*", category=DeprecationWarning)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crmsync.cli.serving import free_port
@@ -88,6 +90,11 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--provider", default="hubspot")
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--unlimited",
+        action="store_true",
+        help="Rate limits off on both sides: measures crmsync's own overhead.",
+    )
     args = parser.parse_args()
 
     spec = get_provider(args.provider).connector.spec
@@ -103,6 +110,7 @@ def main() -> None:
             str(port),
             "--user",
             "owner@bench.test:Olive:Owner",
+            *(["--no-rate-limit"] if args.unlimited else []),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -117,13 +125,14 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         tmp = Path(tempfile.mkdtemp(prefix="crmsync-bench-"))
+        unlimited = {"rate_limit_requests": 10**9} if args.unlimited else {}
         db_url = args.database_url or f"sqlite:///{tmp}/bench.db"
         settings = Settings(
             data_dir=tmp,
             database_url=db_url,
             encryption_key=Fernet.generate_key().decode(),
             public_url="http://127.0.0.1:9",
-            provider_overrides={args.provider: banner["settings"]},
+            provider_overrides={args.provider: {**banner["settings"], **unlimited}},
         )
         upgrade(db_url)
         rt = Runtime.from_settings(settings)
@@ -157,22 +166,23 @@ def report(
     calls = int(counters.get("total", 0))
     rate = args.people / elapsed
     limit = spec.rate_limit
-    bound = limit.per_second * spec.batch_size
-    minimum = args.people / spec.batch_size
+    per_call = spec.records_per_call or spec.batch_size
+    bound = limit.per_second * per_call
+    minimum = args.people / per_call
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
-        ("provider", args.provider),
+        ("provider", args.provider + (" (rate limits off)" if args.unlimited else "")),
         ("people", str(args.people)),
         ("elapsed", f"{elapsed:.1f} s"),
         ("records/s", f"{rate:.1f}"),
         (
             "bound",
             f"{bound:.1f} records/s ({limit.requests} req / {limit.per_seconds:g} s "
-            f"x {spec.batch_size})",
+            f"x {per_call} per call)",
         ),
         ("ratio to bound", f"{rate / bound:.3f}"),
         ("API calls", f"{calls} ({calls / args.people:.4f} per record)"),
-        ("minimum calls", f"{minimum:.0f} ({1 / spec.batch_size:.4f} per record)"),
+        ("minimum calls", f"{minimum:.0f} ({1 / per_call:.4f} per record)"),
         ("calls / minimum", f"{calls / minimum:.3f}"),
         ("peak RSS (crmsync)", f"{peak_mb:.0f} MB"),
         ("left in queue", str(sum(depth.values()))),

@@ -8,7 +8,7 @@
     │   └── Conflict              409
     ├── SetupRequired             the CRM lacks something only its admin can add
     └── ConnectorError            a CRM call went wrong; carries a Resolution
-        ├── TransientError        retry with backoff (5xx, timeouts, resets)
+        ├── TransientError        retry with backoff (5xx, timeouts, resets); or deferred
         │   └── RateLimited       wait for the window the CRM named, then retry
         ├── TokenExpired          refresh the access token, then retry once
         ├── ReconnectRequired     refresh refused: pause the connection, keep its queue
@@ -35,6 +35,9 @@ class Action(StrEnum):
     RECONNECT = "reconnect"
     FAIL = "fail"
     SKIP = "skip"
+    DEFER = "defer"
+    """Not attempted this time (e.g. held back after its batch-mates failed): try again
+    at once, without counting an attempt."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ _EXCEPTION_FOR: dict[Action, type[ConnectorError]] = {
     Action.RECONNECT: ReconnectRequired,
     Action.FAIL: RecordRejected,
     Action.SKIP: RecordRejected,
+    Action.DEFER: TransientError,
 }
 
 

@@ -62,6 +62,9 @@ class ProviderSpec:
     error_rules: tuple[Rule, ...] = ()
     owner_fallback: str = "left unassigned"
     recommendations: dict[str, str] = field(default_factory=dict)
+    records_per_call: int | None = None
+    """Records one write call carries, when less than ``batch_size`` (a CRM without batch
+    writes: 1). Benchmarks compute the bound and the minimum number of calls from it."""
     bulk_threshold: int | None = None
     """Backfills of at least this many due people go through ``Connector.push_bulk``."""
     bulk_max: int = 10_000

@@ -267,7 +267,7 @@ class BatchRecorder:
         from crmsync.engine.runner import backoff
 
         settings = self.rt.settings
-        counts = resolution.action is not Action.RATE_LIMITED
+        counts = resolution.action not in (Action.RATE_LIMITED, Action.DEFER)
         if counts and flight.attempts + 1 >= settings.max_attempts:
             reason = f"gave up after {flight.attempts + 1} attempts: {resolution.reason}"
             session.execute(

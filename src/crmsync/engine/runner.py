@@ -242,5 +242,7 @@ def backoff(attempts: int, base: float, ceiling: float, resolution: Resolution) 
     """Seconds to wait before the next try: the CRM's word for rate limits, else jittered."""
     if resolution.action is Action.RATE_LIMITED and resolution.retry_after:
         return resolution.retry_after
+    if resolution.action is Action.DEFER:
+        return 0.0
     top = min(ceiling, base * 2 ** max(0, attempts))
     return random.uniform(top / 2, top)
