@@ -1,0 +1,256 @@
+"""Close: each person is a Lead with one Contact, found by the Person ID custom field.
+
+Close has no upsert and no unique fields, so a write without a known contact id searches first:
+one ``POST /data/search/`` for the whole batch, then one ``POST /lead/`` (Lead and nested
+Contact in a single call) per person not found. A create whose answer was lost is found by that
+search on the retry instead of being made twice. Later writes update the Contact in place and
+never touch the Lead, which users rename, merge and reorganise in Close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crmsync.connectors.base import (
+    AccountInfo,
+    AppNames,
+    Connector,
+    ConnectorContext,
+    CrmUser,
+    RecordWrite,
+    SetupReport,
+    WriteOutcome,
+)
+from crmsync.connectors.spec import FieldSpec
+from crmsync.errors import (
+    Action,
+    InputError,
+    RecordRejected,
+    Resolution,
+    SetupRequired,
+    TransientError,
+)
+from crmsync.providers.close import mapping
+from crmsync.providers.close.client import CloseClient
+from crmsync.providers.close.mapping import Split
+from crmsync.providers.close.spec import SPEC
+
+OUTAGE_AFTER = 3
+"""Transient failures in a row after which the rest of a batch is held back, not sent."""
+
+
+class CloseConnector(Connector):
+    spec = SPEC
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        super().__init__(ctx)
+        # one budget per Close organisation: every connection to it shares the 20 req/s
+        self.client = CloseClient(ctx.http, ctx.spec, self.rate_budget(), ctx.retry)
+        self.field_ids: dict[str, str] | None = None
+        """Contact custom field name → ``cf_…`` id, read by ``ensure_setup``."""
+
+    @classmethod
+    def default_fields(cls, app: AppNames) -> list[FieldSpec]:
+        return mapping.default_fields(app)
+
+    async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
+        """The organisation the user picked on the consent page (the token names it)."""
+        me = await self.client.me()
+        organizations = [o for o in me.get("organizations") or [] if o.get("id")]
+        chosen = token.get("organization_id")
+        org = next((o for o in organizations if o["id"] == chosen), None)
+        if org is None and organizations and not chosen:
+            org = organizations[0]
+        if org is None:
+            raise InputError("the Close user is not a member of the authorised organisation")
+        return AccountInfo(
+            account_id=str(org["id"]),
+            label=str(org.get("name") or f"Close organisation {org['id']}"),
+            settings={"organization_name": org.get("name"), "close_user_id": me.get("id")},
+        )
+
+    async def ensure_setup(self) -> SetupReport:
+        existing = {str(f["name"]): f for f in await self.client.contact_fields()}
+        created: list[str] = []
+        clashes: list[str] = []
+        for definition in mapping.custom_fields(self.ctx.app):
+            name = definition["name"]
+            found = existing.get(name)
+            if found is None:
+                existing[name] = await self.client.create_contact_field(definition)
+                created.append(name)
+            elif found.get("type") != definition["type"]:
+                clashes.append(f"{name!r} is a {found.get('type')} field, not {definition['type']}")
+        self.field_ids = {name: str(f["id"]) for name, f in existing.items()}
+        if clashes:
+            message = "Close has contact custom fields crmsync cannot use: " + "; ".join(clashes)
+            return SetupReport(ready=False, created=tuple(created), message=message)
+        return SetupReport(ready=True, created=tuple(created))
+
+    async def list_users(self) -> list[CrmUser]:
+        return [
+            CrmUser(id=str(u["id"]), email=str(u.get("email") or ""))
+            for u in await self.client.users()
+        ]
+
+    async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
+        ids = await self._field_ids()
+        outcomes: dict[str, WriteOutcome] = {}
+        planned: list[tuple[RecordWrite, Split]] = []
+        for write in writes:
+            split = mapping.split_fields(write.fields)
+            problem = _unmappable(split, ids)
+            if problem:
+                outcomes[write.person_id] = _failed(write, problem)
+            else:
+                planned.append((write, split))
+        found = await self._find([w for w, _ in planned if w.crm_id is None], ids)
+        failures_in_a_row = 0
+        for write, split in planned:
+            if failures_in_a_row >= OUTAGE_AFTER:
+                outcomes[write.person_id] = _held_back(write, failures_in_a_row)
+                continue
+            try:
+                outcomes[write.person_id] = await self._write(
+                    write, split, found.get(write.person_id), ids
+                )
+                failures_in_a_row = 0
+            except RecordRejected as exc:
+                outcomes[write.person_id] = _failed(write, exc.resolution)
+                failures_in_a_row = 0
+            except TransientError as exc:  # incl. a create whose answer was lost
+                outcomes[write.person_id] = WriteOutcome(write.person_id, resolution=exc.resolution)
+                failures_in_a_row += 1
+        return [outcomes[w.person_id] for w in writes]
+
+    async def _field_ids(self) -> dict[str, str]:
+        if self.field_ids is None:
+            report = await self.ensure_setup()
+            if not report.ready:
+                raise SetupRequired(report.message)
+        assert self.field_ids is not None
+        return self.field_ids
+
+    async def _find(
+        self, writes: Sequence[RecordWrite], ids: Mapping[str, str]
+    ) -> dict[str, dict[str, Any]]:
+        """Contacts already holding these person ids, oldest first when Close has several."""
+        if not writes:
+            return {}
+        field_id = ids[mapping.person_id_field(self.ctx.app)]
+        key = f"custom.{field_id}"
+        rows = await self.client.contacts_by_custom_value(
+            field_id, [w.person_id for w in writes], ["id", "lead_id", "date_created", key]
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for row in sorted(rows, key=lambda r: str(r.get("date_created") or "")):
+            found.setdefault(str(row.get(key)), row)
+        return found
+
+    async def _write(
+        self,
+        write: RecordWrite,
+        split: Split,
+        existing: dict[str, Any] | None,
+        ids: Mapping[str, str],
+    ) -> WriteOutcome:
+        if write.crm_id is not None:
+            contact_id = write.crm_id
+        elif existing is not None:
+            contact_id = str(existing["id"])
+        else:
+            return await self._create(write, split, ids)
+        payload = await self._contact_update(contact_id, split, ids)
+        if payload:
+            await self.client.update_contact(contact_id, payload)
+        summary: dict[str, Any] = {"contact_id": contact_id, "sent": sorted(payload)}
+        if split.lead:
+            summary["lead_left_alone"] = sorted(split.lead)
+        if existing is not None:
+            summary["found_by_person_id"] = True
+        return WriteOutcome(
+            write.person_id,
+            # found after a lost create answer: that create was ours, this is its insert
+            created=existing is not None and write.create_may_have_landed,
+            crm_id=contact_id,
+            response_summary=summary,
+        )
+
+    async def _create(
+        self, write: RecordWrite, split: Split, ids: Mapping[str, str]
+    ) -> WriteOutcome:
+        name = mapping.full_name(split.names.get("first"), split.names.get("last"))
+        contact = _contact_fields(split, ids, name)
+        contact = {k: v for k, v in contact.items() if v not in (None, "", [])}
+        lead = await self.client.create_lead(mapping.lead_payload(split.lead, contact))
+        contacts = lead.get("contacts") or []
+        if not contacts:
+            reason = "Close created the lead without its contact"
+            return _failed(write, Resolution(Action.FAIL, reason))
+        contact_id = str(contacts[0]["id"])
+        return WriteOutcome(
+            write.person_id,
+            created=True,
+            crm_id=contact_id,
+            response_summary={"lead_id": lead.get("id"), "contact_id": contact_id},
+        )
+
+    async def _contact_update(
+        self, contact_id: str, split: Split, ids: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """The Contact's changed fields; one name part changed means reading the other back."""
+        names = split.names
+        name: str | None = None
+        if names:
+            first, last = names.get("first"), names.get("last")
+            if len(names) == 1:
+                current = await self.client.get_contact(contact_id, ["id", "name"])
+                old_first, old_last = mapping.name_parts(current.get("name"))
+                first = first if "first" in names else old_first
+                last = last if "last" in names else old_last
+            name = mapping.full_name(first, last)
+        return _contact_fields(split, ids, name)
+
+
+def _contact_fields(split: Split, ids: Mapping[str, str], name: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = dict(split.contact)
+    if split.names:
+        body["name"] = name
+    for field, value in split.custom.items():
+        body[f"custom.{_custom_id(field, ids)}"] = None if value == "" else value
+    return body
+
+
+def _custom_id(field: str, ids: Mapping[str, str]) -> str:
+    """A custom field given by name (the default mapping) or by its ``cf_…`` id."""
+    return ids.get(field) or field
+
+
+def _unmappable(split: Split, ids: Mapping[str, str]) -> Resolution | None:
+    known_ids = set(ids.values())
+    missing = [
+        f"custom.{field}"
+        for field in split.custom
+        if field not in ids and not (mapping.CUSTOM_ID.fullmatch(field) and field in known_ids)
+    ]
+    bad = [*split.unknown, *missing]
+    if not bad:
+        return None
+    reason = f"the mapping names fields Close does not have: {', '.join(sorted(bad))}"
+    return Resolution(Action.FAIL, reason, code="unknown_field")
+
+
+def _held_back(write: RecordWrite, failures: int) -> WriteOutcome:
+    """Close looks down: not sent, so no attempt is counted (the engine does not count
+    rate-limit waits); each write is one call here, so a batch would take minutes to fail."""
+    reason = f"held back: the previous {failures} calls to Close failed"
+    return WriteOutcome(
+        write.person_id, resolution=Resolution(Action.DEFER, reason, code="held_back")
+    )
+
+
+def _failed(write: RecordWrite, resolution: Resolution) -> WriteOutcome:
+    return WriteOutcome(
+        write.person_id, resolution=resolution, response_summary={"error": resolution.reason}
+    )

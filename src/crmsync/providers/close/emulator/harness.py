@@ -1,0 +1,99 @@
+"""The conformance suite's view of the Close emulator (see ``crmsync.emulation.harness``).
+
+One record per Contact in the first organisation; its ``owner_id`` is the owner custom field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmsync.connectors.base import AppNames
+from crmsync.emulation.harness import CrmRecord
+from crmsync.providers.close.emulator.app import create_app
+from crmsync.providers.close.emulator.appview import AppView
+from crmsync.providers.close.emulator.config import CloseEmulatorConfig
+from crmsync.providers.close.emulator.state import CloseEmulator
+
+WRITE_ENDPOINTS = (
+    "POST /api/v1/lead/",
+    "PUT /api/v1/lead/",
+    "POST /api/v1/contact/",
+    "PUT /api/v1/contact/",
+)
+
+
+class CloseHarness:
+    duplicate_email_outcome = "synced"  # Close lets any number of contacts share an email
+    consent_choices: dict[str, str] = {}
+    extra_hosts: tuple[str, ...] = ()
+    owner_fallback: str | None = None
+
+    def __init__(
+        self,
+        served: bool = False,
+        rate_limited: bool = True,
+        app: AppNames | None = None,
+    ) -> None:
+        self.config = CloseEmulatorConfig(rate_limit_enabled=rate_limited)
+        self.app = create_app(self.config, served=served)
+        self.emulator: CloseEmulator = self.app.state.emulator
+        self.client_id = self.config.client_id
+        self.client_secret = self.config.client_secret
+        self.view = AppView(
+            self.emulator.store, self.emulator.organization_id, app or AppNames("Acme", "acme")
+        )
+
+    def settings_for(self, base_url: str) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "api_base": f"{base_url}/api/v1",
+            "authorize_url": f"{base_url}/oauth2/authorize/",
+            "token_url": f"{base_url}/oauth2/token/",
+            "record_url": "",
+        }
+
+    def add_user(self, email: str, first_name: str, last_name: str) -> str:
+        return self.emulator.add_user(email, first_name, last_name)
+
+    def records(self) -> list[CrmRecord]:
+        records = []
+        for contact, lead in self.emulator.store.rows(self.emulator.organization_id):
+            values = self.view.values(contact, lead)
+            records.append(
+                CrmRecord(
+                    crm_id=str(contact["id"]),
+                    person_id=values["person_id"],
+                    values=values,
+                    owner_id=values["owner"],
+                )
+            )
+        return records
+
+    def custom_field_names(self) -> set[str]:
+        return {f.name for f in self.emulator.store.custom_fields(self.emulator.organization_id)}
+
+    def manual_edit(self, crm_id: str, app_field: str, value: Any) -> None:
+        self.view.edit(crm_id, app_field, value)
+
+    def create_by_hand(self, values: dict[str, Any]) -> str:
+        return self.view.create(values)
+
+    def write_calls(self) -> int:
+        by_endpoint = self.emulator.counters.snapshot()["by_endpoint"]
+        assert isinstance(by_endpoint, dict)
+        return sum(
+            int(count) for key, count in by_endpoint.items() if key.startswith(WRITE_ENDPOINTS)
+        )
+
+    def expire_access_tokens(self) -> None:
+        self.emulator.oauth.expire_access_tokens()
+
+    def revoke_tokens(self) -> None:
+        self.emulator.oauth.revoke_account()
+
+    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
+        self.emulator.faults.configure(rates=rates, seed=seed)
+
+    def faults_injected(self) -> dict[str, int]:
+        return {str(kind): int(n) for kind, n in self.emulator.faults.counts().items()}

@@ -1,0 +1,175 @@
+"""Close's OAuth: the consent page (app.close.com/oauth2/authorize/), where the user picks the
+organisation, and the token endpoint (api.close.com/oauth2/token/).
+
+One host serves both, so a connector pointed at the emulator uses Close's own paths. The token
+names the chosen organisation (``organization_id``) and the user; refresh tokens rotate unless
+the config says otherwise (Close's behaviour is unconfirmed; crmsync saves each new one).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from crmsync.emulation import (
+    ALLOW,
+    ConsentChoice,
+    ConsentPage,
+    EmulatedRoute,
+    OAuthError,
+    OAuthFailure,
+    TokenGrant,
+    consent_redirect,
+    render_consent_page,
+    render_error_page,
+)
+from crmsync.providers.close.emulator.common import EmulatorDep
+from crmsync.providers.close.emulator.errors import oauth_error
+from crmsync.providers.close.emulator.state import CloseEmulator
+
+BRAND = "#1463ff"
+AUTHORIZE_PATH = "/oauth2/authorize/"
+_FIELDS = ("client_id", "redirect_uri", "scope", "state", "response_type")
+_FAILURES: dict[OAuthFailure, str] = {
+    OAuthFailure.UNKNOWN_CODE: "The authorization code is invalid or was already used.",
+    OAuthFailure.EXPIRED_CODE: "The authorization code has expired.",
+    OAuthFailure.CLIENT_MISMATCH: "The code was issued to another client.",
+    OAuthFailure.REDIRECT_MISMATCH: "redirect_uri does not match the authorization request.",
+    OAuthFailure.PKCE_VERIFIER_MISSING: "code_verifier is required.",
+    OAuthFailure.PKCE_VERIFIER_MISMATCH: "code_verifier does not match the code challenge.",
+    OAuthFailure.UNKNOWN_REFRESH_TOKEN: "The refresh token is invalid, expired or revoked.",
+}
+
+router = APIRouter(route_class=EmulatedRoute, tags=["oauth"])
+
+
+def _error_page(message: str) -> HTMLResponse:
+    return HTMLResponse(
+        render_error_page("Close", "Authorization failed", message, BRAND), status_code=400
+    )
+
+
+def _problem(emulator: CloseEmulator, params: dict[str, str]) -> str | None:
+    if params.get("client_id") != emulator.config.client_id:
+        return f"Unknown OAuth app: no app has the client ID {params.get('client_id', '')!r}."
+    if not params.get("redirect_uri", "").startswith(("http://", "https://")):
+        return "The redirect_uri parameter is missing or is not an http(s) URL."
+    if params.get("response_type", "code") not in ("", "code"):
+        return "Only response_type=code is supported."
+    return None
+
+
+def _organizations(emulator: CloseEmulator) -> list[ConsentChoice]:
+    admin = emulator.store.admin
+    return [
+        ConsentChoice(org_id, emulator.store.organizations[org_id].name)
+        for org_id in admin.organizations
+    ]
+
+
+@router.get(AUTHORIZE_PATH, response_class=HTMLResponse)
+def authorize_page(request: Request, emulator: EmulatorDep) -> HTMLResponse:
+    params = dict(request.query_params)
+    problem = _problem(emulator, params)
+    if problem:
+        return _error_page(problem)
+    page = ConsentPage(
+        provider_name="Close",
+        app_name=emulator.config.app_name,
+        action=AUTHORIZE_PATH,
+        hidden={name: params[name] for name in _FIELDS if params.get(name)},
+        scopes=params.get("scope", "").split(),
+        chooser_name="organization_id",
+        chooser_legend="Choose an organization",
+        choices=_organizations(emulator),
+        brand_color=BRAND,
+        notes=(f"Signed in as {emulator.config.admin_email}.",),
+    )
+    return HTMLResponse(render_consent_page(page))
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post(AUTHORIZE_PATH, response_model=None)
+async def authorize_decision(request: Request, emulator: EmulatorDep) -> Response:
+    form = await request.form()
+    params = {name: _text(form, name) for name in (*_FIELDS, "organization_id")}
+    problem = _problem(emulator, params)
+    if problem:
+        return _error_page(problem)
+    state = params["state"] or None
+    if _text(form, "decision") != ALLOW:
+        url = consent_redirect(params["redirect_uri"], error="access_denied", state=state)
+        return RedirectResponse(url, status_code=302)
+    if params["organization_id"] not in {c.value for c in _organizations(emulator)}:
+        return _error_page("Choose one of your organizations to connect.")
+    code = emulator.oauth.issue_code(
+        client_id=params["client_id"],
+        redirect_uri=params["redirect_uri"],
+        scopes=params["scope"].split(),
+        account_id=params["organization_id"],
+        user=emulator.config.admin_email,
+        state=state,
+    )
+    return RedirectResponse(consent_redirect(params["redirect_uri"], code=code, state=state), 302)
+
+
+def _client(request: Request, form: FormData) -> tuple[str, str]:
+    """Client credentials from the form (client_secret_post) or Basic auth."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+            return client_id, secret
+        except (binascii.Error, UnicodeDecodeError):
+            return "", ""
+    return _text(form, "client_id"), _text(form, "client_secret")
+
+
+def _grant_json(emulator: CloseEmulator, grant: TokenGrant) -> dict[str, Any]:
+    access = grant.access_token
+    user = emulator.store.user_by_email(access.user)
+    return {
+        "access_token": access.token,
+        "token_type": "Bearer",
+        "expires_in": grant.expires_in,
+        "refresh_token": grant.refresh_token.token,
+        "scope": " ".join(access.scopes),
+        "user_id": user.id if user else None,
+        "organization_id": access.account_id,
+    }
+
+
+@router.post("/oauth2/token/")
+async def token(request: Request, emulator: EmulatorDep) -> JSONResponse:
+    form = await request.form()
+    client_id, secret = _client(request, form)
+    config = emulator.config
+    if client_id != config.client_id or secret != config.client_secret:
+        return oauth_error("invalid_client", "Client authentication failed.", 401)
+    grant_type = _text(form, "grant_type")
+    try:
+        if grant_type == "authorization_code":
+            grant = emulator.oauth.exchange_code(
+                code=_text(form, "code"),
+                client_id=client_id,
+                redirect_uri=_text(form, "redirect_uri"),
+                code_verifier=_text(form, "code_verifier") or None,
+            )
+        elif grant_type == "refresh_token":
+            grant = emulator.oauth.refresh(
+                refresh_token=_text(form, "refresh_token"), client_id=client_id
+            )
+        else:
+            return oauth_error("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}.")
+    except OAuthError as exc:
+        return oauth_error("invalid_grant", _FAILURES[exc.failure])
+    return JSONResponse(_grant_json(emulator, grant))
