@@ -1,0 +1,165 @@
+"""Typed calls to HighLevel's API v2 through the shared ApiClient, and its error bodies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
+from crmsync.connectors.spec import ProviderSpec
+from crmsync.errors import ApiProblem
+from crmsync.providers.highlevel.spec import CONTACT_NOT_FOUND, DUPLICATE_CONTACT
+
+SEARCH_PAGE_LIMIT = 500
+"""The most contacts one search page returns."""
+USERS_PAGE_LIMIT = 100
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _message(body: dict[str, Any], fallback: str) -> str:
+    message = body.get("message")
+    if isinstance(message, list):  # 422: one message per invalid property
+        return "; ".join(str(m) for m in message)
+    return str(message or body.get("error_description") or fallback)
+
+
+def rate_limit_wait(response: httpx.Response, now: float | None = None) -> float | None:
+    """How long a 429 asks us to wait, from ``Retry-After`` or the ``X-RateLimit-*`` headers.
+
+    A spent daily allowance (``X-RateLimit-Daily-Remaining: 0``) waits for the next UTC
+    midnight (when HighLevel's day resets is unconfirmed). A full burst window names no wait:
+    in a rolling window a slot frees as soon as the oldest request leaves it, so None lets the
+    client back off briefly and exponentially instead of idling a whole interval.
+    """
+    explicit = retry_after_header(response)
+    if explicit is not None:
+        return explicit
+    if response.headers.get("X-RateLimit-Daily-Remaining") == "0":
+        current = time.time() if now is None else now
+        return 86_400 - current % 86_400
+    return None
+
+
+def parse_problem(response: httpx.Response) -> ApiProblem:
+    body = _body(response)
+    message = _message(body, response.reason_phrase)
+    code: str | None = str(body["error"]) if isinstance(body.get("error"), str) else None
+    meta = body.get("meta") if isinstance(body.get("meta"), dict) else None
+    if meta and meta.get("matchingField"):
+        code = DUPLICATE_CONTACT
+        message = (
+            f"another contact has the same {meta['matchingField']}: "
+            f"{meta.get('contactName') or 'unnamed'} (contact {meta.get('contactId')})"
+        )
+    elif response.status_code == 400 and "not found" in message.lower() and "ontact" in message:
+        code = CONTACT_NOT_FOUND
+    return ApiProblem(
+        status=response.status_code,
+        code=code,
+        message=message,
+        retry_after=rate_limit_wait(response) if response.status_code == 429 else None,
+    )
+
+
+class HighLevelClient:
+    """One method per endpoint crmsync uses; all calls are scoped to one location."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        spec: ProviderSpec,
+        budget: RateBudget,
+        location_id: str,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.api = ApiClient(http, spec, budget, parse_problem, retry)
+        self.location_id = location_id
+
+    async def location(self) -> dict[str, Any]:
+        body = await self.api.json("GET", f"/locations/{self.location_id}")
+        location: dict[str, Any] = body.get("location") or {}
+        return location
+
+    async def custom_fields(self) -> list[dict[str, Any]]:
+        body = await self.api.json(
+            "GET", f"/locations/{self.location_id}/customFields", params={"model": "contact"}
+        )
+        return list(body.get("customFields") or [])
+
+    async def create_custom_field(self, name: str) -> dict[str, Any]:
+        body = await self.api.json(
+            "POST",
+            f"/locations/{self.location_id}/customFields",
+            json={"name": name, "dataType": "TEXT", "model": "contact"},
+            idempotent=False,
+        )
+        field: dict[str, Any] = body["customField"]
+        return field
+
+    async def users(self, company_id: str) -> list[dict[str, Any]]:
+        """Every user with access to the location, page by page."""
+        users: list[dict[str, Any]] = []
+        while True:
+            params = {
+                "companyId": company_id,
+                "locationId": self.location_id,
+                "skip": str(len(users)),
+                "limit": str(USERS_PAGE_LIMIT),
+            }
+            body = await self.api.json("GET", "/users/search", params=params)
+            page = list(body.get("users") or [])
+            users.extend(page)
+            if len(page) < USERS_PAGE_LIMIT or len(users) >= int(body.get("count") or 0):
+                return users
+
+    async def search_by_field(self, field_id: str, values: Sequence[str]) -> list[dict[str, Any]]:
+        """Contacts whose custom field equals any of ``values``: one OR group, one call per
+        page (a page holds every match unless people share a Person ID)."""
+        group = [
+            {"field": f"customFields.{field_id}", "operator": "eq", "value": value}
+            for value in values
+        ]
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = await self.api.json(
+                "POST",
+                "/contacts/search",
+                json={
+                    "locationId": self.location_id,
+                    "page": page,
+                    "pageLimit": SEARCH_PAGE_LIMIT,
+                    "filters": [{"group": "OR", "filters": group}],
+                },
+            )
+            contacts = list(body.get("contacts") or [])
+            found.extend(contacts)
+            if not contacts or len(found) >= int(body.get("total") or 0):
+                return found
+            page += 1
+
+    async def create_contact(self, payload: dict[str, Any]) -> dict[str, Any]:
+        body = await self.api.json(
+            "POST",
+            "/contacts/",
+            json={"locationId": self.location_id, **payload},
+            idempotent=False,
+        )
+        contact: dict[str, Any] = body["contact"]
+        return contact
+
+    async def update_contact(self, contact_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """PUT sets the given values; sending it twice leaves the same contact, so it retries."""
+        body = await self.api.json("PUT", f"/contacts/{contact_id}", json=payload)
+        contact: dict[str, Any] = body.get("contact") or {"id": contact_id}
+        return contact

@@ -1,0 +1,175 @@
+"""HighLevel: people as contacts of the chosen location, matched by the Person ID custom field.
+
+HighLevel has no batch write and its upsert matches on email/phone, which must never decide
+who a person is. So a batch makes one search for the Person IDs of the writes crmsync has no
+contact id for (this also finds creates whose response was lost), then one create or update
+per person. Calls go out one at a time: the token refresh holds a database row lock, which
+concurrent requests on one event loop could deadlock on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from crmsync.connectors.base import (
+    AccountInfo,
+    AppNames,
+    Connector,
+    ConnectorContext,
+    CrmUser,
+    RecordWrite,
+    SetupReport,
+    WriteOutcome,
+)
+from crmsync.connectors.spec import FieldSpec
+from crmsync.errors import Action, InputError, RecordRejected, Resolution, TransientError
+from crmsync.providers.highlevel import mapping
+from crmsync.providers.highlevel.client import HighLevelClient
+from crmsync.providers.highlevel.spec import API_VERSION, SPEC
+
+
+def _custom_value(contact: dict[str, Any], field_id: str) -> str | None:
+    for item in contact.get("customFields") or []:
+        if item.get("id") == field_id:
+            value = item.get("value")
+            return None if value is None else str(value)
+    return None
+
+
+class HighLevelConnector(Connector):
+    spec = SPEC
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        super().__init__(ctx)
+        ctx.http.headers["Version"] = API_VERSION
+        self.budget = self.rate_budget()  # HighLevel counts per location: the account id
+        self.field_ids: dict[str, str] | None = None
+        """Custom field ``fieldKey`` → id in the location, read by ``ensure_setup``."""
+
+    @classmethod
+    def default_fields(cls, app: AppNames) -> list[FieldSpec]:
+        return mapping.default_fields(app)
+
+    @property
+    def location_id(self) -> str:
+        return str(self.ctx.account_id or self.ctx.settings.get("location_id") or "")
+
+    def _client(self, location_id: str | None = None) -> HighLevelClient:
+        return HighLevelClient(
+            self.ctx.http,
+            self.ctx.spec,
+            self.budget,
+            location_id or self.location_id,
+            self.ctx.retry,
+        )
+
+    async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
+        location_id = token.get("locationId")
+        if not location_id:
+            raise InputError(
+                "HighLevel issued an agency token: authorise one sub-account (location)"
+            )
+        location = await self._client(str(location_id)).location()
+        name = str(location.get("name") or f"HighLevel location {location_id}")
+        return AccountInfo(
+            account_id=str(location_id),
+            label=name,
+            settings={
+                "location_id": str(location_id),
+                "location_name": name,
+                "company_id": str(token.get("companyId") or location.get("companyId") or ""),
+            },
+        )
+
+    async def ensure_setup(self) -> SetupReport:
+        client = self._client()
+        existing = await client.custom_fields()
+        ids = {str(f["fieldKey"]): str(f["id"]) for f in existing if f.get("fieldKey")}
+        by_name = {str(f.get("name", "")).lower(): str(f["id"]) for f in existing}
+        created: list[str] = []
+        for name in mapping.custom_fields(self.ctx.app).values():
+            key = mapping.field_key(name)
+            if key in ids:
+                continue
+            if name.lower() in by_name:  # same name, key taken by an older field
+                ids[key] = by_name[name.lower()]
+                continue
+            field = await client.create_custom_field(name)
+            ids[key] = str(field["id"])
+            created.append(name)
+        self.field_ids = ids
+        return SetupReport(ready=True, created=tuple(created))
+
+    async def list_users(self) -> list[CrmUser]:
+        company_id = str(self.ctx.settings.get("company_id") or "")
+        client = self._client()
+        if not company_id:
+            company_id = str((await client.location()).get("companyId") or "")
+        return [
+            CrmUser(id=str(u["id"]), email=str(u.get("email") or ""), active=not u.get("deleted"))
+            for u in await client.users(company_id)
+        ]
+
+    async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
+        if self.field_ids is None:
+            await self.ensure_setup()
+        field_ids = self.field_ids or {}
+        client = self._client()
+        person_field = field_ids[mapping.person_id_key(self.ctx.app)]
+        unknown = [w.person_id for w in writes if w.crm_id is None]
+        existing = await self._existing(client, person_field, unknown) if unknown else {}
+        return [
+            await self._write(client, write, existing.get(write.person_id), field_ids)
+            for write in writes
+        ]
+
+    async def _existing(
+        self, client: HighLevelClient, person_field: str, person_ids: list[str]
+    ) -> dict[str, str]:
+        """Person ID → contact id; the oldest contact wins when several carry one Person ID."""
+        found: dict[str, tuple[str, str]] = {}
+        for contact in await client.search_by_field(person_field, person_ids):
+            person_id = _custom_value(contact, person_field)
+            if person_id is None:
+                continue
+            candidate = (str(contact.get("dateAdded") or ""), str(contact["id"]))
+            if person_id not in found or candidate < found[person_id]:
+                found[person_id] = candidate
+        return {person_id: contact_id for person_id, (_, contact_id) in found.items()}
+
+    async def _write(
+        self,
+        client: HighLevelClient,
+        write: RecordWrite,
+        existing_id: str | None,
+        field_ids: dict[str, str],
+    ) -> WriteOutcome:
+        fields = dict(write.fields)
+        target = write.crm_id or existing_id
+        if target is None:  # a create always carries the match key
+            fields.setdefault(mapping.person_id_key(self.ctx.app), write.person_id)
+        payload, missing = mapping.to_payload(fields, field_ids)
+        if missing:
+            reason = f"the location has no custom field {', '.join(sorted(missing))}"
+            return WriteOutcome(write.person_id, resolution=Resolution(Action.FAIL, reason))
+        try:
+            if target is None:
+                contact = await client.create_contact(payload)
+                return WriteOutcome(
+                    write.person_id,
+                    created=True,
+                    crm_id=str(contact["id"]),
+                    response_summary={"id": contact["id"], "created": True},
+                )
+            await client.update_contact(target, payload)
+            return WriteOutcome(
+                write.person_id, crm_id=target, response_summary={"id": target, "created": False}
+            )
+        except (RecordRejected, TransientError) as exc:
+            # One person's problem; the rest of the batch goes on. Auth errors propagate.
+            return WriteOutcome(
+                write.person_id,
+                resolution=exc.resolution,
+                response_summary={"error": exc.resolution.reason},
+            )

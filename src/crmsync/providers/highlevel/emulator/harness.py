@@ -1,0 +1,133 @@
+"""The conformance suite's view of the HighLevel emulator (see ``crmsync.emulation.harness``).
+
+Records are the contacts of the location chosen on the chooselocation page (the first one until
+a consent picks another), with values keyed by app field through the default mapping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmsync.connectors.base import AppNames
+from crmsync.emulation.harness import CrmRecord
+from crmsync.providers.highlevel import mapping
+from crmsync.providers.highlevel.emulator.app import create_app
+from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
+from crmsync.providers.highlevel.emulator.records import ContactInput, StoredContact
+from crmsync.providers.highlevel.emulator.state import HighLevelEmulator
+
+WRITE_ENDPOINTS = frozenset(
+    {"POST /contacts/", "PUT /contacts/{contactId}", "POST /contacts/upsert"}
+)
+
+
+class HighLevelHarness:
+    duplicate_email_outcome = "skipped"
+    extra_hosts: tuple[str, ...] = ()
+    owner_fallback: str | None = None
+
+    def __init__(
+        self,
+        served: bool = False,
+        rate_limited: bool = True,
+        app: AppNames | None = None,
+    ) -> None:
+        self.names = app or AppNames("Acme", "acme")
+        self.config = HighLevelEmulatorConfig(rate_limit_enabled=rate_limited)
+        self.app = create_app(self.config, served=served)
+        self.emulator: HighLevelEmulator = self.app.state.emulator
+        self.client_id = self.config.client_id
+        self.client_secret = self.config.client_secret
+        self.consent_choices: dict[str, str] = {}
+        """Set ``{"locationId": ...}`` to pick another sub-account on the page."""
+        fields = mapping.default_fields(self.names)
+        self.crm_field = {f.app_field: f.crm_field for f in fields if f.crm_field}
+
+    @property
+    def location_id(self) -> str:
+        return self.emulator.chosen_location_id or self.emulator.store.location_list()[0].id
+
+    def settings_for(self, base_url: str) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "api_base": base_url,
+            "authorize_url": f"{base_url}/oauth/chooselocation",
+            "token_url": f"{base_url}/oauth/token",
+            "record_url": "",
+        }
+
+    def add_user(self, email: str, first_name: str, last_name: str) -> str:
+        return self.emulator.store.add_user(email, first_name, last_name).id
+
+    def _field_ids(self) -> dict[str, str]:
+        lookup = self.emulator.store.field_lookup(self.location_id)
+        return {key: f.id for key, f in lookup.items() if key.startswith(mapping.CUSTOM_PREFIX)}
+
+    def _values(self, contact: StoredContact, field_ids: dict[str, str]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for app_field, crm_field in self.crm_field.items():
+            if crm_field.startswith(mapping.CUSTOM_PREFIX):
+                field_id = field_ids.get(crm_field)
+                values[app_field] = contact.custom.get(field_id) if field_id else None
+            elif crm_field == "assignedTo":
+                values[app_field] = contact.assigned_to
+            else:
+                values[app_field] = contact.attributes.get(crm_field)
+        return values
+
+    def records(self) -> list[CrmRecord]:
+        field_ids = self._field_ids()
+        found = []
+        for contact in self.emulator.store.snapshot(self.location_id):
+            values = self._values(contact, field_ids)
+            found.append(
+                CrmRecord(
+                    crm_id=contact.id,
+                    person_id=values.get("person_id"),
+                    values=values,
+                    owner_id=contact.assigned_to,
+                )
+            )
+        return found
+
+    def custom_field_names(self) -> set[str]:
+        return {f.name for f in self.emulator.store.custom_fields(self.location_id, "contact")}
+
+    def _change(self, values: dict[str, Any]) -> ContactInput:
+        field_ids = self._field_ids()
+        change = ContactInput()
+        for app_field, value in values.items():
+            crm_field = self.crm_field[app_field]
+            if crm_field == "assignedTo":
+                change.assigned_to = value
+            elif crm_field.startswith(mapping.CUSTOM_PREFIX):
+                change.custom[field_ids[crm_field]] = "" if value is None else str(value)
+            else:
+                change.attributes[crm_field] = value
+        return change
+
+    def manual_edit(self, crm_id: str, app_field: str, value: Any) -> None:
+        self.emulator.store.update_contact(
+            self.location_id, crm_id, self._change({app_field: value})
+        )
+
+    def create_by_hand(self, values: dict[str, Any]) -> str:
+        return self.emulator.store.create_contact(self.location_id, self._change(values)).id
+
+    def write_calls(self) -> int:
+        by_endpoint = self.emulator.counters.snapshot()["by_endpoint"]
+        assert isinstance(by_endpoint, dict)
+        return sum(int(n) for key, n in by_endpoint.items() if key in WRITE_ENDPOINTS)
+
+    def expire_access_tokens(self) -> None:
+        self.emulator.oauth.expire_access_tokens()
+
+    def revoke_tokens(self) -> None:
+        self.emulator.oauth.revoke_account()
+
+    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
+        self.emulator.faults.configure(rates=rates, seed=seed)
+
+    def faults_injected(self) -> dict[str, int]:
+        return {str(kind): int(n) for kind, n in self.emulator.faults.counts().items()}

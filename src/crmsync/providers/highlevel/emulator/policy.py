@@ -1,0 +1,144 @@
+"""What every HighLevel call goes through: the Version header, auth, scopes, rate limits.
+
+API calls (``/contacts``, ``/locations``, ``/users``) need ``Version: 2021-07-28`` and a
+location token with the endpoint's scope, count against 100 requests per rolling 10 s and
+200,000 per day per location (answered in ``X-RateLimit-*`` headers) and may get any fault.
+The token endpoint may get 500/503; the chooselocation page and ``/_emulator/`` never do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import Request
+from starlette.responses import Response
+
+from crmsync.emulation import (
+    ALL_FAULTS,
+    SERVER_FAULTS,
+    FaultInjector,
+    FaultKind,
+    OAuthStore,
+    RateDecision,
+    RequestCounters,
+    RouteInfo,
+    SlidingWindowLimiter,
+    TokenStatus,
+)
+from crmsync.providers.highlevel.emulator.errors import (
+    bad_request,
+    status_error,
+    unauthorized,
+)
+
+API_VERSION = "2021-07-28"
+API_PREFIXES = ("/contacts", "/locations", "/users")
+TOKEN_PATH = "/oauth/token"
+NO_FAULTS: frozenset[FaultKind] = frozenset()
+
+
+def required_scopes(route: RouteInfo) -> tuple[str, ...]:
+    """Any one of these lets the token make the call (a write scope also reads)."""
+    template = route.template
+    if template.startswith("/users"):
+        return ("users.readonly",)
+    if template.startswith("/locations/{locationId}/customFields"):
+        kind = "locations/customFields"
+    elif template.startswith("/locations"):
+        return ("locations.readonly",)
+    else:
+        kind = "contacts"
+    reading = route.method == "GET" or template == "/contacts/search"
+    return (f"{kind}.readonly", f"{kind}.write") if reading else (f"{kind}.write",)
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class HighLevelPolicy:
+    """The :class:`~crmsync.emulation.EmulationPolicy` of the HighLevel emulator."""
+
+    def __init__(
+        self,
+        *,
+        counters: RequestCounters,
+        faults: FaultInjector,
+        oauth: OAuthStore,
+        limiter: SlidingWindowLimiter,
+        daily: SlidingWindowLimiter,
+    ) -> None:
+        self._counters = counters
+        self._faults = faults
+        self.oauth = oauth
+        self.limiter = limiter
+        self.daily = daily
+        self._last_daily: dict[str, RateDecision] = {}
+
+    @property
+    def counters(self) -> RequestCounters:
+        return self._counters
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self._faults
+
+    def fault_kinds(self, route: RouteInfo) -> frozenset[FaultKind]:
+        if route.template.startswith(API_PREFIXES):
+            return ALL_FAULTS
+        return SERVER_FAULTS if route.template == TOKEN_PATH else NO_FAULTS
+
+    def fault_response(self, kind: FaultKind, route: RouteInfo) -> Response:
+        if kind is FaultKind.RATE_LIMIT:
+            burst = RateDecision(
+                False, self.limiter.max_requests, 0, self.limiter.interval_seconds, 0
+            )
+            daily = RateDecision(True, self.daily.max_requests, 1, self.daily.interval_seconds, 0)
+            return status_error(429, self.rate_headers(burst, daily))
+        return status_error(int(kind.value))
+
+    def _daily_hit(self, location_id: str) -> RateDecision:
+        decision = self.daily.hit(location_id)
+        self._last_daily[location_id] = decision
+        return decision
+
+    def _daily_seen(self, location_id: str) -> RateDecision:
+        """The day's allowance as last answered, without using any of it."""
+        limit = self.daily.max_requests
+        fresh = RateDecision(True, limit, limit, self.daily.interval_seconds, 0)
+        return self._last_daily.get(location_id, fresh)
+
+    @staticmethod
+    def rate_headers(burst: RateDecision, daily: RateDecision) -> dict[str, str]:
+        return {
+            "X-RateLimit-Max": str(burst.limit),
+            "X-RateLimit-Remaining": str(burst.remaining),
+            "X-RateLimit-Interval-Milliseconds": str(int(burst.interval_seconds * 1000)),
+            "X-RateLimit-Limit-Daily": str(daily.limit),
+            "X-RateLimit-Daily-Remaining": str(daily.remaining),
+        }
+
+    def admit(self, request: Request, route: RouteInfo) -> Response | Mapping[str, str]:
+        if not route.template.startswith(API_PREFIXES):
+            return {}
+        if request.headers.get("version") != API_VERSION:  # message unconfirmed
+            return bad_request("Version header was not found").response()
+        token = _bearer(request)
+        status, access = self.oauth.check_access_token(token) if token else (None, None)
+        if status is not TokenStatus.VALID or access is None:
+            return unauthorized().response()
+        if not set(required_scopes(route)) & set(access.scopes):
+            return unauthorized("The token is not authorized for this scope.").response()
+        request.state.location_id = access.account_id
+        # A burst refusal does not use up the day; a spent day makes every request a refusal.
+        burst = self.limiter.hit(access.account_id)
+        daily = (
+            self._daily_hit(access.account_id)
+            if burst.allowed
+            else self._daily_seen(access.account_id)
+        )
+        headers = self.rate_headers(burst, daily)
+        if not (daily.allowed and burst.allowed):
+            return status_error(429, headers)
+        return headers
