@@ -126,3 +126,24 @@ def test_the_engine_pauses_on_a_refused_refresh_and_drains_after_reconnect(team:
     team.drain()
     assert sorted(team.records_by_person()) == ["p1", "p2"]
     assert team.status()["counts"]["pending"] == 0
+
+
+def test_two_requests_of_one_run_needing_a_refresh_share_it_without_deadlock(
+    team: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pipelined batches (or a bulk job beside them) can meet a 401 at the same moment."""
+    tokens = _worker_tokens(team, team.rt.db)
+    stale = tokens.access_token
+    _slow_token_endpoint(team, monkeypatch)
+    calls = team.harness.emulator.counters.get(*TOKEN)
+    results: list[str] = []
+
+    async def both() -> None:
+        results.extend(await asyncio.gather(tokens.refresh(stale), tokens.refresh(stale)))
+
+    runner = threading.Thread(target=lambda: asyncio.run(both()), daemon=True)
+    runner.start()
+    runner.join(timeout=20)
+    assert not runner.is_alive(), "the second refresh blocked the first: deadlock"
+    assert len(set(results)) == 1 and results[0] != stale
+    assert team.harness.emulator.counters.get(*TOKEN) == calls + 1

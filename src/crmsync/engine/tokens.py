@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator
@@ -48,6 +49,7 @@ class ConnectionTokens:
         self.connection_id = connection_id
         self.flow = flow
         self.refreshes = 0
+        self._loop_lock: asyncio.Lock | None = None
         with db.session() as session:
             conn = session.get_one(Connection, connection_id)
             self._token = self._open(conn)
@@ -70,6 +72,17 @@ class ConnectionTokens:
         return expires_at is not None and float(expires_at) - self.EARLY_SECONDS < time.time()
 
     async def refresh(self, stale_access_token: str) -> str:
+        # Requests of one run share an event loop: the first to need a refresh does it, the
+        # others wait here and reuse its token. Without this, a second one would block the
+        # loop's thread on the row lock the first holds while awaiting the CRM on that loop.
+        if self._loop_lock is None:
+            self._loop_lock = asyncio.Lock()
+        async with self._loop_lock:
+            if self.access_token != stale_access_token:
+                return self.access_token
+            return await self._refresh_locked(stale_access_token)
+
+    async def _refresh_locked(self, stale_access_token: str) -> str:
         try:
             with self.db.session() as session:
                 conn = session.scalars(
