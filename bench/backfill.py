@@ -25,7 +25,7 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import insert
 
-warnings.filterwarnings("ignore", message=".*httpx2.*", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=".*httpx2.*")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crmsync.cli.serving import free_port

@@ -11,13 +11,15 @@ from rich.console import Console
 from crmsync.settings import get_settings, new_api_key
 
 # authlib's httpx integration announces a successor package at import; not actionable here.
-warnings.filterwarnings("ignore", message=".*httpx2.*", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 app = typer.Typer(help="Keeps an application's people in sync with its customers' CRMs.")
 db_app = typer.Typer(help="Database migrations.")
 apikey_app = typer.Typer(help="Host API keys.")
+user_app = typer.Typer(help="Organisation users who sign in to the admin UI.")
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(user_app, name="user")
 console = Console()
 
 
@@ -122,6 +124,53 @@ def apikey_create(name: str = "host") -> None:
     with db.session() as session:
         session.add(ApiKey(name=name, key_hash=hash_key(key)))
     console.print(key)
+
+
+@user_app.command("create")
+def user_create(
+    org: Annotated[str, typer.Option(help="The organisation's id.")],
+    email: Annotated[str, typer.Option(help="Their sign-in email.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="At least 8 characters; asked for when not given.",
+        ),
+    ],
+    role: Annotated[str, typer.Option(help="admin (may change things) or member.")] = "member",
+    name: str = "",
+    user_id: Annotated[str | None, typer.Option("--id", help="Default: generated.")] = None,
+) -> None:
+    """Create a user of an organisation; they sign in to the admin UI (password hashed)."""
+    from pydantic import ValidationError
+
+    from crmsync.api.schemas import UserIn
+    from crmsync.db.migrate import upgrade
+    from crmsync.db.session import Database
+    from crmsync.errors import InputError
+    from crmsync.services.orgs import create_user
+
+    try:
+        data = UserIn(id=user_id, email=email, name=name, role=role, password=password)
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        console.print(f"[red]{problems}[/]")
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    try:
+        with db.session() as session:
+            user = create_user(session, org, data)
+            summary = f"{user.role} {user.email} (id {user.id}) in organisation {user.org_id}"
+    except InputError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    console.print(f"created {summary}")
 
 
 @app.command()
