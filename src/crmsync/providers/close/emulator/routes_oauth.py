@@ -13,7 +13,7 @@ import binascii
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import FormData
 
 from crmsync.emulation import (
@@ -24,10 +24,10 @@ from crmsync.emulation import (
     OAuthError,
     OAuthFailure,
     TokenGrant,
-    consent_redirect,
     render_consent_page,
     render_error_page,
 )
+from crmsync.emulation.oauth_routes import UnsupportedGrant, consent_decision, form_text, run_grant
 from crmsync.providers.close.emulator.common import EmulatorDep
 from crmsync.providers.close.emulator.errors import oauth_error
 from crmsync.providers.close.emulator.state import CloseEmulator
@@ -93,33 +93,18 @@ def authorize_page(request: Request, emulator: EmulatorDep) -> HTMLResponse:
     return HTMLResponse(render_consent_page(page))
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 @router.post(AUTHORIZE_PATH, response_model=None)
 async def authorize_decision(request: Request, emulator: EmulatorDep) -> Response:
     form = await request.form()
-    params = {name: _text(form, name) for name in (*_FIELDS, "organization_id")}
+    params = {name: form_text(form, name) for name in (*_FIELDS, "organization_id")}
     problem = _problem(emulator, params)
     if problem:
         return _error_page(problem)
-    state = params["state"] or None
-    if _text(form, "decision") != ALLOW:
-        url = consent_redirect(params["redirect_uri"], error="access_denied", state=state)
-        return RedirectResponse(url, status_code=302)
-    if params["organization_id"] not in {c.value for c in _organizations(emulator)}:
+    organization = params["organization_id"]
+    allowing = form_text(form, "decision") == ALLOW
+    if allowing and organization not in {c.value for c in _organizations(emulator)}:
         return _error_page("Choose one of your organizations to connect.")
-    code = emulator.oauth.issue_code(
-        client_id=params["client_id"],
-        redirect_uri=params["redirect_uri"],
-        scopes=params["scope"].split(),
-        account_id=params["organization_id"],
-        user=emulator.config.admin_email,
-        state=state,
-    )
-    return RedirectResponse(consent_redirect(params["redirect_uri"], code=code, state=state), 302)
+    return consent_decision(emulator.oauth, params, form, organization, emulator.config.admin_email)
 
 
 def _client(request: Request, form: FormData) -> tuple[str, str]:
@@ -131,7 +116,7 @@ def _client(request: Request, form: FormData) -> tuple[str, str]:
             return client_id, secret
         except (binascii.Error, UnicodeDecodeError):
             return "", ""
-    return _text(form, "client_id"), _text(form, "client_secret")
+    return form_text(form, "client_id"), form_text(form, "client_secret")
 
 
 def _grant_json(emulator: CloseEmulator, grant: TokenGrant) -> dict[str, Any]:
@@ -155,21 +140,10 @@ async def token(request: Request, emulator: EmulatorDep) -> JSONResponse:
     config = emulator.config
     if client_id != config.client_id or secret != config.client_secret:
         return oauth_error("invalid_client", "Client authentication failed.", 401)
-    grant_type = _text(form, "grant_type")
     try:
-        if grant_type == "authorization_code":
-            grant = emulator.oauth.exchange_code(
-                code=_text(form, "code"),
-                client_id=client_id,
-                redirect_uri=_text(form, "redirect_uri"),
-                code_verifier=_text(form, "code_verifier") or None,
-            )
-        elif grant_type == "refresh_token":
-            grant = emulator.oauth.refresh(
-                refresh_token=_text(form, "refresh_token"), client_id=client_id
-            )
-        else:
-            return oauth_error("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}.")
+        grant = run_grant(emulator.oauth, form, client_id)
+    except UnsupportedGrant as exc:
+        return oauth_error("unsupported_grant_type", f"Unsupported grant_type {exc}.")
     except OAuthError as exc:
         return oauth_error("invalid_grant", _FAILURES[exc.failure])
     return JSONResponse(_grant_json(emulator, grant))

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from crmsync.emulation import (
     ALLOW,
@@ -21,10 +20,10 @@ from crmsync.emulation import (
     OAuthError,
     OAuthFailure,
     TokenGrant,
-    consent_redirect,
     render_consent_page,
     render_error_page,
 )
+from crmsync.emulation.oauth_routes import consent_decision, form_text, run_grant
 from crmsync.providers.highlevel.emulator.common import EmulatorDep
 from crmsync.providers.highlevel.emulator.errors import HighLevelError, unprocessable
 from crmsync.providers.highlevel.emulator.state import HighLevelEmulator
@@ -93,36 +92,19 @@ def choose_location_page(request: Request, emulator: EmulatorDep) -> HTMLRespons
     return HTMLResponse(render_consent_page(page))
 
 
-def _form_text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 @router.post(PAGE_PATH, response_model=None)
 async def choose_location(request: Request, emulator: EmulatorDep) -> Response:
     form = await request.form()
-    params = {name: _form_text(form, name) for name in (*_AUTHORIZE_FIELDS, "locationId")}
+    params = {name: form_text(form, name) for name in (*_AUTHORIZE_FIELDS, "locationId")}
     problem = _authorize_problem(emulator, params)
     if problem:
         return _error_page(problem)
-    state = params["state"] or None
-    if _form_text(form, "decision") != ALLOW:
-        url = consent_redirect(params["redirect_uri"], error="access_denied", state=state)
-        return RedirectResponse(url, status_code=302)
     location_id = params["locationId"]
-    if location_id not in {loc.id for loc in emulator.store.location_list()}:
-        return _error_page("Choose a sub-account of your agency.")
-    emulator.chosen_location_id = location_id
-    code = emulator.oauth.issue_code(
-        client_id=params["client_id"],
-        redirect_uri=params["redirect_uri"],
-        scopes=params["scope"].split(),
-        account_id=location_id,
-        user=emulator.config.admin_email,
-        state=state,
-    )
-    url = consent_redirect(params["redirect_uri"], code=code, state=state)
-    return RedirectResponse(url, status_code=302)
+    if form_text(form, "decision") == ALLOW:
+        if location_id not in {loc.id for loc in emulator.store.location_list()}:
+            return _error_page("Choose a sub-account of your agency.")
+        emulator.chosen_location_id = location_id
+    return consent_decision(emulator.oauth, params, form, location_id, emulator.config.admin_email)
 
 
 def _grant_json(emulator: HighLevelEmulator, grant: TokenGrant) -> dict[str, Any]:
@@ -148,27 +130,18 @@ def _token_error(status: int, error: str, message: str) -> JSONResponse:
 async def token(request: Request, emulator: EmulatorDep) -> JSONResponse:
     form = await request.form()
     config = emulator.config
-    client_id = _form_text(form, "client_id")
-    if client_id != config.client_id or _form_text(form, "client_secret") != config.client_secret:
+    client_id = form_text(form, "client_id")
+    if client_id != config.client_id or form_text(form, "client_secret") != config.client_secret:
         return _token_error(401, "invalid_client", "Invalid client credentials")
-    grant_type = _form_text(form, "grant_type")
+    grant_type = form_text(form, "grant_type")
     if grant_type not in ("authorization_code", "refresh_token"):
         return unprocessable(
             ["grant_type must be one of the following values: authorization_code, refresh_token"]
         ).response()
-    if _form_text(form, "user_type") not in ("", "Location"):
+    if form_text(form, "user_type") not in ("", "Location"):
         return _token_error(400, "invalid_request", "This app installs on sub-accounts only")
     try:
-        if grant_type == "authorization_code":
-            grant = emulator.oauth.exchange_code(
-                code=_form_text(form, "code"),
-                client_id=client_id,
-                redirect_uri=_form_text(form, "redirect_uri"),
-            )
-        else:
-            grant = emulator.oauth.refresh(
-                refresh_token=_form_text(form, "refresh_token"), client_id=client_id
-            )
+        grant = run_grant(emulator.oauth, form, client_id)
     except OAuthError as exc:
         return _token_error(*_FAILURES[exc.failure])
     return JSONResponse(_grant_json(emulator, grant))

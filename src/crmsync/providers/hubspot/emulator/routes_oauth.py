@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from crmsync.emulation import (
     ALLOW,
@@ -21,10 +20,10 @@ from crmsync.emulation import (
     OAuthFailure,
     TokenGrant,
     TokenStatus,
-    consent_redirect,
     render_consent_page,
     render_error_page,
 )
+from crmsync.emulation.oauth_routes import UnsupportedGrant, consent_decision, form_text, run_grant
 from crmsync.providers.hubspot.emulator.common import EmulatorDep
 from crmsync.providers.hubspot.emulator.errors import correlation_id, oauth_error
 from crmsync.providers.hubspot.emulator.state import HubSpotEmulator
@@ -95,37 +94,20 @@ def authorize_page(request: Request, emulator: EmulatorDep) -> HTMLResponse:
     return HTMLResponse(render_consent_page(page))
 
 
-def _form_text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 @router.post("/oauth/authorize", response_model=None)
 async def authorize_decision(request: Request, emulator: EmulatorDep) -> Response:
     form = await request.form()
-    params = {name: _form_text(form, name) for name in (*_AUTHORIZE_FIELDS, "account")}
-    params["code_challenge_method"] = _form_text(form, "code_challenge_method")
+    fields = (*_AUTHORIZE_FIELDS, "account", "code_challenge_method")
+    params = {name: form_text(form, name) for name in fields}
     problem = _authorize_problem(emulator, params)
     if problem:
         return _error_page(problem)
-    state = params["state"] or None
-    if _form_text(form, "decision") != ALLOW:
-        url = consent_redirect(params["redirect_uri"], error="access_denied", state=state)
-        return RedirectResponse(url, status_code=302)
-    if params["account"] not in ("", emulator.account_id):  # one account: preselected
+    allowing = form_text(form, "decision") == ALLOW
+    if allowing and params["account"] not in ("", emulator.account_id):  # one account
         return _error_page("Choose an account to connect.")
-    code = emulator.oauth.issue_code(
-        client_id=params["client_id"],
-        redirect_uri=params["redirect_uri"],
-        scopes=params["scope"].split(),
-        account_id=emulator.account_id,
-        user=emulator.config.admin_email,
-        state=state,
-        code_challenge=params["code_challenge"] or None,
-        code_challenge_method=params["code_challenge_method"] or None,
+    return consent_decision(
+        emulator.oauth, params, form, emulator.account_id, emulator.config.admin_email
     )
-    url = consent_redirect(params["redirect_uri"], code=code, state=state)
-    return RedirectResponse(url, status_code=302)
 
 
 def _grant_json(grant: TokenGrant) -> dict[str, Any]:
@@ -141,26 +123,15 @@ def _grant_json(grant: TokenGrant) -> dict[str, Any]:
 async def token(request: Request, emulator: EmulatorDep) -> JSONResponse:
     form = await request.form()
     config = emulator.config
-    client_id = _form_text(form, "client_id")
-    if client_id != config.client_id or _form_text(form, "client_secret") != config.client_secret:
+    client_id = form_text(form, "client_id")
+    if client_id != config.client_id or form_text(form, "client_secret") != config.client_secret:
         return oauth_error("BAD_CLIENT_ID", "missing or invalid client_id or client_secret")
-    grant_type = _form_text(form, "grant_type")
     try:
-        if grant_type == "authorization_code":
-            grant = emulator.oauth.exchange_code(
-                code=_form_text(form, "code"),
-                client_id=client_id,
-                redirect_uri=_form_text(form, "redirect_uri"),
-                code_verifier=_form_text(form, "code_verifier") or None,
-            )
-        elif grant_type == "refresh_token":
-            grant = emulator.oauth.refresh(
-                refresh_token=_form_text(form, "refresh_token"), client_id=client_id
-            )
-        else:
-            return oauth_error(
-                "BAD_GRANT_TYPE", "grant_type must be authorization_code or refresh_token"
-            )
+        grant = run_grant(emulator.oauth, form, client_id)
+    except UnsupportedGrant:
+        return oauth_error(
+            "BAD_GRANT_TYPE", "grant_type must be authorization_code or refresh_token"
+        )
     except OAuthError as exc:
         return oauth_error(*_FAILURES[exc.failure])
     return JSONResponse(_grant_json(grant))
