@@ -43,22 +43,24 @@ class World:
         self.router = HostRouter()
         for host in spec_hosts(provider) | set(self.harness.extra_hosts):
             self.router.add(host, self.harness.app)
+        fast_retries: dict[str, Any] = {
+            "retry_base_seconds": 0.0,
+            "retry_max_seconds": 0.0,
+            "http_retry_base_seconds": 0.0,
+        }
         self.settings = Settings(
             data_dir=data_dir,
             database_url=db_url,
             encryption_key=Fernet.generate_key().decode(),
             public_url="http://crmsync.test",
             host_api_keys=[API_KEY],
-            retry_base_seconds=0.0,
-            retry_max_seconds=0.0,
-            http_retry_base_seconds=0.0,
             provider_overrides={
                 provider: {
                     "client_id": self.harness.client_id,
                     "client_secret": self.harness.client_secret,
                 }
             },
-            **settings,
+            **{**fast_retries, **settings},
         )
         migrate.upgrade(db_url)
         self.rt = Runtime(

@@ -181,10 +181,12 @@ class ApiClient:
             resolution = self.resolve(response)
             if resolution.action is Action.RATE_LIMITED:
                 wait = resolution.retry_after or self.retry.backoff(attempt)
-                self.budget.block_for(wait)
                 if wait <= self.retry.max_rate_limit_wait and attempt + 1 < self.retry.attempts * 4:
+                    self.budget.block_for(wait)
                     attempt += 1
                     continue
+                # A long pause (a daily allocation) is the engine's to schedule: blocking the
+                # shared budget here would make later runs sleep inside acquire().
             elif (
                 resolution.action is Action.RETRY
                 and idempotent

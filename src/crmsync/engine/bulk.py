@@ -50,7 +50,7 @@ class BulkJob:
 
     async def start_if_due(self, sending: set[str], before: float) -> None:
         """Start a job when enough backfill is due (and the run has time left)."""
-        threshold = self.connector.spec.bulk_threshold
+        threshold = self.connector.ctx.spec.bulk_threshold
         if self.running or not threshold or time.monotonic() >= before:
             return
         due = await asyncio.to_thread(self._count_due)
@@ -92,7 +92,7 @@ class BulkJob:
                 session,
                 self.connection_id,
                 Lane.BACKFILL,
-                self.connector.spec.bulk_max,
+                self.connector.ctx.spec.bulk_max,
                 lease,
                 exclude=set(self.recorder.inflight),
             )

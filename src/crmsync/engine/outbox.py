@@ -245,6 +245,20 @@ def finish(session: Session, item_ids: Sequence[int]) -> None:
         )
 
 
+def postpone(session: Session, connection_id: str, until: datetime) -> None:
+    """Pending work of a connection becomes due no earlier than ``until``."""
+    session.execute(
+        update(WorkItem)
+        .where(
+            WorkItem.connection_id == connection_id,
+            WorkItem.status == WorkStatus.PENDING,
+            WorkItem.not_before < until,
+        )
+        .values(not_before=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def recover_expired_leases(session: Session, now: datetime | None = None) -> int:
     """Work leased by a worker that died goes back to pending (the sweep calls this)."""
     now = now or utcnow()

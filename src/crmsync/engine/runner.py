@@ -94,6 +94,8 @@ class SyncRunner:
             result.stopped = reason
         except ConnectorError as exc:
             recorder.retry_later(exc.resolution, sending)
+            if not sending:  # nothing was sent: the run could not even prepare
+                self._postpone(connection_id, exc.resolution)
             result.stopped = str(exc)
         finally:
             recorder.abandon()
@@ -117,7 +119,7 @@ class SyncRunner:
         of requests in flight, for the caller to reschedule if one fails. A large backfill
         goes to the CRM's bulk API as one job while live unlocks keep flowing beside it.
         """
-        size = connector.spec.batch_size
+        size = connector.ctx.spec.batch_size
         in_flight: asyncio.Task[list[WriteOutcome]] | None = None
         bulk = BulkJob(self, connector, recorder, connection_id)
         try:
@@ -150,6 +152,14 @@ class SyncRunner:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
+
+    def _postpone(self, connection_id: str, resolution: Resolution) -> None:
+        """The CRM refused before any write (setup check, owner list): due work waits as the
+        error table says instead of being retried by every sweep."""
+        settings = self.rt.settings
+        delay = backoff(0, settings.retry_base_seconds, settings.retry_max_seconds, resolution)
+        with self.rt.db.session() as session:
+            outbox.postpone(session, connection_id, utcnow() + timedelta(seconds=delay))
 
     def _claim(
         self, connection_id: str, size: int, exclude: set[str], lanes: tuple[Lane, ...]
