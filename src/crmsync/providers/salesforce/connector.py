@@ -1,0 +1,175 @@
+"""Salesforce: people as Leads, upserted by the Person ID external ID, on the org's instance.
+
+Live unlocks and small batches use the sObject Collections upsert (200 per call); backfills
+of 10,000 or more go through a Bulk API 2.0 job (``bulk.py``). Converted leads are followed
+to their Contact (``converted.py``); the daily API allocation is respected (``allocation.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from crmsync.connectors.base import (
+    AccountInfo,
+    AppNames,
+    Connector,
+    ConnectorContext,
+    CrmUser,
+    RecordWrite,
+    SetupReport,
+    WriteOutcome,
+)
+from crmsync.connectors.spec import FieldSpec
+from crmsync.errors import Action, Resolution, classify
+from crmsync.providers.salesforce import mapping, spec
+from crmsync.providers.salesforce.allocation import (
+    DEFAULT_PROBE,
+    DEFAULT_SHARE,
+    DEFAULT_WINDOW,
+    allocation_for,
+)
+from crmsync.providers.salesforce.bulk import BulkUpsert
+from crmsync.providers.salesforce.client import SalesforceClient, item_problem
+from crmsync.providers.salesforce.converted import CONVERTED, ConvertedLeads, is_contact
+
+UNREPORTED = Resolution(Action.RETRY, "Salesforce returned no result for this record")
+
+
+class SalesforceConnector(Connector):
+    spec = spec.SPEC
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        super().__init__(ctx)
+        settings = ctx.settings
+        self.allocation = allocation_for(f"salesforce:{ctx.account_id or id(self)}")
+        self.allocation.configure(
+            float(settings.get("api_usage_share", DEFAULT_SHARE)),
+            float(settings.get("api_window_seconds", DEFAULT_WINDOW)),
+            float(settings.get("api_pause_probe_seconds", DEFAULT_PROBE)),
+        )
+        self.client = SalesforceClient(
+            ctx.http,
+            ctx.spec,
+            self.rate_budget(),
+            self.allocation,
+            str(settings.get("instance_url") or ctx.spec.api_base),
+            ctx.retry,
+        )
+        self.id_field = mapping.person_id_field(ctx.app)
+        skip = settings.get("converted_leads") == "skip"
+        self.converted = ConvertedLeads(self.client, ctx.spec, self.id_field, skip)
+
+    @classmethod
+    def default_fields(cls, app: AppNames) -> list[FieldSpec]:
+        return mapping.default_fields(app)
+
+    @classmethod
+    def oauth_overrides(cls, options: dict[str, str]) -> dict[str, Any]:
+        return spec.oauth_overrides(options)
+
+    async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
+        """The org id is in the token's identity URL (``.../id/<org>/<user>``): no call."""
+        _, org_id, user_id = urlsplit(str(token["id"])).path.rstrip("/").rsplit("/", 2)
+        instance_url = str(token["instance_url"]).rstrip("/")
+        return AccountInfo(
+            account_id=org_id,
+            label=f"{urlsplit(instance_url).hostname} (org {org_id})",
+            settings={
+                "instance_url": instance_url,
+                "user_id": user_id,
+                "converted_leads": "update",
+                "api_usage_share": DEFAULT_SHARE,
+                "api_window_seconds": DEFAULT_WINDOW,
+            },
+        )
+
+    async def ensure_setup(self) -> SetupReport:
+        """Both custom Lead fields must exist: the managed package brings them, or crmsync
+        creates them through the Tooling API once the org's admin allows it."""
+        wanted = mapping.custom_fields(self.ctx.app)
+        existing = {str(f["name"]) for f in await self.client.describe_fields("Lead")}
+        missing = [d for d in wanted if d["FullName"].split(".", 1)[1] not in existing]
+        if not missing:
+            return SetupReport(ready=True)
+        names = tuple(d["FullName"] for d in missing)
+        if not self.ctx.settings.get("create_missing_fields"):
+            link = self.ctx.settings.get("package_install_url") or spec.PACKAGE_INSTALL_URL
+            return SetupReport(
+                ready=False,
+                missing=names,
+                message=(
+                    f"Salesforce is missing the Lead fields {', '.join(names)}. Install the "
+                    f"{self.ctx.app.label} managed package ({link}), or allow crmsync to "
+                    "create the fields through the Tooling API."
+                ),
+            )
+        created = [d["FullName"] for d in missing if await self.client.create_custom_field(d)]
+        return SetupReport(
+            ready=True,
+            created=tuple(created),
+            message=(
+                "crmsync created the fields; grant your integration user field-level access "
+                "to them if it does not have it"
+            ),
+        )
+
+    async def list_users(self) -> list[CrmUser]:
+        """Active standard users (the engine caches them and matches owners by email)."""
+        rows = await self.client.query(
+            "SELECT Id, Email, IsActive FROM User WHERE IsActive = true AND UserType = 'Standard'"
+        )
+        return [
+            CrmUser(id=str(r["Id"]), email=str(r.get("Email") or ""), active=bool(r["IsActive"]))
+            for r in rows
+        ]
+
+    async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
+        leads = [w for w in writes if not is_contact(w.crm_id)]
+        outcomes = await self.converted.update_contacts(
+            [(w, str(w.crm_id)) for w in writes if is_contact(w.crm_id)]
+        )
+        if leads:
+            records = [mapping.lead_values(w, self.id_field) for w in leads]
+            results = await self.client.upsert("Lead", self.id_field, records)
+            converted: list[RecordWrite] = []
+            for write, result in zip(leads, results, strict=False):
+                outcome = self.lead_outcome(write, result)
+                if outcome.resolution is not None and outcome.resolution.code == CONVERTED:
+                    converted.append(write)
+                else:
+                    outcomes[write.person_id] = outcome
+            if converted:
+                outcomes.update(await self.converted.follow(converted))
+        return [
+            outcomes.get(w.person_id) or WriteOutcome(w.person_id, resolution=UNREPORTED)
+            for w in writes
+        ]
+
+    def lead_outcome(self, write: RecordWrite, result: dict[str, Any]) -> WriteOutcome:
+        if result.get("success"):
+            summary = {"id": result.get("id"), "created": result.get("created")}
+            return WriteOutcome(
+                write.person_id,
+                created=bool(result.get("created")),
+                crm_id=str(result["id"]),
+                response_summary=summary,
+            )
+        errors = result.get("errors") or [{}]
+        resolution = classify(item_problem(errors[0]), self.ctx.spec.error_rules)
+        return WriteOutcome(
+            write.person_id, resolution=resolution, response_summary={"error": resolution.reason}
+        )
+
+    async def push_bulk(
+        self, writes: Sequence[RecordWrite], heartbeat: Callable[[], Awaitable[None]]
+    ) -> list[WriteOutcome]:
+        return await BulkUpsert(self, heartbeat).run(writes)
+
+    def record_url(self, crm_id: str) -> str | None:
+        instance = self.ctx.settings.get("instance_url")
+        if not instance:
+            return None
+        sobject = "Contact" if is_contact(crm_id) else "Lead"
+        return f"{instance}/lightning/r/{sobject}/{crm_id}/view"

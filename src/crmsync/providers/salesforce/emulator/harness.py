@@ -1,0 +1,124 @@
+"""The conformance suite's view of the Salesforce emulator (see ``crmsync.emulation.harness``).
+
+By default the org has the app's managed package installed (both Lead fields present), no
+duplicate rule, and refresh-token rotation on. ``package_installed=False`` starts without the
+fields, to exercise the setup step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from crmsync.connectors.base import AppNames
+from crmsync.emulation.harness import CrmRecord
+from crmsync.providers.salesforce import mapping
+from crmsync.providers.salesforce.emulator.app import create_app
+from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
+from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
+from crmsync.providers.salesforce.emulator.store import WriteContext
+
+DATA = "/services/data/{version}"
+WRITES = (
+    f"PATCH {DATA}/composite/sobjects",
+    f"POST {DATA}/composite/sobjects",
+    f"POST {DATA}/sobjects/",
+    f"PATCH {DATA}/sobjects/",
+    f"PUT {DATA}/jobs/ingest/",
+)
+INSTANCE_URL = SalesforceEmulatorConfig.instance_url
+
+
+class SalesforceHarness:
+    duplicate_email_outcome = "synced"
+    consent_choices: dict[str, str] = {}
+    extra_hosts: tuple[str, ...] = (urlsplit(INSTANCE_URL).hostname or "",)
+
+    def __init__(
+        self,
+        served: bool = False,
+        rate_limited: bool = True,
+        app: AppNames | None = None,
+        package_installed: bool = True,
+    ) -> None:
+        self.names = app or AppNames("Acme", "acme")
+        fields = (mapping.person_id_field(self.names), mapping.profile_url_field(self.names))
+        self.config = SalesforceEmulatorConfig(
+            allocation_enabled=rate_limited,
+            package_fields=fields if package_installed else (),
+        )
+        self.app = create_app(self.config, served=served)
+        self.emulator: SalesforceEmulator = self.app.state.emulator
+        self.client_id = self.config.client_id
+        self.client_secret = self.config.client_secret
+        self.owner_fallback: str | None = self.emulator.admin_id
+        self.crm_field = {
+            f.app_field: f.crm_field for f in mapping.default_fields(self.names) if f.crm_field
+        }
+
+    def uninstall_package(self) -> None:
+        """Start without the managed package: neither Lead field exists."""
+        for name in self.config.package_fields:
+            self.emulator.store.remove_field("Lead", name)
+
+    def settings_for(self, base_url: str) -> dict[str, Any]:
+        """Served at ``base_url``: tokens name it as the instance, so one port serves all."""
+        self.config.instance_url = base_url
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "api_base": base_url,
+            "authorize_url": f"{base_url}/services/oauth2/authorize",
+            "token_url": f"{base_url}/services/oauth2/token",
+        }
+
+    def add_user(self, email: str, first_name: str, last_name: str) -> str:
+        return self.emulator.add_user(email, first_name, last_name)
+
+    def records(self) -> list[CrmRecord]:
+        return [
+            CrmRecord(
+                crm_id=lead["Id"],
+                person_id=lead.get(self.crm_field["person_id"]),
+                values={app: lead.get(crm) for app, crm in self.crm_field.items()},
+                owner_id=lead.get("OwnerId"),
+            )
+            for lead in self.emulator.records("Lead")
+        ]
+
+    def custom_field_names(self) -> set[str]:
+        lead = self.emulator.store.objects["Lead"]
+        return {f.name for f in lead.fields.values() if f.custom}
+
+    def _by_hand(self) -> WriteContext:
+        return WriteContext(self.emulator.admin_id, manual=True)
+
+    def manual_edit(self, crm_id: str, app_field: str, value: Any) -> None:
+        sobject = "Contact" if crm_id.startswith("003") else "Lead"
+        self.emulator.store.update(
+            sobject, crm_id, {self.crm_field[app_field]: value}, self._by_hand()
+        )
+
+    def create_by_hand(self, values: dict[str, Any]) -> str:
+        """A lead a user typed in: the UI insists on LastName and Company too."""
+        fields = {self.crm_field[name]: value for name, value in values.items()}
+        for required in mapping.REQUIRED:
+            fields.setdefault(required, mapping.NOT_PROVIDED)
+        return str(self.emulator.store.create("Lead", fields, self._by_hand())["Id"])
+
+    def write_calls(self) -> int:
+        by_endpoint = self.emulator.counters.snapshot()["by_endpoint"]
+        assert isinstance(by_endpoint, dict)
+        return sum(int(n) for key, n in by_endpoint.items() if key.startswith(WRITES))
+
+    def expire_access_tokens(self) -> None:
+        self.emulator.oauth.expire_access_tokens()
+
+    def revoke_tokens(self) -> None:
+        self.emulator.oauth.revoke_account()
+
+    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
+        self.emulator.faults.configure(rates=rates, seed=seed)
+
+    def faults_injected(self) -> dict[str, int]:
+        return {str(kind): int(n) for kind, n in self.emulator.faults.counts().items()}

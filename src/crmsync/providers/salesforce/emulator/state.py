@@ -1,0 +1,128 @@
+"""The Salesforce emulator's state: one org, its records and jobs, and the toolkit pieces.
+
+In-process tests reach it as ``app.state.emulator`` to seed and inspect without HTTP.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from crmsync.emulation import EmulatorControls, FaultInjector, OAuthStore, RequestCounters
+from crmsync.providers.salesforce.emulator.allocation import DailyAllocation
+from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
+from crmsync.providers.salesforce.emulator.ids import IdFactory
+from crmsync.providers.salesforce.emulator.ingest import IngestJobs
+from crmsync.providers.salesforce.emulator.policy import SalesforcePolicy
+from crmsync.providers.salesforce.emulator.schema import custom_field
+from crmsync.providers.salesforce.emulator.store import OrgStore, Row, WriteContext
+
+
+class SalesforceEmulator:
+    """One Salesforce org with one connected app (and, by default, the app's package)."""
+
+    def __init__(self, config: SalesforceEmulatorConfig, *, served: bool = False) -> None:
+        self.config = config
+        self.served = served
+        self.ids = IdFactory()
+        self.org_id = self.ids.org_id()
+        self.store = OrgStore(
+            self.ids,
+            config.clock,
+            duplicate_rule=config.duplicate_rule,
+            duplicate_rule_name=config.duplicate_rule_name,
+        )
+        self.admin_id = self.add_user(config.admin_email, "Admin", "User")
+        self.install_package()
+        self.jobs = IngestJobs(self.store)
+        self.jobs.polls_in_progress = config.bulk_polls_in_progress
+        self.jobs.fail_after = config.bulk_fail_after
+        self.cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self.counters = RequestCounters()
+        self.faults = FaultInjector(
+            served=served,
+            seed=config.fault_seed,
+            timeout_sleep_seconds=config.timeout_sleep_seconds,
+        )
+        self.oauth = OAuthStore(
+            access_token_ttl=config.session_seconds,
+            rotate_refresh_tokens=config.rotate_refresh_tokens,
+            clock=config.clock,
+            access_token_factory=self._access_token,
+            refresh_token_factory=lambda: "5Aep861" + secrets.token_urlsafe(60),
+        )
+        self.allocation = DailyAllocation(
+            max_requests=config.daily_allocation,
+            interval_seconds=config.allocation_window_seconds,
+            enabled=config.allocation_enabled,
+            clock=config.clock,
+        )
+        self.policy = SalesforcePolicy(
+            org_id=self.org_id,
+            counters=self.counters,
+            faults=self.faults,
+            oauth=self.oauth,
+            allocation=self.allocation,
+        )
+        self.controls = EmulatorControls(
+            faults=self.faults,
+            counters=self.counters,
+            rate_limiter=self.allocation,
+            oauth=self.oauth,
+            reset=self.reset_data,
+        )
+
+    def _access_token(self) -> str:
+        """Shaped like Salesforce's session ids: the 15-character org id, ``!``, opaque."""
+        return f"{self.org_id[:15]}!{secrets.token_urlsafe(72)}"
+
+    def install_package(self) -> None:
+        """What the app's managed package adds: its Lead custom fields."""
+        for name in self.config.package_fields:
+            person_id = name.endswith("_Person_ID__c")
+            metadata = {
+                "label": name.removesuffix("__c").replace("_", " "),
+                "type": "Text" if person_id else "Url",
+                "length": 255,
+                "externalId": person_id,
+                "unique": person_id,
+            }
+            self.store.add_field("Lead", custom_field(f"Lead.{name}", metadata))
+
+    def add_user(
+        self, email: str, first_name: str = "", last_name: str = "", active: bool = True
+    ) -> str:
+        """A user of the org who can own records; returns the ``OwnerId`` to use."""
+        user = {
+            "Username": email.lower(),
+            "Email": email,
+            "FirstName": first_name or None,
+            "LastName": last_name or email.split("@")[0],
+            "IsActive": active,
+            "UserType": "Standard",
+        }
+        return str(self.store.create("User", user, WriteContext("", manual=True))["Id"])
+
+    def context(self, user_id: str | None = None, *, allow_save: bool = False) -> WriteContext:
+        return WriteContext(user_id or self.admin_id, allow_save=allow_save)
+
+    def records(self, sobject: str) -> list[Row]:
+        return self.store.snapshot(sobject)
+
+    def convert_lead(self, lead_id: str, opportunity: bool = False) -> Row:
+        return self.store.convert_lead(lead_id, self.context(), opportunity)
+
+    def reset_data(self) -> None:
+        """Every record but the users goes; custom fields back to the package's."""
+        with self.store.lock:
+            for name, rows in self.store.rows.items():
+                if name != "User":
+                    rows.clear()
+            for field_name in [
+                f.name for f in self.store.objects["Lead"].fields.values() if f.custom
+            ]:
+                self.store.remove_field("Lead", field_name)
+            self.install_package()
+            self.store.duplicate_rule = self.config.duplicate_rule
+        self.cursors.clear()
+        self.jobs.jobs.clear()

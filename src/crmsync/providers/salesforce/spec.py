@@ -1,0 +1,111 @@
+"""Salesforce facts as data (see docs/providers/salesforce.md and the CRM API notes)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from crmsync.connectors.spec import OAuthSpec, ProviderSpec, RateLimitSpec
+from crmsync.errors import Action, InputError, Rule
+
+API_VERSION = "v60.0"
+PACKAGE_INSTALL_URL = "https://login.salesforce.com/packaging/installPackage.apexp?p0=04tCRMSYNC"
+"""Where an admin installs the app's managed package; ``package_install_url`` in the
+connection's settings replaces it (placeholder id until the package is published)."""
+LOGIN_HOSTS = {"login": "login.salesforce.com", "test": "test.salesforce.com"}
+_MY_DOMAIN = re.compile(
+    r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.(?:sandbox|develop|scratch))?\.my\.salesforce\.com$"
+)
+OPTIONS = ("login_host", "client_id", "client_secret")
+
+SPEC = ProviderSpec(
+    name="salesforce",
+    display_name="Salesforce",
+    crm_object="Lead",
+    record_label="Lead",
+    oauth=OAuthSpec(
+        authorize_url="https://login.salesforce.com/services/oauth2/authorize",
+        token_url="https://login.salesforce.com/services/oauth2/token",
+        scopes=("api", "refresh_token", "offline_access"),
+        pkce=True,
+        rotating_refresh_tokens=True,
+    ),
+    api_base="https://login.salesforce.com",
+    # Salesforce publishes no per-second limit (only the daily allocation and 25 concurrent
+    # long requests); crmsync paces itself at 10 requests/s per org.
+    rate_limit=RateLimitSpec(requests=10, per_seconds=1.0),
+    batch_size=200,
+    error_rules=(
+        Rule(
+            Action.RATE_LIMITED,
+            "Salesforce's API request limit was reached",
+            status=403,
+            code="REQUEST_LIMIT_EXCEEDED",
+        ),
+        Rule(
+            Action.FAIL, "a Salesforce duplicate rule blocked this lead", code="DUPLICATES_DETECTED"
+        ),
+        Rule(Action.RETRY, "Salesforce could not lock the record", code="UNABLE_TO_LOCK_ROW"),
+        Rule(
+            Action.FAIL,
+            "a validation rule in the org refused the lead",
+            code="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        ),
+        Rule(Action.FAIL, "Salesforce refused the values", code="REQUIRED_FIELD_MISSING"),
+        Rule(Action.FAIL, "this org has no API access", code="API_DISABLED_FOR_ORG"),
+    ),
+    owner_fallback="the org's default lead owner (the connecting user, or assignment rules)",
+    recommendations={
+        "DUPLICATES_DETECTED": (
+            "A Salesforce duplicate rule with the Block action refused some leads. Change the "
+            "rule's action to Allow (with an alert), or merge the existing records, then retry."
+        ),
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION": (
+            "A validation rule on Lead refused some records: ask your Salesforce admin to "
+            "exempt the crmsync integration user, then retry."
+        ),
+        "API_DISABLED_FOR_ORG": (
+            "This Salesforce edition has no API access (Professional Edition needs the API "
+            "add-on); crmsync cannot sync until it is enabled."
+        ),
+        "INVALID_CROSS_REFERENCE_KEY": (
+            "Salesforce refused a record owner: check that the matching users are active."
+        ),
+    },
+    bulk_threshold=10_000,
+    bulk_max=50_000,
+)
+
+
+def login_host(value: str) -> str:
+    """``login``, ``test`` or a My Domain host (``acme.my.salesforce.com``)."""
+    host = value.strip().lower().removeprefix("https://").rstrip("/")
+    host = LOGIN_HOSTS.get(host, host)
+    if host not in LOGIN_HOSTS.values() and not _MY_DOMAIN.match(host):
+        raise InputError(
+            f"login_host must be 'login', 'test' or a My Domain host such as "
+            f"acme.my.salesforce.com, not {value!r}"
+        )
+    return host
+
+
+def oauth_overrides(options: dict[str, str]) -> dict[str, Any]:
+    """Spec overrides for one connection: a sandbox or My Domain login host, and the org's
+    own connected app (client id and secret together)."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise InputError(
+            f"unknown Salesforce connection option(s) {', '.join(unknown)}; "
+            f"known: {', '.join(OPTIONS)}"
+        )
+    overrides: dict[str, Any] = {}
+    if options.get("login_host"):
+        host = login_host(options["login_host"])
+        overrides["authorize_url"] = f"https://{host}/services/oauth2/authorize"
+        overrides["token_url"] = f"https://{host}/services/oauth2/token"
+    client_id, secret = options.get("client_id", ""), options.get("client_secret", "")
+    if bool(client_id) != bool(secret):
+        raise InputError("client_id and client_secret of your own connected app go together")
+    if client_id:
+        overrides["client_id"], overrides["client_secret"] = client_id, secret
+    return overrides
