@@ -120,8 +120,11 @@ class Connector(ABC):
         """Make sure the custom fields crmsync writes exist, creating them where allowed."""
 
     @abstractmethod
-    async def list_users(self) -> list[CrmUser]:
-        """CRM users that can own records, with their emails (for owner matching)."""
+    async def list_users(self, emails: Sequence[str]) -> list[CrmUser]:
+        """CRM users that can own records, with their emails (for owner matching).
+
+        ``emails`` are the organisation's users: a CRM that can filter by email asks only for
+        these; others may return every user."""
 
     @abstractmethod
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:

@@ -14,11 +14,19 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
 from crmsync.connectors.http import call_guarded
-from crmsync.db.tables import Connection, ConnectionStatus, Lane, WorkItem, naive_utc, utcnow
+from crmsync.db.tables import (
+    Connection,
+    ConnectionStatus,
+    Lane,
+    User,
+    WorkItem,
+    naive_utc,
+    utcnow,
+)
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.bulk import BulkJob
@@ -153,6 +161,10 @@ class SyncRunner:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
 
+    def _org_emails(self, org_id: str) -> list[str]:
+        with self.rt.db.session() as session:
+            return list(session.scalars(select(User.email).where(User.org_id == org_id)))
+
     def _postpone(self, connection_id: str, resolution: Resolution) -> None:
         """The CRM refused before any write (setup check, owner list): due work waits as the
         error table says instead of being retried by every sweep."""
@@ -183,7 +195,8 @@ class SyncRunner:
             ) > timedelta(seconds=self.rt.settings.owner_cache_seconds)
             owners = dict(row.owner_cache)
         if stale:
-            users = await call_guarded(connector.list_users)
+            emails = await asyncio.to_thread(self._org_emails, conn.org_id)
+            users = await call_guarded(lambda: connector.list_users(emails))
             owners = {u.email.lower(): u.id for u in users if u.active and u.email}
             with self.rt.db.session() as session:
                 row = session.get_one(Connection, conn.id)

@@ -88,7 +88,7 @@ class CloseConnector(Connector):
             return SetupReport(ready=False, created=tuple(created), message=message)
         return SetupReport(ready=True, created=tuple(created))
 
-    async def list_users(self) -> list[CrmUser]:
+    async def list_users(self, emails: Sequence[str]) -> list[CrmUser]:
         return [
             CrmUser(id=str(u["id"]), email=str(u.get("email") or ""))
             for u in await self.client.users()

@@ -101,7 +101,7 @@ class HighLevelConnector(Connector):
         self.field_ids = ids
         return SetupReport(ready=True, created=tuple(created))
 
-    async def list_users(self) -> list[CrmUser]:
+    async def list_users(self, emails: Sequence[str]) -> list[CrmUser]:
         company_id = str(self.ctx.settings.get("company_id") or "")
         client = self._client()
         if not company_id:

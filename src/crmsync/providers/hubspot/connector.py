@@ -56,7 +56,7 @@ class HubSpotConnector(Connector):
             await self.client.create_property(definition)
         return SetupReport(ready=True, created=tuple(p["name"] for p in missing))
 
-    async def list_users(self) -> list[CrmUser]:
+    async def list_users(self, emails: Sequence[str]) -> list[CrmUser]:
         return [
             CrmUser(id=str(o["id"]), email=str(o.get("email") or ""), active=not o.get("archived"))
             for o in await self.client.owners()

@@ -37,6 +37,15 @@ from crmsync.providers.salesforce.converted import CONVERTED, ConvertedLeads, is
 UNREPORTED = Resolution(Action.RETRY, "Salesforce returned no result for this record")
 
 
+EMAILS_PER_QUERY = 200
+"""Keeps each SOQL statement far below Salesforce's 100,000-character limit."""
+
+
+def soql_string(value: str) -> str:
+    """A SOQL string literal: backslashes and quotes escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 class SalesforceConnector(Connector):
     spec = spec.SPEC
 
@@ -115,15 +124,23 @@ class SalesforceConnector(Connector):
             ),
         )
 
-    async def list_users(self) -> list[CrmUser]:
-        """Active standard users (the engine caches them and matches owners by email)."""
-        rows = await self.client.query(
-            "SELECT Id, Email, IsActive FROM User WHERE IsActive = true AND UserType = 'Standard'"
-        )
-        return [
-            CrmUser(id=str(r["Id"]), email=str(r.get("Email") or ""), active=bool(r["IsActive"]))
-            for r in rows
-        ]
+    async def list_users(self, emails: Sequence[str]) -> list[CrmUser]:
+        """Active standard users with the organisation's emails (the engine caches them)."""
+        users: list[CrmUser] = []
+        wanted = sorted({e.lower() for e in emails if e})
+        for start in range(0, len(wanted), EMAILS_PER_QUERY):
+            quoted = ", ".join(soql_string(e) for e in wanted[start : start + EMAILS_PER_QUERY])
+            rows = await self.client.query(
+                "SELECT Id, Email, IsActive FROM User WHERE IsActive = true "
+                f"AND UserType = 'Standard' AND Email IN ({quoted})"
+            )
+            users += [
+                CrmUser(
+                    id=str(r["Id"]), email=str(r.get("Email") or ""), active=bool(r["IsActive"])
+                )
+                for r in rows
+            ]
+        return users
 
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         leads = [w for w in writes if not is_contact(w.crm_id)]
