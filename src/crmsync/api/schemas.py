@@ -121,6 +121,12 @@ class ConnectIn(Strict):
     )
 
 
+class ApiKeyConnectIn(Strict):
+    provider: str
+    api_key: Annotated[str, StringConstraints(min_length=8, max_length=300, strip_whitespace=True)]
+    skip_backfill: bool = False
+
+
 class SetupIn(Strict):
     create_missing_fields: bool = False
 

@@ -111,6 +111,11 @@ class Connector(ABC):
             raise InputError(f"{cls.spec.display_name} takes no connection options")
         return {}
 
+    @classmethod
+    def api_key_auth(cls, api_key: str) -> httpx.Auth:
+        """How an API key authenticates, for CRMs that accept keys besides OAuth."""
+        raise InputError(f"{cls.spec.display_name} connects through OAuth; it takes no API key")
+
     @abstractmethod
     async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
         """Called once after authorisation to learn which CRM account the token is for."""

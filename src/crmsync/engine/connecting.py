@@ -47,8 +47,11 @@ async def open_connector(rt: Runtime, conn: Connection) -> AsyncIterator[Connect
     options = rt.open_options(conn.settings.get(SEALED_OPTIONS))
     spec = rt.spec(conn.provider, options)
     tokens = ConnectionTokens(rt.db, rt.vault, conn.id, rt.oauth_flow(conn.provider, options))
-    async with rt.http_client(spec, BearerAuth(tokens)) as http:
-        yield rt.provider(conn.provider).connector(
+    connector_type = rt.provider(conn.provider).connector
+    api_key = tokens.token.get("api_key")
+    auth = connector_type.api_key_auth(str(api_key)) if api_key else BearerAuth(tokens)
+    async with rt.http_client(spec, auth) as http:
+        yield connector_type(
             ConnectorContext(
                 spec=spec,
                 http=http,

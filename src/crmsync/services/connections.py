@@ -185,19 +185,40 @@ def _connector(
 
 
 def _create(rt: Runtime, session: Session, pending: OAuthState, account: AccountInfo) -> Connection:
-    if active_connection(session, pending.org_id) is not None:
+    return create_connection(
+        rt,
+        session,
+        pending.org_id,
+        pending.provider,
+        account,
+        skip_backfill=bool(pending.options.get("skip_backfill")),
+        sealed_options=pending.options.get(SEALED_OPTIONS),
+    )
+
+
+def create_connection(
+    rt: Runtime,
+    session: Session,
+    org_id: str,
+    provider: str,
+    account: AccountInfo,
+    skip_backfill: bool,
+    sealed_options: str | None = None,
+) -> Connection:
+    """A new connection with its default mappings, and its backfill queued unless skipped."""
+    if active_connection(session, org_id) is not None:
         raise Conflict("this organisation connected a CRM meanwhile; disconnect it first")
-    skip = bool(pending.options.get("skip_backfill"))
+    skip = skip_backfill
     conn = Connection(
-        org_id=pending.org_id,
-        provider=pending.provider,
+        org_id=org_id,
+        provider=provider,
         status=ConnectionStatus.CONNECTED,
         skip_backfill=skip,
         account_id=account.account_id,
         settings={
             "account_label": account.label,
             **account.settings,
-            SEALED_OPTIONS: pending.options.get(SEALED_OPTIONS),
+            SEALED_OPTIONS: sealed_options,
         },
         connected_at=utcnow(),
         owner_cache={},
@@ -211,7 +232,14 @@ def _create(rt: Runtime, session: Session, pending: OAuthState, account: Account
 
 
 def _resume(session: Session, pending: OAuthState, account: AccountInfo) -> Connection:
-    conn = session.get(Connection, pending.connection_id)
+    return resume_connection(session, pending.connection_id, account)
+
+
+def resume_connection(
+    session: Session, connection_id: str | None, account: AccountInfo
+) -> Connection:
+    """The paused connection, authorised again for the same CRM account."""
+    conn = session.get(Connection, connection_id) if connection_id else None
     if conn is None or conn.status == ConnectionStatus.DISCONNECTED:
         raise InputError("the connection to resume was disconnected; connect again instead")
     if conn.account_id and conn.account_id != account.account_id:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from crmsync.api.deps import HostAuth, RuntimeDep
 from crmsync.api.schemas import (
+    ApiKeyConnectIn,
     AuthorizeOut,
     ConnectIn,
     ConnectionOut,
@@ -18,7 +19,7 @@ from crmsync.api.schemas import (
     PersonSyncOut,
     SetupIn,
 )
-from crmsync.services import connections, operations
+from crmsync.services import api_key_connections, connections, operations
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["connection"])
 
@@ -31,6 +32,22 @@ def connect(org_id: str, body: ConnectIn, rt: RuntimeDep, _: HostAuth) -> Author
             rt, session, org_id, body.provider, body.skip_backfill, options=body.options
         )
     return AuthorizeOut(authorize_url=url, state_expires_at=state.expires_at)
+
+
+@router.post("/connection/api-key", response_model=ConnectionOut, status_code=201)
+def connect_with_api_key(
+    org_id: str, body: ApiKeyConnectIn, rt: RuntimeDep, _: HostAuth
+) -> ConnectionOut:
+    """Connect with an API key instead of OAuth, where the CRM allows it (Close). Sending a
+    new key for the same CRM account resumes a paused connection."""
+    asyncio.run(
+        api_key_connections.connect_with_api_key(
+            rt, org_id, body.provider, body.api_key, body.skip_backfill
+        )
+    )
+    with rt.db.session() as session:
+        conn = connections.require_connection(session, org_id)
+        return operations.connection_status(rt, session, conn)
 
 
 @router.get("/connection", response_model=ConnectionOut)

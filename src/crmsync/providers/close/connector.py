@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import httpx
+
 from crmsync.connectors.base import (
     AccountInfo,
     AppNames,
@@ -53,6 +55,11 @@ class CloseConnector(Connector):
     @classmethod
     def default_fields(cls, app: AppNames) -> list[FieldSpec]:
         return mapping.default_fields(app)
+
+    @classmethod
+    def api_key_auth(cls, api_key: str) -> httpx.Auth:
+        """Close API keys authenticate as HTTP Basic: the key as user name, no password."""
+        return httpx.BasicAuth(api_key, "")
 
     async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
         """The organisation the user picked on the consent page (the token names it)."""
