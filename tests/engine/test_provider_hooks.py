@@ -120,3 +120,10 @@ def test_a_large_backfill_goes_as_one_bulk_job_while_live_unlocks_keep_flowing(
     records = w.records_by_person()
     assert len(records) == 121 and all(len(found) == 1 for found in records.values())
     assert {op["status"] for op in w.operations()} == {"inserted"}
+
+
+def test_a_provider_without_settings_refuses_them(w: World) -> None:
+    w.connect("org1")
+    r = w.api.patch("/api/v1/orgs/org1/connection", json={"settings": {"converted_leads": "x"}})
+    assert r.status_code == 422
+    assert "has no connection settings" in r.json()["detail"]

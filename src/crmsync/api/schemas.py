@@ -144,6 +144,9 @@ class AuthorizeOut(BaseModel):
 
 class ConnectionPatch(Strict):
     preserve_manual_edits: bool | None = None
+    settings: dict[str, Any] | None = Field(
+        None, description="Provider choices, e.g. Salesforce's converted_leads: update|skip."
+    )
 
 
 class SyncCounts(BaseModel):

@@ -112,6 +112,14 @@ class Connector(ABC):
         return {}
 
     @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """Check settings an org may change on its connection (``PATCH /connection``);
+        returns them normalised. Providers with choices override this."""
+        if settings:
+            raise InputError(f"{cls.spec.display_name} has no connection settings to change")
+        return {}
+
+    @classmethod
     def api_key_auth(cls, api_key: str) -> httpx.Auth:
         """How an API key authenticates, for CRMs that accept keys besides OAuth."""
         raise InputError(f"{cls.spec.display_name} connects through OAuth; it takes no API key")

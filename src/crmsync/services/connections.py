@@ -296,6 +296,17 @@ def update_options(session: Session, org_id: str, preserve_manual_edits: bool | 
     return conn
 
 
+def change_settings(
+    rt: Runtime, session: Session, org_id: str, settings: dict[str, Any]
+) -> Connection:
+    """Provider choices an org may make (validated by its connector), e.g. Salesforce's
+    converted_leads."""
+    conn = require_connection(session, org_id)
+    clean = rt.provider(conn.provider).connector.validate_settings(settings)
+    conn.settings = {**conn.settings, **clean}
+    return conn
+
+
 def disconnect(session: Session, org_id: str) -> Connection:
     """Stop syncing and forget the tokens; records already in the CRM stay untouched."""
     conn = require_connection(session, org_id)

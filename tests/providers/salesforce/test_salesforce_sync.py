@@ -9,7 +9,6 @@ from tests.providers.salesforce.conftest import (
     harness,
     leads,
     org,
-    set_connection_settings,
 )
 from tests.support.world import World
 
@@ -123,7 +122,9 @@ def test_converted_leads_are_skipped_with_a_reason_when_the_org_chose_so(w: Worl
     w.connect("org1")
     _sync(w, "p1", title="Engineer")
     converted = org(w).convert_lead(str(_lead(w, "p1")["Id"]))
-    set_connection_settings(w, converted_leads="skip")
+    r = w.api.patch("/api/v1/orgs/org1/connection", json={"settings": {"converted_leads": "skip"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["settings"]["converted_leads"] == "skip"
     w.person("p1", title="CTO")
     w.drain()
     latest = w.operations(person_id="p1")[0]
@@ -143,3 +144,12 @@ def test_an_unmatched_owner_is_left_to_the_org_and_a_matched_one_is_set(w: World
     assert _lead(w, "p1")["OwnerId"] == w.crm_admin_id
     assert _lead(w, "p2")["OwnerId"] == org(w).admin_id
     assert calls(w, "GET /query") == 1, "one owner list, cached for the second run"
+
+
+def test_connection_settings_are_checked_before_anything_is_saved(w: World) -> None:
+    w.connect("org1")
+    before = w.status()["settings"]
+    for bad in ({"converted_leads": "delete"}, {"api_usage_share": 5}, {"colour": "blue"}):
+        r = w.api.patch("/api/v1/orgs/org1/connection", json={"settings": bad})
+        assert r.status_code == 422, bad
+        assert w.status()["settings"] == before

@@ -63,6 +63,8 @@ def patch_connection(
 ) -> ConnectionOut:
     """Change options. ``skip_backfill`` is chosen once, at connect."""
     with rt.db.session() as session:
+        if body.settings is not None:
+            connections.change_settings(rt, session, org_id, body.settings)
         conn = connections.update_options(session, org_id, body.preserve_manual_edits)
         return operations.connection_status(rt, session, conn)
 

@@ -22,7 +22,7 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
-from crmsync.errors import Action, Resolution, classify
+from crmsync.errors import Action, InputError, Resolution, classify
 from crmsync.providers.salesforce import mapping, spec
 from crmsync.providers.salesforce.allocation import (
     DEFAULT_PROBE,
@@ -73,6 +73,25 @@ class SalesforceConnector(Connector):
     @classmethod
     def default_fields(cls, app: AppNames) -> list[FieldSpec]:
         return mapping.default_fields(app)
+
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """``converted_leads``: update (their Contact) or skip; ``api_usage_share``: the share
+        of the daily allocation crmsync may use (0.1 to 1)."""
+        unknown = sorted(set(settings) - {"converted_leads", "api_usage_share"})
+        if unknown:
+            raise InputError(f"unknown Salesforce setting {unknown[0]!r}")
+        clean: dict[str, Any] = {}
+        if "converted_leads" in settings:
+            if settings["converted_leads"] not in ("update", "skip"):
+                raise InputError("converted_leads must be 'update' or 'skip'")
+            clean["converted_leads"] = settings["converted_leads"]
+        if "api_usage_share" in settings:
+            share = settings["api_usage_share"]
+            if not isinstance(share, int | float) or not 0.1 <= float(share) <= 1.0:
+                raise InputError("api_usage_share must be a number from 0.1 to 1")
+            clean["api_usage_share"] = float(share)
+        return clean
 
     @classmethod
     def oauth_overrides(cls, options: dict[str, str]) -> dict[str, Any]:
