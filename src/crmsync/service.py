@@ -16,7 +16,6 @@ from crmsync.engine.queue import (
     TaskQueue,
     create_queue,
     start_embedded,
-    sweep_now,
 )
 from crmsync.engine.runtime import Runtime
 from crmsync.settings import Settings
@@ -49,11 +48,11 @@ def build_service(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if embedded_worker:
             service.consumer = start_embedded(queue, settings.worker_threads)
-            sweep_now(rt, queue.kick)  # work left by a previous run resumes at once
         try:
             yield
         finally:
             if service.consumer is not None:
+                queue.sweeper.stop()
                 service.consumer.stop(graceful=True)
             rt.db.dispose()
 

@@ -62,7 +62,8 @@ def worker(
         start_http_server(metrics_port, addr="127.0.0.1", registry=registry_for(rt.db))
     workers = threads or settings.worker_threads
     console.print(f"crmsync worker: {workers} threads on {type(queue.huey).__name__}")
-    Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True).run()
+    queue.sweeper.start()
+    Consumer(queue.huey, workers=workers, worker_type="thread", periodic=False).run()
 
 
 @app.command()

@@ -259,6 +259,15 @@ def postpone(session: Session, connection_id: str, until: datetime) -> None:
     )
 
 
+def extend_leases(session: Session, connection_id: str, until: datetime) -> None:
+    session.execute(
+        update(WorkItem)
+        .where(WorkItem.connection_id == connection_id, WorkItem.status == WorkStatus.LEASED)
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def recover_expired_leases(session: Session, now: datetime | None = None) -> int:
     """Work leased by a worker that died goes back to pending (the sweep calls this)."""
     now = now or utcnow()

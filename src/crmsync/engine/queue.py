@@ -6,16 +6,20 @@ losing the queue loses nothing: the periodic sweep finds due work and enqueues i
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
 from crmsync.db.tables import naive_utc, utcnow
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def build_huey(rt: Runtime) -> Huey:
@@ -25,11 +29,38 @@ def build_huey(rt: Runtime) -> Huey:
     return SqliteHuey("crmsync", filename=str(rt.settings.data_dir / "queue.db"))
 
 
+class Sweeper:
+    """Every ``sweep_interval_seconds``: recover expired leases, enqueue due connections.
+
+    A thread rather than a huey periodic task: those run at most once a minute, and how
+    soon a dead worker's work moves on is set here."""
+
+    def __init__(self, rt: Runtime, enqueue: Any) -> None:
+        self.rt = rt
+        self.enqueue = enqueue
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="crmsync-sweeper", daemon=True)
+
+    def start(self) -> None:
+        sweep_now(self.rt, self.enqueue)  # work left by a previous run resumes at once
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(self.rt.settings.sweep_interval_seconds):
+            try:
+                sweep_now(self.rt, self.enqueue)
+            except Exception:  # a database blip must not end the sweeper
+                log.exception("sweep failed; retrying at the next interval")
+
+
 @dataclass
 class TaskQueue:
     huey: Huey
     sync_connection: Any
-    sweep: Any
+    sweeper: Sweeper
 
     def kick(self, connection_id: str) -> None:
         self.sync_connection(connection_id)
@@ -59,11 +90,9 @@ def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
         else:
             sync_connection.schedule(args=(connection_id,), delay=delay)
 
-    @huey.periodic_task(crontab(minute="*"), name="crmsync.sweep")  # type: ignore[untyped-decorator]
-    def sweep() -> int:
-        return sweep_now(rt, sync_connection)
-
-    queue = TaskQueue(huey=huey, sync_connection=sync_connection, sweep=sweep)
+    queue = TaskQueue(
+        huey=huey, sync_connection=sync_connection, sweeper=Sweeper(rt, sync_connection)
+    )
     rt.kick = queue.kick
     return queue
 
@@ -86,6 +115,7 @@ class EmbeddedConsumer(Consumer):  # type: ignore[misc]
 
 
 def start_embedded(queue: TaskQueue, workers: int) -> EmbeddedConsumer:
-    consumer = EmbeddedConsumer(queue.huey, workers=workers, worker_type="thread", periodic=True)
+    consumer = EmbeddedConsumer(queue.huey, workers=workers, worker_type="thread", periodic=False)
     consumer.start()
+    queue.sweeper.start()
     return consumer

@@ -90,6 +90,7 @@ class SyncRunner:
         connection_id = conn.id
         recorder = BatchRecorder(self.rt, conn)
         sending: set[str] = set()
+        beat = asyncio.create_task(self._heartbeat(connection_id))
         try:
             if not await self._prepare(conn, connector, recorder):
                 result.stopped = "setup required"
@@ -106,6 +107,9 @@ class SyncRunner:
                 self._postpone(connection_id, exc.resolution)
             result.stopped = str(exc)
         finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
             recorder.abandon()
             for status, count in recorder.counts.items():
                 result.outcomes[status] = result.outcomes.get(status, 0) + count
@@ -160,6 +164,14 @@ class SyncRunner:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
+
+    async def _heartbeat(self, connection_id: str) -> None:
+        """Keep this run's leases while it lives, however long a batch takes: only a dead
+        process lets them expire (and then the sweep hands its work to another worker)."""
+        interval = max(0.5, self.rt.settings.batch_lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.to_thread(self.renew_lease, connection_id)
 
     def _org_emails(self, org_id: str) -> list[str]:
         with self.rt.db.session() as session:
@@ -241,15 +253,16 @@ class SyncRunner:
             return bool(getattr(taken, "rowcount", 0))
 
     def renew_lease(self, connection_id: str) -> None:
+        until = utcnow() + timedelta(seconds=self.rt.settings.batch_lease_seconds)
         with self.rt.db.session() as session:
-            session.execute(
+            owned = session.execute(
                 update(Connection)
                 .where(Connection.id == connection_id, Connection.lease_owner == self.rt.worker_id)
-                .values(
-                    lease_until=utcnow() + timedelta(seconds=self.rt.settings.batch_lease_seconds)
-                )
+                .values(lease_until=until)
                 .execution_options(synchronize_session=False)
             )
+            if getattr(owned, "rowcount", 0):
+                outbox.extend_leases(session, connection_id, until)
 
     def _drop_lease(self, connection_id: str) -> None:
         with self.rt.db.session() as session:
