@@ -17,6 +17,7 @@ from crmsync.connectors.base import Connector, WriteOutcome
 from crmsync.db.tables import Lane, WorkItem
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
+from crmsync.engine.lease import Lease
 
 if TYPE_CHECKING:
     from crmsync.engine.runner import SyncRunner
@@ -31,12 +32,13 @@ class BulkJob:
         runner: SyncRunner,
         connector: Connector,
         recorder: BatchRecorder,
-        connection_id: str,
+        lease: Lease,
     ) -> None:
         self.runner = runner
         self.connector = connector
         self.recorder = recorder
-        self.connection_id = connection_id
+        self.lease = lease
+        self.connection_id = lease.connection_id
         self.task: asyncio.Task[list[WriteOutcome]] | None = None
         self.people: set[str] = set()
 
@@ -79,7 +81,7 @@ class BulkJob:
             await asyncio.wait({self.task}, timeout=seconds)
 
     async def _heartbeat(self) -> None:
-        await asyncio.to_thread(self.runner.renew_lease, self.connection_id)
+        await asyncio.to_thread(self.lease.renew)
 
     def _count_due(self) -> int:
         with self.runner.rt.db.session() as session:

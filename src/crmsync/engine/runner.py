@@ -14,13 +14,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
 from crmsync.connectors.http import call_guarded
 from crmsync.db.tables import (
     Connection,
-    ConnectionStatus,
     Lane,
     User,
     WorkItem,
@@ -31,6 +30,7 @@ from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.bulk import BulkJob
 from crmsync.engine.connecting import apply_setup, open_connector
+from crmsync.engine.lease import Lease
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import mark_needs_reconnect
 from crmsync.errors import (
@@ -59,20 +59,22 @@ class SyncRunner:
 
     def run(self, connection_id: str, budget_seconds: float = 20.0) -> RunResult:
         """Process due work for up to ``budget_seconds``; safe to call from any worker thread."""
-        if not self._take_lease(connection_id):
+        lease = Lease(self.rt, connection_id)
+        if not lease.take():
             return RunResult(busy=True)
         try:
-            return asyncio.run(self._run(connection_id, time.monotonic() + budget_seconds))
+            return asyncio.run(self._run(lease, time.monotonic() + budget_seconds))
         finally:
-            self._drop_lease(connection_id)
+            lease.drop()
 
-    async def _run(self, connection_id: str, deadline: float) -> RunResult:
+    async def _run(self, lease: Lease, deadline: float) -> RunResult:
+        connection_id = lease.connection_id
         result = RunResult()
         with self.rt.db.session() as session:
             conn = session.get_one(Connection, connection_id)
         try:
             async with open_connector(self.rt, conn) as connector:
-                await self._drive(conn, connector, deadline, result)
+                await self._drive(conn, connector, deadline, result, lease)
         except ReconnectRequired as exc:
             mark_needs_reconnect(self.rt.db, connection_id, str(exc))
             result.stopped = str(exc)
@@ -84,18 +86,23 @@ class SyncRunner:
         return result
 
     async def _drive(
-        self, conn: Connection, connector: Connector, deadline: float, result: RunResult
+        self,
+        conn: Connection,
+        connector: Connector,
+        deadline: float,
+        result: RunResult,
+        lease: Lease,
     ) -> None:
         """Prepare, then pump batches; every way a run can end leaves the queue consistent."""
         connection_id = conn.id
         recorder = BatchRecorder(self.rt, conn)
         sending: set[str] = set()
-        beat = asyncio.create_task(self._heartbeat(connection_id))
+        beat = asyncio.create_task(self._heartbeat(lease))
         try:
             if not await self._prepare(conn, connector, recorder):
                 result.stopped = "setup required"
                 return
-            await self._pump(connector, recorder, connection_id, deadline, result, sending)
+            await self._pump(connector, recorder, lease, deadline, result, sending)
         except (ReconnectRequired, TokenExpired) as exc:
             reason = f"authorisation lost: {exc}"
             mark_needs_reconnect(self.rt.db, connection_id, reason)
@@ -118,7 +125,7 @@ class SyncRunner:
         self,
         connector: Connector,
         recorder: BatchRecorder,
-        connection_id: str,
+        lease: Lease,
         deadline: float,
         result: RunResult,
         sending: set[str],
@@ -133,7 +140,8 @@ class SyncRunner:
         """
         size = connector.ctx.spec.batch_size
         in_flight: asyncio.Task[list[WriteOutcome]] | None = None
-        bulk = BulkJob(self, connector, recorder, connection_id)
+        connection_id = lease.connection_id
+        bulk = BulkJob(self, connector, recorder, lease)
         try:
             while True:
                 await bulk.start_if_due(sending, before=deadline)
@@ -157,7 +165,7 @@ class SyncRunner:
                     await bulk.wait(seconds=1.0)  # nothing else due: wait on the job
                 elif not batch:
                     return
-                await asyncio.to_thread(self.renew_lease, connection_id)
+                await asyncio.to_thread(lease.renew)
         finally:
             for task in (in_flight, bulk.task):
                 if task is not None and not task.done():
@@ -165,13 +173,13 @@ class SyncRunner:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
 
-    async def _heartbeat(self, connection_id: str) -> None:
+    async def _heartbeat(self, lease: Lease) -> None:
         """Keep this run's leases while it lives, however long a batch takes: only a dead
         process lets them expire (and then the sweep hands its work to another worker)."""
-        interval = max(0.5, self.rt.settings.batch_lease_seconds / 3)
+        interval = max(0.5, lease.seconds / 3)
         while True:
             await asyncio.sleep(interval)
-            await asyncio.to_thread(self.renew_lease, connection_id)
+            await asyncio.to_thread(lease.renew)
 
     def _org_emails(self, org_id: str) -> list[str]:
         with self.rt.db.session() as session:
@@ -228,49 +236,6 @@ class SyncRunner:
             middle = len(writes) // 2
             return await self._push(connector, writes[:middle]) + await self._push(
                 connector, writes[middle:]
-            )
-
-    def _take_lease(self, connection_id: str) -> bool:
-        now = utcnow()
-        with self.rt.db.session() as session:
-            taken = session.execute(
-                update(Connection)
-                .where(
-                    Connection.id == connection_id,
-                    Connection.status == ConnectionStatus.CONNECTED,
-                    or_(
-                        Connection.lease_until.is_(None),
-                        Connection.lease_until < now,
-                        Connection.lease_owner == self.rt.worker_id,
-                    ),
-                )
-                .values(
-                    lease_owner=self.rt.worker_id,
-                    lease_until=now + timedelta(seconds=self.rt.settings.batch_lease_seconds),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            return bool(getattr(taken, "rowcount", 0))
-
-    def renew_lease(self, connection_id: str) -> None:
-        until = utcnow() + timedelta(seconds=self.rt.settings.batch_lease_seconds)
-        with self.rt.db.session() as session:
-            owned = session.execute(
-                update(Connection)
-                .where(Connection.id == connection_id, Connection.lease_owner == self.rt.worker_id)
-                .values(lease_until=until)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(owned, "rowcount", 0):
-                outbox.extend_leases(session, connection_id, until)
-
-    def _drop_lease(self, connection_id: str) -> None:
-        with self.rt.db.session() as session:
-            session.execute(
-                update(Connection)
-                .where(Connection.id == connection_id, Connection.lease_owner == self.rt.worker_id)
-                .values(lease_owner=None, lease_until=None)
-                .execution_options(synchronize_session=False)
             )
 
 

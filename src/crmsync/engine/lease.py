@@ -1,0 +1,72 @@
+"""A run's hold on one connection: exclusive to that run, kept alive by its heartbeat.
+
+The holder is unique per run (not per process): two threads of one worker process must not
+both run a connection, or two writes of one person could reach the CRM out of order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+
+from crmsync.db.tables import Connection, ConnectionStatus, utcnow
+from crmsync.engine import outbox
+from crmsync.engine.runtime import Runtime
+
+
+@dataclass
+class Lease:
+    rt: Runtime
+    connection_id: str
+    holder: str = ""
+
+    def __post_init__(self) -> None:
+        self.holder = self.holder or f"{self.rt.worker_id}/{uuid.uuid4().hex[:12]}"
+
+    @property
+    def seconds(self) -> int:
+        return self.rt.settings.batch_lease_seconds
+
+    def take(self) -> bool:
+        """Only a connected connection whose lease is free or expired can be taken."""
+        now = utcnow()
+        with self.rt.db.session() as session:
+            taken = session.execute(
+                update(Connection)
+                .where(
+                    Connection.id == self.connection_id,
+                    Connection.status == ConnectionStatus.CONNECTED,
+                    or_(Connection.lease_until.is_(None), Connection.lease_until < now),
+                )
+                .values(lease_owner=self.holder, lease_until=now + timedelta(seconds=self.seconds))
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(taken, "rowcount", 0))
+
+    def renew(self) -> None:
+        """Extend the connection's lease and its leased items' while this run holds it."""
+        until = utcnow() + timedelta(seconds=self.seconds)
+        with self.rt.db.session() as session:
+            owned = session.execute(
+                update(Connection)
+                .where(Connection.id == self.connection_id, Connection.lease_owner == self.holder)
+                .values(lease_until=until)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(owned, "rowcount", 0):
+                outbox.extend_leases(session, self.connection_id, until)
+
+    def drop(self) -> None:
+        with self.rt.db.session() as session:
+            session.execute(
+                update(Connection)
+                .where(Connection.id == self.connection_id, Connection.lease_owner == self.holder)
+                .values(lease_owner=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+
+__all__ = ["Lease"]
