@@ -301,6 +301,11 @@ def verify(
         for status in ("pending", "retrying", "waiting_reconnect", "failed"):
             left = api.get(f"/api/v1/orgs/{org}/operations", params={"status": status}).json()
             unsettled += len(left)
+            examples += [
+                f"{emulator.name} op {op['id']} {op['person_id']} {status} after "
+                f"{op['attempts']} attempts: {op['reason'][:140]}"
+                for op in left[:3]
+            ]
         statuses.update(op["status"] for op in ops.json())
     faults = Counter[str]()
     for counts in injected.values():

@@ -75,3 +75,27 @@ def test_release_gives_way_to_newer_pending_work(db_url: str) -> None:
     with db.session() as session:
         [item] = session.query(WorkItem).all()
         assert item.lane == Lane.REFRESH and item.operation_id == 77
+
+
+def test_an_attempt_superseded_by_newer_work_with_its_own_log_row_is_closed(db_url: str) -> None:
+    from crmsync.db.tables import Operation, OpStatus
+
+    db, cid = _setup(db_url)
+    with db.session() as session:
+        old, new = (
+            Operation(org_id="o", connection_id=cid, person_id="p1", lane=Lane.LIVE, status=s)
+            for s in (OpStatus.PENDING, OpStatus.RETRYING)
+        )
+        session.add_all([old, new])
+        session.flush()
+        outbox.enqueue(session, cid, ["p1"], Lane.LIVE, operation_id=old.id)
+    with db.session() as session:
+        [leased] = outbox.claim(session, cid, 10, timedelta(minutes=1))
+        outbox.enqueue(session, cid, ["p1"], Lane.REFRESH, operation_id=new.id)
+    with db.session() as session:
+        outbox.release(session, [leased.id], utcnow(), count_attempt=True)
+    with db.session() as session:
+        assert session.get_one(Operation, old.id).status == OpStatus.SUPERSEDED
+        assert str(new.id) in session.get_one(Operation, old.id).reason
+        [item] = session.query(WorkItem).all()
+        assert item.operation_id == new.id

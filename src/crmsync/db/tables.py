@@ -80,6 +80,8 @@ class OpStatus(StrEnum):
     FAILED = "failed"
     RETRYING = "retrying"
     WAITING_RECONNECT = "waiting_reconnect"
+    SUPERSEDED = "superseded"
+    """A newer change of the person took over before this attempt landed."""
 
 
 class Direction(StrEnum):

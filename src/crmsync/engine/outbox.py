@@ -20,6 +20,8 @@ from crmsync.db.tables import (
     Connection,
     ConnectionStatus,
     Lane,
+    Operation,
+    OpStatus,
     Unlock,
     WorkItem,
     WorkStatus,
@@ -227,6 +229,8 @@ def release(
             if successor is not None:
                 if successor.operation_id is None:
                     successor.operation_id = item.operation_id
+                elif item.operation_id is not None:
+                    _close_superseded(session, item.operation_id, successor.operation_id)
                 session.delete(item)
                 continue
             item.status = WorkStatus.PENDING
@@ -234,6 +238,20 @@ def release(
             item.not_before = not_before
             if count_attempt:
                 item.attempts += 1
+
+
+def _close_superseded(session: Session, operation_id: int, successor_op: int) -> None:
+    """Every log row ends settled: this attempt's person continues in ``successor_op``."""
+    session.execute(
+        update(Operation)
+        .where(Operation.id == operation_id)
+        .values(
+            status=OpStatus.SUPERSEDED,
+            reason=f"a newer change of this person continues in operation {successor_op}",
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def finish(session: Session, item_ids: Sequence[int]) -> None:
