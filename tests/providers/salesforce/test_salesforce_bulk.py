@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import insert
 
 from crmsync.db.tables import Person, Unlock
+from crmsync.engine.lease import Lease
 from crmsync.providers.salesforce import bulk
 from crmsync.providers.salesforce.connector import SalesforceConnector
 from crmsync.providers.salesforce.emulator.store import WriteContext
@@ -103,8 +104,13 @@ def test_rows_a_failed_job_never_processed_are_retried_and_land(
 ) -> None:
     w = small_bulk
     renewals: list[str] = []
-    renew = w.runner.renew_lease
-    monkeypatch.setattr(w.runner, "renew_lease", lambda cid: (renewals.append(cid), renew(cid)))
+    renew = Lease.renew
+
+    def counted(lease: Lease) -> None:
+        renewals.append(lease.connection_id)
+        renew(lease)
+
+    monkeypatch.setattr(Lease, "renew", counted)
     org(w).jobs.fail_after = 3
     org(w).jobs.polls_in_progress = 2
     ids = _seed(w, 10)
