@@ -9,6 +9,7 @@ from crmsync import __version__
 from crmsync.api.routes import connection, health, host, oauth
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import ConnectorError, InputError
+from crmsync.web import install as install_web
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -22,6 +23,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(host.router)
     app.include_router(connection.router)
     app.include_router(oauth.router)
+    install_web(app, rt)  # the admin UI: sign-in, Settings → Integrations, logs
 
     @app.exception_handler(InputError)
     async def _input_error(_request: Request, exc: InputError) -> JSONResponse:

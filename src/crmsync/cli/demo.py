@@ -2,15 +2,19 @@
 
 Seeds an org with an admin and users, CRM owners matching some of them, a few hundred
 realistic people (half unlocked before connecting, half after), connects through the
-emulator's real OAuth consent page, and waits until everything landed.
+emulator's real OAuth consent page, and waits until everything landed. Every other CRM in the
+registry gets its emulator too, so the admin UI can switch to it through its popup.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import shutil
+import sys
 import time
+import webbrowser
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from crmsync.cli.serving import ServerThread
-from crmsync.connectors.registry import get_provider
+from crmsync.connectors.registry import get_provider, providers
 from crmsync.emulation.harness import EmulatorHarness
 from crmsync.service import build_service
 from crmsync.settings import Settings
@@ -41,49 +45,68 @@ CRM_OWNERS = [
     ("bob@demo.test", "Bob", "Seller"),
     ("cara@demo.test", "Cara", "Closer"),
 ]
+SIGN_IN = ("u-admin", "u-bob")
+"""Users who get a password, printed at the end, to sign in to the admin UI."""
 console = Console()
 
 
 def run_demo(once: bool, people: int, port: int, emulator_port: int) -> int:
     data_dir = Path("var/demo")
     shutil.rmtree(data_dir, ignore_errors=True)
-    harness = get_provider(PROVIDER).emulator(served=True, rate_limited=True)
-    emulator = ServerThread(harness.app, port=emulator_port).start()
-    owners = {email: harness.add_user(email, first, last) for email, first, last in CRM_OWNERS}
+    emulators: dict[str, tuple[EmulatorHarness, ServerThread]] = {}
+    owners: dict[str, str] = {}
+    others = [name for name in providers() if name != PROVIDER]
+    for offset, name in enumerate([PROVIDER, *others]):
+        harness = get_provider(name).emulator(served=True, rate_limited=True)
+        emulators[name] = (harness, ServerThread(harness.app, port=emulator_port + offset).start())
+        for email, first, last in CRM_OWNERS:
+            owner_id = harness.add_user(email, first, last)
+            if name == PROVIDER:
+                owners[email] = owner_id
     api_key = "csk_demo_" + secrets.token_urlsafe(16)
+    passwords = {user_id: secrets.token_urlsafe(9) for user_id in SIGN_IN}
     settings = Settings(
         data_dir=data_dir,
         public_url=f"http://127.0.0.1:{port}",
         host_api_keys=[api_key],
-        provider_overrides={PROVIDER: harness.settings_for(emulator.url)},
+        provider_overrides={
+            name: harness.settings_for(served.url) for name, (harness, served) in emulators.items()
+        },
     )
     service = build_service(settings)
     server = ServerThread(service.app, port=port).start()
+    harness, emulator = emulators[PROVIDER]
     try:
         with httpx.Client(
             base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
         ) as api:
-            summary = {**_flow(api, harness, people), "owners": owners}
-            ok = _report(summary)
+            flow = _flow(api, harness, people, passwords)
+            ok = _report({**flow, "owners": owners})
         if once:
             return 0 if ok else 1
         _print_urls(server.url, emulator.url, api_key)
+        _print_sign_in(server.url, passwords, {n: s.url for n, (_h, s) in emulators.items()})
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         return 0
     finally:
         server.stop()
-        emulator.stop()
+        for _harness, served in emulators.values():
+            served.stop()
 
 
-def _flow(api: httpx.Client, harness: EmulatorHarness, count: int) -> dict[str, Any]:
+def _flow(
+    api: httpx.Client, harness: EmulatorHarness, count: int, passwords: dict[str, str]
+) -> dict[str, Any]:
     fake = Faker()
     Faker.seed(7)
     rng = random.Random(7)
     _ok(api.post("/api/v1/orgs", json={"id": "demo", "name": "Demo Org"}))
     for user_id, email, name, role in USERS:
         user = {"id": user_id, "email": email, "name": name, "role": role}
+        if user_id in passwords:
+            user["password"] = passwords[user_id]
         _ok(api.post("/api/v1/orgs/demo/users", json=user))
     unlocked_by: dict[str, str] = {}
     with _progress() as progress:
@@ -214,7 +237,33 @@ def _print_urls(api_url: str, emulator_url: str, api_key: str) -> None:
         f"{api_url}/api/v1/orgs/demo/connection"
     )
     console.print(f"HubSpot emulator {emulator_url}/_emulator/contacts")
+
+
+def _print_sign_in(url: str, passwords: dict[str, str], emulators: dict[str, str]) -> None:
+    """The admin UI is where the demo ends up: print how to sign in, and open it."""
+    page = f"{url}/signin?next=/settings/integrations"
+    console.print(f"\nadmin UI         {page}", soft_wrap=True)
+    table = Table(title="sign in to the admin UI as")
+    for column in ("user", "role", "email", "password"):
+        table.add_column(column)
+    for user_id, email, _name, role in USERS:
+        if user_id in passwords:
+            table.add_row(user_id, role, email, passwords[user_id])
+    console.print(table)
+    others = ", ".join(f"{name} {base}" for name, base in emulators.items() if name != PROVIDER)
+    if others:
+        console.print(f"other CRM emulators {others} (disconnect HubSpot to switch)")
     console.print("Press Ctrl-C to stop.")
+    if (
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or sys.platform
+        in (
+            "darwin",
+            "win32",
+        )
+    ):
+        webbrowser.open(page)
 
 
 def _progress() -> Progress:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from crmsync.api.deps import RuntimeDep
 from crmsync.errors import ConnectorError, InputError
 from crmsync.services import connections
+from crmsync.web.auth import session_binding
 
 router = APIRouter(tags=["oauth"])
 
@@ -45,7 +46,18 @@ def _page(title: str, message: str, payload: dict[str, str], status: int) -> HTM
     return HTMLResponse(body, status_code=status)
 
 
-@router.get("/oauth/callback/{provider}", response_class=HTMLResponse)
+@router.get(
+    "/oauth/callback/{provider}",
+    response_class=HTMLResponse,
+    responses={
+        code: {"description": description, "content": {"text/html": {}}}
+        for code, description in (
+            (409, "The organisation connected meanwhile, or another CRM account was authorised."),
+            (422, "Unknown, used, expired or foreign state, or the authorisation was refused."),
+            (502, "The CRM did not answer as expected."),
+        )
+    },
+)
 def oauth_callback(
     provider: str,
     request: Request,
@@ -54,7 +66,7 @@ def oauth_callback(
     code: str | None = None,
     error: str | None = None,
 ) -> HTMLResponse:
-    binding = request.cookies.get("crmsync_session")
+    binding = session_binding(request)  # the admin UI's browser session; None for the host API
     try:
         conn = asyncio.run(
             connections.complete_authorization(rt, provider, state, code, error, binding)

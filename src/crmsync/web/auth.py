@@ -1,0 +1,179 @@
+"""Browser sessions for organisation users: sign-in, roles, CSRF and the OAuth binding.
+
+The session is a signed cookie (starlette's ``SessionMiddleware``, itsdangerous): HttpOnly,
+SameSite=Lax, Secure when the public URL is https. It holds the user id, a CSRF token and a
+random *binding* that ties OAuth states started from this browser to it. Every request
+re-reads the user, so a role change or a removed user takes effect at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.middleware.sessions import SessionMiddleware
+
+from crmsync.api.deps import RuntimeDep
+from crmsync.db.tables import Org, Role, User
+from crmsync.services.passwords import hash_password, verify_password
+from crmsync.settings import Settings
+
+COOKIE = "crmsync_session"
+MAX_AGE = 7 * 24 * 3600
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+"""Verified against when no user matches, so a wrong email costs as long as a wrong password."""
+
+
+class SignInRequired(Exception):
+    """No signed-in user: pages redirect to the sign-in page, fetch calls get 401."""
+
+
+class Forbidden(Exception):
+    """Signed in, but not allowed (a member changing something, or a bad CSRF token)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class WebUser:
+    id: str
+    org_id: str
+    org_name: str
+    email: str
+    name: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+def session_secret(settings: Settings) -> str:
+    """Derived from the (first) encryption key, so no extra secret needs configuring."""
+    key = settings.resolved_encryption_key().split(",")[0].strip()
+    return hmac.new(key.encode(), b"crmsync web session v1", hashlib.sha256).hexdigest()
+
+
+def add_session_middleware(app: Any, settings: Settings) -> None:
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie=COOKIE,
+        max_age=MAX_AGE,
+        same_site="lax",
+        https_only=settings.public_url.lower().startswith("https://"),
+    )
+
+
+def session_binding(request: Request) -> str | None:
+    """The browser session's OAuth binding (None outside a browser session, e.g. host API)."""
+    if "session" not in request.scope:
+        return None
+    value = request.session.get("bind")
+    return str(value) if value else None
+
+
+def wants_json(request: Request) -> bool:
+    return request.headers.get("x-requested-with") == "fetch" or request.headers.get(
+        "accept", ""
+    ).startswith("application/json")
+
+
+# -- signing in and out ---------------------------------------------------------------------
+def authenticate(session: Session, email: str, password: str) -> list[User]:
+    """Every user with this email whose password matches (an email may exist in several orgs)."""
+    users = session.scalars(select(User).where(User.email == email.strip().lower())).all()
+    if not users:
+        verify_password(password, _DUMMY_HASH)
+        return []
+    return [u for u in users if verify_password(password, u.password_hash)]
+
+
+def sign_in(request: Request, user: User) -> None:
+    """A fresh session (no fixation): new CSRF token and OAuth binding."""
+    request.session.clear()
+    request.session.update(
+        uid=user.id, csrf=secrets.token_urlsafe(32), bind=secrets.token_urlsafe(32)
+    )
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (anonymous sessions get one too, for the sign-in form)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def flash(request: Request, kind: str, text: str) -> None:
+    request.session["flash"] = [*request.session.get("flash", []), [kind, text]]
+
+
+def pop_flashes(request: Request) -> list[tuple[str, str]]:
+    return [(str(k), str(t)) for k, t in request.session.pop("flash", [])]
+
+
+# -- dependencies ---------------------------------------------------------------------------
+def current_user(request: Request, rt: RuntimeDep) -> WebUser:
+    user_id = request.session.get("uid")
+    if not user_id:
+        raise SignInRequired()
+    with rt.db.session() as session:
+        row = session.get(User, user_id)
+        org = session.get(Org, row.org_id) if row is not None else None
+        if row is None or org is None or not row.password_hash:
+            request.session.clear()
+            raise SignInRequired()
+        return WebUser(row.id, row.org_id, org.name, row.email, row.name, row.role)
+
+
+CurrentUser = Annotated[WebUser, Depends(current_user)]
+
+
+async def check_csrf(request: Request) -> None:
+    """Every state-changing request carries the session's token (form field or header)."""
+    expected = request.session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        raise Forbidden("The form expired or came from another site. Reload the page and retry.")
+
+
+CsrfChecked = Depends(check_csrf)
+
+
+def require_admin(user: CurrentUser) -> WebUser:
+    if not user.is_admin:
+        raise Forbidden("Only an organisation admin can change integrations.")
+    return user
+
+
+AdminUser = Annotated[WebUser, Depends(require_admin)]
+
+__all__ = [
+    "COOKIE",
+    "AdminUser",
+    "CsrfChecked",
+    "CurrentUser",
+    "Forbidden",
+    "SignInRequired",
+    "WebUser",
+]

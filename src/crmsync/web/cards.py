@@ -1,0 +1,145 @@
+"""What the Integrations page shows: one card per provider the registry finds.
+
+Nothing here names a provider. What differs between CRMs comes from the provider's spec and
+its connection: the display name, the record kind, the account label (e.g. HighLevel's
+location), setup state, and optional ``connect_steps`` (e.g. Salesforce's "install the managed
+package, then authorise"), shown as a step-by-step dialog before the popup opens.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from crmsync.api.schemas import ConnectionOut
+from crmsync.connectors.registry import providers
+from crmsync.connectors.spec import ProviderSpec
+from crmsync.db.tables import Unlock
+from crmsync.engine.runtime import Runtime
+from crmsync.services.connections import active_connection
+from crmsync.services.operations import connection_status
+from crmsync.web.views import duration
+
+TILE_COLOURS = 8
+"""Initials tiles use one of ``.tile-0`` … ``.tile-7`` (white text, contrast ≥ 4.5:1)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a provider's connect guide."""
+
+    title: str
+    text: str = ""
+    url: str = ""
+    link_label: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderCard:
+    name: str
+    display_name: str
+    record_label: str
+    initials: str
+    tile: int
+    has_logo: bool
+    steps: tuple[Step, ...] = ()
+    connection: ConnectionOut | None = None
+    blocked_by: str | None = None
+    """The display name of the org's other CRM, when another one is connected."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def initials(display_name: str) -> str:
+    """``HubSpot`` → HS, ``HighLevel`` → HL, ``Close`` → Cl, ``Zoho CRM`` → ZC."""
+    words = display_name.split()
+    if len(words) > 1:
+        return (words[0][0] + words[1][0]).upper()
+    capitals = [c for c in display_name if c.isupper()]
+    return "".join(capitals[:2]) if len(capitals) > 1 else display_name[:2].title()
+
+
+def connect_steps(spec: ProviderSpec) -> tuple[Step, ...]:
+    """The spec's optional ``connect_steps`` (none: the popup opens straight away)."""
+    return connect_steps_from(getattr(spec, "connect_steps", None) or ())
+
+
+def connect_steps_from(raw_steps: Iterable[Any]) -> tuple[Step, ...]:
+    """Steps given as strings, mappings or objects with a ``title`` and optionally ``text``,
+    ``url`` and ``link_label``."""
+    steps: list[Step] = []
+    for raw in raw_steps:
+        if isinstance(raw, str):
+            steps.append(Step(title=raw))
+            continue
+        get = raw.get if isinstance(raw, Mapping) else (lambda k, d="", r=raw: getattr(r, k, d))
+        steps.append(
+            Step(
+                title=str(get("title", "")),
+                text=str(get("text", "") or ""),
+                url=str(get("url", "") or ""),
+                link_label=str(get("link_label", "") or ""),
+            )
+        )
+    return tuple(steps)
+
+
+def provider_logo(name: str) -> Path | None:
+    """A provider folder may ship ``logo.svg``; otherwise the card shows initials."""
+    module = sys.modules.get(providers()[name].connector.__module__)
+    if module is None or module.__file__ is None:
+        return None
+    path = Path(module.__file__).parent / "logo.svg"
+    return path if path.is_file() else None
+
+
+def unlocked_people(session: Session, org_id: str) -> int:
+    count = session.scalar(
+        select(func.count(distinct(Unlock.person_id))).where(Unlock.org_id == org_id)
+    )
+    return int(count or 0)
+
+
+def provider_cards(rt: Runtime, session: Session, org_id: str) -> list[ProviderCard]:
+    conn = active_connection(session, org_id)
+    status = connection_status(rt, session, conn) if conn is not None else None
+    cards = []
+    for index, name in enumerate(providers()):
+        spec = rt.spec(name)
+        mine = status is not None and status.provider == name
+        cards.append(
+            ProviderCard(
+                name=name,
+                display_name=spec.display_name,
+                record_label=spec.record_label,
+                initials=initials(spec.display_name),
+                tile=index % TILE_COLOURS,
+                has_logo=provider_logo(name) is not None,
+                steps=connect_steps(spec),
+                connection=status if mine else None,
+                blocked_by=status.provider_name if status is not None and not mine else None,
+            )
+        )
+    # the connected CRM first, the others in registry order
+    return sorted(cards, key=lambda c: c.connection is None)
+
+
+def live_status(status: ConnectionOut) -> dict[str, Any]:
+    """What the page polls: counts, backfill progress and the state that needs a redraw."""
+    backfill = status.backfill
+    return {
+        "status": status.status,
+        "counts": status.counts.model_dump(),
+        "backfill": {
+            "total": backfill.total,
+            "done": backfill.done,
+            "remaining": backfill.remaining,
+            "estimate": duration(backfill.estimated_seconds) if backfill.remaining else "",
+        },
+        "redraw": f"{status.status}|{status.id}|{','.join(status.setup.missing)}",
+    }

@@ -1,0 +1,183 @@
+"""Rendering: the Jinja environment, its filters, and the response every page goes out with."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
+
+from crmsync.db.tables import ConnectionStatus
+from crmsync.engine.runtime import Runtime
+from crmsync.services.connections import active_connection
+from crmsync.web.auth import CSRF_FIELD, WebUser, csrf_token, pop_flashes
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_URL = re.compile(r"https?://[^\s<>\"')]+")
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Database datetimes may come back naive (SQLite): they are UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def iso(moment: datetime | None) -> str:
+    value = as_utc(moment)
+    return value.isoformat().replace("+00:00", "Z") if value else ""
+
+
+def date(moment: datetime | None) -> str:
+    value = as_utc(moment)
+    return f"{value.day} {value:%b %Y}" if value else "—"
+
+
+def date_time(moment: datetime | None) -> str:
+    value = as_utc(moment)
+    return f"{value.day} {value:%b %Y, %H:%M} UTC" if value else "—"
+
+
+def duration(seconds: float | None) -> str:
+    """A rough, human estimate: "about 3 minutes"."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "less than a minute"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(seconds / 3600, 1)
+    return f"about {hours:g} hours"
+
+
+def linkify(text: str | None) -> Markup:
+    """Escape text, turning http(s) URLs into links that open in a new tab."""
+    if not text:
+        return Markup("")
+    out, last = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(".,;:")
+        out.append(escape(text[last : match.start()]))
+        out.append(
+            Markup('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>').format(url)
+        )
+        last = match.start() + len(url)
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str) if value else "{}"
+
+
+def num(count: int) -> str:
+    return f"{count:,}"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+OP_TEXT = {
+    "inserted": "Created {record} {crm_id} in {crm}.",
+    "updated": "Updated {record} {crm_id} in {crm}.",
+    "unchanged": "Already up to date in {crm}: nothing to send.",
+    "pending": "Waiting to be sent.",
+    "retrying": "Will be tried again shortly.",
+    "waiting_reconnect": "Waiting for {crm} to be reconnected.",
+    "superseded": "A newer change of this person took over before this one was sent.",
+}
+
+
+def op_text(op: Any, crm: str, record_label: str) -> str:
+    """The operation's reason, or a plain sentence for outcomes that need none."""
+    if op.reason:
+        return str(op.reason)
+    template = OP_TEXT.get(op.status, "")
+    return template.format(record=record_label.lower(), crm_id=op.crm_id or "", crm=crm)
+
+
+@cache
+def _static_version(name: str) -> str:
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:10]
+
+
+def static_url(name: str) -> str:
+    return f"/static/{name}?v={_static_version(name)}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        iso=iso,
+        date=date,
+        datetime=date_time,
+        duration=duration,
+        linkify=linkify,
+        pretty_json=pretty_json,
+        plural=plural,
+        num=num,
+    )
+    env.globals.update(static_url=static_url, csrf_field=CSRF_FIELD, op_text=op_text)
+    return env
+
+
+ENV = _environment()
+
+
+def reconnect_notice(rt: Runtime, org_id: str) -> dict[str, str] | None:
+    """What the page-wide banner says when the org's connection needs reconnecting."""
+    with rt.db.session() as session:
+        conn = active_connection(session, org_id)
+        if conn is None or conn.status != ConnectionStatus.NEEDS_RECONNECT:
+            return None
+        name = rt.spec(conn.provider).display_name
+        return {"provider": conn.provider, "name": name, "reason": conn.status_reason or ""}
+
+
+def render(
+    request: Request,
+    rt: Runtime,
+    template: str,
+    context: dict[str, Any] | None = None,
+    user: WebUser | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    page = {
+        "request": request,
+        "app_name": rt.settings.app_name,
+        "user": user,
+        "csrf": csrf_token(request),
+        "flashes": pop_flashes(request),
+        "notice": reconnect_notice(rt, user.org_id) if user else None,
+        "path": request.url.path,
+        **(context or {}),
+    }
+    body = ENV.get_template(template).render(page)
+    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
