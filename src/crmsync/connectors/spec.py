@@ -48,6 +48,16 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class ConnectStep:
+    """One step an admin takes before authorising (shown by the admin UI)."""
+
+    title: str
+    text: str = ""
+    url: str = ""
+    link_label: str = ""
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     name: str
     display_name: str
@@ -65,6 +75,8 @@ class ProviderSpec:
     records_per_call: int | None = None
     """Records one write call carries, when less than ``batch_size`` (a CRM without batch
     writes: 1). Benchmarks compute the bound and the minimum number of calls from it."""
+    connect_steps: tuple[ConnectStep, ...] = ()
+    """Steps before the consent page, e.g. installing a managed package."""
     bulk_threshold: int | None = None
     """Backfills of at least this many due people go through ``Connector.push_bulk``."""
     bulk_max: int = 10_000
