@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", strip_whitespace=True)
 ]
+# orgs.id and users.id are 64 characters long in the database.
+ShortIdentifier = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$", strip_whitespace=True)
+]
 Text = Annotated[str, StringConstraints(max_length=300, strip_whitespace=True)]
+Name = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]  # name columns
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://\S+$")
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; they are UTC, and RFC 3339 wants it said."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 def _email(value: str) -> str:
@@ -28,18 +48,18 @@ class Strict(BaseModel):
 
 
 class PersonIn(Strict):
-    first_name: Text | None = None
-    last_name: Text | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
     emails: list[str] = Field(default_factory=list, max_length=20)
     phones: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
         default_factory=list, max_length=20
     )
     company: Text | None = None
     title: Text | None = None
-    city: Text | None = None
-    state: Text | None = None
+    city: Name | None = None
+    state: Name | None = None
     zip: Annotated[str, StringConstraints(max_length=40)] | None = None
-    country: Text | None = None
+    country: Name | None = None
     linkedin_url: str | None = None
     profile_url: str | None = None
 
@@ -63,7 +83,7 @@ class PersonOut(PersonIn):
 
 
 class OrgIn(Strict):
-    id: Identifier | None = None
+    id: ShortIdentifier | None = None
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
 
@@ -73,9 +93,9 @@ class OrgOut(BaseModel):
 
 
 class UserIn(Strict):
-    id: Identifier | None = None
+    id: ShortIdentifier | None = None
     email: str
-    name: Text = ""
+    name: Name = ""
     role: str = "member"
     password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
 
@@ -139,7 +159,7 @@ class SetupState(BaseModel):
 
 class AuthorizeOut(BaseModel):
     authorize_url: str
-    state_expires_at: datetime
+    state_expires_at: UtcDateTime
 
 
 class ConnectionPatch(Strict):
@@ -170,7 +190,7 @@ class ConnectionOut(BaseModel):
     provider_name: str
     status: str
     status_reason: str | None
-    connected_at: datetime
+    connected_at: UtcDateTime
     account_id: str | None
     account_label: str | None
     skip_backfill: bool
@@ -195,8 +215,8 @@ class OperationOut(BaseModel):
     retry_of: int | None
     request_summary: dict[str, Any]
     response_summary: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class PersonSyncOut(BaseModel):
@@ -205,10 +225,38 @@ class PersonSyncOut(BaseModel):
     status: str
     crm_id: str | None
     crm_url: str | None
-    last_synced_at: datetime | None
+    last_synced_at: UtcDateTime | None
     queued: bool
     last_operation: OperationOut | None
 
 
 class Message(BaseModel):
     detail: str
+
+
+class FieldIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """A refused request: what was wrong, in words, or per field for a malformed request."""
+
+    detail: str | list[FieldIssue]
+
+
+_ERRORS: dict[int, dict[str, Any]] = {
+    400: {"model": Message, "description": "The request body could not be read."},
+    401: {"model": Message, "description": "Missing or invalid host API key."},
+    404: {"model": Message, "description": "The organisation, or what the path names, is unknown."},
+    409: {"model": Message, "description": "Conflicts with the current state; nothing was done."},
+    422: {"model": Problem, "description": "Invalid input; nothing was written."},
+    502: {"model": Message, "description": "The CRM call failed."},
+    503: {"model": Message, "description": "The database is unavailable."},
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route declares in its OpenAPI ``responses``."""
+    return {code: _ERRORS[code] for code in codes}

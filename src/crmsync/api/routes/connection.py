@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from crmsync.api.deps import HostAuth, RuntimeDep
 from crmsync.api.schemas import (
@@ -18,13 +18,22 @@ from crmsync.api.schemas import (
     OperationOut,
     PersonSyncOut,
     SetupIn,
+    errors,
 )
 from crmsync.services import api_key_connections, connections, operations
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["connection"])
+# Operation ids are database integers: anything beyond 64 bits cannot exist and, unchecked,
+# overflows the SQLite driver (a 500) instead of being refused.
+OperationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.post("/connection", response_model=AuthorizeOut, status_code=201)
+@router.post(
+    "/connection",
+    response_model=AuthorizeOut,
+    status_code=201,
+    responses=errors(400, 401, 404, 409, 422),
+)
 def connect(org_id: str, body: ConnectIn, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
     """Start connecting a CRM: send the org's admin to ``authorize_url``."""
     with rt.db.session() as session:
@@ -34,7 +43,12 @@ def connect(org_id: str, body: ConnectIn, rt: RuntimeDep, _: HostAuth) -> Author
     return AuthorizeOut(authorize_url=url, state_expires_at=state.expires_at)
 
 
-@router.post("/connection/api-key", response_model=ConnectionOut, status_code=201)
+@router.post(
+    "/connection/api-key",
+    response_model=ConnectionOut,
+    status_code=201,
+    responses=errors(400, 401, 404, 409, 422, 502),
+)
 def connect_with_api_key(
     org_id: str, body: ApiKeyConnectIn, rt: RuntimeDep, _: HostAuth
 ) -> ConnectionOut:
@@ -50,14 +64,14 @@ def connect_with_api_key(
         return operations.connection_status(rt, session, conn)
 
 
-@router.get("/connection", response_model=ConnectionOut)
+@router.get("/connection", response_model=ConnectionOut, responses=errors(401, 404))
 def get_connection(org_id: str, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
     with rt.db.session() as session:
         conn = connections.require_connection(session, org_id)
         return operations.connection_status(rt, session, conn)
 
 
-@router.patch("/connection", response_model=ConnectionOut)
+@router.patch("/connection", response_model=ConnectionOut, responses=errors(400, 401, 404, 422))
 def patch_connection(
     org_id: str, body: ConnectionPatch, rt: RuntimeDep, _: HostAuth
 ) -> ConnectionOut:
@@ -69,7 +83,7 @@ def patch_connection(
         return operations.connection_status(rt, session, conn)
 
 
-@router.delete("/connection", response_model=Message)
+@router.delete("/connection", response_model=Message, responses=errors(401, 404))
 def disconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
     with rt.db.session() as session:
         conn = connections.disconnect(session, org_id)
@@ -78,7 +92,11 @@ def disconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
     )
 
 
-@router.post("/connection/setup", response_model=ConnectionOut)
+@router.post(
+    "/connection/setup",
+    response_model=ConnectionOut,
+    responses=errors(400, 401, 404, 409, 422, 502),
+)
 def setup(org_id: str, body: SetupIn, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
     """Check the CRM's setup again (e.g. after installing a package), or let crmsync create
     the missing custom fields itself."""
@@ -88,7 +106,12 @@ def setup(org_id: str, body: SetupIn, rt: RuntimeDep, _: HostAuth) -> Connection
         return operations.connection_status(rt, session, conn)
 
 
-@router.post("/connection/reconnect", response_model=AuthorizeOut, status_code=201)
+@router.post(
+    "/connection/reconnect",
+    response_model=AuthorizeOut,
+    status_code=201,
+    responses=errors(401, 404),
+)
 def reconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
     """Authorise again after the CRM refused our tokens; all sync state is kept."""
     with rt.db.session() as session:
@@ -96,7 +119,7 @@ def reconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
     return AuthorizeOut(authorize_url=url, state_expires_at=state.expires_at)
 
 
-@router.get("/operations", response_model=list[OperationOut])
+@router.get("/operations", response_model=list[OperationOut], responses=errors(401, 404, 422))
 def list_operations(
     org_id: str,
     rt: RuntimeDep,
@@ -104,22 +127,32 @@ def list_operations(
     status: str | None = None,
     person_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> list[OperationOut]:
     """The integration log, newest first."""
     with rt.db.session() as session:
         return operations.list_operations(session, org_id, status, person_id, limit, before_id)
 
 
-@router.post("/operations/{operation_id}/retry", response_model=Message, status_code=202)
-def retry(org_id: str, operation_id: int, rt: RuntimeDep, _: HostAuth) -> Message:
+@router.post(
+    "/operations/{operation_id}/retry",
+    response_model=Message,
+    status_code=202,
+    responses=errors(401, 404, 409, 422),
+)
+def retry(org_id: str, operation_id: OperationId, rt: RuntimeDep, _: HostAuth) -> Message:
     with rt.db.session() as session:
         connection_id = operations.retry_operation(session, org_id, operation_id)
     rt.kick(connection_id)
     return Message(detail=f"operation {operation_id} queued for retry")
 
 
-@router.post("/operations/retry-failed", response_model=Message, status_code=202)
+@router.post(
+    "/operations/retry-failed",
+    response_model=Message,
+    status_code=202,
+    responses=errors(401, 404),
+)
 def retry_failed(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
     with rt.db.session() as session:
         connection_id, count = operations.retry_all_failed(session, org_id)
@@ -127,7 +160,7 @@ def retry_failed(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
     return Message(detail=f"{count} failed operations queued for retry")
 
 
-@router.get("/people/{person_id}/sync", response_model=PersonSyncOut)
+@router.get("/people/{person_id}/sync", response_model=PersonSyncOut, responses=errors(401, 404))
 def person_sync(org_id: str, person_id: str, rt: RuntimeDep, _: HostAuth) -> PersonSyncOut:
     with rt.db.session() as session:
         return operations.person_sync(rt, session, org_id, person_id)

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from crmsync.api.deps import RuntimeDep
+from crmsync.api.schemas import errors
 from crmsync.metrics import registry_for, render
 
 router = APIRouter(tags=["health"])
@@ -27,7 +28,7 @@ def metrics(request: Request, rt: RuntimeDep) -> PlainTextResponse:
     return PlainTextResponse(render(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=errors(503))
 def readyz(rt: RuntimeDep) -> dict[str, str]:
     try:
         with rt.db.session() as session:

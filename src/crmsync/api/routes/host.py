@@ -16,6 +16,7 @@ from crmsync.api.schemas import (
     UnlocksAccepted,
     UserIn,
     UserOut,
+    errors,
 )
 from crmsync.services import orgs, people
 
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["host"])
 PersonId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")]
 
 
-@router.put("/people/{person_id}", response_model=PersonOut)
+@router.put("/people/{person_id}", response_model=PersonOut, responses=errors(400, 401, 422))
 def put_person(person_id: PersonId, body: PersonIn, rt: RuntimeDep, _: HostAuth) -> PersonOut:
     """Create or refresh a person; a change is pushed to every org that unlocked them."""
     with rt.db.session() as session:
@@ -35,14 +36,19 @@ def put_person(person_id: PersonId, body: PersonIn, rt: RuntimeDep, _: HostAuth)
     )
 
 
-@router.post("/orgs", response_model=OrgOut, status_code=201)
+@router.post("/orgs", response_model=OrgOut, status_code=201, responses=errors(400, 401, 409, 422))
 def create_org(body: OrgIn, rt: RuntimeDep, _: HostAuth) -> OrgOut:
     with rt.db.session() as session:
         org = orgs.create_org(session, body)
         return OrgOut(id=org.id, name=org.name)
 
 
-@router.post("/orgs/{org_id}/users", response_model=UserOut, status_code=201)
+@router.post(
+    "/orgs/{org_id}/users",
+    response_model=UserOut,
+    status_code=201,
+    responses=errors(400, 401, 404, 409, 422),
+)
 def create_user(org_id: str, body: UserIn, rt: RuntimeDep, _: HostAuth) -> UserOut:
     with rt.db.session() as session:
         user = orgs.create_user(session, org_id, body)
@@ -51,7 +57,12 @@ def create_user(org_id: str, body: UserIn, rt: RuntimeDep, _: HostAuth) -> UserO
         )
 
 
-@router.post("/orgs/{org_id}/unlocks", response_model=UnlocksAccepted, status_code=202)
+@router.post(
+    "/orgs/{org_id}/unlocks",
+    response_model=UnlocksAccepted,
+    status_code=202,
+    responses=errors(400, 401, 404, 422),
+)
 def unlock(
     org_id: str, body: UnlockIn | list[UnlockIn], rt: RuntimeDep, _: HostAuth
 ) -> UnlocksAccepted:
