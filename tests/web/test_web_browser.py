@@ -220,10 +220,7 @@ def test_a_provider_guide_comes_before_the_popup(
         },
         "Come back here when it is installed",
     )
-    real = cards.connect_steps
-    monkeypatch.setattr(
-        cards, "connect_steps", lambda spec: real(spec) or cards.connect_steps_from(steps)
-    )
+    monkeypatch.setattr(cards, "connect_steps", lambda spec: cards.connect_steps_from(steps))
     context = new_context(browser)
     page = context.new_page()
     sign_in(page, stack, ADMIN[1], f"{stack.provider}-16-signin")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from crmsync.connectors.spec import OAuthSpec, ProviderSpec, RateLimitSpec
+from crmsync.connectors.spec import ConnectStep, OAuthSpec, ProviderSpec, RateLimitSpec
 from crmsync.errors import Action, InputError, Rule
 
 API_VERSION = "v60.0"
@@ -23,6 +23,15 @@ SPEC = ProviderSpec(
     display_name="Salesforce",
     crm_object="Lead",
     record_label="Lead",
+    connect_steps=(
+        ConnectStep(
+            title="Install the managed package",
+            text="It adds the Person ID and Profile URL fields to Leads. If you skip it, "
+            "crmsync lists the missing fields after you authorise and can create them.",
+            url=PACKAGE_INSTALL_URL,
+            link_label="Open the package install page",
+        ),
+    ),
     oauth=OAuthSpec(
         authorize_url="https://login.salesforce.com/services/oauth2/authorize",
         token_url="https://login.salesforce.com/services/oauth2/token",
