@@ -99,3 +99,39 @@ def test_an_attempt_superseded_by_newer_work_with_its_own_log_row_is_closed(db_u
         assert str(new.id) in session.get_one(Operation, old.id).reason
         [item] = session.query(WorkItem).all()
         assert item.operation_id == new.id
+
+
+def test_a_change_committed_while_its_pending_item_is_claimed_is_never_lost(db_url: str) -> None:
+    """Regression (fault soak, one stale HubSpot title): a refresh enqueued while an earlier
+    pending item of the same person was being claimed. On PostgreSQL the refresh saw that
+    item still pending and added nothing; the runner claimed it and read the person before
+    the refresh committed, so it wrote the old title and no work remained for the new one.
+    Whatever the interleaving, the claimed read or a pending item must carry the change."""
+    import threading
+
+    from crmsync.db.tables import Person
+
+    db, cid = _setup(db_url)
+    with db.session() as session:
+        session.add(Person(person_id="p1", title="old", content_hash="h1"))
+        outbox.enqueue(session, cid, ["p1"], Lane.LIVE)
+    seen: dict[str, object] = {}
+
+    def claim_then_plan() -> None:
+        with db.session() as session:
+            seen["claimed"] = len(outbox.claim(session, cid, 10, timedelta(minutes=1)))
+        with db.session() as session:  # the planner reads the person after claiming
+            seen["title"] = session.get_one(Person, "p1").title
+
+    with db.session() as refresh:  # the host's PUT /people/p1, still uncommitted
+        refresh.get_one(Person, "p1").title = "new"
+        outbox.enqueue(refresh, cid, ["p1"], Lane.REFRESH)
+        runner = threading.Thread(target=claim_then_plan)
+        runner.start()
+        runner.join(timeout=0.5)  # the runner may claim now, or wait on our lock
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+    with db.session() as session:
+        pending = session.query(WorkItem).filter(WorkItem.status == WorkStatus.PENDING).count()
+    assert seen["claimed"] == 1
+    assert seen["title"] == "new" or pending == 1, (seen, pending)

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, select, text, update
+from sqlalchemy import Select, and_, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,17 +36,33 @@ ACTIVE = (
 """Connections that accept new work: one paused for a reconnect or a setup keeps its queue."""
 
 
-def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert work items, skipping people that already have pending work on the connection."""
+def _upsert_pending(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert work items; a person with pending work on the connection keeps that one item,
+    moved up to the new lane if it is higher (never down).
+
+    The conflict branch is an UPDATE on purpose, not DO NOTHING: it locks the pending item
+    until the caller commits. A runner claiming that item meanwhile waits for the commit, so
+    it reads the change that caused this enqueue. With DO NOTHING, PostgreSQL let the runner
+    claim the item and read the person before the change committed: the old values were
+    written and no work was left for the new ones (a lost update the fault soak found).
+    """
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(WorkItem).on_conflict_do_nothing(
-        index_elements=["connection_id", "person_id"],
-        index_where=text("status = 'pending'"),
+    stmt = insert(WorkItem)
+    higher = stmt.excluded.priority < WorkItem.priority
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["connection_id", "person_id"],
+            index_where=text("status = 'pending'"),
+            set_={
+                "lane": case((higher, stmt.excluded.lane), else_=WorkItem.lane),
+                "priority": case((higher, stmt.excluded.priority), else_=WorkItem.priority),
+            },
+        ),
+        rows,
     )
-    session.execute(stmt, rows)
 
 
 def enqueue(
@@ -58,23 +74,10 @@ def enqueue(
 ) -> None:
     """Queue people on one connection; pending work already queued moves up to this lane."""
     ids = list(dict.fromkeys(person_ids))
-    if not ids:
-        return
     priority = LANE_PRIORITY[lane]
+    now = utcnow()
     for chunk in _chunks(ids, 500):
-        session.execute(
-            update(WorkItem)
-            .where(
-                WorkItem.connection_id == connection_id,
-                WorkItem.status == WorkStatus.PENDING,
-                WorkItem.person_id.in_(chunk),
-                WorkItem.priority > priority,
-            )
-            .values(lane=lane, priority=priority)
-            .execution_options(synchronize_session=False)
-        )
-        now = utcnow()
-        _insert_ignore(
+        _upsert_pending(
             session,
             [
                 {
