@@ -202,13 +202,6 @@ def _anyone(w: World) -> TestClient:
     return TestClient(w.api.app, raise_server_exceptions=False, headers=dict(w.api.headers))
 
 
-@pytest.fixture
-def pg(w: World) -> World:
-    if not w.rt.db.url.startswith("postgresql"):
-        pytest.skip("SQLite stores NUL characters; only PostgreSQL refuses them")
-    return w
-
-
 @pytest.mark.parametrize(
     "url",
     [
@@ -250,48 +243,107 @@ def test_values_longer_than_their_columns_are_422_not_500(
     assert snapshot(team) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: FastAPI's default 422 handler echoes the invalid input, and a lone UTF-16 "
-    "surrogate (JSON '\\ud800') cannot be encoded as UTF-8, so the refusal itself is a 500",
-)
 @pytest.mark.parametrize(
-    ("method", "url", "raw"),
+    ("method", "url", "raw", "field"),
     [
-        ("PUT", "/api/v1/people/p9", '{"first_name": "\\ud800"}'),
-        ("POST", "/api/v1/orgs", '{"name": "\\udfff"}'),
-        ("POST", "/api/v1/orgs/org1/users", '{"email": "a\\ud800@acme.test"}'),
+        ("PUT", "/api/v1/people/p9", '{"first_name": "\\ud800"}', "first_name"),
+        ("POST", "/api/v1/orgs", '{"name": "\\udfff"}', "name"),
+        ("POST", "/api/v1/orgs/org1/users", '{"email": "a\\ud800@acme.test"}', "email"),
+        ("PATCH", "/api/v1/orgs/org1/connection", '{"settings": {"k": "\\ud800"}}', "settings"),
+        ("PATCH", "/api/v1/orgs/org1/connection", '{"settings": {"\\udfff": 1}}', "settings"),
+        ("POST", "/api/v1/orgs/org1/unlocks", '[{"person_id": "\\ud800"}]', "person_id"),
     ],
 )
 def test_a_lone_surrogate_in_json_is_422_not_500(
-    team: World, method: str, url: str, raw: str
+    team: World, method: str, url: str, raw: str, field: str
 ) -> None:
+    """Fixed (API edge): FastAPI's default 422 handler echoed the invalid input, and a lone
+    UTF-16 surrogate (JSON '\\ud800') cannot be encoded as UTF-8, so the refusal itself was a
+    500. The 422 now says where and why, never what; free-form JSON fields refuse it too."""
     before = snapshot(team)
     headers = {"Content-Type": "application/json"}
     r = _anyone(team).request(method, url, content=raw, headers=headers)
     assert r.status_code == 422, r.text
+    issues = r.json()["detail"]
+    assert any(field in issue["loc"] for issue in issues), issues
+    assert all(set(issue) == {"loc", "msg", "type"} for issue in issues), issues
     assert snapshot(team) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a NUL character in a path, query or body string reaches PostgreSQL, which "
-    "refuses it (psycopg DataError) with a 500 instead of a 4xx",
-)
+def test_a_422_does_not_echo_the_rejected_input(team: World) -> None:
+    """A refused secret (here a too-short API key) is not sent back in the answer."""
+    secret = "s3cr\u00e9t"
+    r = _anyone(team).post(
+        "/api/v1/orgs/org1/connection/api-key", json={"provider": "close", "api_key": secret}
+    )
+    assert r.status_code == 422, r.text
+    assert secret not in r.text
+    assert [issue["loc"] for issue in r.json()["detail"]] == [["body", "api_key"]]
+
+
 @pytest.mark.parametrize(
-    ("method", "url", "body"),
+    ("method", "url", "body", "field"),
     [
-        ("POST", "/api/v1/orgs", {"name": "a\x00b"}),
-        ("PUT", "/api/v1/people/p9", {"first_name": "a\x00b"}),
-        ("GET", "/api/v1/orgs/org%001/connection", None),
-        ("GET", "/oauth/callback/hubspot?state=a%00b&code=x", None),
+        ("POST", "/api/v1/orgs", {"name": "a\x00b"}, "name"),
+        ("POST", "/api/v1/orgs/org1/users", {"email": "a@acme.test", "name": "a\x00"}, "name"),
+        ("PUT", "/api/v1/people/p9", {"first_name": "a\x00b"}, "first_name"),
+        ("PUT", "/api/v1/people/p9", {"phones": ["555\x00"]}, "phones"),
+        ("PATCH", "/api/v1/orgs/org1/connection", {"settings": {"k": ["a\x00"]}}, "settings"),
+        ("POST", "/api/v1/orgs/org1/connection", {"provider": "hub\x00spot"}, "provider"),
+        (
+            "POST",
+            "/api/v1/orgs/org1/connection",
+            {"provider": "hubspot", "options": {"a\x00": "b"}},
+            "options",
+        ),
+        (
+            "POST",
+            "/api/v1/orgs/org1/connection/api-key",
+            {"provider": "close", "api_key": "k" * 9 + "\x00"},
+            "api_key",
+        ),
+        ("GET", "/api/v1/orgs/org%001/connection", None, "org_id"),
+        ("DELETE", "/api/v1/orgs/org%001/connection", None, "org_id"),
+        ("POST", "/api/v1/orgs/org%001/operations/retry-failed", None, "org_id"),
+        ("GET", "/api/v1/orgs/org1/operations?status=a%00b", None, "status"),
+        ("GET", "/api/v1/orgs/org1/operations?person_id=a%00b", None, "person_id"),
+        ("GET", "/api/v1/orgs/org1/people/p%001/sync", None, "person_id"),
     ],
 )
-def test_a_nul_character_is_a_4xx_not_a_500_on_postgresql(
-    pg: World, method: str, url: str, body: dict[str, str] | None
+def test_a_nul_character_is_a_422_naming_the_field(
+    team: World, method: str, url: str, body: Any, field: str
 ) -> None:
-    pg.org("org1", {"u-admin": "admin@acme.test"})
-    before = snapshot(pg)
-    r = _anyone(pg).request(method, url, json=body)
-    assert 400 <= r.status_code < 500, r.text
-    assert snapshot(pg) == before
+    """Fixed (API edge): a NUL character in a path, query or body string reached PostgreSQL,
+    which refuses it (psycopg DataError) with a 500. It is refused before any query, with a
+    422 naming the field, on every database (SQLite would have stored it)."""
+    before = snapshot(team)
+    r = _anyone(team).request(method, url, json=body)
+    assert r.status_code == 422, r.text
+    issues = r.json()["detail"]
+    assert any(field in issue["loc"] for issue in issues), issues
+    assert snapshot(team) == before
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("state={state}%00&code=x", "state"),
+        ("state={state}&code=x%00", "code"),
+        ("state={state}&error=a%00b", "error"),
+    ],
+)
+def test_a_nul_character_in_the_oauth_callback_is_a_422_page(
+    team: World, query: str, field: str
+) -> None:
+    """The callback is a page in the consent popup: it says which parameter was refused,
+    before looking the state up (PostgreSQL fails a NUL with a 500), so a real pending state
+    is not spent on a request that could not have come from the CRM."""
+    team.org("org3", {"u-three": "three@gamma.test"})
+    r = team.api.post("/api/v1/orgs/org3/connection", json={"provider": "hubspot"})
+    assert r.status_code == 201, r.text
+    state = parse_qs(urlsplit(r.json()["authorize_url"]).query)["state"][0]
+    before = snapshot(team)
+    r = _anyone(team).get(f"/oauth/callback/hubspot?{query.format(state=state)}")
+    assert r.status_code == 422, r.text
+    assert "Could not connect" in r.text and f"{field} must not contain NUL" in r.text
+    assert snapshot(team) == before

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from crmsync import __version__
@@ -10,6 +13,20 @@ from crmsync.api.routes import connection, health, host, oauth
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import ConnectorError, InputError
 from crmsync.web import install as install_web
+
+
+def _printable(text: str) -> str:
+    """``text`` as something UTF-8 can encode: a lone surrogate is shown as ``\\ud800``."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _field_issue(error: Any) -> dict[str, Any]:
+    """One validation error as the API's ``FieldIssue``: where and why, never the input.
+
+    FastAPI's default answer echoes the rejected value, which can be a secret (an API key, a
+    password) and can fail to serialise (a lone surrogate), turning the refusal into a 500."""
+    loc = [part if isinstance(part, int) else _printable(str(part)) for part in error["loc"]]
+    return {"loc": loc, "msg": _printable(str(error["msg"])), "type": str(error["type"])}
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -24,6 +41,10 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(connection.router)
     app.include_router(oauth.router)
     install_web(app, rt)  # the admin UI: sign-in, Settings → Integrations, logs
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": [_field_issue(e) for e in exc.errors()]}, status_code=422)
 
     @app.exception_handler(InputError)
     async def _input_error(_request: Request, exc: InputError) -> JSONResponse:

@@ -15,6 +15,42 @@ from pydantic import (
     field_validator,
 )
 
+# Text that cannot be stored: PostgreSQL refuses NUL in text and JSON, and a lone UTF-16
+# surrogate (JSON "\\ud800") is not valid Unicode, so it cannot be encoded or stored either.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be accepted as text, or None when it can."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "must not contain NUL characters (\\x00)"
+    return "must not contain lone UTF-16 surrogates"
+
+
+def _storable(value: Any) -> Any:
+    """Refuses unstorable text anywhere in ``value``: a string, or the keys and values of
+    (nested) lists and dicts, so free-form ``dict[str, Any]`` fields are covered too."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _storable(item)
+    return value
+
+
+# A path or query string parameter: the edge refuses NUL and lone surrogates with a 422 that
+# names the parameter, instead of letting PostgreSQL fail the query with a 500.
+SafeStr = Annotated[str, AfterValidator(_storable)]
+
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", strip_whitespace=True)
 ]
@@ -44,7 +80,15 @@ def _email(value: str) -> str:
 
 
 class Strict(BaseModel):
+    """Every request body: unknown fields are refused, and so is unstorable text in any field
+    (one validator for all of them, so a new field cannot forget it)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        return _storable(value)
 
 
 class PersonIn(Strict):

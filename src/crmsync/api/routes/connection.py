@@ -17,6 +17,7 @@ from crmsync.api.schemas import (
     Message,
     OperationOut,
     PersonSyncOut,
+    SafeStr,
     SetupIn,
     errors,
 )
@@ -34,7 +35,7 @@ OperationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
     status_code=201,
     responses=errors(400, 401, 404, 409, 422),
 )
-def connect(org_id: str, body: ConnectIn, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
+def connect(org_id: SafeStr, body: ConnectIn, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
     """Start connecting a CRM: send the org's admin to ``authorize_url``."""
     with rt.db.session() as session:
         url, state = connections.start_authorization(
@@ -50,7 +51,7 @@ def connect(org_id: str, body: ConnectIn, rt: RuntimeDep, _: HostAuth) -> Author
     responses=errors(400, 401, 404, 409, 422, 502),
 )
 def connect_with_api_key(
-    org_id: str, body: ApiKeyConnectIn, rt: RuntimeDep, _: HostAuth
+    org_id: SafeStr, body: ApiKeyConnectIn, rt: RuntimeDep, _: HostAuth
 ) -> ConnectionOut:
     """Connect with an API key instead of OAuth, where the CRM allows it (Close). Sending a
     new key for the same CRM account resumes a paused connection."""
@@ -65,7 +66,7 @@ def connect_with_api_key(
 
 
 @router.get("/connection", response_model=ConnectionOut, responses=errors(401, 404))
-def get_connection(org_id: str, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
+def get_connection(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
     with rt.db.session() as session:
         conn = connections.require_connection(session, org_id)
         return operations.connection_status(rt, session, conn)
@@ -73,7 +74,7 @@ def get_connection(org_id: str, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
 
 @router.patch("/connection", response_model=ConnectionOut, responses=errors(400, 401, 404, 422))
 def patch_connection(
-    org_id: str, body: ConnectionPatch, rt: RuntimeDep, _: HostAuth
+    org_id: SafeStr, body: ConnectionPatch, rt: RuntimeDep, _: HostAuth
 ) -> ConnectionOut:
     """Change options. ``skip_backfill`` is chosen once, at connect."""
     with rt.db.session() as session:
@@ -84,7 +85,7 @@ def patch_connection(
 
 
 @router.delete("/connection", response_model=Message, responses=errors(401, 404))
-def disconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
+def disconnect(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> Message:
     with rt.db.session() as session:
         conn = connections.disconnect(session, org_id)
     return Message(
@@ -97,7 +98,7 @@ def disconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
     response_model=ConnectionOut,
     responses=errors(400, 401, 404, 409, 422, 502),
 )
-def setup(org_id: str, body: SetupIn, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
+def setup(org_id: SafeStr, body: SetupIn, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
     """Check the CRM's setup again (e.g. after installing a package), or let crmsync create
     the missing custom fields itself."""
     asyncio.run(connections.run_setup(rt, org_id, body.create_missing_fields))
@@ -112,7 +113,7 @@ def setup(org_id: str, body: SetupIn, rt: RuntimeDep, _: HostAuth) -> Connection
     status_code=201,
     responses=errors(401, 404),
 )
-def reconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
+def reconnect(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
     """Authorise again after the CRM refused our tokens; all sync state is kept."""
     with rt.db.session() as session:
         url, state = connections.start_reconnect(rt, session, org_id)
@@ -121,11 +122,11 @@ def reconnect(org_id: str, rt: RuntimeDep, _: HostAuth) -> AuthorizeOut:
 
 @router.get("/operations", response_model=list[OperationOut], responses=errors(401, 404, 422))
 def list_operations(
-    org_id: str,
+    org_id: SafeStr,
     rt: RuntimeDep,
     _: HostAuth,
-    status: str | None = None,
-    person_id: str | None = None,
+    status: SafeStr | None = None,
+    person_id: SafeStr | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> list[OperationOut]:
@@ -140,7 +141,7 @@ def list_operations(
     status_code=202,
     responses=errors(401, 404, 409, 422),
 )
-def retry(org_id: str, operation_id: OperationId, rt: RuntimeDep, _: HostAuth) -> Message:
+def retry(org_id: SafeStr, operation_id: OperationId, rt: RuntimeDep, _: HostAuth) -> Message:
     with rt.db.session() as session:
         connection_id = operations.retry_operation(session, org_id, operation_id)
     rt.kick(connection_id)
@@ -153,7 +154,7 @@ def retry(org_id: str, operation_id: OperationId, rt: RuntimeDep, _: HostAuth) -
     status_code=202,
     responses=errors(401, 404),
 )
-def retry_failed(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
+def retry_failed(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> Message:
     with rt.db.session() as session:
         connection_id, count = operations.retry_all_failed(session, org_id)
     rt.kick(connection_id)
@@ -161,6 +162,6 @@ def retry_failed(org_id: str, rt: RuntimeDep, _: HostAuth) -> Message:
 
 
 @router.get("/people/{person_id}/sync", response_model=PersonSyncOut, responses=errors(401, 404))
-def person_sync(org_id: str, person_id: str, rt: RuntimeDep, _: HostAuth) -> PersonSyncOut:
+def person_sync(org_id: SafeStr, person_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> PersonSyncOut:
     with rt.db.session() as session:
         return operations.person_sync(rt, session, org_id, person_id)

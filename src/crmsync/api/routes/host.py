@@ -12,6 +12,7 @@ from crmsync.api.schemas import (
     OrgOut,
     PersonIn,
     PersonOut,
+    SafeStr,
     UnlockIn,
     UnlocksAccepted,
     UserIn,
@@ -49,7 +50,7 @@ def create_org(body: OrgIn, rt: RuntimeDep, _: HostAuth) -> OrgOut:
     status_code=201,
     responses=errors(400, 401, 404, 409, 422),
 )
-def create_user(org_id: str, body: UserIn, rt: RuntimeDep, _: HostAuth) -> UserOut:
+def create_user(org_id: SafeStr, body: UserIn, rt: RuntimeDep, _: HostAuth) -> UserOut:
     with rt.db.session() as session:
         user = orgs.create_user(session, org_id, body)
         return UserOut(
@@ -64,7 +65,7 @@ def create_user(org_id: str, body: UserIn, rt: RuntimeDep, _: HostAuth) -> UserO
     responses=errors(400, 401, 404, 422),
 )
 def unlock(
-    org_id: str, body: UnlockIn | list[UnlockIn], rt: RuntimeDep, _: HostAuth
+    org_id: SafeStr, body: UnlockIn | list[UnlockIn], rt: RuntimeDep, _: HostAuth
 ) -> UnlocksAccepted:
     """Record that users unlocked people; they reach the org's CRM within seconds."""
     items = body if isinstance(body, list) else [body]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from crmsync.api.deps import RuntimeDep
+from crmsync.api.schemas import text_problem
 from crmsync.errors import ConnectorError, InputError
 from crmsync.services import connections
 from crmsync.web.auth import session_binding
@@ -68,6 +69,16 @@ def oauth_callback(
 ) -> HTMLResponse:
     binding = session_binding(request)  # the admin UI's browser session; None for the host API
     try:
+        # Refused here, as this popup page, and not by the database (a NUL is a 500 there).
+        for name, value in (
+            ("provider", provider),
+            ("state", state),
+            ("code", code),
+            ("error", error),
+        ):
+            problem = text_problem(value or "")
+            if problem:
+                raise InputError(f"{name} {problem}")
         conn = asyncio.run(
             connections.complete_authorization(rt, provider, state, code, error, binding)
         )
