@@ -140,6 +140,7 @@ def main() -> None:
         connection_id = connect(rt, args.provider)
         httpx.post(f"{base}/_emulator/counters/reset")
         runner = SyncRunner(rt)
+        cpu_before = cpu_seconds()
         started = time.monotonic()
         while True:
             runner.run(connection_id, budget_seconds=3600)
@@ -147,19 +148,27 @@ def main() -> None:
                 if not outbox.connections_with_due_work(session):
                     break
         elapsed = time.monotonic() - started
+        cpu = cpu_seconds() - cpu_before
         counters = httpx.get(f"{base}/_emulator/counters").json()
         with rt.db.session() as session:
             depth = outbox.queue_depth(session, connection_id)
-        report(args, spec, elapsed, counters, depth)
+        report(args, spec, elapsed, cpu, counters, depth)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (all its threads): the engine's cost, whatever else runs."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def report(
     args: argparse.Namespace,
     spec: ProviderSpec,
     elapsed: float,
+    cpu: float,
     counters: dict[str, Any],
     depth: dict[str, int],
 ) -> None:
@@ -181,6 +190,7 @@ def report(
             f"x {per_call} per call)",
         ),
         ("ratio to bound", f"{rate / bound:.3f}"),
+        ("crmsync CPU", f"{cpu:.1f} s ({args.people / cpu:.0f} records per CPU-second)"),
         ("API calls", f"{calls} ({calls / args.people:.4f} per record)"),
         ("minimum calls", f"{minimum:.0f} ({1 / per_call:.4f} per record)"),
         ("calls / minimum", f"{calls / minimum:.3f}"),

@@ -66,8 +66,7 @@ def test_release_gives_way_to_newer_pending_work(db_url: str) -> None:
         outbox.enqueue(session, cid, ["p1"], Lane.LIVE)
     with db.session() as session:
         [leased] = outbox.claim(session, cid, 10, timedelta(minutes=1))
-        leased.operation_id = 77
-        session.merge(leased)
+        session.get_one(WorkItem, leased.id).operation_id = 77
     with db.session() as session:
         outbox.enqueue(session, cid, ["p1"], Lane.REFRESH)  # arrives while in flight
     with db.session() as session:

@@ -8,14 +8,15 @@ write, whatever the batch size.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import RecordWrite, WriteOutcome
+from crmsync.db.bulk import insert_returning_ids, update_by_id
 from crmsync.db.tables import (
     Connection,
     FieldMapping,
@@ -31,6 +32,7 @@ from crmsync.db.tables import (
     utcnow,
 )
 from crmsync.engine import outbox
+from crmsync.engine.outbox import Claimed
 from crmsync.engine.planner import (
     MappedField,
     after_write,
@@ -50,13 +52,16 @@ class InFlight:
     """A write sent to the CRM whose outcome is not recorded yet."""
 
     item_id: int
-    operation_id: int
+    operation_id: int | None
+    """The attempt's open log row; ``None`` until its outcome is known (see ``_settle``)."""
     link_id: int
     attempts: int
     sent: dict[str, Any]
     written: dict[str, Any]
     crm_id: str | None
     queued_at: datetime
+    log_row: dict[str, Any] = field(default_factory=dict)
+    """The log row to insert when the outcome is recorded (a first attempt has none yet)."""
 
 
 _FINAL = {Action.FAIL: OpStatus.FAILED, Action.SKIP: OpStatus.SKIPPED}
@@ -77,14 +82,14 @@ class BatchRecorder:
         with rt.db.session() as session:
             self.mappings = load_mappings(session, conn.id)
 
-    def plan(self, batch: list[WorkItem]) -> list[RecordWrite]:
+    def plan(self, batch: list[Claimed]) -> list[RecordWrite]:
         """Plan every claimed item; unchanged people are logged and finished right here."""
         writes: list[RecordWrite] = []
         for start in range(0, len(batch), PLAN_CHUNK):
             writes += self._plan_chunk(batch[start : start + PLAN_CHUNK])
         return writes
 
-    def _plan_chunk(self, batch: list[WorkItem]) -> list[RecordWrite]:
+    def _plan_chunk(self, batch: list[Claimed]) -> list[RecordWrite]:
         ids = [item.person_id for item in batch]
         now = utcnow()
         with self.rt.db.session() as session:
@@ -110,7 +115,7 @@ class BatchRecorder:
             owner_emails = self._owner_emails(session, ids)
             open_ops = self._open_operations(session, batch)
             op_rows: list[dict[str, Any]] = []  # one per item, in batch order
-            writes: list[tuple[WorkItem, RecordWrite]] = []
+            writes: list[tuple[Claimed, RecordWrite]] = []
             for item in batch:
                 person = people.get(item.person_id)
                 if person is None:
@@ -147,19 +152,20 @@ class BatchRecorder:
                         ),
                     )
                 )
-            op_ids = self._save_operations(session, batch, op_rows, open_ops)
+            op_ids, deferred = self._save_operations(session, batch, op_rows, open_ops)
             link_ids = self._mark_pending_creates(session, [w for _, w in writes], links, now)
             for item, write in writes:
                 link = links.get(item.person_id)
                 self.inflight[item.person_id] = InFlight(
                     item_id=item.id,
-                    operation_id=op_ids[item.id],
+                    operation_id=op_ids.get(item.id),
                     link_id=link_ids[item.person_id],
                     attempts=item.attempts,
                     sent=write.fields,
                     written=dict(link.written) if link is not None and link.crm_id else {},
                     crm_id=write.crm_id,
                     queued_at=item.created_at,
+                    log_row=deferred.get(item.id, {}),
                 )
             done = [item.id for item in batch if item.person_id not in self.inflight]
             outbox.finish(session, done)
@@ -168,7 +174,7 @@ class BatchRecorder:
 
     def record(self, outcomes: list[WriteOutcome]) -> None:
         now = utcnow()
-        op_updates: list[dict[str, Any]] = []
+        op_updates: list[tuple[InFlight, dict[str, Any]]] = []
         link_updates: list[dict[str, Any]] = []
         retries: list[tuple[InFlight, Resolution]] = []
         finished: list[int] = []
@@ -182,7 +188,9 @@ class BatchRecorder:
                 status = OpStatus.INSERTED if outcome.created else OpStatus.UPDATED
                 latency = (naive_utc(now) - naive_utc(flight.queued_at)).total_seconds()
                 SYNC_LATENCY.observe(max(0.0, latency))
-                op_updates.append(self._op_update(flight, status, "", None, crm_id, summary))
+                op_updates.append(
+                    (flight, self._op_update(flight, status, "", None, crm_id, summary))
+                )
                 link_updates.append(
                     {
                         "id": flight.link_id,
@@ -197,11 +205,10 @@ class BatchRecorder:
                 finished.append(flight.item_id)
             elif resolution.action in _FINAL:
                 status = _FINAL[resolution.action]
-                op_updates.append(
-                    self._op_update(
-                        flight, status, resolution.reason, resolution.code, flight.crm_id, summary
-                    )
+                change = self._op_update(
+                    flight, status, resolution.reason, resolution.code, flight.crm_id, summary
                 )
+                op_updates.append((flight, change))
                 link_updates.append(
                     {
                         "id": flight.link_id,
@@ -217,10 +224,9 @@ class BatchRecorder:
             else:
                 retries.append((flight, resolution))
         with self.rt.db.session() as session:
-            if op_updates:
-                session.execute(update(Operation), op_updates)
+            self._settle(session, op_updates)
             if link_updates:
-                session.execute(update(Link), link_updates)
+                update_by_id(session, Link, link_updates)
             outbox.finish(session, finished)
             for flight, resolution in retries:
                 self._retry(session, flight, resolution)
@@ -240,17 +246,11 @@ class BatchRecorder:
         if not flights:
             return
         with self.rt.db.session() as session:
-            session.execute(
-                update(Operation),
-                [
-                    {
-                        "id": f.operation_id,
-                        "status": OpStatus.WAITING_RECONNECT,
-                        "reason": reason,
-                        "updated_at": utcnow(),
-                    }
-                    for f in flights
-                ],
+            waiting = {"status": OpStatus.WAITING_RECONNECT, "reason": reason}
+            self._settle(
+                session,
+                [(f, {"id": f.operation_id, **waiting, "updated_at": utcnow()}) for f in flights],
+                keep_items=True,
             )
             outbox.release(session, [f.item_id for f in flights], utcnow(), count_attempt=False)
 
@@ -270,33 +270,22 @@ class BatchRecorder:
         counts = resolution.action not in (Action.RATE_LIMITED, Action.DEFER)
         if counts and flight.attempts + 1 >= settings.max_attempts:
             reason = f"gave up after {flight.attempts + 1} attempts: {resolution.reason}"
-            session.execute(
-                update(Operation),
-                [self._op_update(flight, OpStatus.FAILED, reason, resolution.code, None, {})],
-            )
+            failed = self._op_update(flight, OpStatus.FAILED, reason, resolution.code, None, {})
+            self._settle(session, [(flight, failed)])
             outbox.finish(session, [flight.item_id])
             return
         delay = backoff(
             flight.attempts, settings.retry_base_seconds, settings.retry_max_seconds, resolution
         )
         reason = f"{resolution.reason} (retrying in {delay:.0f}s)"
-        session.execute(
-            update(Operation),
-            [
-                {
-                    "id": flight.operation_id,
-                    "status": OpStatus.RETRYING,
-                    "reason": reason,
-                    "updated_at": utcnow(),
-                }
-            ],
-        )
+        retrying = {"status": OpStatus.RETRYING, "reason": reason, "updated_at": utcnow()}
+        self._settle(session, [(flight, {"id": flight.operation_id, **retrying})], keep_items=True)
         self.counts[OpStatus.RETRYING] += 1
         outbox.release(
             session, [flight.item_id], utcnow() + timedelta(seconds=delay), count_attempt=counts
         )
 
-    def _op_base(self, item: WorkItem) -> dict[str, Any]:
+    def _op_base(self, item: Claimed) -> dict[str, Any]:
         now = utcnow()
         return {
             "org_id": self.org_id,
@@ -315,7 +304,7 @@ class BatchRecorder:
         }
 
     def _final(
-        self, item: WorkItem, status: OpStatus, reason: str, crm_id: str | None = None
+        self, item: Claimed, status: OpStatus, reason: str, crm_id: str | None = None
     ) -> dict[str, Any]:
         self.counts[status] += 1
         return {**self._op_base(item), "status": status, "reason": reason, "crm_id": crm_id}
@@ -340,7 +329,7 @@ class BatchRecorder:
             "updated_at": utcnow(),
         }
 
-    def _open_operations(self, session: Session, batch: list[WorkItem]) -> dict[int, Any]:
+    def _open_operations(self, session: Session, batch: list[Claimed]) -> dict[int, Any]:
         """Log rows of earlier attempts at these items: still open ones are continued."""
         ids = [item.operation_id for item in batch if item.operation_id]
         if not ids:
@@ -353,14 +342,17 @@ class BatchRecorder:
     def _save_operations(
         self,
         session: Session,
-        batch: list[WorkItem],
+        batch: list[Claimed],
         rows: list[dict[str, Any]],
         earlier: dict[int, Any],
-    ) -> dict[int, int]:
-        """Continue open log rows, insert the rest; returns work item id → operation id."""
+    ) -> tuple[dict[int, int], dict[int, dict[str, Any]]]:
+        """Continue open log rows and insert the settled ones. A first attempt's row waits
+        for its outcome (one INSERT instead of an INSERT and an UPDATE per record): returns
+        work item id → operation id, and work item id → its deferred row."""
         op_ids: dict[int, int] = {}
+        deferred: dict[int, dict[str, Any]] = {}
         continued: list[dict[str, Any]] = []
-        fresh: list[tuple[WorkItem, dict[str, Any]]] = []
+        fresh: list[tuple[Claimed, dict[str, Any]]] = []
         for item, row in zip(batch, rows, strict=True):
             prior = earlier.get(item.operation_id) if item.operation_id else None
             if prior is not None and prior.status in _OPEN:
@@ -369,21 +361,40 @@ class BatchRecorder:
                 continued.append(
                     {"id": prior.id, "attempts": prior.attempts + 1, **{k: row[k] for k in keep}}
                 )
+            elif row["status"] == OpStatus.PENDING:
+                deferred[item.id] = {**row, "retry_of": prior.id if prior else None}
             else:
                 fresh.append((item, {**row, "retry_of": prior.id if prior else None}))
         if continued:
-            session.execute(update(Operation), continued)
+            update_by_id(session, Operation, continued)
         if fresh:
-            new_ids = session.scalars(
-                insert(Operation).returning(Operation.id, sort_by_parameter_order=True),
-                [row for _, row in fresh],
-            ).all()
+            new_ids = insert_returning_ids(session, Operation, [row for _, row in fresh])
             op_ids.update({item.id: op_id for (item, _), op_id in zip(fresh, new_ids, strict=True)})
-        session.execute(
-            update(WorkItem),
-            [{"id": item_id, "operation_id": op} for item_id, op in op_ids.items()],
-        )
-        return op_ids
+        return op_ids, deferred
+
+    def _settle(
+        self,
+        session: Session,
+        entries: list[tuple[InFlight, dict[str, Any]]],
+        keep_items: bool = False,
+    ) -> None:
+        """Write each attempt's log row: update the open one, or insert the deferred row.
+
+        ``keep_items``: the work items stay queued (retry, reconnect), so they point at their
+        new rows and the next attempt continues the same log row.
+        """
+        updates = [change for flight, change in entries if flight.operation_id is not None]
+        update_by_id(session, Operation, updates)
+        fresh = [(f, change) for f, change in entries if f.operation_id is None]
+        if not fresh:
+            return
+        rows = [{**f.log_row, **{k: v for k, v in c.items() if k != "id"}} for f, c in fresh]
+        new_ids = insert_returning_ids(session, Operation, rows)
+        for (flight, _), op_id in zip(fresh, new_ids, strict=True):
+            flight.operation_id = op_id
+        if keep_items:
+            links = [{"id": f.item_id, "operation_id": f.operation_id} for f, _ in fresh]
+            update_by_id(session, WorkItem, links)
 
     def _mark_pending_creates(
         self, session: Session, writes: list[RecordWrite], links: dict[str, Any], now: Any
@@ -404,9 +415,7 @@ class BatchRecorder:
                 }
                 for w in missing
             ]
-            new_ids = session.scalars(
-                insert(Link).returning(Link.id, sort_by_parameter_order=True), rows
-            ).all()
+            new_ids = insert_returning_ids(session, Link, rows)
             ids.update({w.person_id: i for w, i in zip(missing, new_ids, strict=True)})
         marks = [
             {"id": links[w.person_id].id, "pending_create_at": now}
@@ -416,13 +425,13 @@ class BatchRecorder:
             and links[w.person_id].pending_create_at is None
         ]
         if marks:
-            session.execute(update(Link), marks)
+            update_by_id(session, Link, marks)
         return ids
 
     def _touch_unchanged_links(
         self,
         session: Session,
-        batch: list[WorkItem],
+        batch: list[Claimed],
         links: dict[str, Any],
         rows: list[dict[str, Any]],
     ) -> None:
@@ -432,7 +441,7 @@ class BatchRecorder:
             if row["status"] == OpStatus.UNCHANGED and item.person_id in links
         ]
         if touched:
-            session.execute(update(Link), touched)
+            update_by_id(session, Link, touched)
 
     def _owner_emails(self, session: Session, person_ids: list[str]) -> dict[str, str]:
         """The email of each person's first unlocker in this org: the record's owner."""

@@ -14,10 +14,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from crmsync.connectors.base import Connector, WriteOutcome
-from crmsync.db.tables import Lane, WorkItem
+from crmsync.db.tables import Lane
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.lease import Lease
+from crmsync.engine.outbox import Claimed
 
 if TYPE_CHECKING:
     from crmsync.engine.runner import SyncRunner
@@ -87,7 +88,7 @@ class BulkJob:
         with self.runner.rt.db.session() as session:
             return outbox.count_due(session, self.connection_id, Lane.BACKFILL)
 
-    def _claim(self) -> list[WorkItem]:
+    def _claim(self) -> list[Claimed]:
         lease = timedelta(seconds=self.runner.rt.settings.batch_lease_seconds)
         with self.runner.rt.db.session() as session:
             return outbox.claim_lane(

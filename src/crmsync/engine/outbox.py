@@ -8,6 +8,7 @@ connection X"; the database says what to do.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,6 +117,28 @@ def active_connections(session: Session, org_ids: Sequence[str]) -> list[Connect
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A leased work item as the runner needs it: plain values, no ORM identity to track."""
+
+    id: int
+    person_id: str
+    lane: str
+    attempts: int
+    operation_id: int | None
+    created_at: datetime
+
+
+_CLAIMED = (
+    WorkItem.id,
+    WorkItem.person_id,
+    WorkItem.lane,
+    WorkItem.attempts,
+    WorkItem.operation_id,
+    WorkItem.created_at,
+)
+
+
 def claim(
     session: Session,
     connection_id: str,
@@ -124,7 +147,7 @@ def claim(
     now: datetime | None = None,
     exclude: Collection[str] = (),
     lanes: Collection[Lane] = tuple(Lane),
-) -> list[WorkItem]:
+) -> list[Claimed]:
     """Lease the next batch: live first, but lower lanes always keep a share of each batch.
 
     A backfill never delays a live unlock by more than one batch, and a stream of live unlocks
@@ -133,7 +156,7 @@ def claim(
     now = now or utcnow()
     share = max(1, size // 10)
     candidates = {
-        lane: list(session.scalars(_due(connection_id, lane, now, exclude).limit(size)))
+        lane: _fetch(session, _due(connection_id, lane, now, exclude).limit(size))
         if lane in lanes
         else []
         for lane in Lane
@@ -161,10 +184,10 @@ def claim_lane(
     size: int,
     lease: timedelta,
     exclude: Collection[str] = (),
-) -> list[WorkItem]:
+) -> list[Claimed]:
     """Lease up to ``size`` due items of one lane (a bulk job's worth of backfill)."""
     now = utcnow()
-    items = list(session.scalars(_due(connection_id, lane, now, exclude).limit(size)))
+    items = _fetch(session, _due(connection_id, lane, now, exclude).limit(size))
     _lease(session, items, now + lease)
     return items
 
@@ -174,7 +197,11 @@ def count_due(session: Session, connection_id: str, lane: Lane) -> int:
     return int(session.scalar(query) or 0)
 
 
-def _lease(session: Session, items: list[WorkItem], until: datetime) -> None:
+def _fetch(session: Session, query: Select[WorkItem]) -> list[Claimed]:
+    return [Claimed(*row) for row in session.execute(query.with_only_columns(*_CLAIMED))]
+
+
+def _lease(session: Session, items: list[Claimed], until: datetime) -> None:
     for chunk in _chunks([item.id for item in items], 500):
         session.execute(
             update(WorkItem)
@@ -182,8 +209,6 @@ def _lease(session: Session, items: list[WorkItem], until: datetime) -> None:
             .values(status=WorkStatus.LEASED, lease_until=until)
             .execution_options(synchronize_session=False)
         )
-    for item in items:
-        item.status = WorkStatus.LEASED
 
 
 def _due(

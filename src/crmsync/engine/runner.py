@@ -22,7 +22,6 @@ from crmsync.db.tables import (
     Connection,
     Lane,
     User,
-    WorkItem,
     naive_utc,
     utcnow,
 )
@@ -31,6 +30,7 @@ from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.bulk import BulkJob
 from crmsync.engine.connecting import apply_setup, open_connector
 from crmsync.engine.lease import Lease
+from crmsync.engine.outbox import Claimed
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import mark_needs_reconnect
 from crmsync.errors import (
@@ -145,7 +145,7 @@ class SyncRunner:
         try:
             while True:
                 await bulk.start_if_due(sending, before=deadline)
-                batch: list[WorkItem] = []
+                batch: list[Claimed] = []
                 if time.monotonic() < deadline or bulk.running:
                     batch = await asyncio.to_thread(
                         self._claim, connection_id, size, set(recorder.inflight), bulk.lanes
@@ -195,7 +195,7 @@ class SyncRunner:
 
     def _claim(
         self, connection_id: str, size: int, exclude: set[str], lanes: tuple[Lane, ...]
-    ) -> list[WorkItem]:
+    ) -> list[Claimed]:
         lease = timedelta(seconds=self.rt.settings.batch_lease_seconds)
         with self.rt.db.session() as session:
             return outbox.claim(session, connection_id, size, lease, exclude=exclude, lanes=lanes)

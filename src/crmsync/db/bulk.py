@@ -1,0 +1,49 @@
+"""Set-based writes for the engine's hot path, in SQLAlchemy Core.
+
+The ORM's bulk helpers build a unit-of-work command per row; for the thousands of rows a
+second the engine writes, Core ``executemany`` with bound parameters does the same SQL for
+a fraction of the Python work (measured in docs/benchmarks.md, "Engine overhead").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.orm import DeclarativeBase, Session
+
+
+def _table(model: type[DeclarativeBase]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def update_by_id(
+    session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]
+) -> None:
+    """``UPDATE … WHERE id = :id`` for each row; every row carries the same keys."""
+    if not rows:
+        return
+    table = _table(model)
+    keys = [key for key in rows[0] if key != "id"]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({key: bindparam(key) for key in keys})
+    )
+    session.execute(
+        stmt, [{"row_id": row["id"], **{key: row[key] for key in keys}} for row in rows]
+    )
+
+
+def insert_returning_ids(
+    session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert rows and return their new ids in the order given."""
+    if not rows:
+        return []
+    table = _table(model)
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(session.scalars(stmt, list(rows)).all())
