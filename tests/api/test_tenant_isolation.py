@@ -118,3 +118,22 @@ def test_disconnecting_one_org_keeps_the_other_org_syncing(two: World) -> None:
     [op] = two.operations("org2", person_id="a1")
     assert op["status"] in ("inserted", "updated")
     assert two.status("org2")["counts"]["pending"] == 0
+
+
+def test_a_batch_refresh_queues_each_person_only_for_the_orgs_that_unlocked_them(
+    two: World,
+) -> None:
+    changed = [
+        {"person_id": pid, "first_name": "Ada", "title": "Changed"}
+        for pid in ("a1", "b1", "shared")
+    ]
+    r = two.api.put("/api/v1/people", json=changed)
+    assert r.status_code == 200, r.text
+    assert (r.json()["changed"], r.json()["queued"]) == (3, 4)
+    org_of = {two.connection(org).id: org for org in ("org1", "org2")}
+    with two.rt.db.session() as session:
+        pending = sorted(
+            (org_of[item.connection_id], item.person_id)
+            for item in session.scalars(select(WorkItem).where(WorkItem.status == "pending"))
+        )
+    assert pending == [("org1", "a1"), ("org1", "shared"), ("org2", "b1"), ("org2", "shared")]

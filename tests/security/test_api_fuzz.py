@@ -59,6 +59,7 @@ CONFIG = {"auth": {"openapi": {"HTTPBearer": {"bearer": API_KEY}}}}
 # Every operation of the schema; test_every_operation_is_fuzzed keeps this list complete.
 OPERATIONS = [
     ("PUT", "/api/v1/people/{person_id}"),
+    ("PUT", "/api/v1/people"),
     ("POST", "/api/v1/orgs"),
     ("POST", "/api/v1/orgs/{org_id}/users"),
     ("POST", "/api/v1/orgs/{org_id}/unlocks"),
@@ -78,7 +79,7 @@ OPERATIONS = [
     ("GET", "/readyz"),
     ("GET", "/metrics"),
 ]
-UNPARAMETERISED = {"/api/v1/orgs", "/healthz", "/readyz", "/metrics"}
+UNPARAMETERISED = {"/api/v1/people", "/api/v1/orgs", "/healthz", "/readyz", "/metrics"}
 
 
 def snapshot(w: World) -> dict[str, tuple[int, str]]:
@@ -247,6 +248,7 @@ def test_values_longer_than_their_columns_are_422_not_500(
     ("method", "url", "raw", "field"),
     [
         ("PUT", "/api/v1/people/p9", '{"first_name": "\\ud800"}', "first_name"),
+        ("PUT", "/api/v1/people", '[{"person_id": "p9", "city": "\\ud800"}]', "city"),
         ("POST", "/api/v1/orgs", '{"name": "\\udfff"}', "name"),
         ("POST", "/api/v1/orgs/org1/users", '{"email": "a\\ud800@acme.test"}', "email"),
         ("PATCH", "/api/v1/orgs/org1/connection", '{"settings": {"k": "\\ud800"}}', "settings"),
@@ -288,6 +290,7 @@ def test_a_422_does_not_echo_the_rejected_input(team: World) -> None:
         ("POST", "/api/v1/orgs/org1/users", {"email": "a@acme.test", "name": "a\x00"}, "name"),
         ("PUT", "/api/v1/people/p9", {"first_name": "a\x00b"}, "first_name"),
         ("PUT", "/api/v1/people/p9", {"phones": ["555\x00"]}, "phones"),
+        ("PUT", "/api/v1/people", [{"person_id": "p9", "title": "a\x00"}], "title"),
         ("PATCH", "/api/v1/orgs/org1/connection", {"settings": {"k": ["a\x00"]}}, "settings"),
         ("POST", "/api/v1/orgs/org1/connection", {"provider": "hub\x00spot"}, "provider"),
         (

@@ -126,6 +126,24 @@ class PersonOut(PersonIn):
     orgs_notified: int = 0
 
 
+MAX_PEOPLE_PER_BATCH = 1000
+
+
+class PersonBatchItem(PersonIn):
+    """One person of ``PUT /api/v1/people``: the single-person body plus its id."""
+
+    person_id: Identifier
+
+
+class PeopleBatchOut(BaseModel):
+    accepted: int = Field(description="People in the request.")
+    created: int = Field(description="People that were new.")
+    changed: int = Field(description="Known people whose values changed.")
+    unchanged: int = Field(description="Known people sent with the values already stored.")
+    queued: int = Field(description="Refreshes queued, one per changed person and connection.")
+    orgs_notified: int = Field(description="Connections with new work.")
+
+
 class OrgIn(Strict):
     id: ShortIdentifier | None = None
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]

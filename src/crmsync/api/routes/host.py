@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path
 
 from crmsync.api.deps import HostAuth, RuntimeDep
 from crmsync.api.schemas import (
+    MAX_PEOPLE_PER_BATCH,
     OrgIn,
     OrgOut,
+    PeopleBatchOut,
+    PersonBatchItem,
     PersonIn,
     PersonOut,
     SafeStr,
@@ -34,6 +37,29 @@ def put_person(person_id: PersonId, body: PersonIn, rt: RuntimeDep, _: HostAuth)
         rt.kick(connection_id)
     return PersonOut(
         person_id=person_id, changed=bool(touched), orgs_notified=len(touched), **body.model_dump()
+    )
+
+
+@router.put("/people", response_model=PeopleBatchOut, responses=errors(400, 401, 422))
+def put_people(
+    body: Annotated[list[PersonBatchItem], Body(min_length=1, max_length=MAX_PEOPLE_PER_BATCH)],
+    rt: RuntimeDep,
+    _: HostAuth,
+) -> PeopleBatchOut:
+    """Create or refresh up to 1,000 people in one transaction, each as `PUT /people/{id}`
+    would: a change is pushed to every org that unlocked them. One invalid item, or a person
+    given twice, refuses the whole request and nothing is written."""
+    with rt.db.session() as session:
+        done = people.upsert_people(session, [(item.person_id, item) for item in body])
+    for connection_id in done.touched:
+        rt.kick(connection_id)
+    return PeopleBatchOut(
+        accepted=len(body),
+        created=done.created,
+        changed=done.changed,
+        unchanged=done.unchanged,
+        queued=done.queued,
+        orgs_notified=len(done.touched),
     )
 
 
