@@ -15,19 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-# Text that cannot be stored: PostgreSQL refuses NUL in text and JSON, and a lone UTF-16
-# surrogate (JSON "\\ud800") is not valid Unicode, so it cannot be encoded or stored either.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def text_problem(value: str) -> str | None:
-    """Why ``value`` cannot be accepted as text, or None when it can."""
-    found = _UNSTORABLE.search(value)
-    if found is None:
-        return None
-    if found.group() == "\x00":
-        return "must not contain NUL characters (\\x00)"
-    return "must not contain lone UTF-16 surrogates"
+from crmsync.textcheck import text_problem as text_problem  # re-exported: api routes use it
 
 
 def _storable(value: Any) -> Any:

@@ -11,18 +11,28 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from crmsync.engine.runtime import Runtime
+from crmsync.textcheck import text_problem
 from crmsync.web import routes_auth, routes_integrations, routes_logs
-from crmsync.web.auth import Forbidden, SignInRequired, add_session_middleware, wants_json
+from crmsync.web.auth import (
+    Forbidden,
+    SignInRequired,
+    WebUser,
+    add_session_middleware,
+    current_user,
+    wants_json,
+)
+from crmsync.web.inputs import BadInput, InputChecked
 from crmsync.web.views import STATIC_DIR, render
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
     app.state.signin_throttle = routes_auth.Throttle()
-    app.include_router(routes_auth.router)
-    app.include_router(routes_integrations.router)
-    app.include_router(routes_logs.router)
+    for module in (routes_auth, routes_integrations, routes_logs):
+        # Before each route's own dependencies: refused text never reaches a query.
+        app.include_router(module.router, dependencies=[InputChecked])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     add_session_middleware(app, rt.settings)
 
@@ -43,6 +53,43 @@ def install(app: FastAPI, rt: Runtime) -> None:
             return JSONResponse({"detail": exc.message}, status_code=403)
         context = {"title": "Not allowed", "message": exc.message}
         return render(request, rt, "error.html", context, status_code=403)
+
+    @app.exception_handler(BadInput)
+    async def _bad_input(request: Request, exc: BadInput) -> Response:
+        if wants_json(request):
+            return JSONResponse({"ok": False, "detail": exc.message}, status_code=422)
+        if request.method == "POST" and request.url.path == "/signin":
+            form = await request.form()  # already read (and refused): the form again, with why
+            context = {
+                "next": routes_auth.safe_next(_clean(form.get("next"))),
+                "email": _clean(form.get("email")),
+                "orgs": [],
+                "error": exc.message,
+            }
+            return render(request, rt, "signin.html", context, status_code=422)
+        return await run_in_threadpool(_error_page, request, rt, exc.message)
+
+
+def _error_page(request: Request, rt: Runtime, message: str) -> Response:
+    """The refusal as a page, with the navigation when signed in (it reads the database)."""
+    context = {"title": "Invalid input", "message": message}
+    user = _signed_in_user(request, rt)
+    return render(request, rt, "error.html", context, user=user, status_code=422)
+
+
+def _clean(value: object) -> str:
+    """A form value to show again: only text that passed the check."""
+    return value if isinstance(value, str) and text_problem(value) is None else ""
+
+
+def _signed_in_user(request: Request, rt: Runtime) -> WebUser | None:
+    """The user, for the page's navigation (the session's id is signed, not user input)."""
+    if not request.session.get("uid"):
+        return None
+    try:
+        return current_user(request, rt)
+    except SignInRequired:
+        return None
 
 
 __all__ = ["install"]

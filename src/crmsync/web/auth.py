@@ -153,8 +153,13 @@ async def check_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not expected or not sent or not hmac.compare_digest(_utf8(str(expected)), _utf8(sent)):
         raise Forbidden("The form expired or came from another site. Reload the page and retry.")
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 CsrfChecked = Depends(check_csrf)
