@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     worker_threads: int = 2
     batch_lease_seconds: int = 120
     owner_cache_seconds: int = 900
+    setup_check_seconds: int = Field(
+        600, description="How long a check that the CRM's custom fields exist stays valid."
+    )
+    run_seconds: float = Field(
+        3.0,
+        description="How long one sync run keeps a worker thread when other connections are "
+        "waiting in the queue (with none waiting it carries on).",
+    )
     sweep_interval_seconds: int = 30
     max_attempts: int = 8
     retry_base_seconds: float = 2.0

@@ -9,7 +9,6 @@ their outcomes are recorded.
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -51,10 +50,10 @@ class BulkJob:
     def lanes(self) -> tuple[Lane, ...]:
         return BESIDE_BULK if self.running else ALL_LANES
 
-    async def start_if_due(self, sending: set[str], before: float) -> None:
-        """Start a job when enough backfill is due (and the run has time left)."""
+    async def start_if_due(self, sending: set[str]) -> None:
+        """Start a job when enough backfill is due."""
         threshold = self.connector.ctx.spec.bulk_threshold
-        if self.running or not threshold or time.monotonic() >= before:
+        if self.running or not threshold:
             return
         due = await asyncio.to_thread(self._count_due)
         if due < threshold:

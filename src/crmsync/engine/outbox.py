@@ -355,6 +355,15 @@ def queue_depth(session: Session, connection_id: str) -> dict[str, int]:
     return depth
 
 
+def most_urgent(session: Session, connection_id: str) -> int | None:
+    """The lane priority of a connection's most urgent pending item (0 = live), or None."""
+    return session.scalar(
+        select(func.min(WorkItem.priority)).where(
+            WorkItem.connection_id == connection_id, WorkItem.status == WorkStatus.PENDING
+        )
+    )
+
+
 def next_due(session: Session, connection_id: str) -> datetime | None:
     """When the connection's next pending work is due; None if none, or if it is paused."""
     value = session.scalar(

@@ -2,6 +2,10 @@
 
 Tasks carry only a connection id ("look at connection X"); what to do lives in the outbox, so
 losing the queue loses nothing: the periodic sweep finds due work and enqueues it again.
+
+Tasks are prioritised by the connection's most urgent pending lane, and a run gives its
+thread back after ``run_seconds`` when other tasks wait: so a live unlock on one connection
+is not queued behind a backfill or a refresh wave on a hundred others.
 """
 
 from __future__ import annotations
@@ -11,10 +15,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, PriorityRedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
-from crmsync.db.tables import naive_utc, utcnow
+from crmsync.db.tables import LANE_PRIORITY, naive_utc, utcnow
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
@@ -24,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def build_huey(rt: Runtime) -> Huey:
     if rt.settings.redis_url:
-        return RedisHuey("crmsync", url=rt.settings.redis_url)
+        return PriorityRedisHuey("crmsync", url=rt.settings.redis_url)
     rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("crmsync", filename=str(rt.settings.data_dir / "queue.db"))
 
@@ -66,13 +70,23 @@ class TaskQueue:
         self.sync_connection(connection_id)
 
 
+TOP = max(LANE_PRIORITY.values())
+
+
+def task_priority(rt: Runtime, connection_id: str) -> int:
+    """Higher runs first: live work 2, refreshes 1, backfill or nothing pending 0."""
+    with rt.db.session() as session:
+        lane = outbox.most_urgent(session, connection_id)
+    return 0 if lane is None else TOP - lane
+
+
 def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
     """Register the tasks on a huey instance and point ``rt.kick`` at them."""
     huey = huey or build_huey(rt)
-    runner = SyncRunner(rt)
+    runner = SyncRunner(rt, others_waiting=lambda: bool(huey.pending_count()))
 
     @huey.task(name="crmsync.sync_connection")  # type: ignore[untyped-decorator]
-    def sync_connection(connection_id: str) -> dict[str, Any]:
+    def run_connection(connection_id: str) -> dict[str, Any]:
         result = runner.run(connection_id)
         if not result.busy:
             _follow_up(connection_id)
@@ -85,10 +99,14 @@ def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
         if due is None:
             return
         delay = (naive_utc(due) - naive_utc(utcnow())).total_seconds()
+        priority = task_priority(rt, connection_id)
         if delay <= 0:
-            sync_connection(connection_id)
+            run_connection(connection_id, priority=priority)
         else:
-            sync_connection.schedule(args=(connection_id,), delay=delay)
+            run_connection.schedule(args=(connection_id,), delay=delay, priority=priority)
+
+    def sync_connection(connection_id: str) -> None:
+        run_connection(connection_id, priority=task_priority(rt, connection_id))
 
     queue = TaskQueue(
         huey=huey, sync_connection=sync_connection, sweeper=Sweeper(rt, sync_connection)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -54,27 +55,33 @@ class RunResult:
 
 
 class SyncRunner:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, others_waiting: Callable[[], bool] | None = None) -> None:
         self.rt = rt
+        self.others_waiting = others_waiting
+        """Does other work wait for a thread? (the task queue's answer; None: never)"""
 
-    def run(self, connection_id: str, budget_seconds: float = 20.0) -> RunResult:
-        """Process due work for up to ``budget_seconds``; safe to call from any worker thread."""
+    def run(self, connection_id: str, budget_seconds: float | None = None) -> RunResult:
+        """Process due work; safe to call from any worker thread.
+
+        After ``budget_seconds`` (default ``run_seconds``) the run gives its thread back if
+        other work waits in the queue, and carries on for another budget if none does."""
         lease = Lease(self.rt, connection_id)
         if not lease.take():
             return RunResult(busy=True)
+        budget = self.rt.settings.run_seconds if budget_seconds is None else budget_seconds
         try:
-            return asyncio.run(self._run(lease, time.monotonic() + budget_seconds))
+            return asyncio.run(self._run(lease, budget))
         finally:
             lease.drop()
 
-    async def _run(self, lease: Lease, deadline: float) -> RunResult:
+    async def _run(self, lease: Lease, budget: float) -> RunResult:
         connection_id = lease.connection_id
         result = RunResult()
         with self.rt.db.session() as session:
             conn = session.get_one(Connection, connection_id)
         try:
             async with open_connector(self.rt, conn) as connector:
-                await self._drive(conn, connector, deadline, result, lease)
+                await self._drive(conn, connector, budget, result, lease)
         except ReconnectRequired as exc:
             mark_needs_reconnect(self.rt.db, connection_id, str(exc))
             result.stopped = str(exc)
@@ -89,7 +96,7 @@ class SyncRunner:
         self,
         conn: Connection,
         connector: Connector,
-        deadline: float,
+        budget: float,
         result: RunResult,
         lease: Lease,
     ) -> None:
@@ -102,7 +109,7 @@ class SyncRunner:
             if not await self._prepare(conn, connector, recorder):
                 result.stopped = "setup required"
                 return
-            await self._pump(connector, recorder, lease, deadline, result, sending)
+            await self._pump(connector, recorder, lease, budget, result, sending)
         except (ReconnectRequired, TokenExpired) as exc:
             reason = f"authorisation lost: {exc}"
             mark_needs_reconnect(self.rt.db, connection_id, reason)
@@ -126,7 +133,7 @@ class SyncRunner:
         connector: Connector,
         recorder: BatchRecorder,
         lease: Lease,
-        deadline: float,
+        budget: float,
         result: RunResult,
         sending: set[str],
     ) -> None:
@@ -142,11 +149,21 @@ class SyncRunner:
         in_flight: asyncio.Task[list[WriteOutcome]] | None = None
         connection_id = lease.connection_id
         bulk = BulkJob(self, connector, recorder, lease)
+        deadline = time.monotonic() + budget
+        claiming = True
         try:
             while True:
-                await bulk.start_if_due(sending, before=deadline)
+                # Time is up (and at least one batch moved): give the thread back if other
+                # work waits for one, else carry on for another budget.
+                if claiming and result.batches and time.monotonic() >= deadline:
+                    if await self._yield_due():
+                        claiming = False
+                    else:
+                        deadline = time.monotonic() + budget
+                if claiming:
+                    await bulk.start_if_due(sending)
                 batch: list[Claimed] = []
-                if time.monotonic() < deadline or bulk.running:
+                if claiming or bulk.running:
                     batch = await asyncio.to_thread(
                         self._claim, connection_id, size, set(recorder.inflight), bulk.lanes
                     )
@@ -172,6 +189,15 @@ class SyncRunner:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
+
+    async def _yield_due(self) -> bool:
+        """Time is up: give the thread back only if other work waits for one."""
+        if self.others_waiting is None:
+            return True
+        try:
+            return bool(await asyncio.to_thread(self.others_waiting))
+        except Exception:  # the queue is unreachable: yield, the sweep re-enqueues us
+            return True
 
     async def _heartbeat(self, lease: Lease) -> None:
         """Keep this run's leases while it lives, however long a batch takes: only a dead
@@ -201,18 +227,28 @@ class SyncRunner:
             return outbox.claim(session, connection_id, size, lease, exclude=exclude, lanes=lanes)
 
     async def _prepare(self, conn: Connection, connector: Connector, rec: BatchRecorder) -> bool:
-        """Custom fields exist and the owner cache is fresh, before any write of this run."""
-        report = await call_guarded(connector.ensure_setup)
+        """Custom fields exist and the owner cache is fresh, before any write of this run.
+
+        Both answers are cached on the connection (``setup_check_seconds``,
+        ``owner_cache_seconds``): a run that starts every few seconds must not spend the CRM's
+        rate limit asking again."""
+        settings = self.rt.settings
         with self.rt.db.session() as session:
             row = session.get_one(Connection, conn.id)
-            row.setup_checked_at = utcnow()
-            if not report.ready or row.settings.get("setup", {}).get("missing"):
-                apply_setup(row, report)
-            if not report.ready:
-                return False
-            stale = row.owners_fetched_at is None or (
-                naive_utc(utcnow()) - naive_utc(row.owners_fetched_at)
-            ) > timedelta(seconds=self.rt.settings.owner_cache_seconds)
+            checked = _fresh(row.setup_checked_at, settings.setup_check_seconds)
+            checked = checked and not row.settings.get("setup", {}).get("missing")
+        if not checked:
+            report = await call_guarded(connector.ensure_setup)
+            with self.rt.db.session() as session:
+                row = session.get_one(Connection, conn.id)
+                row.setup_checked_at = utcnow()
+                if not report.ready or row.settings.get("setup", {}).get("missing"):
+                    apply_setup(row, report)
+                if not report.ready:
+                    return False
+        with self.rt.db.session() as session:
+            row = session.get_one(Connection, conn.id)
+            stale = not _fresh(row.owners_fetched_at, settings.owner_cache_seconds)
             owners = dict(row.owner_cache)
         if stale:
             emails = await asyncio.to_thread(self._org_emails, conn.org_id)
@@ -237,6 +273,10 @@ class SyncRunner:
             return await self._push(connector, writes[:middle]) + await self._push(
                 connector, writes[middle:]
             )
+
+
+def _fresh(at: datetime | None, seconds: float) -> bool:
+    return at is not None and naive_utc(utcnow()) - naive_utc(at) <= timedelta(seconds=seconds)
 
 
 def backoff(attempts: int, base: float, ceiling: float, resolution: Resolution) -> float:

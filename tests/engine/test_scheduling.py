@@ -1,0 +1,97 @@
+"""Scheduling across connections: live work first, runs share the threads, setup is cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from huey import SqliteHuey
+
+from crmsync.db import migrate
+from crmsync.db.tables import Connection, Lane, Org
+from crmsync.engine import outbox
+from crmsync.engine.queue import create_queue
+from crmsync.engine.runner import SyncRunner
+from crmsync.engine.runtime import Runtime
+from crmsync.providers.hubspot.connector import HubSpotConnector
+from crmsync.settings import Settings
+from tests.support.world import world
+
+
+def test_a_live_unlock_is_taken_before_backfills_queued_earlier(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Helper run of bench/fanout.py: live unlocks waited behind every queued connection
+    (p99 28.8 s at 30 orgs) because the queue was first-in first-out."""
+    migrate.upgrade(sqlite_url)
+    rt = Runtime.from_settings(
+        Settings(
+            data_dir=tmp_path,
+            database_url=sqlite_url,
+            encryption_key=Fernet.generate_key().decode(),
+        )
+    )
+    with rt.db.session() as session:
+        session.add_all([Org(id="a", name="a"), Org(id="b", name="b")])
+        session.flush()
+        conns = [
+            Connection(org_id=org, provider="hubspot", settings={}, owner_cache={})
+            for org in ("a", "b")
+        ]
+        session.add_all(conns)
+        session.flush()
+        backfill, live = (c.id for c in conns)
+        outbox.enqueue(session, backfill, ["p1", "p2"], Lane.BACKFILL)
+        outbox.enqueue(session, live, ["p3"], Lane.LIVE)
+    huey = SqliteHuey("test", filename=str(tmp_path / "queue.db"))
+    queue = create_queue(rt, huey)
+    queue.kick(backfill)
+    queue.kick(live)
+    order = [huey.dequeue().args[0] for _ in range(2)]
+    assert order == [live, backfill]
+
+
+@pytest.mark.parametrize("others_waiting", [True, False])
+def test_a_run_gives_its_thread_back_only_when_others_wait(
+    sqlite_url: str, tmp_path: Path, others_waiting: bool
+) -> None:
+    with world(sqlite_url, tmp_path, "hubspot") as w:
+        w.org("org1", {"u1": "owner@acme.test"})
+        w.connect("org1")
+        for i in range(250):  # three batches of 100
+            w.person(f"p{i}")
+        w.enqueue([f"p{i}" for i in range(250)], Lane.BACKFILL)
+        runner = SyncRunner(w.rt, others_waiting=lambda: others_waiting)
+        result = runner.run(w.connection().id, budget_seconds=0)
+        landed = len(w.harness.records())
+        if others_waiting:  # one batch, then the thread goes back
+            assert result.batches == 1 and landed == 100 and result.more_due
+        else:
+            assert result.batches == 3 and landed == 250 and not result.more_due
+
+
+def test_the_setup_check_is_cached_between_runs(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs now restart every few seconds under load: asking the CRM whether its custom
+    fields exist at each start would spend its rate limit (one extra call per run)."""
+    calls: list[int] = []
+    original = HubSpotConnector.ensure_setup
+
+    async def counted(self: HubSpotConnector) -> Any:
+        calls.append(1)
+        return await original(self)
+
+    monkeypatch.setattr(HubSpotConnector, "ensure_setup", counted)
+    with world(sqlite_url, tmp_path, "hubspot") as w:
+        w.org("org1", {"u1": "owner@acme.test"})
+        w.connect("org1")
+        before = len(calls)
+        for i in range(3):
+            w.person(f"p{i}")
+            w.unlock("org1", f"p{i}", "u1")
+            w.runner.run(w.connection().id)
+        assert len(w.harness.records()) == 3
+        assert len(calls) - before <= 1
