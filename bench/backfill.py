@@ -1,9 +1,19 @@
 """Backfill N people into a served CRM emulator at the provider's real rate limit.
 
 Prints records/s, the ratio to the bound (limit x batch size), API calls per record against
-the minimum the API allows, and crmsync's peak RSS (the emulator runs in its own process).
+the minimum the API allows, and crmsync's peak RSS (the emulator runs in its own process),
+overall and by phase: connecting (which queues the backfill) and syncing.
+
+With ``--live-every S``, a thread unlocks a new person every S seconds through the host API's
+service calls while the backfill runs (until it ends, or for ``--live-for`` seconds), and the
+report adds p50/p99/max from each unlock's commit to its record's creation in the CRM, with
+PASS/FAIL against ``--live-target`` (see bench/_latency.py). The runner is driven directly, in
+one run: live unlocks are picked up by that run's next claim (the live lane goes first).
 
     .venv/bin/python bench/backfill.py --people 100000 --provider hubspot
+    .venv/bin/python bench/backfill.py --people 1000000 --provider hubspot --live-every 1
+
+Exit status 3 when the live latency target was missed or a live record is missing.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -27,6 +38,8 @@ from sqlalchemy import insert
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._latency import LiveUnlocks, created_at, live_rows, slowest
 
 from crmsync.cli.serving import free_port
 from crmsync.connectors.http import CALL_STATS
@@ -95,6 +108,23 @@ def main() -> None:
         action="store_true",
         help="Rate limits off on both sides: measures crmsync's own overhead.",
     )
+    parser.add_argument(
+        "--live-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Unlock a new person every SECONDS while the backfill runs (0: off).",
+    )
+    parser.add_argument(
+        "--live-for",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Stop the live unlocks after SECONDS (0: when the backfill ends).",
+    )
+    parser.add_argument(
+        "--live-target", type=float, default=5.0, metavar="SECONDS", help="p99 live latency"
+    )
     args = parser.parse_args()
 
     spec = get_provider(args.provider).connector.spec
@@ -136,26 +166,95 @@ def main() -> None:
         )
         upgrade(db_url)
         rt = Runtime.from_settings(settings)
+        stamp = time.monotonic()
         seed(rt, args.people)
+        phases = {"seeding (bench)": peak_rss_mb(reset=True)}
+        print(f"seeded {args.people} people in {time.monotonic() - stamp:.1f} s", flush=True)
         connection_id = connect(rt, args.provider)
+        phases["connecting"] = peak_rss_mb(reset=True)
         httpx.post(f"{base}/_emulator/counters/reset")
         runner = SyncRunner(rt)
+        live = None
+        if args.live_every > 0:
+            live = LiveUnlocks(rt, "bench", "u1", args.live_every, args.live_for)
+        progress = Progress(base, live)
         cpu_before = cpu_seconds()
         started = time.monotonic()
-        while True:
-            runner.run(connection_id, budget_seconds=3600)
-            with rt.db.session() as session:
-                if not outbox.connections_with_due_work(session):
-                    break
+        if live is not None:
+            live.start()
+        progress.start()
+        drive(rt, runner, connection_id)
         elapsed = time.monotonic() - started
         cpu = cpu_seconds() - cpu_before
+        progress.stopped.set()
+        if live is not None:  # the backfill is done: stop unlocking, sync the last ones
+            live.stopped.set()
+            live.join()
+            drive(rt, runner, connection_id)
+        phases["syncing"] = peak_rss_mb(reset=False)
         counters = httpx.get(f"{base}/_emulator/counters").json()
         with rt.db.session() as session:
             depth = outbox.queue_depth(session, connection_id)
-        report(args, spec, elapsed, cpu, counters, depth)
+        report(args, spec, elapsed, cpu, counters, depth, phases, len(live.sent) if live else 0)
+        if live is not None:
+            if live.error is not None:
+                raise live.error
+            # Read back after the counters: these lookups are not part of the sync's calls.
+            created = created_at(rt, connection_id, [s.person_id for s in live.sent])
+            rows, met = live_rows(live, created, args.live_target)
+            for name, value in rows:
+                print(f"{name:<20}{value}")
+            for sent, took in slowest(live, created, 5):
+                at = sent.committed - live.t0
+                print(f"  slow: {sent.person_id} unlocked at +{at:.1f} s: {took}")
+            if not met:
+                raise SystemExit(3)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+
+
+def drive(rt: Runtime, runner: SyncRunner, connection_id: str) -> None:
+    """Run until nothing is due (one run normally; again if work arrived as it ended)."""
+    while True:
+        runner.run(connection_id, budget_seconds=3600)
+        with rt.db.session() as session:
+            if not outbox.connections_with_due_work(session):
+                return
+
+
+class Progress(threading.Thread):
+    """A line every minute from the emulator's counters (a control route: not rate limited,
+    not counted), so a long recorded run shows it is alive."""
+
+    def __init__(self, base: str, live: LiveUnlocks | None) -> None:
+        super().__init__(name="progress", daemon=True)
+        self.base, self.live = base, live
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        started = time.monotonic()
+        while not self.stopped.wait(60):
+            try:
+                calls = httpx.get(f"{self.base}/_emulator/counters", timeout=5).json()["total"]
+            except httpx.HTTPError:
+                continue
+            live = f", {len(self.live.sent)} live unlocks" if self.live else ""
+            print(f"  +{time.monotonic() - started:.0f} s: {calls} API calls{live}", flush=True)
+
+
+def peak_rss_mb(reset: bool) -> float:
+    """This process's peak RSS since the last reset (Linux: VmHWM, reset via clear_refs), so
+    each phase's peak is its own; elsewhere the lifetime peak."""
+    try:
+        with open("/proc/self/status") as status:
+            hwm = next(line for line in status if line.startswith("VmHWM:"))
+        if reset:
+            with open("/proc/self/clear_refs", "w") as refs:
+                refs.write("5")
+        return int(hwm.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def cpu_seconds() -> float:
@@ -171,17 +270,20 @@ def report(
     cpu: float,
     counters: dict[str, Any],
     depth: dict[str, int],
+    phases: dict[str, float],
+    live: int,
 ) -> None:
     calls = int(counters.get("total", 0))
     rate = args.people / elapsed
     limit = spec.rate_limit
     per_call = spec.records_per_call or spec.batch_size
     bound = limit.per_second * per_call
-    minimum = args.people / per_call
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    minimum = (args.people + live) / per_call
+    peak_mb = max(phases["connecting"], phases["syncing"])
+    by_phase = ", ".join(f"{name} {mb:.0f}" for name, mb in phases.items())
     rows = [
         ("provider", args.provider + (" (rate limits off)" if args.unlimited else "")),
-        ("people", str(args.people)),
+        ("people", str(args.people) + (f" (+ {live} live unlocks)" if live else "")),
         ("elapsed", f"{elapsed:.1f} s"),
         ("records/s", f"{rate:.1f}"),
         (
@@ -192,9 +294,9 @@ def report(
         ("ratio to bound", f"{rate / bound:.3f}"),
         ("crmsync CPU", f"{cpu:.1f} s ({args.people / cpu:.0f} records per CPU-second)"),
         ("API calls", f"{calls} ({calls / args.people:.4f} per record)"),
-        ("minimum calls", f"{minimum:.0f} ({1 / per_call:.4f} per record)"),
+        ("minimum calls", f"{minimum:.0f} ({1 / per_call:.4f} per record, live included)"),
         ("calls / minimum", f"{calls / minimum:.3f}"),
-        ("peak RSS (crmsync)", f"{peak_mb:.0f} MB"),
+        ("peak RSS (crmsync)", f"{peak_mb:.0f} MB (by phase, MB: {by_phase})"),
         ("left in queue", str(sum(depth.values()))),
         (
             "responses seen",
