@@ -50,6 +50,7 @@ from crmsync.services.people import content_hash
 from crmsync.settings import Settings
 from tests.support.consent import consent
 
+WORKER = [sys.executable, "-m", "crmsync.cli.main", "worker"]
 PG_URL = os.environ.get(
     "CRMSYNC_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_scale"
 )
@@ -276,6 +277,7 @@ class Stack:
         values: dict[str, Any] = {
             "database_url": db_url,
             "redis_url": args.redis_url,
+            "queue_name": f"crmsync-{self.schema}",  # other runs may share this Redis
             "encryption_key": Fernet.generate_key().decode(),
             "data_dir": str(logs),
             "public_url": "http://127.0.0.1:9",
@@ -340,7 +342,7 @@ class Workers:
         self.logs = [logs / f"worker{i}.{uuid.uuid4().hex[:6]}.log" for i in range(count)]
         self.processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "crmsync.cli.main", "worker"],
+                [*WORKER, "--log-level", os.environ.get("CRMSYNC_BENCH_LOG", "warning")],
                 env=env,
                 stdout=log.open("ab"),
                 stderr=subprocess.STDOUT,

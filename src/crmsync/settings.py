@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Embedded mode: database, queue, key file.")
     database_url: str = ""
     redis_url: str = Field("", description="Set to run the task queue on Redis (scale-out).")
+    queue_name: str = Field(
+        "crmsync", description="The task queue's name: installations sharing a Redis differ."
+    )
     encryption_key: str = Field("", description="Fernet key; embedded mode generates a key file.")
     public_url: str = Field("http://127.0.0.1:8000", description="Where the service is reached.")
     profile_url_template: str = "https://app.example.com/people/{person_id}"

@@ -90,6 +90,7 @@ def test_api_and_two_workers_on_postgres_and_redis_sync_everyone_once(
             **os.environ,
             "CRMSYNC_DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{schema}",
             "CRMSYNC_REDIS_URL": REDIS_URL,
+            "CRMSYNC_QUEUE_NAME": f"crmsync-{schema}",
             "CRMSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
             "CRMSYNC_HOST_API_KEYS": '["k"]',
             "CRMSYNC_PUBLIC_URL": f"http://127.0.0.1:{api_port}",

@@ -46,9 +46,16 @@ def worker(
     metrics_port: Annotated[
         int, typer.Option(help="Serve Prometheus metrics on this port (0: off).")
     ] = 0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
 ) -> None:
     """Process sync work from the task queue (Redis in scale-out mode)."""
+    import logging
+
     from huey.consumer import Consumer
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     from prometheus_client import start_http_server
 
     from crmsync.engine.queue import create_queue

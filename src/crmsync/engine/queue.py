@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 def build_huey(rt: Runtime) -> Huey:
     if rt.settings.redis_url:
-        return PriorityRedisHuey("crmsync", url=rt.settings.redis_url)
+        return PriorityRedisHuey(rt.settings.queue_name, url=rt.settings.redis_url)
     rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("crmsync", filename=str(rt.settings.data_dir / "queue.db"))
+    return SqliteHuey(rt.settings.queue_name, filename=str(rt.settings.data_dir / "queue.db"))
 
 
 class Sweeper:
@@ -88,6 +88,7 @@ def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
     @huey.task(name="crmsync.sync_connection")  # type: ignore[untyped-decorator]
     def run_connection(connection_id: str) -> dict[str, Any]:
         result = runner.run(connection_id)
+        log.debug("run %s: %s", connection_id, result)
         if not result.busy:
             _follow_up(connection_id)
         return {"batches": result.batches, "outcomes": result.outcomes, "busy": result.busy}
@@ -100,6 +101,7 @@ def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
             return
         delay = (naive_utc(due) - naive_utc(utcnow())).total_seconds()
         priority = task_priority(rt, connection_id)
+        log.debug("follow up %s in %.1f s at priority %d", connection_id, delay, priority)
         if delay <= 0:
             run_connection(connection_id, priority=priority)
         else:
