@@ -9,10 +9,11 @@ their outcomes are recorded.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from crmsync.connectors.base import Connector, WriteOutcome
+from crmsync.connectors.base import Connector
 from crmsync.db.tables import Lane
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from crmsync.engine.runner import SyncRunner
 
 ALL_LANES = tuple(Lane)
+CHECK_EVERY = 5.0
+"""Seconds between checks of how much backfill is due (a COUNT over the connection's queue)."""
+RECORD_SLICE = 2_000
 BESIDE_BULK = (Lane.LIVE, Lane.REFRESH)
 
 
@@ -39,8 +43,9 @@ class BulkJob:
         self.recorder = recorder
         self.lease = lease
         self.connection_id = lease.connection_id
-        self.task: asyncio.Task[list[WriteOutcome]] | None = None
+        self.task: asyncio.Task[None] | None = None
         self.people: set[str] = set()
+        self.next_check = 0.0
 
     @property
     def running(self) -> bool:
@@ -51,30 +56,40 @@ class BulkJob:
         return BESIDE_BULK if self.running else ALL_LANES
 
     async def start_if_due(self, sending: set[str]) -> None:
-        """Start a job when enough backfill is due."""
+        """Start a job when enough backfill is due (checked every few seconds at most)."""
         threshold = self.connector.ctx.spec.bulk_threshold
-        if self.running or not threshold:
+        if self.running or not threshold or time.monotonic() < self.next_check:
             return
-        due = await asyncio.to_thread(self._count_due)
-        if due < threshold:
-            return
+        self.next_check = time.monotonic() + CHECK_EVERY
+        if await asyncio.to_thread(self._count_due) >= threshold:
+            self.task = asyncio.create_task(self._job(sending))
+
+    async def _job(self, sending: set[str]) -> None:
+        """Claim, plan, send and record one job, all off the pump's path: live batches keep
+        flowing while tens of thousands of people are planned or recorded (recorded in
+        slices, so no transaction holds the database for long)."""
         items = await asyncio.to_thread(self._claim)
         writes = await asyncio.to_thread(self.recorder.plan, items)
         if not writes:
             return
         self.people = {w.person_id for w in writes}
         sending.update(self.people)
-        self.task = asyncio.create_task(self.connector.push_bulk(writes, self._heartbeat))
+        outcomes = await self.connector.push_bulk(writes, self._heartbeat)
+        for start in range(0, len(outcomes), RECORD_SLICE):
+            chunk = outcomes[start : start + RECORD_SLICE]
+            await asyncio.to_thread(self.recorder.record, chunk)
+            sending.difference_update(o.person_id for o in chunk)
+        self.people = set()
 
     async def finish_if_done(self, sending: set[str]) -> None:
-        """Record the job's outcomes once it ended; its errors surface to the runner."""
+        """Forget a finished job; its errors surface to the runner (which reschedules the
+        people still in ``sending``)."""
         if self.task is None or not self.task.done():
             return
         task, self.task = self.task, None
-        outcomes = task.result()  # raises the job's ConnectorError, if any
-        await asyncio.to_thread(self.recorder.record, outcomes)
-        sending.difference_update(self.people)
         self.people = set()
+        self.next_check = 0.0  # more backfill may be due for the next job at once
+        task.result()  # raises the job's ConnectorError, if any
 
     async def wait(self, seconds: float) -> None:
         if self.task is not None:

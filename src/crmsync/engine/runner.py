@@ -179,7 +179,7 @@ class SyncRunner:
                     sending.update(w.person_id for w in writes)
                     in_flight = asyncio.create_task(self._push(connector, writes))
                 elif not batch and bulk.running:
-                    await bulk.wait(seconds=1.0)  # nothing else due: wait on the job
+                    await bulk.wait(seconds=0.25)  # nothing else due: wait on the job
                 elif not batch:
                     return
                 await asyncio.to_thread(lease.renew)

@@ -56,7 +56,7 @@ def _statuses(w: World) -> Counter[str]:
     return Counter(op.status for op in operations_of(w))
 
 
-def test_a_20000_person_backfill_goes_through_one_bulk_job_with_per_person_results(
+def test_a_20000_person_backfill_goes_through_bulk_jobs_with_per_person_results(
     w: World,
 ) -> None:
     converted = _hand_made_lead(w, **{PERSON_ID: "p00001"})
@@ -72,7 +72,7 @@ def test_a_20000_person_backfill_goes_through_one_bulk_job_with_per_person_resul
     w.connect("org1")
     w.drain()
 
-    assert calls(w, JOBS) == 1
+    assert calls(w, JOBS) == 2, "jobs of bulk_max (10,000) people"
     assert calls(w, UPSERT) == 1, "only the refused rows go again, through one collection call"
     assert _statuses(w) == {"inserted": 19_997, "updated": 1, "failed": 2}
     by_person = {op.person_id: op for op in operations_of(w)}
