@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from crmsync.connectors.http import RateBudget
 from crmsync.connectors.spec import RateLimitSpec
 
@@ -28,6 +30,14 @@ def test_no_rolling_window_ever_holds_more_than_the_limit() -> None:
         assert len(in_window) <= 110
     rate = len(sends) / (sends[-1] - sends[0])
     assert 10.0 < rate <= 11.5  # close to the bound of 11 requests/s
+
+
+def test_sends_are_spread_over_the_window_not_burst() -> None:
+    """A burst of 110 then a 9-second stall made a live unlock wait most of a window."""
+    clock = FakeClock()
+    budget = RateBudget(RateLimitSpec(110, 10.0), clock=clock, margin=0.0)
+    waits = [budget.reserve() for _ in range(3)]  # asked at the same instant
+    assert waits == pytest.approx([0.0, 10.0 / 110, 20.0 / 110])
 
 
 def test_a_429_blocks_everyone_until_the_crm_said() -> None:

@@ -44,8 +44,11 @@ class RateBudget:
 
     CRMs count requests in a rolling window ("110 per 10 s"), so a token bucket would burst
     past it; this keeps the send times of the last ``requests`` calls and waits until the
-    oldest leaves the window. Thread-safe and free of event-loop state, so one budget serves
-    every task that talks to the same CRM account from this process.
+    oldest leaves the window. Sends are also spaced by ``window / requests``: the same
+    throughput, but without the burst-then-stall that would leave a live unlock waiting for
+    most of a window behind a backfill (measured: p99 4.8 s at HubSpot's limit before this).
+    Thread-safe and free of event-loop state, so one budget serves every task that talks to
+    the same CRM account from this process.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class RateBudget:
     ) -> None:
         self.limit = limit
         self.window = limit.per_seconds * (1 + margin)
+        self.gap = self.window / limit.requests
         self.clock = clock
         self.sent: deque[float] = deque()
         self.blocked_until = 0.0
@@ -73,6 +77,8 @@ class RateBudget:
                 self.sent.popleft()
             if len(self.sent) >= self.limit.requests:
                 start = max(start, self.sent[-self.limit.requests] + self.window)
+            if self.sent:
+                start = max(start, self.sent[-1] + self.gap)
             self.sent.append(start)
             return start, start - now
 
