@@ -98,15 +98,32 @@ def enqueue(
 
 
 def enqueue_backfill(session: Session, connection: Connection) -> int:
-    """Every person the org unlocked before connecting goes to the backfill lane."""
-    person_ids = list(
-        session.scalars(
-            select(Unlock.person_id).where(Unlock.org_id == connection.org_id).distinct()
+    """Every person the org unlocked before connecting goes to the backfill lane.
+
+    Read in pages of ``BACKFILL_PAGE`` ids, so a million-person org costs no more memory
+    than a small one (the whole id list cost ~125 bytes a person of peak RSS)."""
+    total = 0
+    after = ""
+    while True:
+        page = list(
+            session.scalars(
+                select(Unlock.person_id)
+                .where(Unlock.org_id == connection.org_id, Unlock.person_id > after)
+                .distinct()
+                .order_by(Unlock.person_id)
+                .limit(BACKFILL_PAGE)
+            )
         )
-    )
-    enqueue(session, connection.id, person_ids, Lane.BACKFILL)
-    connection.backfill_total = len(person_ids)
-    return len(person_ids)
+        if not page:
+            break
+        enqueue(session, connection.id, page, Lane.BACKFILL)
+        total += len(page)
+        after = page[-1]
+    connection.backfill_total = total
+    return total
+
+
+BACKFILL_PAGE = 5_000
 
 
 def active_connections(session: Session, org_ids: Sequence[str]) -> list[Connection]:
