@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from crmsync.db.tables import Base, Person, WorkItem
+from crmsync.services import people
 from tests.support.world import World
 
 
@@ -180,3 +183,52 @@ def test_the_422_names_the_bad_item(synced: World) -> None:
     [issue] = r.json()["detail"]
     assert issue["loc"] == ["body", 1, "linkedin_url"]
     assert "not an http(s) URL" in issue["msg"]
+
+
+# -- a transaction the database rolled back to break a deadlock runs again ---------------------
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def _failing_once(monkeypatch: pytest.MonkeyPatch, sqlstate: str) -> list[int]:
+    """upsert_people writes a stray person, then fails like PostgreSQL would, once."""
+    real = people.upsert_people
+    calls: list[int] = []
+
+    def flaky(session: Session, items: Any) -> people.Upserted:
+        calls.append(len(items))
+        if len(calls) == 1:
+            session.add(Person(person_id="stray", content_hash="x"))
+            session.flush()
+            raise OperationalError("UPDATE people ...", {}, _PgError(sqlstate))
+        return real(session, items)
+
+    monkeypatch.setattr(people, "upsert_people", flaky)
+    return calls
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])
+def test_a_deadlocked_batch_is_rolled_back_and_run_again(
+    synced: World, monkeypatch: pytest.MonkeyPatch, sqlstate: str
+) -> None:
+    calls = _failing_once(monkeypatch, sqlstate)
+    counts = _put(synced, [_body("p1", title="CEO"), _body("p5")])
+    assert calls == [2, 2]
+    assert (counts["changed"], counts["created"], counts["queued"]) == (1, 1, 2)
+    with synced.rt.db.session() as session:
+        assert session.get(Person, "stray") is None  # the first attempt left nothing
+        assert session.get_one(Person, "p1").title == "CEO"
+    assert _pending(synced) == [("org1", "p1", "refresh"), ("org2", "p1", "refresh")]
+
+
+def test_another_database_error_is_not_retried(
+    synced: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _failing_once(monkeypatch, "53300")  # too many connections
+    before = _snapshot(synced)
+    with pytest.raises(OperationalError):
+        synced.api.put("/api/v1/people", json=[_body("p1", title="CEO")])
+    assert calls == [1]
+    assert _snapshot(synced) == before
