@@ -1,13 +1,21 @@
 """Fault soak: the whole system under every fault, with workers killed, must lose nothing.
 
-An API process and several worker processes run on PostgreSQL + Redis against served
-emulators of every CRM. While people are unlocked and refreshed, each emulator injects every
-fault kind (429, 500, 503, timeouts before and after the write, connection resets), workers
-are killed with SIGKILL and restarted, and one connection's tokens are revoked and then
-reconnected. At the end each CRM's own data is checked: every unlocked person exactly once,
-with the latest values and the right owner; every operation settled; nothing pending.
+An API process and several worker processes run on PostgreSQL + Redis against emulators of
+every CRM, each served by a process of its own. People are seeded and refreshed through the
+batch endpoint (PUT /api/v1/people) and unlocked in waves. Each emulator injects every fault
+kind (429, 500, 503, timeouts before and after the write, connection resets) at --fault-rate
+each, until everything has settled or for --fault-seconds; workers are killed with SIGKILL and
+restarted every --kill-every seconds; one connection's tokens are revoked mid-run and it is
+reconnected through the consent page.
 
-    .venv/bin/python bench/soak.py --people 1000 --workers 2 --kills 3
+At the end each CRM's own data is checked (read from the emulator process): every unlocked
+person exactly once, with the latest values and the right owner; every operation row in the
+database settled (none pending, retrying, waiting for a reconnect or failed); no work item
+pending or leased. It prints the figures and exits non-zero on any loss, duplicate or wrong
+value. `make test` runs 2,000 people (tests/distributed/test_soak.py):
+
+    .venv/bin/python bench/soak.py --people 2000 --pause 3 --kills 3 --kill-every 15 \
+        --fault-seconds 60 --crm-timeout 1
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ import time
 import uuid
 import warnings
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -34,34 +43,123 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, text
 
-from crmsync.cli.serving import ServerThread, free_port
+from crmsync.cli.serving import free_port
 from crmsync.connectors.registry import providers
-from crmsync.emulation.harness import EmulatorHarness
 from tests.support.consent import FormParser
 
 PG_URL = os.environ.get("CRMSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FAULT_KINDS = ("429", "500", "503", "timeout_before", "timeout_after", "reset")
 KEY = "soak-key"
+BATCH = 1000  # people per PUT /api/v1/people (its maximum), unlocks per POST
+RECORDS_PATH = "/_emulator/soak/records"  # under /_emulator/: never faulted or rate limited
+UNSETTLED = ("pending", "retrying", "waiting_reconnect", "failed")
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T], size: int = BATCH) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- the emulator processes ----------------------------------------------------------------
+def serve_emulator(name: str, port: int) -> None:
+    """Child process: one provider's emulator, plus a read-only route with its records as the
+    harness sees them, so the driver checks the CRM's own data without sharing its GIL."""
+    import uvicorn
+    from starlette.responses import JSONResponse
+
+    harness = providers()[name].emulator(served=True, rate_limited=False)
+    owner_id = harness.add_user(f"owner@{name}.test", "Olive", "Owner")
+    base = f"http://127.0.0.1:{port}"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == RECORDS_PATH:
+            records = [
+                {"person_id": r.person_id, "title": r.values.get("title"), "owner_id": r.owner_id}
+                for r in harness.records()
+            ]
+            await JSONResponse(records)(scope, receive, send)
+        else:
+            await harness.app(scope, receive, send)
+
+    banner = {
+        "url": base,
+        "settings": harness.settings_for(base),
+        "owner_id": owner_id,
+        "consent_choices": harness.consent_choices,
+    }
+    print(json.dumps(banner), flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 class Emulator:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.harness: EmulatorHarness = providers()[name].emulator(served=True, rate_limited=False)
-        self.owner_id = self.harness.add_user(f"owner@{name}.test", "Olive", "Owner")
-        self.server = ServerThread(self.harness.app).start()
+    """One CRM emulator in its own process, driven over HTTP."""
 
-    def faults(self, rate: float, seed: int) -> None:
+    def __init__(self, name: str, logs: Path) -> None:
+        self.name = name
+        log = (logs / f"emulator-{name}.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve-emulator", name, "--port", str(free_port())],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        banner = json.loads(self.process.stdout.readline() or "null")
+        if not banner:
+            raise SystemExit(f"the {name} emulator did not start: see {log.name}")
+        self.url: str = banner["url"]
+        self.settings: dict[str, Any] = banner["settings"]
+        self.owner_id: str = banner["owner_id"]
+        self.consent_choices: dict[str, str] = banner["consent_choices"]
+        self.http = httpx.Client(base_url=self.url, timeout=120)
+        wait_for(lambda: self.http.get("/_emulator/faults"), f"the {name} emulator")
+
+    def faults(self, rate: float, seed: int, hang: float = 2.5) -> None:
+        """Every fault kind at ``rate``; a timeout hangs ``hang`` seconds, longer than
+        crmsync waits."""
         rates = {kind: rate for kind in FAULT_KINDS} if rate else {}
-        body = {"rates": rates, "seed": seed, "timeout_sleep_seconds": 2.5}
-        httpx.put(f"{self.server.url}/_emulator/faults", json=body).raise_for_status()
+        body = {"rates": rates, "seed": seed, "timeout_sleep_seconds": hang}
+        self.http.put("/_emulator/faults", json=body).raise_for_status()
 
     def injected(self) -> dict[str, int]:
-        return dict(httpx.get(f"{self.server.url}/_emulator/faults").json()["injected"])
+        return dict(self.http.get("/_emulator/faults").json()["injected"])
+
+    def revoke_tokens(self) -> None:
+        self.http.post("/_emulator/tokens/revoke").raise_for_status()
+        self.http.post("/_emulator/tokens/expire").raise_for_status()
+
+    def records(self) -> list[dict[str, Any]]:
+        answer = self.http.get(RECORDS_PATH)
+        answer.raise_for_status()
+        records: list[dict[str, Any]] = answer.json()
+        return records
+
+    def stop(self) -> None:
+        self.http.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
+def wait_for(probe: Any, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            probe()
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
+# -- the crmsync processes -----------------------------------------------------------------
 class Processes:
     def __init__(self, env: dict[str, str], logs: Path, workers: int, api_port: int) -> None:
         self.env, self.logs = env, logs
@@ -106,7 +204,7 @@ def connect(api: httpx.Client, org: str, emulator: Emulator, reconnect: bool = F
         page = browser.get(started.json()["authorize_url"])
         form = FormParser()
         form.feed(page.text)
-        data = {**form.fields, **emulator.harness.consent_choices, "decision": "allow"}
+        data = {**form.fields, **emulator.consent_choices, "decision": "allow"}
         for name, values in form.options.items():
             data.setdefault(name, values[0])
         answer = browser.post(urljoin(str(page.url), form.action or ""), data=data)
@@ -117,6 +215,7 @@ def connect(api: httpx.Client, org: str, emulator: Emulator, reconnect: bool = F
 
 def person(i: int, version: int) -> dict[str, Any]:
     return {
+        "person_id": f"p{i:06d}",
         "first_name": "Soak",
         "last_name": f"Person {i}",
         "emails": [f"soak{i}@people.test"],
@@ -125,13 +224,39 @@ def person(i: int, version: int) -> dict[str, Any]:
     }
 
 
-def wait_until_settled(api: httpx.Client, orgs: list[str], timeout: float) -> dict[str, Any]:
+def put_people(api: httpx.Client, people: list[dict[str, Any]], expect: str) -> None:
+    """Through the batch endpoint; each person must come back counted as ``expect``."""
+    for batch in chunks(people):
+        answer = api.put("/api/v1/people", json=list(batch))
+        answer.raise_for_status()
+        counts = answer.json()
+        if counts[expect] != len(batch):
+            raise SystemExit(f"PUT /api/v1/people: {len(batch)} sent, {counts}")
+
+
+def wait_until_settled(
+    api: httpx.Client, orgs: list[str], timeout: float, since: float | None = None
+) -> dict[str, float]:
+    """Until every connection is connected with nothing pending; returns when each org first
+    was (seconds after ``since``). Progress goes to stderr every 15 s."""
+    since = time.monotonic() if since is None else since
     deadline = time.monotonic() + timeout
     status: dict[str, Any] = {}
+    settled: dict[str, float] = {}
+    shown = time.monotonic()
     while time.monotonic() < deadline:
         status = {org: api.get(f"/api/v1/orgs/{org}/connection").json() for org in orgs}
-        if all(s["status"] == "connected" and s["counts"]["pending"] == 0 for s in status.values()):
-            return status
+        for org, s in status.items():
+            if s["status"] == "connected" and s["counts"]["pending"] == 0:
+                settled.setdefault(org, time.monotonic() - since)
+            else:
+                settled.pop(org, None)
+        if len(settled) == len(orgs):
+            return settled
+        if time.monotonic() - shown > 15:
+            shown = time.monotonic()
+            left = {org: s["counts"]["pending"] for org, s in status.items()}
+            print(f"  {shown - since:6.0f} s  pending {json.dumps(left)}", file=sys.stderr)
         time.sleep(1)
     raise SystemExit(f"not settled after {timeout:.0f} s: {json.dumps(status)[:2000]}")
 
@@ -139,49 +264,57 @@ def wait_until_settled(api: httpx.Client, orgs: list[str], timeout: float) -> di
 def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     schema = f"soak_{uuid.uuid4().hex[:10]}"
+    db_url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    emulators = {name: Emulator(name) for name in sorted(providers())}
     logs = Path(tempfile.mkdtemp(prefix="crmsync-soak-"))
-    env = {
-        **os.environ,
-        "CRMSYNC_DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{schema}",
-        "CRMSYNC_REDIS_URL": args.redis_url,
-        "CRMSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "CRMSYNC_HOST_API_KEYS": json.dumps([KEY]),
-        "CRMSYNC_DATA_DIR": str(logs),
-        "CRMSYNC_BATCH_LEASE_SECONDS": "3",
-        "CRMSYNC_SWEEP_INTERVAL_SECONDS": "1",
-        "CRMSYNC_HTTP_TIMEOUT_SECONDS": "1.5",
-        "CRMSYNC_HTTP_RETRY_BASE_SECONDS": "0.05",
-        "CRMSYNC_RETRY_BASE_SECONDS": "0.2",
-        "CRMSYNC_RETRY_MAX_SECONDS": "2",
-        "CRMSYNC_MAX_ATTEMPTS": "40",
-        "CRMSYNC_PROVIDER_OVERRIDES": json.dumps(
-            {
-                name: {**e.harness.settings_for(e.server.url), "rate_limit_requests": 10**6}
-                for name, e in emulators.items()
-            }
-        ),
-    }
-    subprocess.run(
-        [sys.executable, "-m", "crmsync.cli.main", "db", "upgrade"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    api_port = free_port()
-    env["CRMSYNC_PUBLIC_URL"] = f"http://127.0.0.1:{api_port}"
+    emulators: dict[str, Emulator] = {}
     procs: Processes | None = None
     try:
+        for name in sorted(providers()):
+            emulators[name] = Emulator(name, logs)
+        env = {
+            **os.environ,
+            "CRMSYNC_DATABASE_URL": db_url,
+            "CRMSYNC_REDIS_URL": args.redis_url,
+            "CRMSYNC_QUEUE_NAME": f"crmsync-{schema}",  # other runs may share this Redis
+            "CRMSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "CRMSYNC_HOST_API_KEYS": json.dumps([KEY]),
+            "CRMSYNC_DATA_DIR": str(logs),
+            "CRMSYNC_BATCH_LEASE_SECONDS": "3",
+            "CRMSYNC_SWEEP_INTERVAL_SECONDS": "1",
+            "CRMSYNC_HTTP_TIMEOUT_SECONDS": str(args.crm_timeout),
+            "CRMSYNC_HTTP_RETRY_BASE_SECONDS": "0.05",
+            "CRMSYNC_RETRY_BASE_SECONDS": "0.2",
+            "CRMSYNC_RETRY_MAX_SECONDS": "2",
+            "CRMSYNC_MAX_ATTEMPTS": "40",
+            "CRMSYNC_PROVIDER_OVERRIDES": json.dumps(
+                {
+                    name: {**e.settings, "rate_limit_requests": 10**6}
+                    for name, e in emulators.items()
+                }
+            ),
+        }
+        subprocess.run(
+            [sys.executable, "-m", "crmsync.cli.main", "db", "upgrade"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        api_port = free_port()
+        env["CRMSYNC_PUBLIC_URL"] = f"http://127.0.0.1:{api_port}"
         procs = Processes(env, logs, args.workers, api_port)
-        return drive(args, rng, emulators, procs, api_port, logs)
+        db = create_engine(db_url)
+        try:
+            return drive(args, rng, emulators, procs, api_port, logs, db)
+        finally:
+            db.dispose()
     finally:
         if procs is not None:
             procs.stop()
         for emulator in emulators.values():
-            emulator.server.stop()
+            emulator.stop()
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
@@ -194,18 +327,11 @@ def drive(
     procs: Processes,
     api_port: int,
     logs: Path,
+    db: Any,
 ) -> int:
     headers = {"Authorization": f"Bearer {KEY}"}
-    api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers, timeout=60)
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            api.get("/healthz")
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise SystemExit("the API process did not start") from None
-            time.sleep(0.2)
+    api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers, timeout=120)
+    wait_for(lambda: api.get("/healthz"), "the API process")
     orgs = {f"org-{name}": e for name, e in emulators.items()}
     for org, emulator in orgs.items():
         api.post("/api/v1/orgs", json={"id": org, "name": org}).raise_for_status()
@@ -213,10 +339,11 @@ def drive(
         api.post(f"/api/v1/orgs/{org}/users", json=user).raise_for_status()
         connect(api, org, emulator)
     version = dict.fromkeys(range(args.people), 1)
-    for i in range(args.people):
-        api.put(f"/api/v1/people/p{i:06d}", json=person(i, 1)).raise_for_status()
+    seeding = time.monotonic()
+    put_people(api, [person(i, 1) for i in range(args.people)], expect="created")
+    seeded = time.monotonic() - seeding
     for emulator in emulators.values():
-        emulator.faults(args.fault_rate, args.seed)
+        emulator.faults(args.fault_rate, args.seed, args.crm_timeout + 1)
     started = time.monotonic()
     stop = threading.Event()
 
@@ -226,35 +353,63 @@ def drive(
 
     chaos = threading.Thread(target=killer, daemon=True)
     chaos.start()
-    chunk = max(1, args.people // 10)
+    wave = max(1, -(-args.people // args.waves))
     revoke_org = next(iter(orgs))
-    for start in range(0, args.people, chunk):
-        ids = range(start, min(args.people, start + chunk))
+    refreshes = 0
+    for number, start in enumerate(range(0, args.people, wave)):
+        ids = range(start, min(args.people, start + wave))
         for org in orgs:
             body = [{"person_id": f"p{i:06d}", "unlocked_by": f"u-{org}"} for i in ids]
-            api.post(f"/api/v1/orgs/{org}/unlocks", json=body).raise_for_status()
-        for i in rng.sample(range(start + len(ids)), k=min(len(ids), start + len(ids)) // 2):
+            for batch in chunks(body):
+                api.post(f"/api/v1/orgs/{org}/unlocks", json=list(batch)).raise_for_status()
+        # refreshes of people already unlocked, most of them already in the CRMs
+        changed = sorted(rng.sample(range(start + len(ids)), k=len(ids) // 2))
+        for i in changed:
             version[i] += 1
-            api.put(f"/api/v1/people/p{i:06d}", json=person(i, version[i])).raise_for_status()
-        if start == chunk * 3:  # one connection loses its authorisation mid-run
-            crm = orgs[revoke_org]
-            httpx.post(f"{crm.server.url}/_emulator/tokens/revoke").raise_for_status()
-            httpx.post(f"{crm.server.url}/_emulator/tokens/expire").raise_for_status()
+        put_people(api, [person(i, version[i]) for i in changed], expect="changed")
+        refreshes += len(changed)
+        if number == 3:  # one connection loses its authorisation mid-run
+            orgs[revoke_org].revoke_tokens()
         time.sleep(args.pause)
-    wait_for_status(api, revoke_org, "needs_reconnect", timeout=120)
+    if args.waves <= 3:
+        orgs[revoke_org].revoke_tokens()
+    wait_for_status(api, revoke_org, "needs_reconnect", timeout=300)
     crm = orgs[revoke_org]
     crm.faults(0, args.seed)
     connect(api, revoke_org, crm, reconnect=True)
-    crm.faults(args.fault_rate, args.seed)
+    crm.faults(args.fault_rate, args.seed, args.crm_timeout + 1)
+    sent = time.monotonic() - started
     while procs.kills < args.kills:
         time.sleep(0.2)
     stop.set()
+    injected: dict[str, dict[str, int]] = {}
+    if args.fault_seconds is not None:  # faults for a while, then the rest drains without
+        time.sleep(max(0.0, started + args.fault_seconds - time.monotonic()))
+        injected = faults_off(emulators, args.seed)
+    faulted = time.monotonic() - started
+    settled = wait_until_settled(api, list(orgs), args.timeout, since=started)
+    elapsed = time.monotonic() - started
+    if not injected:  # faults until everything settled
+        injected = faults_off(emulators, args.seed)
+        faulted = elapsed
+        wait_until_settled(api, list(orgs), timeout=60)
+    timing = {
+        "seed": seeded,
+        "sent": sent,
+        "elapsed": elapsed,
+        "refreshes": refreshes,
+        "faulted": faulted,
+    }
+    timing.update({f"settled {org}": seconds for org, seconds in settled.items()})
+    return verify(orgs, version, injected, procs.kills, timing, logs, db)
+
+
+def faults_off(emulators: dict[str, Emulator], seed: int) -> dict[str, dict[str, int]]:
+    """Stops injecting faults; returns what each emulator injected."""
     injected = {name: e.injected() for name, e in emulators.items()}
     for emulator in emulators.values():
-        emulator.faults(0, args.seed)
-    wait_until_settled(api, list(orgs), timeout=args.timeout)
-    elapsed = time.monotonic() - started
-    return verify(api, orgs, version, injected, procs.kills, elapsed, logs)
+        emulator.faults(0, seed)
+    return injected
 
 
 def wait_for_status(api: httpx.Client, org: str, wanted: str, timeout: float) -> None:
@@ -267,67 +422,96 @@ def wait_for_status(api: httpx.Client, org: str, wanted: str, timeout: float) ->
 
 
 def verify(
-    api: httpx.Client,
     orgs: dict[str, Emulator],
     version: dict[int, int],
     injected: dict[str, dict[str, int]],
     kills: int,
-    elapsed: float,
+    timing: dict[str, float],
     logs: Path,
+    db: Any,
 ) -> int:
     missing = duplicates = wrong = unsettled = 0
     examples: list[str] = []
-    statuses: Counter[str] = Counter()
-    for org, emulator in orgs.items():
-        found: dict[str, list[Any]] = {}
-        for record in emulator.harness.records():
-            if record.person_id:
-                found.setdefault(record.person_id, []).append(record)
+    for emulator in orgs.values():
+        found: dict[str, list[dict[str, Any]]] = {}
+        for record in emulator.records():
+            if record["person_id"]:
+                found.setdefault(record["person_id"], []).append(record)
         for i, v in version.items():
             records = found.get(f"p{i:06d}", [])
             missing += not records
             duplicates += max(0, len(records) - 1)
             if records and (
-                records[0].values.get("title") != f"Title v{v}"
-                or records[0].owner_id != emulator.owner_id
+                records[0]["title"] != f"Title v{v}" or records[0]["owner_id"] != emulator.owner_id
             ):
                 wrong += 1
                 examples.append(
-                    f"{emulator.name} p{i:06d}: title {records[0].values.get('title')!r} "
-                    f"(want 'Title v{v}'), owner {records[0].owner_id!r} "
+                    f"{emulator.name} p{i:06d}: title {records[0]['title']!r} "
+                    f"(want 'Title v{v}'), owner {records[0]['owner_id']!r} "
                     f"(want {emulator.owner_id!r})"
                 )
-        ops = api.get(f"/api/v1/orgs/{org}/operations", params={"limit": 500})
-        for status in ("pending", "retrying", "waiting_reconnect", "failed"):
-            left = api.get(f"/api/v1/orgs/{org}/operations", params={"status": status}).json()
-            unsettled += len(left)
-            examples += [
-                f"{emulator.name} op {op['id']} {op['person_id']} {status} after "
-                f"{op['attempts']} attempts: {op['reason'][:140]}"
-                for op in left[:3]
-            ]
-        statuses.update(op["status"] for op in ops.json())
+    # Every operation row, from the database: each one settled, none left behind.
+    operations: Counter[str] = Counter()
+    with db.connect() as conn:
+        for status, count in conn.execute(
+            text("SELECT status, count(*) FROM operations GROUP BY status")
+        ):
+            operations[status] = count
+        unsettled = sum(operations[status] for status in UNSETTLED)
+        for row in conn.execute(
+            text(
+                "SELECT org_id, id, person_id, status, attempts, reason FROM operations "
+                "WHERE status IN :statuses ORDER BY id LIMIT 10"
+            ).bindparams(bindparam("statuses", value=list(UNSETTLED), expanding=True)),
+        ):
+            examples.append(
+                f"{row.org_id} op {row.id} {row.person_id} {row.status} after "
+                f"{row.attempts} attempts: {row.reason[:140]}"
+            )
+        work = dict(
+            conn.execute(text("SELECT status, count(*) FROM work_items GROUP BY status")).all()
+        )
+    left = sum(count for status, count in work.items() if status != "done")
     faults = Counter[str]()
     for counts in injected.values():
         faults.update(counts)
     crms = ", ".join(sorted(o.name for o in orgs.values()))
+    records = len(version) * len(orgs)
+    elapsed = timing["elapsed"]
     rows = [
         ("people", f"{len(version)} in each of {len(orgs)} CRMs ({crms})"),
-        ("elapsed", f"{elapsed:.1f} s"),
+        ("refreshes sent", f"{timing['refreshes']:.0f} (to every CRM that unlocked them)"),
+        ("seeded in", f"{timing['seed']:.1f} s (PUT /api/v1/people)"),
+        ("unlocks sent in", f"{timing['sent']:.1f} s"),
+        ("elapsed", f"{elapsed:.1f} s (first unlock to everything settled)"),
+        (
+            "settled after",
+            ", ".join(f"{e.name} {timing[f'settled {org}']:.0f} s" for org, e in orgs.items()),
+        ),
+        ("records/s", f"{records / elapsed:.1f} ({records} records)"),
+        (
+            "writes/s",
+            f"{operations['inserted'] + operations['updated']:.0f} writes, "
+            f"{(operations['inserted'] + operations['updated']) / elapsed:.1f}/s",
+        ),
         ("faults injected", json.dumps(dict(sorted(faults.items())))),
+        ("faults on for", f"{timing['faulted']:.0f} s"),
         ("worker kills", str(kills)),
         ("reconnects", "1"),
+        ("operations", json.dumps(dict(sorted(operations.items())))),
+        ("work items", json.dumps(dict(sorted(work.items())))),
         ("missing", str(missing)),
         ("duplicates", str(duplicates)),
         ("wrong values", str(wrong)),
         ("unsettled or failed ops", str(unsettled)),
+        ("work left", str(left)),
         ("logs", str(logs)),
     ]
     for name, value in rows:
         print(f"{name:<26}{value}")
     for example in examples[:10]:
         print(f"  wrong: {example}")
-    ok = not (missing or duplicates or wrong or unsettled) and sum(faults.values()) > 0
+    ok = not (missing or duplicates or wrong or unsettled or left) and sum(faults.values()) > 0
     print("RESULT", "ok" if ok else "LOSS, DUPLICATE OR WRONG VALUE")
     return 0 if ok else 1
 
@@ -339,11 +523,30 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--kill-every", type=float, default=2.0)
     parser.add_argument("--fault-rate", type=float, default=0.05, help="per fault kind")
+    parser.add_argument(
+        "--crm-timeout",
+        type=float,
+        default=1.5,
+        help="seconds crmsync waits for a CRM; an injected timeout hangs 1 s longer",
+    )
+    parser.add_argument(
+        "--fault-seconds",
+        type=float,
+        help="inject faults for this long after the first unlock (at least until every "
+        "unlock is sent and every kill done), then drain without; default: until settled",
+    )
+    parser.add_argument("--waves", type=int, default=10, help="unlock waves")
     parser.add_argument("--pause", type=float, default=0.5, help="between unlock waves")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
-    raise SystemExit(run(parser.parse_args()))
+    parser.add_argument("--serve-emulator", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_emulator:
+        serve_emulator(args.serve_emulator, args.port)
+        return
+    raise SystemExit(run(args))
 
 
 if __name__ == "__main__":
