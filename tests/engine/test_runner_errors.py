@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from crmsync.db.tables import WorkItem, naive_utc, utcnow
@@ -30,3 +31,43 @@ def test_a_crm_failing_the_setup_check_postpones_work_instead_of_hammering(
         assert item.attempts == 0, "nothing was sent: no attempt is used up"
         w.harness.set_faults({})
         assert w.harness.records() == []
+
+
+def test_recording_rolled_back_by_a_deadlock_runs_again_and_logs_each_write_once(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL breaks a deadlock between a host write and a worker by rolling one back
+    (the fault soak saw it). When the victim is the worker recording a batch, that
+    transaction runs again: one log row per write, nothing left in flight or queued."""
+    from sqlalchemy.exc import OperationalError
+
+    from crmsync.db.tables import Link, Operation
+    from crmsync.engine import batch
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    original = batch.update_by_id
+    failures = []
+
+    def flaky(session, model, rows):  # type: ignore[no-untyped-def]
+        if model is Link and rows and not failures:
+            failures.append(1)
+            raise OperationalError("UPDATE links ...", {}, Deadlock())
+        return original(session, model, rows)
+
+    monkeypatch.setattr(batch, "update_by_id", flaky)
+    with world(db_url, tmp_path, "hubspot") as w:
+        w.org("org1", {"u1": "owner@acme.test"})
+        w.connect("org1")
+        for i in range(3):
+            w.person(f"p{i}")
+            w.unlock("org1", f"p{i}", "u1")
+        w.drain()
+        assert failures == [1]
+        assert len(w.harness.records()) == 3
+        with w.rt.db.session() as session:
+            ops = list(session.scalars(select(Operation)))
+            assert sorted(op.status for op in ops) == ["inserted"] * 3
+            assert session.scalars(select(WorkItem)).all() == []
+            assert all(link.crm_id for link in session.scalars(select(Link)))

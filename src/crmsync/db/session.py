@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -47,6 +50,9 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+T = TypeVar("T")
+
+
 class Database:
     """An engine plus its session factory; one per process."""
 
@@ -61,5 +67,27 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    def transaction(self, work: Callable[[Session], T], attempts: int = 4) -> T:
+        """``work`` in one transaction, run again if PostgreSQL rolled it back to break a
+        deadlock or a serialization conflict (nothing of a rolled-back attempt is kept).
+
+        Host writes lock many people's pending work items in person order while a worker
+        recording a batch locks some of the same rows in its own order; one of the two is
+        chosen as the deadlock victim and simply runs again. ``work`` must not change
+        anything outside the session."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.session() as session:
+                    return work(session)
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) not in RETRYABLE or attempt == attempts:
+                    raise
+                time.sleep(random.uniform(0.02, 0.1) * attempt)
+        raise AssertionError("unreachable")
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+RETRYABLE = {"40P01", "40001"}
+"""PostgreSQL's "deadlock detected" and "could not serialize"."""

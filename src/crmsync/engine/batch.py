@@ -173,13 +173,16 @@ class BatchRecorder:
         return [write for _, write in writes]
 
     def record(self, outcomes: list[WriteOutcome]) -> None:
+        """Record what the CRM said, in one transaction (run again if the database breaks a
+        deadlock). The people stay in flight until it commits: if it cannot, the run's
+        ``abandon`` puts their work back."""
         now = utcnow()
         op_updates: list[tuple[InFlight, dict[str, Any]]] = []
         link_updates: list[dict[str, Any]] = []
         retries: list[tuple[InFlight, Resolution]] = []
         finished: list[int] = []
         for outcome in outcomes:
-            flight = self.inflight.pop(outcome.person_id)
+            flight = self.inflight[outcome.person_id]
             resolution = outcome.resolution
             summary = redact(outcome.response_summary)
             if resolution is None:
@@ -223,21 +226,28 @@ class BatchRecorder:
                 finished.append(flight.item_id)
             else:
                 retries.append((flight, resolution))
-        with self.rt.db.session() as session:
+
+        def write(session: Session) -> None:
             self._settle(session, op_updates)
-            if link_updates:
-                update_by_id(session, Link, link_updates)
+            update_by_id(session, Link, link_updates)
             outbox.finish(session, finished)
             for flight, resolution in retries:
                 self._retry(session, flight, resolution)
+
+        self.rt.db.transaction(write)
+        for outcome in outcomes:
+            self.inflight.pop(outcome.person_id, None)
 
     def retry_later(self, resolution: Resolution, people: set[str]) -> None:
         """A request hit a transient problem: its people wait and retry (an attempt counts);
         planned people whose request was never sent go back without one (``abandon``)."""
         flights = [self.inflight.pop(p) for p in people if p in self.inflight]
-        with self.rt.db.session() as session:
+
+        def write(session: Session) -> None:
             for flight in flights:
                 self._retry(session, flight, resolution)
+
+        self.rt.db.transaction(write)
 
     def pause(self, reason: str) -> None:
         """Authorisation lost: keep every in-flight item queued until the reconnect."""
@@ -390,10 +400,11 @@ class BatchRecorder:
             return
         rows = [{**f.log_row, **{k: v for k, v in c.items() if k != "id"}} for f, c in fresh]
         new_ids = insert_returning_ids(session, Operation, rows)
-        for (flight, _), op_id in zip(fresh, new_ids, strict=True):
-            flight.operation_id = op_id
-        if keep_items:
-            links = [{"id": f.item_id, "operation_id": f.operation_id} for f, _ in fresh]
+        if keep_items:  # (flights stay untouched: the transaction may run again)
+            links = [
+                {"id": f.item_id, "operation_id": op_id}
+                for (f, _), op_id in zip(fresh, new_ids, strict=True)
+            ]
             update_by_id(session, WorkItem, links)
 
     def _mark_pending_creates(

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from crmsync.api.deps import HostAuth, RuntimeDep
 from crmsync.api.schemas import (
@@ -27,38 +22,17 @@ from crmsync.api.schemas import (
     UserOut,
     errors,
 )
-from crmsync.engine.runtime import Runtime
 from crmsync.services import orgs, people
 
 router = APIRouter(prefix="/api/v1", tags=["host"])
 PersonId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")]
-_T = TypeVar("_T")
-# PostgreSQL's "deadlock detected" and "could not serialize": the transaction was rolled back
-# whole and can run again. A write that queues many people's work locks many work items, and
-# a worker releasing or postponing a connection's items locks them in another order.
-_RETRYABLE = {"40P01", "40001"}
-_ATTEMPTS = 4
-
-
-def _transaction(rt: Runtime, work: Callable[[Session], _T]) -> _T:
-    """``work`` in one transaction, run again if the database rolled it back to break a
-    deadlock (nothing of a rolled-back attempt is kept)."""
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            with rt.db.session() as session:
-                return work(session)
-        except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE or attempt == _ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0.02, 0.1) * attempt)
-    raise AssertionError("unreachable")
 
 
 @router.put("/people/{person_id}", response_model=PersonOut, responses=errors(400, 401, 422))
 def put_person(person_id: PersonId, body: PersonIn, rt: RuntimeDep, _: HostAuth) -> PersonOut:
     """Create or refresh a person; a change is pushed to every org that unlocked them."""
-    _person, touched = _transaction(
-        rt, lambda session: people.upsert_person(session, person_id, body)
+    _person, touched = rt.db.transaction(
+        lambda session: people.upsert_person(session, person_id, body)
     )
     for connection_id in touched:
         rt.kick(connection_id)
@@ -77,7 +51,7 @@ def put_people(
     would: a change is pushed to every org that unlocked them. One invalid item, or a person
     given twice, refuses the whole request and nothing is written."""
     items = [(item.person_id, item) for item in body]
-    done = _transaction(rt, lambda session: people.upsert_people(session, items))
+    done = rt.db.transaction(lambda session: people.upsert_people(session, items))
     for connection_id in done.touched:
         rt.kick(connection_id)
     return PeopleBatchOut(
@@ -122,7 +96,7 @@ def unlock(
 ) -> UnlocksAccepted:
     """Record that users unlocked people; they reach the org's CRM within seconds."""
     items = body if isinstance(body, list) else [body]
-    new, touched = _transaction(rt, lambda session: orgs.record_unlocks(session, org_id, items))
+    new, touched = rt.db.transaction(lambda session: orgs.record_unlocks(session, org_id, items))
     for connection_id in touched:
         rt.kick(connection_id)
     return UnlocksAccepted(accepted=len(items), new=new, queued=len(items) if touched else 0)
