@@ -19,83 +19,29 @@ Exit status 3 when the live latency target was missed or a live record is missin
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import resource
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from cryptography.fernet import Fernet
-from sqlalchemy import insert
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._emulator import COUNTERS, emulate
+from bench._inprocess import ORG, OWNER_EMAIL, USER, connect, drive, runtime, seed
 from bench._latency import LiveUnlocks, created_at, live_rows, slowest
 
-from crmsync.cli.serving import free_port
 from crmsync.connectors.http import CALL_STATS
 from crmsync.connectors.registry import get_provider
 from crmsync.connectors.spec import ProviderSpec
-from crmsync.db.migrate import upgrade
-from crmsync.db.tables import Org, Person, Unlock, User
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
-from crmsync.engine.runtime import Runtime
-from crmsync.services import connections
-from crmsync.settings import Settings
-from tests.support.consent import consent
-
-
-def seed(rt: Runtime, people: int) -> None:
-    with rt.db.session() as session:
-        session.add(Org(id="bench", name="Bench"))
-        session.add(User(id="u1", org_id="bench", email="owner@bench.test", role="admin"))
-    for start in range(0, people, 5000):
-        stop = min(people, start + 5000)
-        with rt.db.session() as session:
-            session.execute(
-                insert(Person),
-                [
-                    {
-                        "person_id": f"p{i:07d}",
-                        "first_name": "Person",
-                        "last_name": f"Number {i}",
-                        "emails": [f"p{i}@bench.example"],
-                        "phones": [],
-                        "company": f"Company {i % 997}",
-                        "title": "Engineer",
-                        "content_hash": "seed",
-                    }
-                    for i in range(start, stop)
-                ],
-            )
-            session.execute(
-                insert(Unlock),
-                [
-                    {"org_id": "bench", "person_id": f"p{i:07d}", "user_id": "u1"}
-                    for i in range(start, stop)
-                ],
-            )
-
-
-def connect(rt: Runtime, provider: str) -> str:
-    with rt.db.session() as session:
-        url, state = connections.start_authorization(rt, session, "bench", provider, False)
-    location = asyncio.run(consent(httpx.AsyncHTTPTransport(), url))
-    code = parse_qs(urlsplit(location).query)["code"][0]
-    conn = asyncio.run(
-        connections.complete_authorization(rt, provider, state.state, code, None, None)
-    )
-    return conn.id
 
 
 def main() -> None:
@@ -128,56 +74,23 @@ def main() -> None:
     args = parser.parse_args()
 
     spec = get_provider(args.provider).connector.spec
-    port = free_port()
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crmsync.cli.main",
-            "emulate",
-            args.provider,
-            "--port",
-            str(port),
-            "--user",
-            "owner@bench.test:Olive:Owner",
-            *(["--no-rate-limit"] if args.unlimited else []),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        banner = json.loads(emulator.stdout.readline() if emulator.stdout else "{}")
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/_emulator/counters", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        tmp = Path(tempfile.mkdtemp(prefix="crmsync-bench-"))
+    owner = f"{OWNER_EMAIL}:Olive:Owner"
+    with emulate(args.provider, users=[owner], rate_limited=not args.unlimited) as emulator:
         unlimited = {"rate_limit_requests": 10**9} if args.unlimited else {}
-        db_url = args.database_url or f"sqlite:///{tmp}/bench.db"
-        settings = Settings(
-            data_dir=tmp,
-            database_url=db_url,
-            encryption_key=Fernet.generate_key().decode(),
-            public_url="http://127.0.0.1:9",
-            provider_overrides={args.provider: {**banner["settings"], **unlimited}},
-        )
-        upgrade(db_url)
-        rt = Runtime.from_settings(settings)
+        overrides = {**emulator.settings, **unlimited}
+        rt = runtime(args.provider, overrides, "crmsync-bench-", args.database_url)
         stamp = time.monotonic()
         seed(rt, args.people)
         phases = {"seeding (bench)": peak_rss_mb(reset=True)}
         print(f"seeded {args.people} people in {time.monotonic() - stamp:.1f} s", flush=True)
         connection_id = connect(rt, args.provider)
         phases["connecting"] = peak_rss_mb(reset=True)
-        httpx.post(f"{base}/_emulator/counters/reset")
+        emulator.reset_counters()
         runner = SyncRunner(rt)
         live = None
         if args.live_every > 0:
-            live = LiveUnlocks(rt, "bench", "u1", args.live_every, args.live_for)
-        progress = Progress(base, live)
+            live = LiveUnlocks(rt, ORG, USER, args.live_every, args.live_for)
+        progress = Progress(emulator.base, live)
         cpu_before = cpu_seconds()
         started = time.monotonic()
         if live is not None:
@@ -192,7 +105,7 @@ def main() -> None:
             live.join()
             drive(rt, runner, connection_id)
         phases["syncing"] = peak_rss_mb(reset=False)
-        counters = httpx.get(f"{base}/_emulator/counters").json()
+        counters = emulator.counters()
         with rt.db.session() as session:
             depth = outbox.queue_depth(session, connection_id)
         report(args, spec, elapsed, cpu, counters, depth, phases, len(live.sent) if live else 0)
@@ -209,18 +122,6 @@ def main() -> None:
                 print(f"  slow: {sent.person_id} unlocked at +{at:.1f} s: {took}")
             if not met:
                 raise SystemExit(3)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
-
-
-def drive(rt: Runtime, runner: SyncRunner, connection_id: str) -> None:
-    """Run until nothing is due (one run normally; again if work arrived as it ended)."""
-    while True:
-        runner.run(connection_id, budget_seconds=3600)
-        with rt.db.session() as session:
-            if not outbox.connections_with_due_work(session):
-                return
 
 
 class Progress(threading.Thread):
@@ -236,7 +137,7 @@ class Progress(threading.Thread):
         started = time.monotonic()
         while not self.stopped.wait(60):
             try:
-                calls = httpx.get(f"{self.base}/_emulator/counters", timeout=5).json()["total"]
+                calls = httpx.get(f"{self.base}{COUNTERS}", timeout=5).json()["total"]
             except httpx.HTTPError:
                 continue
             live = f", {len(self.live.sent)} live unlocks" if self.live else ""

@@ -32,7 +32,6 @@ import threading
 import time
 import uuid
 import warnings
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,8 +41,10 @@ warnings.filterwarnings("ignore", message=".*httpx2.*")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+from bench._emulator import EmulatorProcess, wait_for
+from bench._soak_check import verify
 from cryptography.fernet import Fernet
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import create_engine, text
 
 from crmsync.cli.serving import free_port
 from crmsync.connectors.registry import providers
@@ -54,7 +55,6 @@ FAULT_KINDS = ("429", "500", "503", "timeout_before", "timeout_after", "reset")
 KEY = "soak-key"
 BATCH = 1000  # people per PUT /api/v1/people (its maximum), unlocks per POST
 RECORDS_PATH = "/_emulator/soak/records"  # under /_emulator/: never faulted or rate limited
-UNSETTLED = ("pending", "retrying", "waiting_reconnect", "failed")
 _T = TypeVar("_T")
 
 
@@ -85,7 +85,7 @@ def serve_emulator(name: str, port: int) -> None:
             await harness.app(scope, receive, send)
 
     banner = {
-        "url": base,
+        "base_url": base,
         "settings": harness.settings_for(base),
         "owner_id": owner_id,
         "consent_choices": harness.consent_choices,
@@ -94,69 +94,34 @@ def serve_emulator(name: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-class Emulator:
-    """One CRM emulator in its own process, driven over HTTP."""
+class Emulator(EmulatorProcess):
+    """One CRM emulator in its own process (:func:`serve_emulator`), driven over HTTP."""
 
     def __init__(self, name: str, logs: Path) -> None:
-        self.name = name
         log = (logs / f"emulator-{name}.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve-emulator", name, "--port", str(free_port())],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        banner = json.loads(self.process.stdout.readline() or "null")
-        if not banner:
-            raise SystemExit(f"the {name} emulator did not start: see {log.name}")
-        self.url: str = banner["url"]
-        self.settings: dict[str, Any] = banner["settings"]
-        self.owner_id: str = banner["owner_id"]
-        self.consent_choices: dict[str, str] = banner["consent_choices"]
-        self.http = httpx.Client(base_url=self.url, timeout=120)
-        wait_for(lambda: self.http.get("/_emulator/faults"), f"the {name} emulator")
+        command = [sys.executable, __file__, "--serve-emulator", name, "--port", str(free_port())]
+        super().__init__(name, command, stderr=log, timeout=120)
+        self.owner_id: str = self.banner["owner_id"]
+        self.consent_choices: dict[str, str] = self.banner["consent_choices"]
 
     def faults(self, rate: float, seed: int, hang: float = 2.5) -> None:
         """Every fault kind at ``rate``; a timeout hangs ``hang`` seconds, longer than
         crmsync waits."""
         rates = {kind: rate for kind in FAULT_KINDS} if rate else {}
         body = {"rates": rates, "seed": seed, "timeout_sleep_seconds": hang}
-        self.http.put("/_emulator/faults", json=body).raise_for_status()
+        self.api("PUT", "/_emulator/faults", json=body)
 
     def injected(self) -> dict[str, int]:
-        return dict(self.http.get("/_emulator/faults").json()["injected"])
+        return dict(self.api("GET", "/_emulator/faults")["injected"])
 
     def revoke_tokens(self) -> None:
-        self.http.post("/_emulator/tokens/revoke").raise_for_status()
-        self.http.post("/_emulator/tokens/expire").raise_for_status()
+        self.api("POST", "/_emulator/tokens/revoke")
+        self.api("POST", "/_emulator/tokens/expire")
 
     def records(self) -> list[dict[str, Any]]:
-        answer = self.http.get(RECORDS_PATH)
-        answer.raise_for_status()
-        records: list[dict[str, Any]] = answer.json()
+        """Its records as the harness sees them: person ID, title and owner ID."""
+        records: list[dict[str, Any]] = self.api("GET", RECORDS_PATH)
         return records
-
-    def stop(self) -> None:
-        self.http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def wait_for(probe: Any, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            probe()
-            return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{what} did not start") from None
-            time.sleep(0.1)
 
 
 # -- the crmsync processes -----------------------------------------------------------------
@@ -198,7 +163,7 @@ def connect(api: httpx.Client, org: str, emulator: Emulator, reconnect: bool = F
     if reconnect:
         started = api.post(f"/api/v1/orgs/{org}/connection/reconnect")
     else:
-        started = api.post(f"/api/v1/orgs/{org}/connection", json={"provider": emulator.name})
+        started = api.post(f"/api/v1/orgs/{org}/connection", json={"provider": emulator.provider})
     started.raise_for_status()
     with httpx.Client(timeout=30) as browser:
         page = browser.get(started.json()["authorize_url"])
@@ -335,7 +300,7 @@ def drive(
     orgs = {f"org-{name}": e for name, e in emulators.items()}
     for org, emulator in orgs.items():
         api.post("/api/v1/orgs", json={"id": org, "name": org}).raise_for_status()
-        user = {"id": f"u-{org}", "email": f"owner@{emulator.name}.test"}
+        user = {"id": f"u-{org}", "email": f"owner@{emulator.provider}.test"}
         api.post(f"/api/v1/orgs/{org}/users", json=user).raise_for_status()
         connect(api, org, emulator)
     version = dict.fromkeys(range(args.people), 1)
@@ -419,101 +384,6 @@ def wait_for_status(api: httpx.Client, org: str, wanted: str, timeout: float) ->
             return
         time.sleep(0.5)
     raise SystemExit(f"{org} never became {wanted}")
-
-
-def verify(
-    orgs: dict[str, Emulator],
-    version: dict[int, int],
-    injected: dict[str, dict[str, int]],
-    kills: int,
-    timing: dict[str, float],
-    logs: Path,
-    db: Any,
-) -> int:
-    missing = duplicates = wrong = unsettled = 0
-    examples: list[str] = []
-    for emulator in orgs.values():
-        found: dict[str, list[dict[str, Any]]] = {}
-        for record in emulator.records():
-            if record["person_id"]:
-                found.setdefault(record["person_id"], []).append(record)
-        for i, v in version.items():
-            records = found.get(f"p{i:06d}", [])
-            missing += not records
-            duplicates += max(0, len(records) - 1)
-            if records and (
-                records[0]["title"] != f"Title v{v}" or records[0]["owner_id"] != emulator.owner_id
-            ):
-                wrong += 1
-                examples.append(
-                    f"{emulator.name} p{i:06d}: title {records[0]['title']!r} "
-                    f"(want 'Title v{v}'), owner {records[0]['owner_id']!r} "
-                    f"(want {emulator.owner_id!r})"
-                )
-    # Every operation row, from the database: each one settled, none left behind.
-    operations: Counter[str] = Counter()
-    with db.connect() as conn:
-        for status, count in conn.execute(
-            text("SELECT status, count(*) FROM operations GROUP BY status")
-        ):
-            operations[status] = count
-        unsettled = sum(operations[status] for status in UNSETTLED)
-        for row in conn.execute(
-            text(
-                "SELECT org_id, id, person_id, status, attempts, reason FROM operations "
-                "WHERE status IN :statuses ORDER BY id LIMIT 10"
-            ).bindparams(bindparam("statuses", value=list(UNSETTLED), expanding=True)),
-        ):
-            examples.append(
-                f"{row.org_id} op {row.id} {row.person_id} {row.status} after "
-                f"{row.attempts} attempts: {row.reason[:140]}"
-            )
-        work = dict(
-            conn.execute(text("SELECT status, count(*) FROM work_items GROUP BY status")).all()
-        )
-    left = sum(count for status, count in work.items() if status != "done")
-    faults = Counter[str]()
-    for counts in injected.values():
-        faults.update(counts)
-    crms = ", ".join(sorted(o.name for o in orgs.values()))
-    records = len(version) * len(orgs)
-    elapsed = timing["elapsed"]
-    rows = [
-        ("people", f"{len(version)} in each of {len(orgs)} CRMs ({crms})"),
-        ("refreshes sent", f"{timing['refreshes']:.0f} (to every CRM that unlocked them)"),
-        ("seeded in", f"{timing['seed']:.1f} s (PUT /api/v1/people)"),
-        ("unlocks sent in", f"{timing['sent']:.1f} s"),
-        ("elapsed", f"{elapsed:.1f} s (first unlock to everything settled)"),
-        (
-            "settled after",
-            ", ".join(f"{e.name} {timing[f'settled {org}']:.0f} s" for org, e in orgs.items()),
-        ),
-        ("records/s", f"{records / elapsed:.1f} ({records} records)"),
-        (
-            "writes/s",
-            f"{operations['inserted'] + operations['updated']:.0f} writes, "
-            f"{(operations['inserted'] + operations['updated']) / elapsed:.1f}/s",
-        ),
-        ("faults injected", json.dumps(dict(sorted(faults.items())))),
-        ("faults on for", f"{timing['faulted']:.0f} s"),
-        ("worker kills", str(kills)),
-        ("reconnects", "1"),
-        ("operations", json.dumps(dict(sorted(operations.items())))),
-        ("work items", json.dumps(dict(sorted(work.items())))),
-        ("missing", str(missing)),
-        ("duplicates", str(duplicates)),
-        ("wrong values", str(wrong)),
-        ("unsettled or failed ops", str(unsettled)),
-        ("work left", str(left)),
-        ("logs", str(logs)),
-    ]
-    for name, value in rows:
-        print(f"{name:<26}{value}")
-    for example in examples[:10]:
-        print(f"  wrong: {example}")
-    ok = not (missing or duplicates or wrong or unsettled or left) and sum(faults.values()) > 0
-    print("RESULT", "ok" if ok else "LOSS, DUPLICATE OR WRONG VALUE")
-    return 0 if ok else 1
 
 
 def main() -> None:

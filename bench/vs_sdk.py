@@ -38,9 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections import Counter
@@ -53,42 +51,25 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import requests
-from cryptography.fernet import Fernet
-from sqlalchemy import insert
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crmsync.cli.serving import free_port
+from bench._emulator import EmulatorProcess, emulate
+from bench._inprocess import OWNER_EMAIL, connect, drive, person, runtime, seed
+
 from crmsync.connectors.base import AppNames
 from crmsync.connectors.http import CALL_STATS
-from crmsync.db.migrate import upgrade
-from crmsync.db.tables import Org, Person, Unlock, User
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
-from crmsync.engine.runtime import Runtime
 from crmsync.providers.hubspot import mapping as hubspot_mapping
 from crmsync.providers.salesforce import mapping as salesforce_mapping
-from crmsync.services import connections
-from crmsync.settings import Settings
 from tests.support.consent import consent
 
-OWNER = ("owner@bench.test", "Olive", "Owner")
+OWNER = (OWNER_EMAIL, "Olive", "Owner")
 APP = AppNames("Acme", "acme")  # Settings' default app name: the emulators' package fields
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 DEFAULT_PEOPLE = {"hubspot": 1_000, "salesforce": 5_000}
-
-
-def person(i: int) -> dict[str, str]:
-    """Person ``i``, as both sides get it."""
-    return {
-        "person_id": f"p{i:07d}",
-        "first_name": "Person",
-        "last_name": f"Number {i}",
-        "email": f"p{i}@bench.example",
-        "company": f"Company {i % 997}",
-        "title": "Engineer",
-    }
 
 
 # Which CRM field each app field lands in, and the fields the two sides are compared on.
@@ -125,64 +106,22 @@ class Side:
     """Stored records with a person ID, keyed by it, with the compared fields by app name."""
 
 
-@dataclass
-class Emulator:
-    provider: str
-    base: str
-    settings: dict[str, Any]
-    process: subprocess.Popen[str]
-
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.base}{path}", timeout=30, **kwargs)
-        response.raise_for_status()
-        return response.json()
-
-
 @contextmanager
-def served_emulator(provider: str, latency_ms: float) -> Iterator[Emulator]:
+def served_emulator(provider: str, latency_ms: float) -> Iterator[EmulatorProcess]:
     """``crmsync emulate PROVIDER`` in its own process at real limits, with the owner seeded."""
-    port = free_port()
-    email, first, last = OWNER
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crmsync.cli.main",
-            "emulate",
-            provider,
-            "--port",
-            str(port),
-            "--user",
-            f"{email}:{first}:{last}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        banner = json.loads(process.stdout.readline() if process.stdout else "{}")
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/_emulator/counters", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        emulator = Emulator(provider, base, banner["settings"], process)
+    with emulate(provider, users=[":".join(OWNER)]) as emulator:
         if latency_ms:
             emulator.api("PUT", "/_emulator/faults", json={"latency_seconds": latency_ms / 1000})
         yield emulator
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
-def counted(emulator: Emulator, side: Side) -> None:
-    snapshot = emulator.api("GET", "/_emulator/counters")
+def counted(emulator: EmulatorProcess, side: Side) -> None:
+    snapshot = emulator.counters()
     side.calls = int(snapshot["total"])
     side.by_endpoint = snapshot["by_endpoint"]
 
 
-def stored(emulator: Emulator) -> dict[str, dict[str, Any]]:
+def stored(emulator: EmulatorProcess) -> dict[str, dict[str, Any]]:
     """The emulator's records that carry a person ID, by person ID, compared fields only."""
     fields = FIELDS[emulator.provider]
     if emulator.provider == "hubspot":
@@ -199,70 +138,16 @@ def stored(emulator: Emulator) -> dict[str, dict[str, Any]]:
 # crmsync ----------------------------------------------------------------------------------------
 
 
-def seed(rt: Runtime, people: int) -> None:
-    with rt.db.session() as session:
-        session.add(Org(id="bench", name="Bench"))
-        session.add(User(id="u1", org_id="bench", email=OWNER[0], role="admin"))
-    for start in range(0, people, 5000):
-        batch = [person(i) for i in range(start, min(people, start + 5000))]
-        with rt.db.session() as session:
-            session.execute(
-                insert(Person),
-                [
-                    {
-                        "person_id": p["person_id"],
-                        "first_name": p["first_name"],
-                        "last_name": p["last_name"],
-                        "emails": [p["email"]],
-                        "phones": [],
-                        "company": p["company"],
-                        "title": p["title"],
-                        "content_hash": "seed",
-                    }
-                    for p in batch
-                ],
-            )
-            session.execute(
-                insert(Unlock),
-                [{"org_id": "bench", "person_id": p["person_id"], "user_id": "u1"} for p in batch],
-            )
-
-
-def connect(rt: Runtime, provider: str) -> str:
-    with rt.db.session() as session:
-        url, state = connections.start_authorization(rt, session, "bench", provider, False)
-    location = asyncio.run(consent(httpx.AsyncHTTPTransport(), url))
-    code = parse_qs(urlsplit(location).query)["code"][0]
-    conn = asyncio.run(
-        connections.complete_authorization(rt, provider, state.state, code, None, None)
-    )
-    return conn.id
-
-
-def run_crmsync(emulator: Emulator, people: int) -> Side:
+def run_crmsync(emulator: EmulatorProcess, people: int) -> Side:
     side = Side("crmsync")
-    tmp = Path(tempfile.mkdtemp(prefix="crmsync-vs-sdk-"))
-    db_url = f"sqlite:///{tmp}/bench.db"
-    settings = Settings(
-        data_dir=tmp,
-        database_url=db_url,
-        encryption_key=Fernet.generate_key().decode(),
-        public_url="http://127.0.0.1:9",
-        provider_overrides={emulator.provider: emulator.settings},
-    )
-    upgrade(db_url)
-    rt = Runtime.from_settings(settings)
+    rt = runtime(emulator.provider, emulator.settings, "crmsync-vs-sdk-")
     seed(rt, people)
     connection_id = connect(rt, emulator.provider)
-    emulator.api("POST", "/_emulator/counters/reset")
+    emulator.reset_counters()
     before = CALL_STATS.snapshot()
     runner = SyncRunner(rt)
     started = time.monotonic()
-    while True:
-        runner.run(connection_id, budget_seconds=3600)
-        with rt.db.session() as session:
-            if not outbox.connections_with_due_work(session):
-                break
+    drive(rt, runner, connection_id)
     side.elapsed = time.monotonic() - started
     counted(emulator, side)
     seen = Counter(CALL_STATS.snapshot())
@@ -277,7 +162,7 @@ def run_crmsync(emulator: Emulator, people: int) -> Side:
 # The SDK loop -----------------------------------------------------------------------------------
 
 
-def authorize(emulator: Emulator, scopes: list[str]) -> dict[str, Any]:
+def authorize(emulator: EmulatorProcess, scopes: list[str]) -> dict[str, Any]:
     """An access token for the SDK, through the CRM's own consent page (not timed)."""
     params = {
         "client_id": emulator.settings["client_id"],
@@ -307,7 +192,7 @@ def authorize(emulator: Emulator, scopes: list[str]) -> dict[str, Any]:
     return token
 
 
-def sdk_hubspot(emulator: Emulator, people: int, side: Side) -> Callable[[], None]:
+def sdk_hubspot(emulator: EmulatorProcess, people: int, side: Side) -> Callable[[], None]:
     """Setup (token, the person ID property), then the timed loop."""
     from hubspot import HubSpot
     from hubspot.crm.contacts import (
@@ -394,7 +279,7 @@ class _PlainHttp(requests.adapters.HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def sdk_salesforce(emulator: Emulator, people: int, side: Side) -> Callable[[], None]:
+def sdk_salesforce(emulator: EmulatorProcess, people: int, side: Side) -> Callable[[], None]:
     """Setup (token), then the timed loop."""
     from simple_salesforce import Salesforce
     from simple_salesforce.exceptions import SalesforceError
@@ -431,11 +316,11 @@ def sdk_salesforce(emulator: Emulator, people: int, side: Side) -> Callable[[], 
     return loop
 
 
-def run_sdk(emulator: Emulator, people: int) -> Side:
+def run_sdk(emulator: EmulatorProcess, people: int) -> Side:
     side = Side("SDK loop")
     setup = sdk_hubspot if emulator.provider == "hubspot" else sdk_salesforce
     loop = setup(emulator, people, side)
-    emulator.api("POST", "/_emulator/counters/reset")
+    emulator.reset_counters()
     started = time.monotonic()
     loop()
     side.elapsed = time.monotonic() - started
