@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from crmsync.db.migrate import upgrade
 from crmsync.db.tables import Org, Person, Unlock, User
@@ -88,6 +88,12 @@ def seed(rt: Runtime, people: int) -> None:
                 insert(Unlock),
                 [{"org_id": ORG, "person_id": p["person_id"], "user_id": USER} for p in batch],
             )
+    if rt.db.engine.dialect.name == "postgresql":
+        # What autovacuum does within a minute of a bulk import: without statistics the
+        # planner picks plans for empty tables (measured: 145 records/s instead of ~1,500).
+        with rt.db.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
 
 
 def connect(rt: Runtime, provider: str) -> str:
