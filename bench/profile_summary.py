@@ -40,7 +40,7 @@ def summarise(path: str, top: int) -> None:
         n = int(count)
         stage = next((name for name, key in STAGES.items() if key in stack), "other")
         stages[stage] += n
-        leaves[re.sub(r":\d+\)", ")", frames[-1])] += n
+        leaves[re.sub(r":\d+\)", ")", frames[-1]) or "(native code)"] += n
     busy = sum(stages.values()) or 1
     print(f"{'stage':<22}{'share':>8}")
     for name, n in stages.most_common():
