@@ -39,6 +39,16 @@ def wait_for(probe: Callable[[], object], what: str, timeout: float = 90) -> Non
             time.sleep(0.1)
 
 
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate ``process``; kill it if it has not ended 10 s later."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class EmulatorProcess:
     """One provider's emulator in the process ``command`` starts; a context manager that stops
     it. ``banner`` is all of its first line; ``timeout`` is for each request through ``api``."""
@@ -89,12 +99,7 @@ class EmulatorProcess:
     def stop(self) -> None:
         """Terminate the process (kill it if it has not ended 10 s later)."""
         self.http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def __enter__(self) -> EmulatorProcess:
         return self
