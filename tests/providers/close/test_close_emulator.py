@@ -280,6 +280,40 @@ def test_search_finds_contacts_by_a_custom_field_term_page_by_page(org: Org) -> 
     assert set(bare[0]) == {"__object_type", "id"}
 
 
+def test_search_by_term_follows_updates_removals_and_agrees_with_a_full_scan(org: Org) -> None:
+    """Term searches are answered from a value index; it must track every write, and give
+    what scanning every contact gives (a negated term forces the scan)."""
+    person_id = org.field("Acme Person ID")
+    ids = {
+        pid: org.call("POST", "/contact/", json={"name": pid, f"custom.{person_id}": pid}).json()[
+            "id"
+        ]
+        for pid in ("a", "b", "c")
+    }
+    org.call("PUT", f"/contact/{ids['a']}/", json={f"custom.{person_id}": "a2"})
+    org.call("PUT", f"/contact/{ids['b']}/", json={f"custom.{person_id}": None})
+
+    def found(values: list[str]) -> set[str]:
+        return {row["id"] for row in _search(org, person_id, values, _limit=200).json()["data"]}
+
+    assert found(["a"]) == set() and found(["b"]) == set()
+    assert found(["a2", "c"]) == {ids["a"], ids["c"]}
+    scan = {
+        "type": "and",
+        "queries": [
+            {"type": "object_type", "object_type": "contact"},
+            {
+                "negate": True,
+                "type": "field_condition",
+                "field": {"type": "custom_field", "custom_field_id": person_id},
+                "condition": {"type": "term", "values": ["a2", "c"]},
+            },
+        ],
+    }
+    rows = org.call("POST", "/data/search/", json={"query": scan, "_limit": 200}).json()["data"]
+    assert {row["id"] for row in rows} == {ids["b"]}
+
+
 def test_search_refuses_queries_it_does_not_understand(org: Org) -> None:
     r = org.call("POST", "/data/search/", json={"query": {"type": "smart_view", "id": "x"}})
     assert r.status_code == 400

@@ -98,6 +98,33 @@ def _matches(query: Mapping[str, Any], obj: Lead | Contact, kind: str) -> bool:
     return result != bool(query.get("negate"))
 
 
+def required_terms(query: Any) -> tuple[str, frozenset[str]] | None:
+    """A custom field and the values one of which every hit of ``query`` must hold, when the
+    query requires that (a non-negated ``term`` condition, alone or inside a non-negated
+    ``and``); None otherwise. The store answers such a query from its value index instead of
+    scanning every object; ``_matches`` still checks each candidate."""
+    if not isinstance(query, dict) or query.get("negate"):
+        return None
+    if query.get("type") == "and" and isinstance(query.get("queries"), list):
+        for sub in query["queries"]:
+            found = required_terms(sub)
+            if found is not None:
+                return found
+        return None
+    field, condition = query.get("field"), query.get("condition")
+    if (
+        query.get("type") == "field_condition"
+        and isinstance(field, dict)
+        and field.get("type") == "custom_field"
+        and isinstance(condition, dict)
+        and condition.get("type") == "term"
+        and isinstance(condition.get("values"), list)
+    ):
+        wanted = frozenset(str(v) for v in condition["values"])
+        return str(field.get("custom_field_id")), wanted
+    return None
+
+
 def _offset(cursor: Any) -> int:
     if cursor in (None, ""):
         return 0

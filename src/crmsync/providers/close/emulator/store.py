@@ -58,6 +58,9 @@ class CloseStore:
             self.fields: dict[str, CustomField] = {}
             self.leads: dict[str, Lead] = {}
             self.contacts: dict[str, Contact] = {}
+            # (custom field id, value as text) -> ids of the contacts holding it: what lets a
+            # search by Person ID cost the size of the batch, not the size of the CRM
+            self._by_value: dict[tuple[str, str], set[str]] = {}
 
     # organisations and users ---------------------------------------------------------------
 
@@ -138,11 +141,23 @@ class CloseStore:
         for key, value in changes.values.items():
             setattr(contact, key, value)
         for field_id, value in changes.custom.items():
+            self._index(contact, field_id, contact.custom.get(field_id), add=False)
             if value is None:
                 contact.custom.pop(field_id, None)
             else:
                 contact.custom[field_id] = value
+                self._index(contact, field_id, value, add=True)
         contact.date_updated, contact.updated_by = self.now(), user_id
+
+    def _index(self, contact: Contact, field_id: str, value: Any, *, add: bool) -> None:
+        for item in value if isinstance(value, list) else [value]:
+            if item in (None, ""):
+                continue
+            key = (field_id, str(item))
+            if add:
+                self._by_value.setdefault(key, set()).add(contact.id)
+            elif key in self._by_value:
+                self._by_value[key].discard(contact.id)
 
     def _new_lead(self, org_id: str, user_id: str, changes: Mapping[str, Any]) -> Lead:
         lead = Lead(new_id("lead_"), org_id, self.now(), user_id)
@@ -234,10 +249,20 @@ class CloseStore:
     def search(self, org_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
             fields = self._fields(org_id)
+            required = search.required_terms(body.get("query"))
+            if required is None:
+                leads = [lead for lead in self.leads.values() if lead.organization_id == org_id]
+                contacts = [c for c in self.contacts.values() if c.organization_id == org_id]
+            else:  # leads hold no custom values: only the indexed contacts can match
+                field_id, values = required
+                ids = set().union(*(self._by_value.get((field_id, v), set()) for v in values))
+                leads = []
+                contacts = [self.contacts[i] for i in ids]
+                contacts = [c for c in contacts if c.organization_id == org_id]
             return search.run(
                 body,
-                leads=[lead for lead in self.leads.values() if lead.organization_id == org_id],
-                contacts=[c for c in self.contacts.values() if c.organization_id == org_id],
+                leads=leads,
+                contacts=contacts,
                 render={
                     "lead": self._lead_json,
                     "contact": lambda c, names: select(c.as_json(fields), names),
