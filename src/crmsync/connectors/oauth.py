@@ -9,6 +9,7 @@ import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
+from crmsync.connectors.http import tls_context
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.errors import Action, InputError, Resolution, TransientError, reconnect_required
 
@@ -38,6 +39,7 @@ class OAuthFlow:
             code_challenge_method="S256" if oauth.pkce else None,
             token_endpoint_auth_method=oauth.token_endpoint_auth_method,
             transport=self.transport,
+            verify=tls_context(),
             timeout=self.timeout,
         )
 

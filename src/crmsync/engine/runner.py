@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -70,7 +71,7 @@ class SyncRunner:
             return RunResult(busy=True)
         budget = self.rt.settings.run_seconds if budget_seconds is None else budget_seconds
         try:
-            return asyncio.run(self._run(lease, budget))
+            return _thread_loop().run(_contained(self._run(lease, budget)))
         finally:
             lease.drop()
 
@@ -273,6 +274,42 @@ class SyncRunner:
             return await self._push(connector, writes[:middle]) + await self._push(
                 connector, writes[middle:]
             )
+
+
+class _LoopHolder:
+    """A worker thread's event loop, kept from run to run: a fresh loop per run (asyncio.run)
+    also means a fresh thread pool, whose threads every run started again. Closed when the
+    thread ends and its locals go."""
+
+    def __init__(self) -> None:
+        self.runner = asyncio.Runner()
+
+    def __del__(self) -> None:
+        self.runner.get_loop().close()
+
+
+_loops = threading.local()
+
+
+def _thread_loop() -> asyncio.Runner:
+    holder = getattr(_loops, "holder", None)
+    if holder is None:
+        holder = _loops.holder = _LoopHolder()
+    runner: asyncio.Runner = holder.runner
+    return runner
+
+
+async def _contained(work: Awaitable[RunResult]) -> RunResult:
+    """Run ``work``, then cancel whatever it left behind, as ``asyncio.run`` would: the next
+    run on this thread's loop starts clean."""
+    try:
+        return await work
+    finally:
+        this = asyncio.current_task()
+        left = [task for task in asyncio.all_tasks() if task is not this]
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
 
 def _fresh(at: datetime | None, seconds: float) -> bool:

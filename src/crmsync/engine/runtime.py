@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from crmsync.connectors.base import AppNames
-from crmsync.connectors.http import RetryPolicy
+from crmsync.connectors.http import RetryPolicy, tls_context
 from crmsync.connectors.oauth import OAuthFlow
 from crmsync.connectors.registry import Provider, get_provider
 from crmsync.connectors.spec import ProviderSpec
@@ -85,6 +85,7 @@ class Runtime:
             base_url=spec.api_base,
             auth=auth,
             transport=self.transport,
+            verify=tls_context(),
             timeout=self.settings.http_timeout_seconds,
             headers={"User-Agent": "crmsync/0.1"},
         )
