@@ -1,12 +1,14 @@
 """Distributed scaling: N connections synced by 1, 2, 4 ... worker processes.
 
-For each worker count, from scratch: a fresh PostgreSQL schema and Redis database, a HubSpot
-emulator in its own process with one portal per organisation (each with HubSpot's own limits:
-110 requests / 10 s, 100 records per batch), N orgs connected through the real OAuth flow, K
-people per org. The worker processes are started and idle; every org's users then unlock their
-K people (the live lane, through the service layer the host API calls, in one transaction),
-every connection is kicked, and the clock runs until every record exists in its portal (the
-emulator's own updatedAt of the last write) and the outbox is empty. Prints records/s per
+Set up once: a fresh PostgreSQL schema and Redis database, a HubSpot emulator in its own
+process with one portal per organisation (each with HubSpot's own limits: 110 requests / 10 s,
+100 records per batch), N orgs connected through the real OAuth flow. Then one round per
+worker count, each with K fresh people per org and the connections' setup and owner caches
+cleared (so every round does the same work, what a connection's first sync does): the worker
+processes are started and idle; every org's users unlock their K people (the live lane,
+through the service layer the host API calls, in one transaction), every connection is
+kicked, and the clock runs until every record exists in its portal (the emulator's own
+updatedAt of the last write) and the outbox is empty. Prints records/s per
 worker count, the speedup over the first count, and where the CPU went: on a small machine
 the ceiling is the cores, not crmsync's design; `os.cpu_count()` is printed for that reason.
 Exits non-zero if any record is missing or duplicated, or any operation failed.
@@ -41,8 +43,10 @@ from bench._cluster import (
     seed_orgs,
     wait_until,
 )
+from sqlalchemy import update
 
 from crmsync.api.schemas import UnlockIn
+from crmsync.db.tables import Connection
 from crmsync.engine.queue import create_queue
 from crmsync.services.orgs import record_unlocks
 
@@ -63,88 +67,83 @@ class Result:
         return self.records / self.elapsed
 
 
-def person_number(org: int, k: int, per_org: int) -> int:
-    return org * per_org + k
+def person_id(round_: int, org: int, i: int, per_org: int) -> str:
+    return f"r{round_}p{org * per_org + i:08d}"
 
 
-def run_once(args: argparse.Namespace, workers: int) -> Result:
+def setup(args: argparse.Namespace, cluster: PortalCluster, logs: Path) -> Stack:
+    """Once for every worker count: the orgs connected through OAuth (the slow part: 206 s
+    for 1,000 connections) and every round's people stored, none unlocked yet."""
     n, k = args.connections, args.people_per_connection
-    logs = logs_dir("scaling")
-    stamp = time.monotonic()
-    cluster = PortalCluster(n, logs)
-    stack: Stack | None = None
-    procs: Workers | None = None
+    stack = Stack(args, cluster, logs)
+    seed_orgs(stack.rt, n)
+    connect_all(stack.rt, cluster)
+    rows = [
+        # distinct emails too: HubSpot allows one contact per email
+        {"person_id": person_id(r, o, i, k), **person_fields((r * n + o) * k + i, "Engineer")}
+        for r in range(len(args.counts))
+        for o in range(n)
+        for i in range(k)
+    ]
+    insert_people(stack.rt, rows)
+    return stack
+
+
+def run_round(
+    args: argparse.Namespace, cluster: PortalCluster, stack: Stack, round_: int, logs: Path
+) -> Result:
+    """``workers`` processes sync this round's fresh people: the same work every round."""
+    n, k, workers = args.connections, args.people_per_connection, args.counts[round_]
+    rt = stack.rt
+    with rt.db.session() as session:  # every round pays what a connection's first sync pays
+        session.execute(update(Connection).values(setup_checked_at=None, owners_fetched_at=None))
+    procs = Workers(stack.env, logs, workers)
     try:
-        stack = Stack(args, cluster, logs)
-        rt = stack.rt
-        seed_orgs(rt, n)
-        connect_all(rt, cluster)
-        rows = [
-            {
-                "person_id": f"p{person_number(o, i, k):08d}",
-                **person_fields(person_number(o, i, k), "Engineer"),
-            }
-            for o in range(n)
-            for i in range(k)
-        ]
-        insert_people(rt, rows)
-        setup = time.monotonic() - stamp
-        procs = Workers(stack.env, logs, workers)
         create_queue(rt)  # rt.kick now enqueues "look at connection X" on Redis
         stamp = time.monotonic()
         touched: list[str] = []
         with rt.db.session() as session:
             for o in range(n):
                 unlocks = [
-                    UnlockIn(
-                        person_id=f"p{person_number(o, i, k):08d}", unlocked_by=f"u-{org_id(o)}"
-                    )
+                    UnlockIn(person_id=person_id(round_, o, i, k), unlocked_by=f"u-{org_id(o)}")
                     for i in range(k)
                 ]
                 touched += record_unlocks(session, org_id(o), unlocks)[1]
         recorded = time.monotonic() - stamp
-        print(
-            f"  {workers} worker(s): setup {setup:.1f} s ({n} connections via OAuth, "
-            f"{n * k} people); {n * k} unlocks recorded in {recorded:.1f} s; logs {logs}",
-            flush=True,
-        )
+        print(f"  {workers} worker(s): {n * k} unlocks recorded in {recorded:.1f} s", flush=True)
         cpu = stack.cpu_meter(procs, cluster)
         before = cluster.ask("summary")
         started = time.time()
         for connection_id in touched:
             rt.kick(connection_id)
-        wait_until(lambda: cluster.ask("count")["contacts"] >= n * k, args.timeout, "every record")
-        wait_until(lambda: stack is not None and stack.outbox_left() == 0, 120, "empty outbox")
+        total = n * k * (round_ + 1)
+        wait_until(lambda: cluster.ask("count")["contacts"] >= total, args.timeout, "records")
+        wait_until(lambda: stack.outbox_left() == 0, 120, "empty outbox")
         drained = time.time() - started
         usage = cpu.report()
         summary = cluster.ask("summary")
-        elapsed = summary["last_write"] - started
-        problems = verify(cluster, stack, n, k)
-        return Result(
-            workers,
-            n * k,
-            elapsed,
-            drained,
-            usage,
-            summary["api_calls"] - before["api_calls"],
-            summary["write_calls"] - before["write_calls"],
-            problems,
-        )
     finally:
-        if procs is not None:
-            procs.stop()
-        cluster.stop()
-        if stack is not None:
-            stack.drop()
+        procs.stop()
+    return Result(
+        workers,
+        n * k,
+        summary["last_write"] - started,
+        drained,
+        usage,
+        summary["api_calls"] - before["api_calls"],
+        summary["write_calls"] - before["write_calls"],
+        verify(cluster, stack, n, k, round_),
+    )
 
 
-def verify(cluster: PortalCluster, stack: Stack, n: int, k: int) -> list[str]:
-    """Every person exactly once in their org's portal, owned by the org's user; no strays."""
+def verify(cluster: PortalCluster, stack: Stack, n: int, k: int, round_: int) -> list[str]:
+    """Every person of the rounds so far exactly once in their org's portal, owned by the
+    org's user; no strays."""
     records = cluster.ask("records")
     problems: list[str] = []
     for o, rows in enumerate(records["portals"]):
         counts = Counter(row[0] for row in rows)
-        wanted = {f"p{person_number(o, i, k):08d}" for i in range(k)}
+        wanted = {person_id(r, o, i, k) for r in range(round_ + 1) for i in range(k)}
         missing = wanted - set(counts)
         duplicated = [pid for pid, c in counts.items() if c > 1]
         strays = set(counts) - wanted
@@ -201,9 +200,24 @@ def main() -> None:
     parser.add_argument("--database-url", default=PG_URL)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     args = parser.parse_args()
-    counts = [int(w) for w in args.workers.split(",")]
+    args.counts = [int(w) for w in args.workers.split(",")]
     print(f"cpu_count {os.cpu_count()}", flush=True)
-    results = [run_once(args, w) for w in counts]
+    logs = logs_dir("scaling")
+    stamp = time.monotonic()
+    cluster = PortalCluster(args.connections, logs)
+    stack: Stack | None = None
+    try:
+        stack = setup(args, cluster, logs)
+        print(
+            f"setup {time.monotonic() - stamp:.1f} s: {args.connections} connections via "
+            f"OAuth, {len(args.counts)} rounds of people; logs {logs}",
+            flush=True,
+        )
+        results = [run_round(args, cluster, stack, r, logs) for r in range(len(args.counts))]
+    finally:
+        cluster.stop()
+        if stack is not None:
+            stack.drop()
     report(args, results)
     raise SystemExit(0 if all(not r.problems for r in results) else 1)
 
