@@ -32,12 +32,25 @@ def test_no_rolling_window_ever_holds_more_than_the_limit() -> None:
     assert 10.0 < rate <= 11.5  # close to the bound of 11 requests/s
 
 
-def test_sends_are_spread_over_the_window_not_burst() -> None:
-    """A burst of 110 then a 9-second stall made a live unlock wait most of a window."""
+def test_sends_are_spread_over_the_window_after_a_small_burst() -> None:
+    """A burst of 110 then a 9-second stall made a live unlock wait most of a window; a
+    short run's few calls still go at once."""
     clock = FakeClock()
     budget = RateBudget(RateLimitSpec(110, 10.0), clock=clock, margin=0.0)
-    waits = [budget.reserve() for _ in range(3)]  # asked at the same instant
-    assert waits == pytest.approx([0.0, 10.0 / 110, 20.0 / 110])
+    gap = 10.0 / 110
+    waits = [budget.reserve() for _ in range(8)]  # asked at the same instant
+    assert waits == pytest.approx([0.0] * 5 + [gap, 2 * gap, 3 * gap])
+
+
+def test_the_burst_comes_back_after_a_quiet_spell_and_never_beats_the_even_rate() -> None:
+    clock = FakeClock()
+    budget = RateBudget(RateLimitSpec(110, 10.0), clock=clock, margin=0.0)
+    gap = 10.0 / 110
+    for _ in range(200):  # a backfill: the schedule runs ahead of the clock
+        clock.now += budget.reserve()
+    assert budget.reserve() == pytest.approx(gap)  # no burst while busy
+    clock.now += 60.0
+    assert [budget.reserve() for _ in range(6)] == pytest.approx([0.0] * 5 + [gap])
 
 
 def test_a_429_blocks_everyone_until_the_crm_said() -> None:
