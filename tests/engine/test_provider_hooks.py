@@ -122,6 +122,51 @@ def test_a_large_backfill_goes_as_one_bulk_job_while_live_unlocks_keep_flowing(
     assert {op["status"] for op in w.operations()} == {"inserted"}
 
 
+def test_bulk_jobs_overlap_up_to_bulk_parallel_with_disjoint_people(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the CRM processes one job the next is planned and sent: two are open at once,
+    they never share a person, and every person lands exactly once."""
+    spec = dataclasses.replace(
+        HubSpotConnector.spec, bulk_threshold=50, bulk_max=100, bulk_parallel=2
+    )
+    monkeypatch.setattr(HubSpotConnector, "spec", spec)
+    jobs: list[set[str]] = []
+    open_jobs: list[int] = []
+    both_open = asyncio.Event()
+    real_push = HubSpotConnector.push
+
+    async def push_bulk(
+        self: HubSpotConnector,
+        writes: Sequence[RecordWrite],
+        heartbeat: Callable[[], Awaitable[None]],
+    ) -> list[WriteOutcome]:
+        jobs.append({wr.person_id for wr in writes})
+        open_jobs.append(1)
+        if len(open_jobs) >= 2:
+            both_open.set()
+        await heartbeat()
+        await asyncio.wait_for(both_open.wait(), timeout=20)  # held until a second job opens
+        outcomes: list[WriteOutcome] = []
+        for start in range(0, len(writes), 100):
+            outcomes += await real_push(self, writes[start : start + 100])
+        open_jobs.pop()
+        return outcomes
+
+    monkeypatch.setattr(HubSpotConnector, "push_bulk", push_bulk)
+    for i in range(250):
+        w.person(f"b{i:03d}")
+        w.unlock("org1", f"b{i:03d}", "u1")
+    w.connect("org1")
+    w.drain()
+    assert both_open.is_set(), "the second job opened while the first was in the CRM"
+    assert [len(job) for job in jobs[:2]] == [100, 100]
+    assert not jobs[0] & jobs[1], "jobs never share a person"
+    records = w.records_by_person()
+    assert len(records) == 250 and all(len(found) == 1 for found in records.values())
+    assert {op["status"] for op in w.operations()} == {"inserted"}
+
+
 def test_a_provider_without_settings_refuses_them(w: World) -> None:
     w.connect("org1")
     r = w.api.patch("/api/v1/orgs/org1/connection", json={"settings": {"converted_leads": "x"}})

@@ -81,6 +81,9 @@ class ProviderSpec:
     """Backfills of at least this many due people go through ``Connector.push_bulk``."""
     bulk_max: int = 10_000
     """People per bulk job."""
+    bulk_parallel: int = 1
+    """Bulk jobs a connection keeps open at once: while one is processed by the CRM (and
+    polled), the next is planned and uploaded."""
     """Advice shown on the connection when operations fail or skip with an error code."""
     record_url: str = ""  # template with {account_id} and {crm_id}
 

@@ -185,7 +185,7 @@ class SyncRunner:
                     return
                 await asyncio.to_thread(lease.renew)
         finally:
-            for task in (in_flight, bulk.task):
+            for task in (in_flight, *bulk.tasks):
                 if task is not None and not task.done():
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
