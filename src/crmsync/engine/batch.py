@@ -8,7 +8,7 @@ write, whatever the batch size.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,9 +47,10 @@ from crmsync.metrics import SYNC_LATENCY
 from crmsync.redact import redact
 
 
-@dataclass
+@dataclass(slots=True)
 class InFlight:
-    """A write sent to the CRM whose outcome is not recorded yet."""
+    """A write sent to the CRM whose outcome is not recorded yet (tens of thousands are held
+    at once during a bulk job: slotted, and holding no more than the outcome needs)."""
 
     item_id: int
     operation_id: int | None
@@ -60,8 +61,12 @@ class InFlight:
     written: dict[str, Any]
     crm_id: str | None
     queued_at: datetime
-    log_row: dict[str, Any] = field(default_factory=dict)
-    """The log row to insert when the outcome is recorded (a first attempt has none yet)."""
+    person_id: str = ""
+    lane: str = ""
+    first_write: bool = False
+    retry_of: int | None = None
+    opened_at: datetime | None = None
+    """For a first attempt (no log row yet): what its row is written with at the outcome."""
 
 
 _FINAL = {Action.FAIL: OpStatus.FAILED, Action.SKIP: OpStatus.SKIPPED}
@@ -165,7 +170,11 @@ class BatchRecorder:
                     written=dict(link.written) if link is not None and link.crm_id else {},
                     crm_id=write.crm_id,
                     queued_at=item.created_at,
-                    log_row=deferred.get(item.id, {}),
+                    person_id=item.person_id,
+                    lane=item.lane,
+                    first_write=write.first_write,
+                    retry_of=deferred.get(item.id),
+                    opened_at=now,
                 )
             done = [item.id for item in batch if item.person_id not in self.inflight]
             outbox.finish(session, done)
@@ -313,6 +322,26 @@ class BatchRecorder:
             "updated_at": now,
         }
 
+    def _deferred_row(self, flight: InFlight) -> dict[str, Any]:
+        """A first attempt's log row as it was planned (``_plan_chunk``'s PENDING row)."""
+        summary = {"first_write": flight.first_write, "fields": redact(flight.sent)}
+        return {
+            "org_id": self.org_id,
+            "connection_id": self.connection_id,
+            "person_id": flight.person_id,
+            "lane": flight.lane,
+            "status": OpStatus.PENDING,
+            "reason": "",
+            "code": None,
+            "crm_id": None,
+            "request_summary": summary,
+            "response_summary": {},
+            "attempts": 1,
+            "retry_of": flight.retry_of,
+            "created_at": flight.opened_at,
+            "updated_at": flight.opened_at,
+        }
+
     def _final(
         self, item: Claimed, status: OpStatus, reason: str, crm_id: str | None = None
     ) -> dict[str, Any]:
@@ -355,12 +384,13 @@ class BatchRecorder:
         batch: list[Claimed],
         rows: list[dict[str, Any]],
         earlier: dict[int, Any],
-    ) -> tuple[dict[int, int], dict[int, dict[str, Any]]]:
+    ) -> tuple[dict[int, int], dict[int, int | None]]:
         """Continue open log rows and insert the settled ones. A first attempt's row waits
-        for its outcome (one INSERT instead of an INSERT and an UPDATE per record): returns
-        work item id → operation id, and work item id → its deferred row."""
+        for its outcome (one INSERT instead of an INSERT and an UPDATE per record; see
+        ``_deferred_row``): returns work item id → operation id, and for deferred rows work
+        item id → the earlier attempt's row it retries, if any."""
         op_ids: dict[int, int] = {}
-        deferred: dict[int, dict[str, Any]] = {}
+        deferred: dict[int, int | None] = {}
         continued: list[dict[str, Any]] = []
         fresh: list[tuple[Claimed, dict[str, Any]]] = []
         for item, row in zip(batch, rows, strict=True):
@@ -372,7 +402,7 @@ class BatchRecorder:
                     {"id": prior.id, "attempts": prior.attempts + 1, **{k: row[k] for k in keep}}
                 )
             elif row["status"] == OpStatus.PENDING:
-                deferred[item.id] = {**row, "retry_of": prior.id if prior else None}
+                deferred[item.id] = prior.id if prior else None
             else:
                 fresh.append((item, {**row, "retry_of": prior.id if prior else None}))
         if continued:
@@ -398,7 +428,9 @@ class BatchRecorder:
         fresh = [(f, change) for f, change in entries if f.operation_id is None]
         if not fresh:
             return
-        rows = [{**f.log_row, **{k: v for k, v in c.items() if k != "id"}} for f, c in fresh]
+        rows = [
+            {**self._deferred_row(f), **{k: v for k, v in c.items() if k != "id"}} for f, c in fresh
+        ]
         new_ids = insert_returning_ids(session, Operation, rows)
         if keep_items:  # (flights stay untouched: the transaction may run again)
             links = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from dataclasses import replace
 
@@ -141,3 +143,33 @@ def test_alert_rule_duplicates_refused_by_a_job_are_saved_through_the_rest_api(
     assert calls(w, JOBS) == 1 and calls(w, UPSERT) == 1
     assert _statuses(w) == {"inserted": 6}
     assert len([lead for lead in leads(w) if lead["Email"] == "p00003@example.com"]) == 2
+
+
+def test_uploads_split_below_the_size_limit_with_a_header_each_and_every_row_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from crmsync.connectors.base import RecordWrite
+
+    monkeypatch.setattr(bulk, "MAX_UPLOAD_BYTES", 400)
+    writes = [
+        RecordWrite(
+            person_id=f"p{i:03d}",
+            fields={"LastName": f"Last, {i}", "Title": None if i % 2 else "Engineer"},
+            crm_id=None,
+            first_write=True,
+        )
+        for i in range(25)
+    ]
+    connector = SimpleNamespace(client=None, id_field=PERSON_ID)
+    uploads = bulk.BulkUpsert(connector, heartbeat=None)._uploads(writes)  # type: ignore[arg-type]
+    assert len(uploads) > 1
+    rows: list[dict[str, str]] = []
+    for chunk, data in uploads:
+        assert len(data) <= 400
+        parsed = list(csv.DictReader(io.StringIO(data.decode())))
+        assert [r[PERSON_ID] for r in parsed] == [w.person_id for w in chunk]
+        rows += parsed
+    assert [r[PERSON_ID] for r in rows] == [w.person_id for w in writes]
+    assert rows[3]["LastName"] == "Last, 3" and rows[3]["Title"] == "#N/A"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -65,8 +65,11 @@ class BulkUpsert:
             [(w, str(w.crm_id)) for w in writes if is_contact(w.crm_id)]
         )
         resend: list[RecordWrite] = []
-        for chunk, data in self._uploads([w for w in writes if not is_contact(w.crm_id)]):
+        uploads = self._uploads([w for w in writes if not is_contact(w.crm_id)])
+        while uploads:
+            chunk, data = uploads.pop(0)
             done, again = await self._job(chunk, data)
+            del data
             outcomes.update(done)
             resend.extend(again)
         for start in range(0, len(resend), self.connector.spec.batch_size):
@@ -79,30 +82,34 @@ class BulkUpsert:
             for w in writes
         ]
 
-    def _uploads(self, writes: list[RecordWrite]) -> Iterator[tuple[list[RecordWrite], bytes]]:
-        """The writes as CSV, split so that no upload passes the 100 MB limit."""
+    def _uploads(self, writes: list[RecordWrite]) -> list[tuple[list[RecordWrite], bytes]]:
+        """The writes as CSV, split so that no upload passes the 100 MB limit. Built before
+        any job opens, so that while the jobs run only their bytes are held, not a dict and
+        a line per person as well."""
         records = [mapping.lead_values(w, self.id_field) for w in writes]
         columns = list(dict.fromkeys(name for record in records for name in record))
-        lines: list[str] = []
-        chunk: list[RecordWrite] = []
-        size = 0
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
-        header = out.getvalue()
+        header = out.getvalue().encode()
+        uploads: list[tuple[list[RecordWrite], bytes]] = []
+        lines: list[bytes] = []
+        chunk: list[RecordWrite] = []
+        size = len(header)
         for write, record in zip(writes, records, strict=True):
             out.seek(0)
             out.truncate()
             writer.writerow([csv_cell(record[c]) if c in record else "" for c in columns])
-            line = out.getvalue()
-            if chunk and size + len(line.encode()) > MAX_UPLOAD_BYTES - len(header):
-                yield chunk, (header + "".join(lines)).encode()
-                lines, chunk, size = [], [], 0
+            line = out.getvalue().encode()
+            if chunk and size + len(line) > MAX_UPLOAD_BYTES:
+                uploads.append((chunk, header + b"".join(lines)))
+                lines, chunk, size = [], [], len(header)
             lines.append(line)
             chunk.append(write)
-            size += len(line.encode())
+            size += len(line)
         if chunk:
-            yield chunk, (header + "".join(lines)).encode()
+            uploads.append((chunk, header + b"".join(lines)))
+        return uploads
 
     async def _job(
         self, writes: list[RecordWrite], data: bytes
