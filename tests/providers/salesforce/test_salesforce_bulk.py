@@ -74,7 +74,7 @@ def test_a_20000_person_backfill_goes_through_bulk_jobs_with_per_person_results(
     w.connect("org1")
     w.drain()
 
-    assert calls(w, JOBS) == 2, "jobs of bulk_max (10,000) people"
+    assert calls(w, JOBS) == 20_000 // SPEC.bulk_max, "full jobs of bulk_max people"
     assert calls(w, UPSERT) == 1, "only the refused rows go again, through one collection call"
     assert _statuses(w) == {"inserted": 19_997, "updated": 1, "failed": 2}
     by_person = {op.person_id: op for op in operations_of(w)}
