@@ -134,3 +134,26 @@ def test_a_change_committed_while_its_pending_item_is_claimed_is_never_lost(db_u
         pending = session.query(WorkItem).filter(WorkItem.status == WorkStatus.PENDING).count()
     assert seen["claimed"] == 1
     assert seen["title"] == "new" or pending == 1, (seen, pending)
+
+
+def test_a_person_with_a_write_in_flight_is_not_claimed_again_until_it_is_finished(
+    db_url: str,
+) -> None:
+    """Two writes of one person are never in flight at once, whichever lane or job claims."""
+    db, cid = _setup(db_url)
+    with db.session() as session:
+        outbox.enqueue(session, cid, ["p1", "p2"], Lane.BACKFILL)
+    with db.session() as session:
+        first = outbox.claim_lane(session, cid, Lane.BACKFILL, 1, timedelta(minutes=1))
+    assert [item.person_id for item in first] == ["p1"]
+    with db.session() as session:  # p1 changes while its backfill write is in flight
+        outbox.enqueue(session, cid, ["p1"], Lane.REFRESH)
+    with db.session() as session:
+        again = outbox.claim(session, cid, 10, timedelta(minutes=1))
+        assert [item.person_id for item in again] == ["p2"]
+        assert outbox.count_due(session, cid, Lane.REFRESH) == 0
+    with db.session() as session:
+        outbox.finish(session, [first[0].id])
+    with db.session() as session:
+        later = outbox.claim(session, cid, 10, timedelta(minutes=1))
+    assert [(item.person_id, item.lane) for item in later] == [("p1", Lane.REFRESH)]

@@ -268,6 +268,13 @@ Index(
     sqlite_where=text("status = 'pending'"),
     postgresql_where=text("status = 'pending'"),
 )
+Index(  # claims skip people with an item in flight (outbox._due)
+    "ix_work_leased_person",
+    WorkItem.connection_id,
+    WorkItem.person_id,
+    sqlite_where=text("status = 'leased'"),
+    postgresql_where=text("status = 'leased'"),
+)
 
 
 class Operation(Base):

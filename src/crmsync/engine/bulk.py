@@ -74,7 +74,7 @@ class BulkJob:
         """Claim, plan, send and record one job, all off the pump's path: live batches keep
         flowing while tens of thousands of people are planned or recorded (recorded in
         slices, so no transaction holds the database for long)."""
-        async with self.claiming:  # one claim at a time: each excludes the others' people
+        async with self.claiming:  # one claim at a time: each skips the others' people
             items = await asyncio.to_thread(self._claim)
             writes = await asyncio.to_thread(self.recorder.plan, items)
             sending.update(w.person_id for w in writes)
@@ -119,5 +119,4 @@ class BulkJob:
                 Lane.BACKFILL,
                 self.connector.ctx.spec.bulk_max,
                 lease,
-                exclude=set(self.recorder.inflight),
             )

@@ -165,9 +165,7 @@ class SyncRunner:
                     await bulk.start_if_due(sending)
                 batch: list[Claimed] = []
                 if claiming or bulk.running:
-                    batch = await asyncio.to_thread(
-                        self._claim, connection_id, size, set(recorder.inflight), bulk.lanes
-                    )
+                    batch = await asyncio.to_thread(self._claim, connection_id, size, bulk.lanes)
                 writes = await asyncio.to_thread(recorder.plan, batch) if batch else []
                 result.batches += 1 if batch else 0
                 if in_flight is not None:
@@ -220,12 +218,11 @@ class SyncRunner:
         with self.rt.db.session() as session:
             outbox.postpone(session, connection_id, utcnow() + timedelta(seconds=delay))
 
-    def _claim(
-        self, connection_id: str, size: int, exclude: set[str], lanes: tuple[Lane, ...]
-    ) -> list[Claimed]:
+    def _claim(self, connection_id: str, size: int, lanes: tuple[Lane, ...]) -> list[Claimed]:
+        """People in flight are never claimed again (``outbox._due``) until recorded."""
         lease = timedelta(seconds=self.rt.settings.batch_lease_seconds)
         with self.rt.db.session() as session:
-            return outbox.claim(session, connection_id, size, lease, exclude=exclude, lanes=lanes)
+            return outbox.claim(session, connection_id, size, lease, lanes=lanes)
 
     async def _prepare(self, conn: Connection, connector: Connector, rec: BatchRecorder) -> bool:
         """Custom fields exist and the owner cache is fresh, before any write of this run.
