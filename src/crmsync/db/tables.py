@@ -268,10 +268,12 @@ Index(
     sqlite_where=text("status = 'pending'"),
     postgresql_where=text("status = 'pending'"),
 )
-Index(  # claims skip people with an item in flight (outbox._due)
+Index(  # claims skip people with an item in flight (outbox._due); status is a column too,
+    # so that SQLite's planner, which has no statistics, prefers it to ix_work_claim
     "ix_work_leased_person",
     WorkItem.connection_id,
     WorkItem.person_id,
+    WorkItem.status,
     sqlite_where=text("status = 'leased'"),
     postgresql_where=text("status = 'leased'"),
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, select, text, update
+from sqlalchemy import Select, and_, case, delete, func, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -237,7 +237,8 @@ def _due(connection_id: str, lane: Lane, now: datetime) -> Select[WorkItem]:
         .where(
             _IN_FLIGHT.connection_id == connection_id,
             _IN_FLIGHT.person_id == WorkItem.person_id,
-            _IN_FLIGHT.status == WorkStatus.LEASED,
+            # a literal, not a parameter: only then can the planner use the partial index
+            _IN_FLIGHT.status == literal_column(f"'{WorkStatus.LEASED.value}'"),
         )
         .exists()
     )
