@@ -144,7 +144,8 @@ class SyncRunner:
         engine's own work hides behind the CRM's latency and the rate limit. People in flight
         are never claimed again until their outcome is recorded. ``sending`` names the people
         of requests in flight, for the caller to reschedule if one fails. A large backfill
-        goes to the CRM's bulk API as one job while live unlocks keep flowing beside it.
+        goes to the CRM's bulk API as jobs while live unlocks keep flowing beside them. The
+        run's leases are kept by its heartbeat (``_heartbeat``), not renewed per batch.
         """
         size = connector.ctx.spec.batch_size
         in_flight: asyncio.Task[list[WriteOutcome]] | None = None
@@ -181,7 +182,6 @@ class SyncRunner:
                     await bulk.wait(seconds=0.25)  # nothing else due: wait on the job
                 elif not batch:
                     return
-                await asyncio.to_thread(lease.renew)
         finally:
             for task in (in_flight, *bulk.tasks):
                 if task is not None and not task.done():
