@@ -136,12 +136,13 @@ class BatchRecorder:
                     crm_id = link.crm_id if link is not None else None
                     op_rows.append(self._final(item, OpStatus.UNCHANGED, plan.reason, crm_id))
                     continue
-                summary = {"first_write": plan.first_write, "fields": redact(plan.send)}
                 op_rows.append(
                     {
                         **self._op_base(item),
                         "status": OpStatus.PENDING,
-                        "request_summary": summary,
+                        # summarised (redacted) only if an open row is continued: a first
+                        # attempt's row is written at its outcome (``_deferred_row``)
+                        "request_summary": (plan.first_write, plan.send),
                     }
                 )
                 writes.append(
@@ -324,7 +325,7 @@ class BatchRecorder:
 
     def _deferred_row(self, flight: InFlight) -> dict[str, Any]:
         """A first attempt's log row as it was planned (``_plan_chunk``'s PENDING row)."""
-        summary = {"first_write": flight.first_write, "fields": redact(flight.sent)}
+        summary = request_summary(flight.first_write, flight.sent)
         return {
             "org_id": self.org_id,
             "connection_id": self.connection_id,
@@ -397,9 +398,17 @@ class BatchRecorder:
             prior = earlier.get(item.operation_id) if item.operation_id else None
             if prior is not None and prior.status in _OPEN:
                 op_ids[item.id] = prior.id
-                keep = ("status", "reason", "crm_id", "request_summary", "updated_at")
+                keep = ("status", "reason", "crm_id", "updated_at")
+                summary = row["request_summary"]
+                if isinstance(summary, tuple):
+                    summary = request_summary(*summary)
                 continued.append(
-                    {"id": prior.id, "attempts": prior.attempts + 1, **{k: row[k] for k in keep}}
+                    {
+                        "id": prior.id,
+                        "attempts": prior.attempts + 1,
+                        "request_summary": summary,
+                        **{k: row[k] for k in keep},
+                    }
                 )
             elif row["status"] == OpStatus.PENDING:
                 deferred[item.id] = prior.id if prior else None
@@ -500,6 +509,11 @@ class BatchRecorder:
             .join(User, User.id == Unlock.user_id)
         )
         return {pid: email for pid, email in rows}
+
+
+def request_summary(first_write: bool, send: dict[str, Any]) -> dict[str, Any]:
+    """What the log shows of a write: whether it created the record, and its fields masked."""
+    return {"first_write": first_write, "fields": redact(send)}
 
 
 def load_mappings(session: Session, connection_id: str) -> list[MappedField]:
