@@ -95,3 +95,26 @@ def test_the_setup_check_is_cached_between_runs(
             w.runner.run(w.connection().id)
         assert len(w.harness.records()) == 3
         assert len(calls) - before <= 1
+
+
+def test_a_stopping_worker_gets_its_threads_back_with_leases_dropped(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy's SIGTERM stops ``crmsync worker`` gracefully (``WorkerConsumer``): a run
+    that would carry on through a backfill (nobody else waiting) yields instead, and the
+    connection is free at once rather than after a dead worker's lease expires."""
+    with world(sqlite_url, tmp_path, "hubspot") as w:
+        w.org("org1", {"u1": "owner@acme.test"})
+        w.connect("org1")
+        for i in range(250):  # three batches of 100
+            w.person(f"p{i}")
+        w.enqueue([f"p{i}" for i in range(250)], Lane.BACKFILL)
+        monkeypatch.setattr(w.rt.settings, "run_seconds", 0.0)
+        huey = SqliteHuey("stop", filename=str(tmp_path / "stop.db"))
+        queue = create_queue(w.rt, huey)
+        queue.stopping.set()
+        queue.kick(w.connection().id)
+        huey.execute(huey.dequeue())
+        assert len(w.harness.records()) == 100, "one batch, then the thread goes back"
+        conn = w.connection()
+        assert conn.lease_owner is None and conn.lease_until is None

@@ -51,14 +51,12 @@ def worker(
     """Process sync work from the task queue (Redis in scale-out mode)."""
     import logging
 
-    from huey.consumer import Consumer
-
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     from prometheus_client import start_http_server
 
-    from crmsync.engine.queue import create_queue
+    from crmsync.engine.queue import WorkerConsumer, create_queue
     from crmsync.engine.runtime import Runtime
     from crmsync.metrics import registry_for
 
@@ -70,7 +68,9 @@ def worker(
     workers = threads or settings.worker_threads
     console.print(f"crmsync worker: {workers} threads on {type(queue.huey).__name__}")
     queue.sweeper.start()
-    Consumer(queue.huey, workers=workers, worker_type="thread", periodic=False).run()
+    # graceful on SIGTERM: a run yields within run_seconds, then finishes its batch in flight
+    timeout = settings.run_seconds + settings.http_timeout_seconds + 10
+    WorkerConsumer(queue, workers=workers, shutdown_timeout=timeout).run()
 
 
 @app.command()

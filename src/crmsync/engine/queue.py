@@ -65,6 +65,8 @@ class TaskQueue:
     huey: Huey
     sync_connection: Any
     sweeper: Sweeper
+    stopping: threading.Event
+    """Set when the process shuts down: runs give their thread back at their next check."""
 
     def kick(self, connection_id: str) -> None:
         self.sync_connection(connection_id)
@@ -83,7 +85,8 @@ def task_priority(rt: Runtime, connection_id: str) -> int:
 def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
     """Register the tasks on a huey instance and point ``rt.kick`` at them."""
     huey = huey or build_huey(rt)
-    runner = SyncRunner(rt, others_waiting=lambda: bool(huey.pending_count()))
+    stopping = threading.Event()
+    runner = SyncRunner(rt, others_waiting=lambda: stopping.is_set() or bool(huey.pending_count()))
 
     @huey.task(name="crmsync.sync_connection")  # type: ignore[untyped-decorator]
     def run_connection(connection_id: str) -> dict[str, Any]:
@@ -111,7 +114,10 @@ def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
         run_connection(connection_id, priority=task_priority(rt, connection_id))
 
     queue = TaskQueue(
-        huey=huey, sync_connection=sync_connection, sweeper=Sweeper(rt, sync_connection)
+        huey=huey,
+        sync_connection=sync_connection,
+        sweeper=Sweeper(rt, sync_connection),
+        stopping=stopping,
     )
     rt.kick = queue.kick
     return queue
@@ -125,6 +131,31 @@ def sweep_now(rt: Runtime, enqueue: Any) -> int:
     for connection_id in due:
         enqueue(connection_id)
     return len(due)
+
+
+class WorkerConsumer(Consumer):  # type: ignore[misc]
+    """``crmsync worker``'s consumer: SIGTERM (what a deploy sends) stops it gracefully.
+
+    Runs are told to give their thread back at their next check (within ``run_seconds`` and
+    the batch in flight), record what they sent and drop their leases, so a restart does not
+    leave connections waiting for a dead worker's lease to expire (``batch_lease_seconds``).
+    A second SIGTERM, or SIGINT, stops at once; the sweep recovers the leases then."""
+
+    def __init__(self, queue: TaskQueue, workers: int, shutdown_timeout: float) -> None:
+        super().__init__(
+            queue.huey,
+            workers=workers,
+            worker_type="thread",
+            periodic=False,
+            graceful_signal="TERM",
+            shutdown_timeout=shutdown_timeout,
+        )
+        self.queue = queue
+
+    def stop(self, graceful: bool = False) -> None:
+        self.queue.stopping.set()
+        self.queue.sweeper.stop()
+        super().stop(graceful=graceful)
 
 
 class EmbeddedConsumer(Consumer):  # type: ignore[misc]

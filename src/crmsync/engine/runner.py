@@ -282,7 +282,9 @@ class _LoopHolder:
         self.runner = asyncio.Runner()
 
     def __del__(self) -> None:
-        self.runner.get_loop().close()
+        loop = self.runner.get_loop()
+        if not loop.is_running():  # at interpreter exit a thread may die mid-run
+            loop.close()
 
 
 _loops = threading.local()
