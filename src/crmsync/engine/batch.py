@@ -12,21 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import RecordWrite, WriteOutcome
 from crmsync.db.bulk import insert_returning_ids, update_by_id
 from crmsync.db.tables import (
     Connection,
-    FieldMapping,
     Link,
-    ObjectMapping,
     Operation,
     OpStatus,
     Person,
-    Unlock,
-    User,
     WorkItem,
     naive_utc,
     utcnow,
@@ -34,13 +30,13 @@ from crmsync.db.tables import (
 from crmsync.engine import outbox
 from crmsync.engine.outbox import Claimed
 from crmsync.engine.planner import (
-    MappedField,
     after_write,
     desired_fields,
     fingerprint,
     person_values,
     plan_write,
 )
+from crmsync.engine.reads import first_unlockers, load_mappings
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import Action, Resolution
 from crmsync.metrics import SYNC_LATENCY
@@ -117,7 +113,7 @@ class BatchRecorder:
                     ).where(Link.connection_id == self.connection_id, Link.person_id.in_(ids))
                 )
             }
-            owner_emails = self._owner_emails(session, ids)
+            owner_emails = first_unlockers(session, self.org_id, ids)
             open_ops = self._open_operations(session, batch)
             op_rows: list[dict[str, Any]] = []  # one per item, in batch order
             writes: list[tuple[Claimed, RecordWrite]] = []
@@ -495,33 +491,7 @@ class BatchRecorder:
         if touched:
             update_by_id(session, Link, touched)
 
-    def _owner_emails(self, session: Session, person_ids: list[str]) -> dict[str, str]:
-        """The email of each person's first unlocker in this org: the record's owner."""
-        first = (
-            select(Unlock.person_id, func.min(Unlock.id).label("first_id"))
-            .where(Unlock.org_id == self.org_id, Unlock.person_id.in_(person_ids))
-            .group_by(Unlock.person_id)
-            .subquery()
-        )
-        rows = session.execute(
-            select(first.c.person_id, User.email)
-            .join(Unlock, Unlock.id == first.c.first_id)
-            .join(User, User.id == Unlock.user_id)
-        )
-        return {pid: email for pid, email in rows}
-
 
 def request_summary(first_write: bool, send: dict[str, Any]) -> dict[str, Any]:
     """What the log shows of a write: whether it created the record, and its fields masked."""
     return {"first_write": first_write, "fields": redact(send)}
-
-
-def load_mappings(session: Session, connection_id: str) -> list[MappedField]:
-    rows = session.execute(
-        select(FieldMapping)
-        .join(ObjectMapping, ObjectMapping.id == FieldMapping.object_mapping_id)
-        .where(ObjectMapping.connection_id == connection_id, FieldMapping.crm_field.is_not(None))
-    ).scalars()
-    return [
-        MappedField(r.app_field, r.crm_field or "", r.direction, r.source_of_truth) for r in rows
-    ]
