@@ -118,3 +118,34 @@ def test_a_stopping_worker_gets_its_threads_back_with_leases_dropped(
         assert len(w.harness.records()) == 100, "one batch, then the thread goes back"
         conn = w.connection()
         assert conn.lease_owner is None and conn.lease_until is None
+
+
+def test_the_heartbeat_outlives_a_failed_renewal() -> None:
+    """A renewal that fails (PostgreSQL picked it as a deadlock victim) must not end the
+    heartbeat: the soak caught a dead heartbeat letting a live run's leases lapse, and the
+    sweep handing its people to another worker (duplicates)."""
+    import asyncio
+
+    class FlakyLease:
+        connection_id = "c1"
+        seconds = 1.5  # a beat every 0.5 s
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def renew(self) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("deadlock detected")
+
+    async def beat_for(lease: FlakyLease, seconds: float) -> bool:
+        runner = SyncRunner.__new__(SyncRunner)
+        task = asyncio.create_task(runner._heartbeat(lease))  # type: ignore[arg-type]
+        await asyncio.sleep(seconds)
+        alive = not task.done()
+        task.cancel()
+        return alive
+
+    lease = FlakyLease()
+    assert asyncio.run(beat_for(lease, 1.3))
+    assert lease.calls >= 2, "the beat after the failure renewed"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
 
 from crmsync.db.tables import Connection, ConnectionStatus, utcnow
 from crmsync.engine import outbox
@@ -47,9 +48,14 @@ class Lease:
             return bool(getattr(taken, "rowcount", 0))
 
     def renew(self) -> None:
-        """Extend the connection's lease and its leased items' while this run holds it."""
+        """Extend the connection's lease and its leased items' while this run holds it.
+
+        Run again if PostgreSQL picks it as a deadlock victim: it updates every leased item
+        of the connection while the run's own recording locks some of them in another order
+        (the soak caught a heartbeat dying of that, and the run's leases lapsing)."""
         until = utcnow() + timedelta(seconds=self.seconds)
-        with self.rt.db.session() as session:
+
+        def extend(session: Session) -> None:
             owned = session.execute(
                 update(Connection)
                 .where(Connection.id == self.connection_id, Connection.lease_owner == self.holder)
@@ -58,6 +64,8 @@ class Lease:
             )
             if getattr(owned, "rowcount", 0):
                 outbox.extend_leases(session, self.connection_id, until)
+
+        self.rt.db.transaction(extend)
 
     def drop(self) -> None:
         with self.rt.db.session() as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import threading
 import time
@@ -43,6 +44,8 @@ from crmsync.errors import (
     Resolution,
     TokenExpired,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -144,8 +147,7 @@ class SyncRunner:
         engine's own work hides behind the CRM's latency and the rate limit. People in flight
         are never claimed again until their outcome is recorded. ``sending`` names the people
         of requests in flight, for the caller to reschedule if one fails. A large backfill
-        goes to the CRM's bulk API as jobs while live unlocks keep flowing beside them. The
-        run's leases are kept by its heartbeat (``_heartbeat``), not renewed per batch.
+        goes to the CRM's bulk API as jobs while live unlocks keep flowing beside them.
         """
         size = connector.ctx.spec.batch_size
         in_flight: asyncio.Task[list[WriteOutcome]] | None = None
@@ -182,6 +184,10 @@ class SyncRunner:
                     await bulk.wait(seconds=0.25)  # nothing else due: wait on the job
                 elif not batch:
                     return
+                # renewed here as well as by the heartbeat: under load the heartbeat's turn
+                # can come late, and a lease that lapses mid-run lets the sweep hand this
+                # run's people to another worker (the soak caught it with 3 s leases)
+                await asyncio.to_thread(lease.renew)
         finally:
             for task in (in_flight, *bulk.tasks):
                 if task is not None and not task.done():
@@ -204,7 +210,10 @@ class SyncRunner:
         interval = max(0.5, lease.seconds / 3)
         while True:
             await asyncio.sleep(interval)
-            await asyncio.to_thread(lease.renew)
+            try:
+                await asyncio.to_thread(lease.renew)
+            except Exception:  # a database blip must not end the heartbeat: try next beat
+                log.warning("could not renew the lease of %s", lease.connection_id, exc_info=True)
 
     def _org_emails(self, org_id: str) -> list[str]:
         with self.rt.db.session() as session:
