@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
 from crmsync.providers.hubspot.connector import HubSpotConnector
 from crmsync.settings import Settings
-from tests.support.world import world
+from tests.support.world import World, world
 
 
 def test_a_live_unlock_is_taken_before_backfills_queued_earlier(
@@ -53,16 +55,23 @@ def test_a_live_unlock_is_taken_before_backfills_queued_earlier(
     assert order == [live, backfill]
 
 
+@contextmanager
+def backfill_of_three_batches(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
+    """A connected org with 250 people due in the backfill lane (three batches of 100)."""
+    with world(sqlite_url, tmp_path, "hubspot") as w:
+        w.org("org1", {"u1": "owner@acme.test"})
+        w.connect("org1")
+        for i in range(250):
+            w.person(f"p{i}")
+        w.enqueue([f"p{i}" for i in range(250)], Lane.BACKFILL)
+        yield w
+
+
 @pytest.mark.parametrize("others_waiting", [True, False])
 def test_a_run_gives_its_thread_back_only_when_others_wait(
     sqlite_url: str, tmp_path: Path, others_waiting: bool
 ) -> None:
-    with world(sqlite_url, tmp_path, "hubspot") as w:
-        w.org("org1", {"u1": "owner@acme.test"})
-        w.connect("org1")
-        for i in range(250):  # three batches of 100
-            w.person(f"p{i}")
-        w.enqueue([f"p{i}" for i in range(250)], Lane.BACKFILL)
+    with backfill_of_three_batches(sqlite_url, tmp_path) as w:
         runner = SyncRunner(w.rt, others_waiting=lambda: others_waiting)
         result = runner.run(w.connection().id, budget_seconds=0)
         landed = len(w.harness.records())
@@ -103,12 +112,7 @@ def test_a_stopping_worker_gets_its_threads_back_with_leases_dropped(
     """A deploy's SIGTERM stops ``crmsync worker`` gracefully (``WorkerConsumer``): a run
     that would carry on through a backfill (nobody else waiting) yields instead, and the
     connection is free at once rather than after a dead worker's lease expires."""
-    with world(sqlite_url, tmp_path, "hubspot") as w:
-        w.org("org1", {"u1": "owner@acme.test"})
-        w.connect("org1")
-        for i in range(250):  # three batches of 100
-            w.person(f"p{i}")
-        w.enqueue([f"p{i}" for i in range(250)], Lane.BACKFILL)
+    with backfill_of_three_batches(sqlite_url, tmp_path) as w:
         monkeypatch.setattr(w.rt.settings, "run_seconds", 0.0)
         huey = SqliteHuey("stop", filename=str(tmp_path / "stop.db"))
         queue = create_queue(w.rt, huey)
