@@ -97,12 +97,11 @@ def run_round(
     rt = stack.rt
     with rt.db.session() as session:  # every round pays what a connection's first sync pays
         session.execute(update(Connection).values(setup_checked_at=None, owners_fetched_at=None))
-    # the last round's sweeps left "look at X" tasks behind: they would run (and refill the
-    # caches) before this round's clock starts
+    # rt.kick now enqueues "look at connection X" on Redis. The last round's sweeps left such
+    # tasks behind: they would run (and refill the caches) before this round's clock starts
     create_queue(rt).huey.flush()
     procs = Workers(stack.env, logs, workers)
     try:
-        create_queue(rt)  # rt.kick now enqueues "look at connection X" on Redis
         stamp = time.monotonic()
         touched: list[str] = []
         with rt.db.session() as session:
