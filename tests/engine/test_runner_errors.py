@@ -47,16 +47,16 @@ def test_recording_rolled_back_by_a_deadlock_runs_again_and_logs_each_write_once
     class Deadlock(Exception):
         sqlstate = "40P01"
 
-    original = batch.update_by_id
+    original = batch.upsert_rows
     failures = []
 
-    def flaky(session, model, rows):  # type: ignore[no-untyped-def]
+    def flaky(session, model, rows, keys, changes):  # type: ignore[no-untyped-def]
         if model is Link and rows and not failures:
             failures.append(1)
-            raise OperationalError("UPDATE links ...", {}, Deadlock())
-        return original(session, model, rows)
+            raise OperationalError("INSERT INTO links ...", {}, Deadlock())
+        return original(session, model, rows, keys, changes)
 
-    monkeypatch.setattr(batch, "update_by_id", flaky)
+    monkeypatch.setattr(batch, "upsert_rows", flaky)
     with world(db_url, tmp_path, "hubspot") as w:
         w.org("org1", {"u1": "owner@acme.test"})
         w.connect("org1")

@@ -72,6 +72,7 @@ class ProviderSpec:
     error_rules: tuple[Rule, ...] = ()
     owner_fallback: str = "left unassigned"
     recommendations: dict[str, str] = field(default_factory=dict)
+    """Advice shown on the connection when operations fail or skip with an error code."""
     records_per_call: int | None = None
     """Records one write call carries, when less than ``batch_size`` (a CRM without batch
     writes: 1). Benchmarks compute the bound and the minimum number of calls from it."""
@@ -84,7 +85,10 @@ class ProviderSpec:
     bulk_parallel: int = 1
     """Bulk jobs a connection keeps open at once: while one is processed by the CRM (and
     polled), the next is planned and uploaded."""
-    """Advice shown on the connection when operations fail or skip with an error code."""
+    upserts: bool = False
+    """Writes are upserts keyed by the Person ID field (HubSpot's batch upsert, Salesforce's
+    upsert by external ID): a create whose response was lost is simply sent again, so the
+    engine writes no pending-create marker before it."""
     record_url: str = ""  # template with {account_id} and {crm_id}
 
     def with_overrides(self, overrides: dict[str, Any]) -> ProviderSpec:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 
 
@@ -47,3 +48,32 @@ def insert_returning_ids(
     table = _table(model)
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return list(session.scalars(stmt, list(rows)).all())
+
+
+def insert_rows(
+    session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert rows whose ids nobody needs: one ``executemany``, no ``RETURNING`` (which
+    SQLite can only order by sending one statement per row)."""
+    if rows:
+        session.execute(insert(_table(model)), list(rows))
+
+
+def upsert_rows(
+    session: Session,
+    model: type[DeclarativeBase],
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    changes: Sequence[str],
+) -> None:
+    """Insert rows, or where one with the same ``keys`` exists (a unique constraint), set its
+    ``changes`` columns to the new row's: one statement for new and known rows alike."""
+    if not rows:
+        return
+    table = _table(model)
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={column: stmt.excluded[column] for column in changes}
+    )
+    session.execute(stmt, list(rows))

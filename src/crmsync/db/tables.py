@@ -235,7 +235,6 @@ class Link(Base):
     crm_id: Mapped[str | None] = mapped_column(String(200))
     crm_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
     written: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    fingerprint: Mapped[str | None] = mapped_column(String(64))
     pending_create_at: Mapped[datetime | None] = mapped_column()
     last_status: Mapped[str | None] = mapped_column(String(20))
     last_synced_at: Mapped[datetime | None] = mapped_column()

@@ -10,11 +10,27 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, literal_column, select, text, update
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from crmsync.db.tables import (
     LANE_PRIORITY,
@@ -146,14 +162,10 @@ class Claimed:
     created_at: datetime
 
 
-_CLAIMED = (
-    WorkItem.id,
-    WorkItem.person_id,
-    WorkItem.lane,
-    WorkItem.attempts,
-    WorkItem.operation_id,
-    WorkItem.created_at,
-)
+_CLAIMED = ("id", "person_id", "lane", "attempts", "operation_id", "created_at")
+"""The columns of :class:`Claimed`, in its order."""
+_WORK = WorkItem.__table__
+assert isinstance(_WORK, Table)
 
 
 def claim(
@@ -171,10 +183,12 @@ def claim(
     """
     now = now or utcnow()
     share = max(1, size // 10)
-    candidates = {
-        lane: _fetch(session, _due(connection_id, lane, now).limit(size)) if lane in lanes else []
-        for lane in Lane
-    }
+    candidates: dict[str, list[Claimed]] = {lane: [] for lane in Lane}
+    params = {"connection_id": connection_id, "now": now, "size": size}
+    for row in session.execute(_due_in(tuple(lane for lane in Lane if lane in lanes)), params):
+        candidates[row.lane].append(Claimed(*row))
+    for items in candidates.values():
+        items.sort(key=lambda item: item.id)  # (a union's order is the database's choice)
     reserve = {
         Lane.REFRESH: min(share, len(candidates[Lane.REFRESH])),
         Lane.BACKFILL: min(share, len(candidates[Lane.BACKFILL])),
@@ -189,6 +203,20 @@ def claim(
     )
     _lease(session, batch, now + lease)
     return batch
+
+
+_CONNECTION = bindparam("connection_id", type_=_WORK.c.connection_id.type)
+_NOW = bindparam("now", type_=_WORK.c.not_before.type)
+
+
+@cache
+def _due_in(lanes: tuple[Lane, ...]) -> CompoundSelect[Any]:
+    """One statement for the due items of several lanes, up to ``:size`` of each: built once
+    (an expression rebuilt per claim cost more than running it)."""
+    per_lane = [
+        select(_due(_CONNECTION, lane, _NOW).limit(bindparam("size")).subquery()) for lane in lanes
+    ]
+    return union_all(*per_lane)
 
 
 def claim_lane(
@@ -206,52 +234,56 @@ def claim_lane(
 
 
 def count_due(session: Session, connection_id: str, lane: Lane) -> int:
-    query = _due(connection_id, lane, utcnow()).with_only_columns(func.count()).order_by(None)
-    return int(session.scalar(query) or 0)
+    due = _due(connection_id, lane, utcnow()).order_by(None).subquery()
+    return int(session.scalar(select(func.count()).select_from(due)) or 0)
 
 
-def _fetch(session: Session, query: Select[WorkItem]) -> list[Claimed]:
-    return [Claimed(*row) for row in session.execute(query.with_only_columns(*_CLAIMED))]
+def _fetch(session: Session, query: Select[Any]) -> list[Claimed]:
+    return [Claimed(*row) for row in session.execute(query)]
 
 
 def _lease(session: Session, items: list[Claimed], until: datetime) -> None:
     for chunk in _chunks([item.id for item in items], 500):
-        session.execute(
-            update(WorkItem)
-            .where(WorkItem.id.in_(chunk))
-            .values(status=WorkStatus.LEASED, lease_until=until)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_LEASE, {"ids": chunk, "until": until})
 
 
-_IN_FLIGHT = aliased(WorkItem)
+_IN_FLIGHT = _WORK.alias("in_flight")
+_LEASE = (
+    update(_WORK)
+    .where(_WORK.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=WorkStatus.LEASED, lease_until=bindparam("until"))
+)
+_FINISH = delete(_WORK).where(_WORK.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def _due(connection_id: str, lane: Lane, now: datetime) -> Select[WorkItem]:
+def _due(
+    connection_id: str | BindParameter[str], lane: Lane, now: datetime | BindParameter[datetime]
+) -> Select[Any]:
     """Due pending items of one lane, oldest first, except people with an item in flight
     (leased): two writes of one person are never sent at once. (A ``NOT IN`` list of the
     people in flight made SQLite cache a ~1 MB statement per distinct list length: RSS grew
-    with the size of a backfill.)"""
-    in_flight = (
-        select(_IN_FLIGHT.id)
+    with the size of a backfill.) In Core, not the ORM: the claim runs once a batch."""
+    work, in_flight = _WORK.c, _IN_FLIGHT.c
+    busy = (
+        select(in_flight.id)
         .where(
-            _IN_FLIGHT.connection_id == connection_id,
-            _IN_FLIGHT.person_id == WorkItem.person_id,
+            in_flight.connection_id == connection_id,
+            in_flight.person_id == work.person_id,
             # a literal, not a parameter: only then can the planner use the partial index
-            _IN_FLIGHT.status == literal_column(f"'{WorkStatus.LEASED.value}'"),
+            in_flight.status == literal_column(f"'{WorkStatus.LEASED.value}'"),
         )
         .exists()
     )
     return (
-        select(WorkItem)
+        select(*(work[name] for name in _CLAIMED))
         .where(
-            WorkItem.connection_id == connection_id,
-            WorkItem.status == WorkStatus.PENDING,
-            WorkItem.priority == LANE_PRIORITY[lane],
-            WorkItem.not_before <= now,
-            ~in_flight,
+            work.connection_id == connection_id,
+            work.status == WorkStatus.PENDING,
+            work.priority == LANE_PRIORITY[lane],
+            work.not_before <= now,
+            ~busy,
         )
-        .order_by(WorkItem.id)
+        .order_by(work.id)
     )
 
 
@@ -310,11 +342,7 @@ def _close_superseded(session: Session, operation_id: int, successor_op: int) ->
 
 def finish(session: Session, item_ids: Sequence[int]) -> None:
     for chunk in _chunks(list(item_ids), 500):
-        session.execute(
-            delete(WorkItem)
-            .where(WorkItem.id.in_(chunk))
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_FINISH, {"ids": chunk})
 
 
 def postpone(session: Session, connection_id: str, until: datetime) -> None:

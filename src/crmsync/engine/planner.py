@@ -8,11 +8,11 @@ of truth is the CRM) only the identity fields are written after the first create
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Row
 
 from crmsync.connectors.spec import IDENTITY_FIELDS
 from crmsync.db.tables import Direction, Person, System
@@ -43,7 +43,7 @@ class Plan:
         return not self.send
 
 
-def person_values(person: Person, profile_url_template: str) -> dict[str, Any]:
+def person_values(person: Person | Row[Any], profile_url_template: str) -> dict[str, Any]:
     """The app-side value of every mappable field (``owner`` is resolved separately)."""
     emails = list(person.emails or [])
     phones = list(person.phones or [])
@@ -79,11 +79,6 @@ def desired_fields(
             owner_crm_id if field.app_field == "owner" else values.get(field.app_field)
         )
     return out
-
-
-def fingerprint(fields: Mapping[str, Any]) -> str:
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _empty(value: Any) -> bool:

@@ -1,13 +1,23 @@
-"""What a batch reads besides its people and links: the connection's mapped fields and who
+"""What a batch reads besides its links: its people, the connection's mapped fields and who
 unlocked each person first (the record's owner)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import Row, Table, func, select
 from sqlalchemy.orm import Session
 
-from crmsync.db.tables import FieldMapping, ObjectMapping, Unlock, User
+from crmsync.db.tables import FieldMapping, ObjectMapping, Person, Unlock, User
 from crmsync.engine.planner import MappedField
+
+
+def people_rows(session: Session, person_ids: list[str]) -> dict[str, Row[Any]]:
+    """The people's rows as plain tuples (read-only: no ORM identity to build and track)."""
+    people = Person.__table__
+    assert isinstance(people, Table)
+    rows = session.execute(select(people).where(people.c.person_id.in_(person_ids)))
+    return {row.person_id: row for row in rows}
 
 
 def first_unlockers(session: Session, org_id: str, person_ids: list[str]) -> dict[str, str]:

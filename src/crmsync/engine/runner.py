@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
 from crmsync.connectors.http import call_guarded
@@ -167,9 +168,10 @@ class SyncRunner:
                 if claiming:
                     await bulk.start_if_due(sending)
                 batch: list[Claimed] = []
+                writes: list[RecordWrite] = []
                 if claiming or bulk.running:
-                    batch = await asyncio.to_thread(self._claim, connection_id, size, bulk.lanes)
-                writes = await asyncio.to_thread(recorder.plan, batch) if batch else []
+                    claim = self._claim(connection_id, size, bulk.lanes)
+                    batch, writes = await asyncio.to_thread(recorder.claim_and_plan, claim)
                 result.batches += 1 if batch else 0
                 if in_flight is not None:
                     outcomes = await in_flight
@@ -187,7 +189,8 @@ class SyncRunner:
                 # renewed here as well as by the heartbeat: under load the heartbeat's turn
                 # can come late, and a lease that lapses mid-run lets the sweep hand this
                 # run's people to another worker (the soak caught it with 3 s leases)
-                await asyncio.to_thread(lease.renew)
+                if lease.renewal_due():
+                    await asyncio.to_thread(lease.renew)
         finally:
             for task in (in_flight, *bulk.tasks):
                 if task is not None and not task.done():
@@ -227,11 +230,13 @@ class SyncRunner:
         with self.rt.db.session() as session:
             outbox.postpone(session, connection_id, utcnow() + timedelta(seconds=delay))
 
-    def _claim(self, connection_id: str, size: int, lanes: tuple[Lane, ...]) -> list[Claimed]:
-        """People in flight are never claimed again (``outbox._due``) until recorded."""
+    def _claim(
+        self, connection_id: str, size: int, lanes: tuple[Lane, ...]
+    ) -> Callable[[Session], list[Claimed]]:
+        """The next batch's claim, for the recorder to run in its planning transaction.
+        People in flight are never claimed again (``outbox._due``) until recorded."""
         lease = timedelta(seconds=self.rt.settings.batch_lease_seconds)
-        with self.rt.db.session() as session:
-            return outbox.claim(session, connection_id, size, lease, lanes=lanes)
+        return lambda session: outbox.claim(session, connection_id, size, lease, lanes=lanes)
 
     async def _prepare(self, conn: Connection, connector: Connector, rec: BatchRecorder) -> bool:
         """Custom fields exist and the owner cache is fresh, before any write of this run.

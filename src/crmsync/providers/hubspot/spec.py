@@ -26,6 +26,7 @@ SPEC = ProviderSpec(
     api_base="https://api.hubapi.com",
     rate_limit=RateLimitSpec(requests=110, per_seconds=10.0),
     batch_size=100,
+    upserts=True,
     error_rules=(
         Rule(
             Action.FAIL,

@@ -44,6 +44,7 @@ SPEC = ProviderSpec(
     # long requests); crmsync paces itself at 10 requests/s per org.
     rate_limit=RateLimitSpec(requests=10, per_seconds=1.0),
     batch_size=200,
+    upserts=True,
     error_rules=(
         Rule(
             Action.RATE_LIMITED,
