@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from crmsync import jsoncodec
 from crmsync.connectors.spec import ProviderSpec, RateLimitSpec
 from crmsync.errors import Action, ApiProblem, ConnectorError, Resolution, classify, error_for
 
@@ -47,6 +48,7 @@ class CallStats:
 
 
 CALL_STATS = CallStats()
+JSON = "application/json"
 
 
 class RateBudget:
@@ -182,6 +184,9 @@ class ApiClient:
 
         ``accept`` lists non-2xx statuses the caller handles itself (e.g. 207, 409).
         """
+        if "json" in kwargs:  # encoded once, and faster than httpx's own encoding
+            kwargs["content"] = jsoncodec.dumps_bytes(kwargs.pop("json"))
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Content-Type": JSON}
         attempt = 0
         while True:
             await self.budget.acquire()
