@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 SECRET_KEYS = re.compile(
@@ -21,10 +20,13 @@ def mask_value(value: Any) -> Any:
     """Keep enough of a value to recognise it: ``j***@example.com``, ``***-***-1234``."""
     if isinstance(value, str):
         # Fast paths first: this runs for every field of every record the engine logs.
-        text = EMAIL.sub(r"\1***\2", value) if "@" in value else value
-        if text == value and SEVEN_DIGITS.match(value):
-            text = DIGITS.sub("*", value)
-        return text[:MAX_TEXT]
+        if "@" in value:
+            text = EMAIL.sub(_mask_email, value)
+            if text != value:
+                return text[:MAX_TEXT]
+        if SEVEN_DIGITS.match(value):
+            return _mask_digits(value)[:MAX_TEXT]
+        return value[:MAX_TEXT]
     if isinstance(value, list):
         return [mask_value(v) for v in value[:10]]
     if isinstance(value, Mapping):
@@ -32,17 +34,42 @@ def mask_value(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=4096)
+def _mask_email(match: re.Match[str]) -> str:
+    return f"{match[1]}***{match[2]}"
+
+
+_STARS = str.maketrans("0123456789", "**********")
+
+
+def _mask_digits(text: str) -> str:
+    """Every digit but the last four becomes ``*``."""
+    if not text.isascii():  # other scripts' digits: the general (slower) expression
+        return DIGITS.sub("*", text)
+    kept = 0
+    for cut in range(len(text) - 1, -1, -1):
+        if "0" <= text[cut] <= "9":
+            kept += 1
+            if kept == 4:
+                return text[:cut].translate(_STARS) + text[cut:]
+    return text
+
+
+_SECRET: dict[str, bool] = {}
+"""Is this key a secret's name? (keys repeat endlessly: decided once each, up to a bound)"""
+
+
 def _secret_key(key: str) -> bool:
-    return SECRET_KEYS.search(key) is not None
+    secret = _SECRET.get(key)
+    if secret is None:
+        secret = SECRET_KEYS.search(key) is not None
+        if len(_SECRET) < 4096:
+            _SECRET[key] = secret
+    return secret
 
 
 def redact(data: Mapping[str, Any]) -> dict[str, Any]:
     """A copy with secret-looking keys removed and personal values masked."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if _secret_key(str(key)):
-            out[key] = "[redacted]"
-        else:
-            out[key] = mask_value(value)
-    return out
+    return {
+        key: "[redacted]" if _secret_key(str(key)) else mask_value(value)
+        for key, value in data.items()
+    }

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import RecordWrite, WriteOutcome
@@ -22,7 +21,13 @@ from crmsync.engine import outbox
 from crmsync.engine.oplog import InFlight, OpLog, outcome_change
 from crmsync.engine.outbox import Claimed
 from crmsync.engine.planner import after_write, desired_fields, person_values, plan_write
-from crmsync.engine.reads import first_unlockers, load_mappings, people_rows
+from crmsync.engine.reads import (
+    first_unlockers,
+    links_of,
+    load_mappings,
+    people_rows,
+    preserves_manual_edits,
+)
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import Action, Resolution
 from crmsync.metrics import SYNC_LATENCY
@@ -73,20 +78,9 @@ class BatchRecorder:
             return []
         ids = [item.person_id for item in batch]
         now = utcnow()
-        preserve = bool(
-            session.scalar(
-                select(Connection.preserve_manual_edits).where(Connection.id == self.connection_id)
-            )
-        )
+        preserve = preserves_manual_edits(session, self.connection_id)
         people = people_rows(session, ids)
-        links = {
-            row.person_id: row
-            for row in session.execute(
-                select(
-                    Link.id, Link.person_id, Link.crm_id, Link.written, Link.pending_create_at
-                ).where(Link.connection_id == self.connection_id, Link.person_id.in_(ids))
-            )
-        }
+        links = links_of(session, self.connection_id, ids)
         owner_emails = first_unlockers(session, self.org_id, ids)
         open_ops = self.log.open_rows(session, batch)
         op_rows: list[dict[str, Any]] = []  # one per item, in batch order
@@ -100,10 +94,10 @@ class BatchRecorder:
             owner_id = self.owners.get((owner_emails.get(item.person_id) or "").lower())
             desired = desired_fields(values, self.mappings, owner_id)
             link = links.get(item.person_id)
-            written = dict(link.written) if link is not None and link.crm_id else None
+            crm_id = link["crm_id"] if link is not None else None
+            written = dict(link["written"]) if link is not None and crm_id else None
             plan = plan_write(desired, self.mappings, written, preserve)
             if plan.unchanged:
-                crm_id = link.crm_id if link is not None else None
                 op_rows.append(self._final(item, now, OpStatus.UNCHANGED, plan.reason, crm_id))
                 continue
             op_rows.append(
@@ -121,10 +115,10 @@ class BatchRecorder:
                     RecordWrite(
                         person_id=item.person_id,
                         fields=plan.send,
-                        crm_id=link.crm_id if link is not None else None,
+                        crm_id=crm_id,
                         first_write=plan.first_write,
                         create_may_have_landed=link is not None
-                        and link.pending_create_at is not None,
+                        and link["pending_create_at"] is not None,
                     ),
                 )
             )
@@ -138,7 +132,7 @@ class BatchRecorder:
                 operation_id=op_ids.get(item.id),
                 attempts=item.attempts,
                 sent=write.fields,
-                written=dict(link.written) if link is not None and link.crm_id else {},
+                written=dict(link["written"]) if link is not None and write.crm_id else {},
                 crm_id=write.crm_id,
                 queued_at=item.created_at,
                 person_id=item.person_id,
@@ -300,7 +294,7 @@ class BatchRecorder:
             }
             for w in writes
             if w.crm_id is None
-            and (w.person_id not in links or links[w.person_id].pending_create_at is None)
+            and (w.person_id not in links or links[w.person_id]["pending_create_at"] is None)
         ]
         upsert_rows(session, Link, rows, _LINK_KEY, ("pending_create_at",))
 
@@ -312,7 +306,7 @@ class BatchRecorder:
         rows: list[dict[str, Any]],
     ) -> None:
         touched = [
-            {"id": links[item.person_id].id, "last_status": OpStatus.UNCHANGED}
+            {"id": links[item.person_id]["id"], "last_status": OpStatus.UNCHANGED}
             for item, row in zip(batch, rows, strict=True)
             if row["status"] == OpStatus.UNCHANGED and item.person_id in links
         ]

@@ -186,7 +186,8 @@ def claim(
     candidates: dict[str, list[Claimed]] = {lane: [] for lane in Lane}
     params = {"connection_id": connection_id, "now": now, "size": size}
     for row in session.execute(_due_in(tuple(lane for lane in Lane if lane in lanes)), params):
-        candidates[row.lane].append(Claimed(*row))
+        item = Claimed(*row)
+        candidates[item.lane].append(item)
     for items in candidates.values():
         items.sort(key=lambda item: item.id)  # (a union's order is the database's choice)
     reserve = {

@@ -8,26 +8,26 @@ of truth is the CRM) only the identity fields are written after the first create
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row
-
 from crmsync.connectors.spec import IDENTITY_FIELDS
-from crmsync.db.tables import Direction, Person, System
+from crmsync.db.tables import Direction, System
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MappedField:
     app_field: str
     crm_field: str
     direction: str
     source_of_truth: str
+    pushes: bool = dataclasses.field(init=False)
+    """Does crmsync write this field to the CRM? (read for every field of every record)"""
 
-    @property
-    def pushes(self) -> bool:
-        return self.direction in (Direction.PUSH, Direction.BOTH)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pushes", self.direction in (Direction.PUSH, Direction.BOTH))
 
 
 @dataclass(frozen=True)
@@ -43,27 +43,28 @@ class Plan:
         return not self.send
 
 
-def person_values(person: Person | Row[Any], profile_url_template: str) -> dict[str, Any]:
-    """The app-side value of every mappable field (``owner`` is resolved separately)."""
-    emails = list(person.emails or [])
-    phones = list(person.phones or [])
+def person_values(person: Mapping[Any, Any], profile_url_template: str) -> dict[str, Any]:
+    """The app-side value of every mappable field (``owner`` is resolved separately), from a
+    ``people`` row."""
+    emails = list(person["emails"] or [])
+    phones = list(person["phones"] or [])
+    person_id = person["person_id"]
     return {
-        "person_id": person.person_id,
-        "profile_url": person.profile_url
-        or profile_url_template.format(person_id=person.person_id),
-        "first_name": person.first_name,
-        "last_name": person.last_name,
+        "person_id": person_id,
+        "profile_url": person["profile_url"] or profile_url_template.format(person_id=person_id),
+        "first_name": person["first_name"],
+        "last_name": person["last_name"],
         "email": emails[0] if emails else None,
         "emails": emails,
         "phone": phones[0] if phones else None,
         "phones": phones,
-        "company": person.company,
-        "title": person.title,
-        "city": person.city,
-        "state": person.state,
-        "zip": person.zip,
-        "country": person.country,
-        "linkedin_url": person.linkedin_url,
+        "company": person["company"],
+        "title": person["title"],
+        "city": person["city"],
+        "state": person["state"],
+        "zip": person["zip"],
+        "country": person["country"],
+        "linkedin_url": person["linkedin_url"],
     }
 
 

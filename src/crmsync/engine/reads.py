@@ -1,39 +1,77 @@
-"""What a batch reads besides its links: its people, the connection's mapped fields and who
-unlocked each person first (the record's owner)."""
+"""What a batch reads: its people, their links, who unlocked each first (the record's owner),
+and the connection's mapped fields.
+
+The per-batch reads are Core statements built once, with bound parameters: building the
+expression each time cost more than running it (``first_unlockers`` was a quarter of all
+planning time).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, Table, func, select
+from sqlalchemy import BindParameter, RowMapping, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from crmsync.db.tables import FieldMapping, ObjectMapping, Person, Unlock, User
+from crmsync.db.tables import Connection, FieldMapping, Link, ObjectMapping, Person, Unlock, User
 from crmsync.engine.planner import MappedField
 
 
-def people_rows(session: Session, person_ids: list[str]) -> dict[str, Row[Any]]:
-    """The people's rows as plain tuples (read-only: no ORM identity to build and track)."""
-    people = Person.__table__
-    assert isinstance(people, Table)
-    rows = session.execute(select(people).where(people.c.person_id.in_(person_ids)))
-    return {row.person_id: row for row in rows}
+def _table(model: Any) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_people, _links, _unlocks, _users = (_table(m) for m in (Person, Link, Unlock, User))
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+
+_PEOPLE = select(_people).where(_people.c.person_id.in_(_IDS))
+_LINKS = select(
+    _links.c.id,
+    _links.c.person_id,
+    _links.c.crm_id,
+    _links.c.written,
+    _links.c.pending_create_at,
+).where(_links.c.connection_id == bindparam("connection_id"), _links.c.person_id.in_(_IDS))
+_first = (
+    select(_unlocks.c.person_id, func.min(_unlocks.c.id).label("first_id"))
+    .where(_unlocks.c.org_id == bindparam("org_id"), _unlocks.c.person_id.in_(_IDS))
+    .group_by(_unlocks.c.person_id)
+    .subquery()
+)
+_FIRST_UNLOCKERS = (
+    select(_first.c.person_id, _users.c.email)
+    .join(_unlocks, _unlocks.c.id == _first.c.first_id)
+    .join(_users, _users.c.id == _unlocks.c.user_id)
+)
+_PRESERVE = select(_table(Connection).c.preserve_manual_edits).where(
+    _table(Connection).c.id == bindparam("connection_id")
+)
+
+
+def people_rows(session: Session, person_ids: list[str]) -> dict[str, RowMapping]:
+    """The people's rows, read-only: no ORM identity to build and track. (Mappings, as all
+    reads here: a key costs a tenth of a ``Row`` attribute, about 1 us on this machine.)"""
+    rows = session.execute(_PEOPLE, {"ids": person_ids}).mappings()
+    return {row["person_id"]: row for row in rows}
+
+
+def links_of(session: Session, connection_id: str, person_ids: list[str]) -> dict[str, RowMapping]:
+    """The people's links on the connection: CRM id, what was written, pending create."""
+    params = {"connection_id": connection_id, "ids": person_ids}
+    return {row["person_id"]: row for row in session.execute(_LINKS, params).mappings()}
 
 
 def first_unlockers(session: Session, org_id: str, person_ids: list[str]) -> dict[str, str]:
     """The email of each person's first unlocker in this org: the record's owner."""
-    first = (
-        select(Unlock.person_id, func.min(Unlock.id).label("first_id"))
-        .where(Unlock.org_id == org_id, Unlock.person_id.in_(person_ids))
-        .group_by(Unlock.person_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(first.c.person_id, User.email)
-        .join(Unlock, Unlock.id == first.c.first_id)
-        .join(User, User.id == Unlock.user_id)
-    )
+    rows = session.execute(_FIRST_UNLOCKERS, {"org_id": org_id, "ids": person_ids})
     return {pid: email for pid, email in rows}
+
+
+def preserves_manual_edits(session: Session, connection_id: str) -> bool:
+    """Read per batch: an admin may switch it while a backfill runs."""
+    return bool(session.scalar(_PRESERVE, {"connection_id": connection_id}))
 
 
 def load_mappings(session: Session, connection_id: str) -> list[MappedField]:
