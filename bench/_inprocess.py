@@ -8,14 +8,16 @@ until nothing is due.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import insert, text
+from sqlalchemy import create_engine, insert, text
 
 from crmsync.db.migrate import upgrade
 from crmsync.db.tables import Org, Person, Unlock, User
@@ -46,9 +48,10 @@ def runtime(
     provider: str, overrides: dict[str, Any], prefix: str, database_url: str = ""
 ) -> Runtime:
     """A runtime whose ``provider`` points where ``overrides`` say (an emulator's banner
-    settings), on ``database_url`` (migrated) or else SQLite in a fresh temporary directory."""
+    settings), on a fresh schema of the PostgreSQL ``database_url`` (dropped at exit), or
+    else on SQLite in a fresh temporary directory; migrated either way."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    db_url = database_url or f"sqlite:///{tmp}/bench.db"
+    db_url = fresh_schema(database_url) if database_url else f"sqlite:///{tmp}/bench.db"
     settings = Settings(
         data_dir=tmp,
         database_url=db_url,
@@ -58,6 +61,24 @@ def runtime(
     )
     upgrade(db_url)
     return Runtime.from_settings(settings)
+
+
+def fresh_schema(database_url: str) -> str:
+    """A new schema of ``database_url`` for this run (a second run into the same tables
+    would fail on the first's org), dropped when the process exits."""
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    atexit.register(drop)
+    separator = "&" if "?" in database_url else "?"
+    return f"{database_url}{separator}options=-csearch_path%3D{schema}"
 
 
 def seed(rt: Runtime, people: int) -> None:

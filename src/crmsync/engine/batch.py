@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +41,25 @@ _LINK_KEY = ("connection_id", "person_id")
 _LINK_OUTCOME = ("crm_id", "written", "pending_create_at", "last_synced_at", "last_status")
 
 
+@dataclass
+class Planned:
+    """What planning a batch produced, kept aside until its transaction commits."""
+
+    writes: list[RecordWrite] = field(default_factory=list)
+    flights: dict[str, InFlight] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Recorded:
+    """The rows a request's outcomes write."""
+
+    ops: list[tuple[InFlight, dict[str, Any]]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    finished: list[int] = field(default_factory=list)
+    retries: list[tuple[InFlight, Resolution]] = field(default_factory=list)
+
+
 class BatchRecorder:
     def __init__(self, rt: Runtime, conn: Connection) -> None:
         self.rt = rt
@@ -55,27 +75,46 @@ class BatchRecorder:
         with rt.db.session() as session:
             self.mappings = load_mappings(session, conn.id)
 
-    def claim_and_plan(
-        self, claim: Callable[[Session], list[Claimed]]
+    def record_and_plan(
+        self,
+        outcomes: list[WriteOutcome],
+        claim: Callable[[Session], list[Claimed]] | None,
     ) -> tuple[list[Claimed], list[RecordWrite]]:
-        """Claim a batch and plan it in one transaction (one commit, not two, per batch)."""
-        with self.rt.db.session() as session:
-            batch = claim(session)
-            if len(batch) <= PLAN_CHUNK:
-                return batch, self._plan_chunk(session, batch)
-        return batch, self.plan(batch)
+        """Record a request's outcomes, then claim and plan the next batch: one transaction
+        (one commit a batch, not two), run again whole if the database breaks a deadlock."""
+        recorded = self._outcome_rows(outcomes)
+
+        def work(session: Session) -> tuple[list[Claimed], Planned]:
+            self._write_outcomes(session, recorded)
+            batch = claim(session) if claim is not None else []
+            planned = Planned()
+            for start in range(0, len(batch), PLAN_CHUNK):
+                self._plan_chunk(session, batch[start : start + PLAN_CHUNK], planned)
+            return batch, planned
+
+        batch, planned = self.rt.db.transaction(work)
+        self._forget(outcomes)
+        return batch, self._adopt(planned)
 
     def plan(self, batch: list[Claimed]) -> list[RecordWrite]:
         """Plan every claimed item; unchanged people are logged and finished right here."""
         writes: list[RecordWrite] = []
         for start in range(0, len(batch), PLAN_CHUNK):
+            planned = Planned()
             with self.rt.db.session() as session:
-                writes += self._plan_chunk(session, batch[start : start + PLAN_CHUNK])
+                self._plan_chunk(session, batch[start : start + PLAN_CHUNK], planned)
+            writes += self._adopt(planned)
         return writes
 
-    def _plan_chunk(self, session: Session, batch: list[Claimed]) -> list[RecordWrite]:
-        if not batch:
-            return []
+    def _adopt(self, planned: Planned) -> list[RecordWrite]:
+        """Once its transaction committed, a plan's writes are in flight."""
+        self.inflight.update(planned.flights)
+        self.counts.update(planned.counts)
+        return planned.writes
+
+    def _plan_chunk(self, session: Session, batch: list[Claimed], planned: Planned) -> None:
+        """Plan into ``planned``, changing nothing outside the session (its transaction may
+        run again)."""
         ids = [item.person_id for item in batch]
         now = utcnow()
         preserve = preserves_manual_edits(session, self.connection_id)
@@ -88,6 +127,7 @@ class BatchRecorder:
         for item in batch:
             person = people.get(item.person_id)
             if person is None:
+                planned.counts[OpStatus.FAILED] += 1
                 op_rows.append(self._final(item, now, OpStatus.FAILED, "the person is gone"))
                 continue
             values = person_values(person, self.rt.settings.profile_url_template)
@@ -98,6 +138,7 @@ class BatchRecorder:
             written = dict(link["written"]) if link is not None and crm_id else None
             plan = plan_write(desired, self.mappings, written, preserve)
             if plan.unchanged:
+                planned.counts[OpStatus.UNCHANGED] += 1
                 op_rows.append(self._final(item, now, OpStatus.UNCHANGED, plan.reason, crm_id))
                 continue
             op_rows.append(
@@ -127,7 +168,7 @@ class BatchRecorder:
             self._mark_pending_creates(session, [w for _, w in writes], links, now)
         for item, write in writes:
             link = links.get(item.person_id)
-            self.inflight[item.person_id] = InFlight(
+            planned.flights[item.person_id] = InFlight(
                 item_id=item.id,
                 operation_id=op_ids.get(item.id),
                 attempts=item.attempts,
@@ -141,19 +182,21 @@ class BatchRecorder:
                 retry_of=deferred.get(item.id),
                 opened_at=now,
             )
-        outbox.finish(session, [item.id for item in batch if item.person_id not in self.inflight])
+        outbox.finish(session, [i.id for i in batch if i.person_id not in planned.flights])
         self._touch_unchanged_links(session, batch, links, op_rows)
-        return [write for _, write in writes]
+        planned.writes += [write for _, write in writes]
 
     def record(self, outcomes: list[WriteOutcome]) -> None:
         """Record what the CRM said, in one transaction (run again if the database breaks a
         deadlock). The people stay in flight until it commits: if it cannot, the run's
         ``abandon`` puts their work back."""
+        recorded = self._outcome_rows(outcomes)
+        self.rt.db.transaction(lambda session: self._write_outcomes(session, recorded))
+        self._forget(outcomes)
+
+    def _outcome_rows(self, outcomes: list[WriteOutcome]) -> Recorded:
         now = utcnow()
-        op_updates: list[tuple[InFlight, dict[str, Any]]] = []
-        link_rows: list[dict[str, Any]] = []
-        retries: list[tuple[InFlight, Resolution]] = []
-        finished: list[int] = []
+        recorded = Recorded()
         for outcome in outcomes:
             flight = self.inflight[outcome.person_id]
             resolution = outcome.resolution
@@ -172,21 +215,23 @@ class BatchRecorder:
                     flight, status, resolution.reason, resolution.code, crm_id, summary
                 )
             else:
-                retries.append((flight, resolution))
+                recorded.retries.append((flight, resolution))
                 continue
             self.counts[status] += 1
-            op_updates.append((flight, change))
-            link_rows.append(self._link_row(flight.person_id, crm_id, written, status, now))
-            finished.append(flight.item_id)
+            recorded.ops.append((flight, change))
+            recorded.links.append(self._link_row(flight.person_id, crm_id, written, status, now))
+            recorded.finished.append(flight.item_id)
+        return recorded
 
-        def write(session: Session) -> None:
-            self.log.settle(session, op_updates)
-            upsert_rows(session, Link, link_rows, _LINK_KEY, _LINK_OUTCOME)
-            outbox.finish(session, finished)
-            for flight, resolution in retries:
-                self._retry(session, flight, resolution)
+    def _write_outcomes(self, session: Session, recorded: Recorded) -> None:
+        self.log.settle(session, recorded.ops)
+        upsert_rows(session, Link, recorded.links, _LINK_KEY, _LINK_OUTCOME)
+        outbox.finish(session, recorded.finished)
+        for flight, resolution in recorded.retries:
+            self._retry(session, flight, resolution)
 
-        self.rt.db.transaction(write)
+    def _forget(self, outcomes: list[WriteOutcome]) -> None:
+        """Recorded: these people are no longer in flight."""
         for outcome in outcomes:
             self.inflight.pop(outcome.person_id, None)
 
@@ -256,7 +301,6 @@ class BatchRecorder:
         reason: str,
         crm_id: str | None = None,
     ) -> dict[str, Any]:
-        self.counts[status] += 1
         return {**self.log.base(item, now), "status": status, "reason": reason, "crm_id": crm_id}
 
     def _link_row(

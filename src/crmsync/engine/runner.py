@@ -144,14 +144,18 @@ class SyncRunner:
     ) -> None:
         """Claim, plan, push and record batches until none is due or time is up.
 
-        While one batch's request is in flight the next one is claimed and planned, so the
-        engine's own work hides behind the CRM's latency and the rate limit. People in flight
-        are never claimed again until their outcome is recorded. ``sending`` names the people
-        of requests in flight, for the caller to reschedule if one fails. A large backfill
-        goes to the CRM's bulk API as jobs while live unlocks keep flowing beside them.
+        A pipeline: as soon as a request returns, the batch planned meanwhile is sent, and
+        while it is in flight the returned outcomes are recorded and the next batch is
+        claimed and planned, in one transaction. The engine's own work hides behind the
+        CRM's latency and the rate limit. People in flight are never claimed again until
+        their outcome is recorded. ``sending`` names the people of requests in flight, for
+        the caller to reschedule if one fails (planned people never sent go back through
+        ``abandon``). A large backfill goes to the CRM's bulk API as jobs while live unlocks
+        keep flowing beside them.
         """
         size = connector.ctx.spec.batch_size
         in_flight: asyncio.Task[list[WriteOutcome]] | None = None
+        planned: list[RecordWrite] = []
         connection_id = lease.connection_id
         bulk = BulkJob(self, connector, recorder, lease)
         deadline = time.monotonic() + budget
@@ -167,25 +171,24 @@ class SyncRunner:
                         deadline = time.monotonic() + budget
                 if claiming:
                     await bulk.start_if_due(sending)
-                batch: list[Claimed] = []
-                writes: list[RecordWrite] = []
-                if claiming or bulk.running:
-                    claim = self._claim(connection_id, size, bulk.lanes)
-                    batch, writes = await asyncio.to_thread(recorder.claim_and_plan, claim)
-                result.batches += 1 if batch else 0
+                outcomes: list[WriteOutcome] = []
                 if in_flight is not None:
                     outcomes = await in_flight
                     in_flight = None
-                    await asyncio.to_thread(recorder.record, outcomes)
-                    sending.difference_update(o.person_id for o in outcomes)
+                if planned:
+                    sending.update(w.person_id for w in planned)
+                    in_flight = asyncio.create_task(self._push(connector, planned))
+                claim = None
+                if claiming or bulk.running:
+                    claim = self._claim(connection_id, size, bulk.lanes)
+                batch, planned = await asyncio.to_thread(recorder.record_and_plan, outcomes, claim)
+                sending.difference_update(o.person_id for o in outcomes)
+                result.batches += 1 if batch else 0
                 await bulk.finish_if_done(sending)
-                if writes:
-                    sending.update(w.person_id for w in writes)
-                    in_flight = asyncio.create_task(self._push(connector, writes))
-                elif not batch and bulk.running:
+                if not batch and not planned and in_flight is None:
+                    if not bulk.running:
+                        return
                     await bulk.wait(seconds=0.25)  # nothing else due: wait on the job
-                elif not batch:
-                    return
                 # renewed here as well as by the heartbeat: under load the heartbeat's turn
                 # can come late, and a lease that lapses mid-run lets the sweep hand this
                 # run's people to another worker (the soak caught it with 3 s leases)
@@ -233,7 +236,7 @@ class SyncRunner:
     def _claim(
         self, connection_id: str, size: int, lanes: tuple[Lane, ...]
     ) -> Callable[[Session], list[Claimed]]:
-        """The next batch's claim, for the recorder to run in its planning transaction.
+        """The next batch's claim, for the recorder to run in its transaction.
         People in flight are never claimed again (``outbox._due``) until recorded."""
         lease = timedelta(seconds=self.rt.settings.batch_lease_seconds)
         return lambda session: outbox.claim(session, connection_id, size, lease, lanes=lanes)
