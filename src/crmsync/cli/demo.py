@@ -32,6 +32,7 @@ from crmsync.connectors.registry import get_provider, providers
 from crmsync.emulation.harness import EmulatorHarness
 from crmsync.service import build_service
 from crmsync.settings import Settings
+from crmsync.tuning import settle_heap
 
 PROVIDER = "hubspot"
 USERS = [
@@ -74,6 +75,7 @@ def run_demo(once: bool, people: int, port: int, emulator_port: int) -> int:
         },
     )
     service = build_service(settings)
+    settle_heap()
     server = ServerThread(service.app, port=port).start()
     harness, emulator = emulators[PROVIDER]
     try:

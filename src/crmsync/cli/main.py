@@ -35,8 +35,10 @@ def serve(
     import uvicorn
 
     from crmsync.service import build_service
+    from crmsync.tuning import settle_heap
 
     service = build_service(get_settings(), embedded_worker=not no_worker)
+    settle_heap()
     uvicorn.run(service.app, host=host, port=port)
 
 
@@ -59,6 +61,7 @@ def worker(
     from crmsync.engine.queue import WorkerConsumer, create_queue
     from crmsync.engine.runtime import Runtime
     from crmsync.metrics import registry_for
+    from crmsync.tuning import settle_heap
 
     settings = get_settings()
     rt = Runtime.from_settings(settings)
@@ -70,6 +73,7 @@ def worker(
     queue.sweeper.start()
     # graceful on SIGTERM: a run yields within run_seconds, then finishes its batch in flight
     timeout = settings.run_seconds + settings.http_timeout_seconds + 10
+    settle_heap()
     WorkerConsumer(queue, workers=workers, shutdown_timeout=timeout).run()
 
 
