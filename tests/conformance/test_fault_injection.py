@@ -77,10 +77,15 @@ def test_a_worker_killed_after_the_crm_write_loses_nothing(
     class Killed(BaseException):
         pass
 
-    def die(self: object, outcomes: object) -> None:
-        raise Killed
+    plan_next = batch_module.BatchRecorder.record_and_plan
+
+    def die(self: batch_module.BatchRecorder, outcomes: list[object], *claim: object) -> object:
+        if outcomes:  # a request's outcomes are about to be recorded
+            raise Killed
+        return plan_next(self, outcomes, *claim)  # type: ignore[arg-type]
 
     monkeypatch.setattr(batch_module.BatchRecorder, "record", die)
+    monkeypatch.setattr(batch_module.BatchRecorder, "record_and_plan", die)
     monkeypatch.setattr(batch_module.BatchRecorder, "abandon", lambda self: None)
     monkeypatch.setattr(batch_module.BatchRecorder, "pause", lambda self, reason: None)
     with pytest.raises(Killed):
