@@ -15,10 +15,12 @@ import argparse
 import re
 from collections import Counter
 
-STAGES = {
-    "claim": "SyncRunner._claim (",
-    "plan": "BatchRecorder.plan (",
-    "record": "BatchRecorder.record (",
+STAGES = {  # the first found on a stack names its stage: the most specific come first
+    "claim": "claim (crmsync/engine/outbox.py",
+    "plan": "BatchRecorder._plan_chunk (",
+    "record: rows to write": "BatchRecorder._outcome_rows (",
+    "record: write them": "BatchRecorder._write_outcomes (",
+    "transaction (begin, commit)": "Database.transaction (",
     "push (HTTP, JSON)": "SyncRunner._push (",
     "lease renew": "Lease.renew (",
     "bulk job": "BulkJob._job (",

@@ -32,9 +32,12 @@ class Timestamp(TypeDecorator[datetime]):
         def process(value: Any) -> Any:
             if type(value) is not datetime:  # None, a date: as SQLAlchemy would
                 return general(value) if general is not None else value
-            if value.tzinfo is not None:
-                value = value.astimezone(UTC).replace(tzinfo=None)
-            return value.isoformat(" ", "microseconds")
+            zone = value.tzinfo
+            if zone is None:
+                return value.isoformat(" ", "microseconds")
+            if zone is not UTC:
+                value = value.astimezone(UTC)
+            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
 
         return process
 

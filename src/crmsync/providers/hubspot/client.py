@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from crmsync import jsoncodec
 from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.errors import ApiProblem
@@ -109,5 +110,5 @@ class HubSpotClient:
             json={"inputs": inputs},
             accept={207: True},
         )
-        body: dict[str, Any] = response.json()
+        body: dict[str, Any] = jsoncodec.loads(response.content)  # a result per record
         return body
