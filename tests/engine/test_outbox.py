@@ -157,3 +157,14 @@ def test_a_person_with_a_write_in_flight_is_not_claimed_again_until_it_is_finish
     with db.session() as session:
         later = outbox.claim(session, cid, 10, timedelta(minutes=1))
     assert [(item.person_id, item.lane) for item in later] == [("p1", Lane.REFRESH)]
+
+
+def test_counting_due_work_stops_at_the_number_asked_about(db_url: str) -> None:
+    """A bulk job asks "are at least N due?": the count stops at N, not at the queue's end."""
+    db, cid = _setup(db_url)
+    with db.session() as session:
+        outbox.enqueue(session, cid, [f"b{i}" for i in range(30)], Lane.BACKFILL)
+    with db.session() as session:
+        assert outbox.count_due(session, cid, Lane.BACKFILL) == 30
+        assert outbox.count_due(session, cid, Lane.BACKFILL, up_to=10) == 10
+        assert outbox.count_due(session, cid, Lane.BACKFILL, up_to=50) == 30

@@ -2,7 +2,7 @@
 
 This is the engine's hot path, so it speaks to the database in set-based statements: one
 query per table to read and one ``executemany`` per table to write, whatever the batch size;
-a batch is claimed and planned in one transaction, and recorded in one more.
+a request's outcomes are recorded, and the next batch claimed and planned, in one transaction.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ class BulkJob:
         if self.claiming.locked() or time.monotonic() < self.next_check:
             return
         self.next_check = time.monotonic() + CHECK_EVERY
-        if await asyncio.to_thread(self._count_due) >= threshold:
+        if await asyncio.to_thread(self._count_due, threshold) >= threshold:
             self.tasks.add(asyncio.create_task(self._job(sending)))
 
     async def _job(self, sending: set[str]) -> None:
@@ -106,9 +106,9 @@ class BulkJob:
     async def _heartbeat(self) -> None:
         await asyncio.to_thread(self.lease.renew)
 
-    def _count_due(self) -> int:
+    def _count_due(self, up_to: int) -> int:
         with self.runner.rt.db.session() as session:
-            return outbox.count_due(session, self.connection_id, Lane.BACKFILL)
+            return outbox.count_due(session, self.connection_id, Lane.BACKFILL, up_to)
 
     def _claim(self) -> list[Claimed]:
         lease = timedelta(seconds=self.runner.rt.settings.batch_lease_seconds)

@@ -24,12 +24,11 @@ class Lease:
     rt: Runtime
     connection_id: str
     holder: str = ""
+    renewed_at: float = 0.0
+    """``time.monotonic()`` of the last renewal (or of the take)."""
 
     def __post_init__(self) -> None:
         self.holder = self.holder or f"{self.rt.worker_id}/{uuid.uuid4().hex[:12]}"
-
-    renewed_at: float = 0.0
-    """``time.monotonic()`` of the last renewal (or of the take)."""
 
     @property
     def seconds(self) -> int:

@@ -10,20 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BindParameter, RowMapping, Table, bindparam, func, select
+from sqlalchemy import BindParameter, RowMapping, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from crmsync.db.bulk import table_of
 from crmsync.db.tables import Connection, FieldMapping, Link, ObjectMapping, Person, Unlock, User
 from crmsync.engine.planner import MappedField
 
-
-def _table(model: Any) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-_people, _links, _unlocks, _users = (_table(m) for m in (Person, Link, Unlock, User))
+_people, _links, _unlocks, _users = (table_of(m) for m in (Person, Link, Unlock, User))
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 _PEOPLE = select(_people).where(_people.c.person_id.in_(_IDS))
@@ -45,8 +39,8 @@ _FIRST_UNLOCKERS = (
     .join(_unlocks, _unlocks.c.id == _first.c.first_id)
     .join(_users, _users.c.id == _unlocks.c.user_id)
 )
-_PRESERVE = select(_table(Connection).c.preserve_manual_edits).where(
-    _table(Connection).c.id == bindparam("connection_id")
+_PRESERVE = select(table_of(Connection).c.preserve_manual_edits).where(
+    table_of(Connection).c.id == bindparam("connection_id")
 )
 
 
