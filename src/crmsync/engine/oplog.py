@@ -51,20 +51,25 @@ class OpLog:
 
     def base(self, item: Claimed, now: datetime) -> dict[str, Any]:
         """A new row for ``item``'s attempt, without its status."""
+        return self._new_row(item.person_id, item.lane, now)
+
+    def _new_row(
+        self, person_id: str, lane: str, at: datetime | None, retry_of: int | None = None
+    ) -> dict[str, Any]:
         return {
             "org_id": self.org_id,
             "connection_id": self.connection_id,
-            "person_id": item.person_id,
-            "lane": item.lane,
+            "person_id": person_id,
+            "lane": lane,
             "reason": "",
             "code": None,
             "crm_id": None,
             "request_summary": {},
             "response_summary": {},
             "attempts": 1,
-            "retry_of": None,
-            "created_at": now,
-            "updated_at": now,
+            "retry_of": retry_of,
+            "created_at": at,
+            "updated_at": at,
         }
 
     def open_rows(self, session: Session, batch: list[Claimed]) -> dict[int, Any]:
@@ -148,22 +153,10 @@ class OpLog:
 
     def _first_row(self, flight: InFlight) -> dict[str, Any]:
         """A first attempt's row as it was planned: pending since ``opened_at``."""
-        return {
-            "org_id": self.org_id,
-            "connection_id": self.connection_id,
-            "person_id": flight.person_id,
-            "lane": flight.lane,
-            "status": OpStatus.PENDING,
-            "reason": "",
-            "code": None,
-            "crm_id": None,
-            "request_summary": request_summary(flight.first_write, flight.sent),
-            "response_summary": {},
-            "attempts": 1,
-            "retry_of": flight.retry_of,
-            "created_at": flight.opened_at,
-            "updated_at": flight.opened_at,
-        }
+        row = self._new_row(flight.person_id, flight.lane, flight.opened_at, flight.retry_of)
+        row["status"] = OpStatus.PENDING
+        row["request_summary"] = request_summary(flight.first_write, flight.sent)
+        return row
 
 
 def outcome_change(
