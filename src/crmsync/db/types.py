@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
+_UNSEEN = object()
+
 
 class Timestamp(TypeDecorator[datetime]):
     """A moment, stored as ``DateTime(timezone=True)``: PostgreSQL's ``timestamptz``, and on
@@ -29,15 +31,23 @@ class Timestamp(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return general
 
+        last: tuple[object, str] = (_UNSEEN, "")
+
         def process(value: Any) -> Any:
+            nonlocal last
+            seen, text = last
+            if value is seen:  # a batch's rows share one ``now``: formatted once
+                return text
             if type(value) is not datetime:  # None, a date: as SQLAlchemy would
                 return general(value) if general is not None else value
             zone = value.tzinfo
             if zone is None:
-                return value.isoformat(" ", "microseconds")
-            if zone is not UTC:
-                value = value.astimezone(UTC)
-            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+                text = value.isoformat(" ", "microseconds")
+            else:
+                utc = value if zone is UTC else value.astimezone(UTC)
+                text = utc.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+            last = (value, text)  # (one tuple: threads sharing this see a matching pair)
+            return text
 
         return process
 
