@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     host_api_keys: list[str] = Field(default_factory=list)
     worker_threads: int = 2
     batch_lease_seconds: int = 120
+    requests_per_transaction: int = Field(
+        8,
+        ge=1,
+        description="At most this many write requests' worth of people are claimed, planned "
+        "and recorded in one transaction, while the CRM answers faster than the engine "
+        "records (no rate limit holds it back): fewer commits and statements per record.",
+    )
     owner_cache_seconds: int = 900
     setup_check_seconds: int = Field(
         600, description="How long a check that the CRM's custom fields exist stays valid."

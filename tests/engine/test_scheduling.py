@@ -57,8 +57,9 @@ def test_a_live_unlock_is_taken_before_backfills_queued_earlier(
 
 @contextmanager
 def backfill_of_three_batches(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
-    """A connected org with 250 people due in the backfill lane (three batches of 100)."""
-    with world(sqlite_url, tmp_path, "hubspot") as w:
+    """A connected org with 250 people due in the backfill lane (three batches of 100, each
+    its own transaction)."""
+    with world(sqlite_url, tmp_path, "hubspot", requests_per_transaction=1) as w:
         w.org("org1", {"u1": "owner@acme.test"})
         w.connect("org1")
         for i in range(250):

@@ -144,17 +144,20 @@ class SyncRunner:
     ) -> None:
         """Claim, plan, push and record batches until none is due or time is up.
 
-        A pipeline: as soon as a request returns, the batch planned meanwhile is sent, and
-        while it is in flight the returned outcomes are recorded and the next batch is
-        claimed and planned, in one transaction. The engine's own work hides behind the
-        CRM's latency and the rate limit. People in flight are never claimed again until
-        their outcome is recorded. ``sending`` names the people of requests in flight, for
-        the caller to reschedule if one fails (planned people never sent go back through
-        ``abandon``). A large backfill goes to the CRM's bulk API as jobs while live unlocks
-        keep flowing beside them.
+        A pipeline: as soon as a group of requests returns, the group planned meanwhile is
+        sent, and while it is in flight the returned outcomes are recorded and the next group
+        is claimed and planned, in one transaction. The engine's own work hides behind the
+        CRM's latency and the rate limit. A group is one request's worth of people, or while
+        the CRM answers faster than the engine records, up to ``requests_per_transaction``
+        requests' worth (``group_size``), sent one request after another. People in
+        flight are never claimed again until their outcome is recorded. ``sending`` names the
+        people of requests in flight, for the caller to reschedule if one fails (planned
+        people never sent go back through ``abandon``). A large backfill goes to the CRM's
+        bulk API as jobs while live unlocks keep flowing beside them.
         """
         size = connector.ctx.spec.batch_size
-        in_flight: asyncio.Task[list[WriteOutcome]] | None = None
+        most, requests = self.rt.settings.requests_per_transaction, 1
+        in_flight: asyncio.Task[Sent] | None = None
         planned: list[RecordWrite] = []
         connection_id = lease.connection_id
         bulk = BulkJob(self, connector, recorder, lease)
@@ -173,15 +176,19 @@ class SyncRunner:
                     await bulk.start_if_due(sending)
                 outcomes: list[WriteOutcome] = []
                 if in_flight is not None:
-                    outcomes = await in_flight
-                    in_flight = None
+                    sent = await in_flight
+                    in_flight, outcomes = None, sent.outcomes
+                    if sent.failure is not None:
+                        await self._record_then_raise(recorder, sent, sent.failure, sending)
                 if planned:
                     sending.update(w.person_id for w in planned)
-                    in_flight = asyncio.create_task(self._push(connector, planned))
+                    in_flight = asyncio.create_task(self._push_group(connector, planned, size))
                 claim = None
                 if claiming or bulk.running:
-                    claim = self._claim(connection_id, size, bulk.lanes)
+                    claim = self._claim(connection_id, size * requests, bulk.lanes)
                 batch, planned = await asyncio.to_thread(recorder.record_and_plan, outcomes, claim)
+                if in_flight is not None:
+                    requests = group_size(requests, in_flight.done(), most)
                 sending.difference_update(o.person_id for o in outcomes)
                 result.batches += 1 if batch else 0
                 await bulk.finish_if_done(sending)
@@ -276,6 +283,30 @@ class SyncRunner:
         rec.owners = owners
         return True
 
+    async def _push_group(self, connector: Connector, writes: list[RecordWrite], size: int) -> Sent:
+        """Send a group's writes, ``size`` to a request, one request after another; stop at
+        the first request that fails as a whole."""
+        sent = Sent()
+        for start in range(0, len(writes), size):
+            try:
+                sent.outcomes += await self._push(connector, writes[start : start + size])
+            except ConnectorError as exc:
+                sent.failure = exc
+                sent.unsent = [w.person_id for w in writes[start + size :]]
+                break
+        return sent
+
+    async def _record_then_raise(
+        self, recorder: BatchRecorder, sent: Sent, failure: ConnectorError, sending: set[str]
+    ) -> None:
+        """A request of a group failed: what the group's earlier requests landed is recorded
+        first, and the people of its later requests go back unsent (``abandon``: no attempt
+        counted); the failure then ends the run as a single request's would."""
+        await asyncio.to_thread(recorder.record, sent.outcomes)
+        sending.difference_update(o.person_id for o in sent.outcomes)
+        sending.difference_update(sent.unsent)
+        raise failure
+
     async def _push(self, connector: Connector, writes: list[RecordWrite]) -> list[WriteOutcome]:
         """Push a batch; a batch the CRM refused as a whole is split to find the bad record."""
         try:
@@ -288,6 +319,27 @@ class SyncRunner:
             return await self._push(connector, writes[:middle]) + await self._push(
                 connector, writes[middle:]
             )
+
+
+def group_size(requests: int, crm_was_faster: bool, most: int) -> int:
+    """Requests' worth of people for the next group. While the CRM answers before the engine
+    has recorded the last group, the engine's own work is the bottleneck: larger groups share
+    a transaction, and its dozen statements, between more requests (doubling, so one slow
+    answer costs little). Once the engine waits on the CRM (its latency, a rate limit), a
+    group is one request again at once: the shortest wait for a new unlock, which joins the
+    next group claimed."""
+    return min(most, requests * 2) if crm_was_faster else 1
+
+
+@dataclass
+class Sent:
+    """What a group of requests came back with."""
+
+    outcomes: list[WriteOutcome] = field(default_factory=list)
+    failure: ConnectorError | None = None
+    """The request that failed as a whole (the group stopped there)."""
+    unsent: list[str] = field(default_factory=list)
+    """People of the requests after the failed one: never sent."""
 
 
 class _LoopHolder:
