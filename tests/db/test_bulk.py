@@ -83,8 +83,9 @@ def test_rows_inserted_in_bulk_are_stored_as_sqlalchemy_stores_them(
     with db.session() as session:
         assert stored(session, "operations", "fast-1") == stored(session, "operations", "orm-1")
         assert stored(session, "operations", "fast-2") == stored(session, "operations", "orm-2")
-    # the direct path ran on SQLite (else this compared SQLAlchemy with itself)
-    assert direct == [db.engine.dialect.name != "sqlite"]
+    # the fast path ran (else this compared SQLAlchemy with itself): on SQLite one statement
+    # SQLAlchemy did not compile, on PostgreSQL a COPY, which is no statement at all
+    assert direct == ([False] if db.engine.dialect.name == "sqlite" else [])
 
 
 def test_upserts_and_updates_by_id_store_what_sqlalchemy_stores(db: Database) -> None:

@@ -8,11 +8,15 @@ On SQLite (the embedded default, where Python is the cost) a statement is compil
 shape and its rows handed to the driver's ``executemany`` as tuples, each value through its
 column type's own bind processor: the same SQL and the same stored values, without
 SQLAlchemy's per-row, per-key parameter handling (a third of the time writing a log row).
-PostgreSQL keeps SQLAlchemy's path, which folds many rows into one statement per round trip.
+On PostgreSQL, rows to insert go through ``COPY … FROM STDIN`` (a third of the client's CPU
+a row, measured: psycopg writes them in C), values through the same bind processors; upserts
+and updates keep SQLAlchemy's path, which folds many rows into one statement per round trip
+(handing psycopg's ``executemany`` the rows instead measured the same).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -73,8 +77,10 @@ def insert_rows(
     SQLite can only order by sending one statement per row)."""
     if not rows:
         return
-    stmt = _insert(table_of(model))
-    if not _direct(session, stmt, tuple(rows[0]), rows):
+    table = table_of(model)
+    stmt = _insert(table)
+    keys = tuple(rows[0])
+    if not (_copy(session, table, keys, rows) or _direct(session, stmt, keys, rows)):
         session.execute(stmt, list(rows))
 
 
@@ -92,11 +98,15 @@ def upsert_rows(
 ) -> None:
     """Insert rows, or where one with the same ``keys`` exists (a unique constraint), set its
     ``changes`` columns to the new row's: one statement for new and known rows alike."""
-    if rows:
-        dialect = session.get_bind().dialect.name
-        stmt = _upsert(table_of(model), dialect, tuple(keys), tuple(changes))
-        if not _direct(session, stmt, tuple(rows[0]), rows):
-            session.execute(stmt, list(rows))
+    if not rows:
+        return
+    table, shape = table_of(model), tuple(rows[0])
+    dialect = session.get_bind().dialect.name
+    if _copy_upsert(session, table, shape, tuple(keys), tuple(changes), rows):
+        return
+    stmt = _upsert(table, dialect, tuple(keys), tuple(changes))
+    if not _direct(session, stmt, shape, rows):
+        session.execute(stmt, list(rows))
 
 
 def dialect_insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -173,4 +183,102 @@ def _compile(
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
         ),
+    )
+
+
+def _copy(
+    session: Session, table: Table, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> bool:
+    """Insert ``rows`` with PostgreSQL's ``COPY``, if this is PostgreSQL and no column the rows
+    leave out has a default SQLAlchemy would compute (the database's own still apply).
+    Returns whether it ran."""
+    connection = session.connection()
+    shape = _copy_shape(table, connection.dialect, keys)
+    if shape is None:
+        return False
+    with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        _copy_into(cursor, shape.copy, shape, rows)
+    return True
+
+
+def _copy_upsert(
+    session: Session,
+    table: Table,
+    shape_keys: tuple[str, ...],
+    keys: tuple[str, ...],
+    changes: tuple[str, ...],
+    rows: Sequence[dict[str, Any]],
+) -> bool:
+    """``upsert_rows`` on PostgreSQL: the rows are copied into a temporary table of this
+    connection, then inserted from it with ``ON CONFLICT … DO UPDATE`` in one statement."""
+    connection = session.connection()
+    shape = _copy_shape(table, connection.dialect, shape_keys)
+    if shape is None:
+        return False
+    quote = connection.dialect.identifier_preparer.quote
+    sql = _upsert_from_stage(shape, tuple(map(quote, keys)), tuple(map(quote, changes)))
+    with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(shape.create_stage)  # (a rolled-back transaction takes it with it)
+        _copy_into(cursor, shape.copy_stage, shape, rows)
+        cursor.execute(sql)
+        cursor.execute(shape.empty_stage)  # (a rollback empties it too)
+    return True
+
+
+def _copy_into(cursor: Any, sql: str, shape: _CopyShape, rows: Sequence[dict[str, Any]]) -> None:
+    pairs = tuple(zip(shape.keys, shape.processors, strict=True))
+    with cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(tuple(row[k] if p is None else p(row[k]) for k, p in pairs))
+
+
+@dataclass(frozen=True, slots=True)
+class _CopyShape:
+    """``COPY`` statements for rows of one shape into a table, or into its staging table."""
+
+    keys: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    table: str
+    columns: str
+    copy: str
+    stage: str
+    create_stage: str
+    copy_stage: str
+    empty_stage: str
+
+
+@lru_cache(maxsize=256)
+def _copy_shape(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _CopyShape | None:
+    if dialect.name != "postgresql":
+        return None
+    columns = [table.c[key] for key in keys]
+    left_out = [c for c in table.columns if c.key not in keys]
+    if any(c.default is not None or c.onupdate is not None for c in left_out):
+        return None
+    quote = dialect.identifier_preparer
+    names = ", ".join(quote.quote(c.name) for c in columns)
+    target = quote.format_table(table)
+    digest = hashlib.blake2s("\0".join(keys).encode(), digest_size=4).hexdigest()
+    stage = quote.quote(f"crmsync_stage_{table.name}_{digest}")  # one per shape
+    return _CopyShape(
+        keys=keys,
+        processors=tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns),
+        table=target,
+        columns=names,
+        copy=f"COPY {target} ({names}) FROM STDIN",
+        stage=stage,
+        # the columns' types, no constraints or defaults; this connection's own
+        create_stage=f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
+        f"AS SELECT {names} FROM {target} WITH NO DATA",
+        copy_stage=f"COPY {stage} ({names}) FROM STDIN",
+        empty_stage=f"DELETE FROM {stage}",
+    )
+
+
+@lru_cache(maxsize=256)
+def _upsert_from_stage(shape: _CopyShape, keys: tuple[str, ...], changes: tuple[str, ...]) -> str:
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in changes)
+    return (
+        f"INSERT INTO {shape.table} ({shape.columns}) SELECT {shape.columns} FROM {shape.stage} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     )
