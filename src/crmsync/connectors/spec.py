@@ -21,6 +21,9 @@ class OAuthSpec:
     extra_authorize_params: dict[str, str] = field(default_factory=dict)
     extra_token_params: dict[str, str] = field(default_factory=dict)
     """Sent with every token request (e.g. HighLevel's ``user_type``)."""
+    refreshed_settings: tuple[str, ...] = ()
+    """Token fields kept as connection settings that a refresh may change (Salesforce's
+    ``instance_url``, should the org move): the refreshed value replaces the stored one."""
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,13 @@ class ConnectionTokens:
                 merged = {**current, **fresh}
                 conn.token_ciphertext = self.vault.seal(merged)
                 conn.token_version += 1
+                moved = {
+                    key: fresh[key]
+                    for key in self.flow.spec.oauth.refreshed_settings
+                    if fresh.get(key) and fresh[key] != conn.settings.get(key)
+                }
+                if moved:  # the next run's connector uses them (this one finishes as it is)
+                    conn.settings = {**conn.settings, **moved}
                 self.refreshes += 1
             self._token = merged
             return self.access_token

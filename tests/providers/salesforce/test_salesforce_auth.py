@@ -98,6 +98,38 @@ def test_an_expired_session_gets_salesforces_401_and_is_refreshed_once(w: World)
     assert w.connection().token_version == version + 1
 
 
+def test_an_org_that_moved_instance_is_followed_from_the_refreshed_token(w: World) -> None:
+    """Every Salesforce token response names the org's instance; if a refresh names another
+    (the org moved), later runs call the new host, and the stored setting says so."""
+    w.connect("org1")
+    assert w.connection().settings["instance_url"] == "https://crmsync-demo.my.salesforce.com"
+    moved = "https://crmsync-moved.my.salesforce.com"
+    hosts: list[str] = []
+    app = w.harness.app
+
+    async def recording(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            hosts.append(dict(scope["headers"])[b"host"].decode())
+        await app(scope, receive, send)
+
+    w.router.add(urlsplit(moved).hostname or "", recording)
+    org(w).config.instance_url = moved
+    org(w).oauth.expire_access_tokens()
+    w.person("p1")
+    w.unlock("org1", "p1", "u-admin")
+    w.drain()  # the refresh happens mid-run: this run finishes on the host it started with
+    settings = w.connection().settings
+    assert settings["instance_url"] == moved
+    assert settings["converted_leads"] == "update", "the other settings are kept"
+    assert hosts == []
+
+    w.person("p2")
+    w.unlock("org1", "p2", "u-admin")
+    w.drain()
+    assert hosts and set(hosts) == {"crmsync-moved.my.salesforce.com"}
+    assert {"p1", "p2"} <= set(w.records_by_person())
+
+
 def test_a_sandbox_connection_authorises_and_refreshes_at_test_salesforce_com(w: World) -> None:
     hosts: list[str] = []
     app = w.harness.app

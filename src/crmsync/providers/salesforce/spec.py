@@ -38,6 +38,7 @@ SPEC = ProviderSpec(
         scopes=("api", "refresh_token", "offline_access"),
         pkce=True,
         rotating_refresh_tokens=True,
+        refreshed_settings=("instance_url",),  # every token response names the org's host
     ),
     api_base="https://login.salesforce.com",
     # Salesforce publishes no per-second limit (only the daily allocation and 25 concurrent
