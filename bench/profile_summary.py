@@ -26,7 +26,7 @@ STAGES = {  # the first found on a stack names its stage: the most specific come
     "bulk job": "BulkJob._job (",
 }
 IDLE = ("select (selectors", "_worker (concurrent", "wait (threading", "Condition.wait")
-SETUP = ("seed (", "connect (", "emulate", "_find_and_load")
+SETUP = ("seed (", "connect (", "emulate", "_find_and_load", "machine_speed (")
 
 
 def summarise(path: str, top: int) -> None:
