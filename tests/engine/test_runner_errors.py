@@ -33,12 +33,15 @@ def test_a_crm_failing_the_setup_check_postpones_work_instead_of_hammering(
         assert w.harness.records() == []
 
 
+@pytest.mark.parametrize("raised_by", ["sqlalchemy", "driver"])
 def test_recording_rolled_back_by_a_deadlock_runs_again_and_logs_each_write_once(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raised_by: str
 ) -> None:
     """PostgreSQL breaks a deadlock between a host write and a worker by rolling one back
     (the fault soak saw it). When the victim is the worker recording a batch, that
-    transaction runs again: one log row per write, nothing left in flight or queued."""
+    transaction runs again: one log row per write, nothing left in flight or queued. The
+    error may come through SQLAlchemy or straight from the driver (``COPY`` is the
+    driver's own)."""
     from sqlalchemy.exc import OperationalError
 
     from crmsync.db.tables import Link, Operation
@@ -53,6 +56,8 @@ def test_recording_rolled_back_by_a_deadlock_runs_again_and_logs_each_write_once
     def flaky(session, model, rows, keys, changes):  # type: ignore[no-untyped-def]
         if model is Link and rows and not failures:
             failures.append(1)
+            if raised_by == "driver":
+                raise Deadlock("deadlock detected")
             raise OperationalError("INSERT INTO links ...", {}, Deadlock())
         return original(session, model, rows, keys, changes)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crmsync import jsoncodec
@@ -106,8 +106,10 @@ class Database:
             try:
                 with self.session() as session:
                     return work(session)
-            except OperationalError as exc:
-                if getattr(exc.orig, "sqlstate", None) not in RETRYABLE or attempt == attempts:
+            except Exception as exc:
+                # through SQLAlchemy (wrapped) or straight from the driver (``db.bulk``'s COPY)
+                orig = exc.orig if isinstance(exc, DBAPIError) else exc
+                if getattr(orig, "sqlstate", None) not in RETRYABLE or attempt == attempts:
                     raise
                 time.sleep(random.uniform(0.02, 0.1) * attempt)
         raise AssertionError("unreachable")
