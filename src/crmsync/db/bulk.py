@@ -17,7 +17,7 @@ and updates keep SQLAlchemy's path, which folds many rows into one statement per
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy import Dialect, Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql.dml import ValuesBase
+from sqlalchemy.types import TypeEngine
 
 
 def table_of(model: type[DeclarativeBase]) -> Table:
@@ -156,12 +157,24 @@ def _direct(
     compiled = _compile(stmt, dialect, keys, tuple((sources or {}).items()))
     if compiled is None:
         return False
-    pairs = tuple(zip(compiled.keys, compiled.processors, strict=True))
-    connection.exec_driver_sql(
-        compiled.sql,
-        [tuple(row[k] if p is None else p(row[k]) for k, p in pairs) for row in rows],
-    )
+    connection.exec_driver_sql(compiled.sql, list(_bound(compiled.keys, compiled.processors, rows)))
     return True
+
+
+def _bound(
+    keys: tuple[str, ...],
+    processors: tuple[Callable[[Any], Any] | None, ...],
+    rows: Sequence[dict[str, Any]],
+) -> Iterator[tuple[Any, ...]]:
+    """Each row's values in ``keys`` order, as its columns' bind processors make them."""
+    pairs = tuple(zip(keys, processors, strict=True))
+    for row in rows:
+        yield tuple(row[k] if p is None else p(row[k]) for k, p in pairs)
+
+
+def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy does to a value of ``type_`` on its way to ``dialect``'s driver."""
+    return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
 @lru_cache(maxsize=256)  # keyed by dialect too: each engine (a test's, say) has its own
@@ -179,10 +192,7 @@ def _compile(
     return _Compiled(
         sql=compiled.string,
         keys=tuple(renamed.get(name, name) for name in names),
-        processors=tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in names
-        ),
+        processors=tuple(_processor(compiled.binds[name].type, dialect) for name in names),
     )
 
 
@@ -226,10 +236,9 @@ def _copy_upsert(
 
 
 def _copy_into(cursor: Any, sql: str, shape: _CopyShape, rows: Sequence[dict[str, Any]]) -> None:
-    pairs = tuple(zip(shape.keys, shape.processors, strict=True))
     with cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(tuple(row[k] if p is None else p(row[k]) for k, p in pairs))
+        for values in _bound(shape.keys, shape.processors, rows):
+            copy.write_row(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +271,7 @@ def _copy_shape(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _CopyS
     stage = quote.quote(f"crmsync_stage_{table.name}_{digest}")  # one per shape
     return _CopyShape(
         keys=keys,
-        processors=tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns),
+        processors=tuple(_processor(c.type, dialect) for c in columns),
         table=target,
         columns=names,
         copy=f"COPY {target} ({names}) FROM STDIN",
