@@ -37,11 +37,11 @@ from bench._emulator import COUNTERS, emulate
 from bench._inprocess import ORG, OWNER_EMAIL, USER, connect, drive, runtime, seed
 from bench._latency import LiveUnlocks, created_at, live_rows, slowest
 
-from crmsync.connectors.http import CALL_STATS
-from crmsync.connectors.registry import get_provider
+from crmsync.connectors.http import CallStats
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
+from crmsync.providers.catalog import BUILTIN
 from crmsync.tuning import settle_heap
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    spec = get_provider(args.provider).connector.spec
+    [spec] = [p.connector.spec for p in BUILTIN if p.name == args.provider]
     owner = f"{OWNER_EMAIL}:Olive:Owner"
     with emulate(args.provider, users=[owner], rate_limited=not args.unlimited) as emulator:
         unlimited = {"rate_limit_requests": 10**9} if args.unlimited else {}
@@ -110,7 +110,17 @@ def main() -> None:
         counters = emulator.counters()
         with rt.db.session() as session:
             depth = outbox.queue_depth(session, connection_id)
-        report(args, spec, elapsed, cpu, counters, depth, phases, len(live.sent) if live else 0)
+        report(
+            args,
+            spec,
+            elapsed,
+            cpu,
+            counters,
+            depth,
+            phases,
+            len(live.sent) if live else 0,
+            rt.calls,
+        )
         if live is not None:
             if live.error is not None:
                 raise live.error
@@ -186,6 +196,7 @@ def report(
     depth: dict[str, int],
     phases: dict[str, float],
     live: int,
+    responses: CallStats,
 ) -> None:
     calls = int(counters.get("total", 0))
     rate = args.people / elapsed
@@ -215,7 +226,7 @@ def report(
         ("left in queue", str(sum(depth.values()))),
         (
             "responses seen",
-            json.dumps({f"{p} {s}": n for (p, s), n in CALL_STATS.snapshot().items()}),
+            json.dumps({f"{p} {s}": n for (p, s), n in responses.snapshot().items()}),
         ),
         ("by endpoint", json.dumps(counters.get("by_endpoint", {}), sort_keys=True)),
     ]

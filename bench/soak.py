@@ -47,7 +47,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from crmsync.cli.serving import free_port
-from crmsync.connectors.registry import providers
+from crmsync.providers.emulators import EMULATORS
 from tests.support.consent import FormParser
 
 PG_URL = os.environ.get("CRMSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -70,7 +70,7 @@ def serve_emulator(name: str, port: int) -> None:
     import uvicorn
     from starlette.responses import JSONResponse
 
-    harness = providers()[name].emulator(served=True, rate_limited=False)
+    harness = EMULATORS[name](served=True, rate_limited=False)
     owner_id = harness.add_user(f"owner@{name}.test", "Olive", "Owner")
     base = f"http://127.0.0.1:{port}"
 
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     emulators: dict[str, Emulator] = {}
     procs: Processes | None = None
     try:
-        for name in sorted(providers()):
+        for name in sorted(EMULATORS):
             emulators[name] = Emulator(name, logs)
         env = {
             **os.environ,

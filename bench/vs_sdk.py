@@ -59,7 +59,6 @@ from bench._emulator import EmulatorProcess, emulate
 from bench._inprocess import OWNER_EMAIL, connect, drive, person, runtime, seed
 
 from crmsync.connectors.base import AppNames
-from crmsync.connectors.http import CALL_STATS
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
 from crmsync.providers.hubspot import mapping as hubspot_mapping
@@ -144,13 +143,13 @@ def run_crmsync(emulator: EmulatorProcess, people: int) -> Side:
     seed(rt, people)
     connection_id = connect(rt, emulator.provider)
     emulator.reset_counters()
-    before = CALL_STATS.snapshot()
+    before = rt.calls.snapshot()
     runner = SyncRunner(rt)
     started = time.monotonic()
     drive(rt, runner, connection_id)
     side.elapsed = time.monotonic() - started
     counted(emulator, side)
-    seen = Counter(CALL_STATS.snapshot())
+    seen = Counter(rt.calls.snapshot())
     seen.subtract(before)
     side.rate_limited = sum(n for (_, status), n in seen.items() if status == 429)
     with rt.db.session() as session:

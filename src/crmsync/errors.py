@@ -6,8 +6,8 @@
     ├── InputError                bad input from a caller: 4xx, nothing written
     │   ├── NotFound              404
     │   └── Conflict              409
-    ├── SetupRequired             the CRM lacks something only its admin can add
     └── ConnectorError            a CRM call went wrong; carries a Resolution
+        ├── SetupRequired         the CRM lacks something only its admin can add: pause
         ├── TransientError        retry with backoff (5xx, timeouts, resets); or deferred
         │   └── RateLimited       wait for the window the CRM named, then retry
         ├── TokenExpired          refresh the access token, then retry once
@@ -21,7 +21,7 @@ The retry loop, the queue and the operation log all read that same resolution.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -35,6 +35,9 @@ class Action(StrEnum):
     RECONNECT = "reconnect"
     FAIL = "fail"
     SKIP = "skip"
+    SETUP_REQUIRED = "setup_required"
+    """The CRM lacks something only its admin can add (a custom field): the connection
+    pauses in Setup required; nothing counts as an attempt."""
     DEFER = "defer"
     """Not attempted this time (e.g. held back after its batch-mates failed): try again
     at once, without counting an attempt."""
@@ -127,16 +130,16 @@ class Conflict(InputError):
     status_code = 409
 
 
-class SetupRequired(CrmSyncError):
-    def __init__(self, message: str, missing: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.missing = list(missing)
-
-
 class ConnectorError(CrmSyncError):
     def __init__(self, resolution: Resolution) -> None:
         super().__init__(resolution.reason)
         self.resolution = resolution
+
+
+class SetupRequired(ConnectorError):
+    def __init__(self, message: str, missing: Sequence[str] = ()) -> None:
+        super().__init__(Resolution(Action.SETUP_REQUIRED, message))
+        self.missing = list(missing)
 
 
 class TransientError(ConnectorError):
@@ -159,13 +162,14 @@ class RecordRejected(ConnectorError):
     pass
 
 
-_EXCEPTION_FOR: dict[Action, type[ConnectorError]] = {
+_EXCEPTION_FOR: dict[Action, Callable[[Resolution], ConnectorError]] = {
     Action.RETRY: TransientError,
     Action.RATE_LIMITED: RateLimited,
     Action.REFRESH_TOKEN: TokenExpired,
     Action.RECONNECT: ReconnectRequired,
     Action.FAIL: RecordRejected,
     Action.SKIP: RecordRejected,
+    Action.SETUP_REQUIRED: lambda resolution: SetupRequired(resolution.reason),
     Action.DEFER: TransientError,
 }
 

@@ -15,16 +15,19 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from crmsync.connectors.http import CALL_STATS
+from crmsync.connectors.http import CallStats
 from crmsync.db.session import Database
 from crmsync.db.tables import Connection, Operation, WorkItem
 
-SYNC_LATENCY = Histogram(
-    "crmsync_sync_latency_seconds",
-    "From the moment work was queued to the CRM confirming the write.",
-    buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 7200),
-    registry=None,
-)
+
+def sync_latency_histogram() -> Histogram:
+    """One per process (the runtime's): observed by the engine as each write lands."""
+    return Histogram(
+        "crmsync_sync_latency_seconds",
+        "From the moment work was queued to the CRM confirming the write.",
+        buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 7200),
+        registry=None,
+    )
 
 
 class DatabaseCollector(Collector):
@@ -66,22 +69,26 @@ class DatabaseCollector(Collector):
 
 
 class CallCollector(Collector):
+    def __init__(self, calls: CallStats) -> None:
+        self.calls = calls
+
     def collect(self) -> Iterator[CounterMetricFamily]:
         calls = CounterMetricFamily(
             "crmsync_crm_responses",
             "CRM responses seen by this process, by provider and HTTP status (429s included).",
             labels=["provider", "status"],
         )
-        for (provider, status), count in sorted(CALL_STATS.snapshot().items()):
+        for (provider, status), count in sorted(self.calls.snapshot().items()):
             calls.add_metric([provider, str(status)], count)
         yield calls
 
 
-def registry_for(db: Database) -> CollectorRegistry:
+def registry_for(db: Database, calls: CallStats, sync_latency: Histogram) -> CollectorRegistry:
+    """What one process reports: the database's figures, and its own calls and latency."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(DatabaseCollector(db))
-    registry.register(CallCollector())
-    registry.register(SYNC_LATENCY)
+    registry.register(CallCollector(calls))
+    registry.register(sync_latency)
     return registry
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from crmsync.connectors.registry import providers
+from crmsync.providers.catalog import BUILTIN
 from tests.support.world import World, world
 
 
-@pytest.fixture(params=sorted(providers()))
+@pytest.fixture(params=sorted(p.name for p in BUILTIN))
 def provider(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     return name

@@ -87,7 +87,7 @@ def test_a_worker_killed_after_the_crm_write_loses_nothing(
     monkeypatch.setattr(batch_module.BatchRecorder, "record", die)
     monkeypatch.setattr(batch_module.BatchRecorder, "record_and_plan", die)
     monkeypatch.setattr(batch_module.BatchRecorder, "abandon", lambda self: None)
-    monkeypatch.setattr(batch_module.BatchRecorder, "pause", lambda self, reason: None)
+    monkeypatch.setattr(batch_module.BatchRecorder, "pause", lambda self, *why: None)
     with pytest.raises(Killed):
         team.runner.run(team.connection().id)
     monkeypatch.undo()

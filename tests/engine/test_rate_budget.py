@@ -65,20 +65,20 @@ def test_every_connector_of_one_crm_account_shares_one_budget() -> None:
     import httpx
 
     from crmsync.connectors.base import AppNames, ConnectorContext
+    from crmsync.connectors.http import RateBudgets
     from crmsync.providers.hubspot.connector import HubSpotConnector
     from crmsync.providers.hubspot.spec import SPEC
 
-    def connector(settings: dict[str, str]) -> HubSpotConnector:
+    budgets = RateBudgets()  # the process's (the runtime's)
+
+    def connector(settings: dict[str, str], account: str = "portal-1") -> HubSpotConnector:
+        app = AppNames("Acme", "acme")
         return HubSpotConnector(
-            ConnectorContext(
-                SPEC, httpx.AsyncClient(), AppNames("Acme", "acme"), "portal-1", settings
-            )
+            ConnectorContext(SPEC, httpx.AsyncClient(), app, account, settings, budgets=budgets)
         )
 
     at_connect = connector({})
     during_sync = connector({"connection_id": "c-1"})
-    other_account = HubSpotConnector(
-        ConnectorContext(SPEC, httpx.AsyncClient(), AppNames("Acme", "acme"), "portal-2", {})
-    )
+    other_account = connector({}, account="portal-2")
     assert at_connect.rate_budget() is during_sync.rate_budget()
     assert other_account.rate_budget() is not at_connect.rate_budget()

@@ -22,8 +22,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from crmsync.connectors.registry import providers
 from crmsync.db.tables import Connection, OAuthState, naive_utc, utcnow
+from crmsync.providers.catalog import BUILTIN
 from crmsync.services.connections import STATE_TTL
 from tests.support.consent import consent
 from tests.support.world import World, world
@@ -33,7 +33,7 @@ PKCE = {"hubspot": True, "salesforce": True, "close": False, "highlevel": False}
 PUBLIC_URL = "http://crmsync.test"
 
 
-@pytest.fixture(params=sorted(providers()))
+@pytest.fixture(params=sorted(p.name for p in BUILTIN))
 def w(request: pytest.FixtureRequest, sqlite_url: str, tmp_path: Path) -> Iterator[World]:
     with world(sqlite_url, tmp_path, request.param) as instance:
         instance.org("org1", {"u-admin": "admin@acme.test"})

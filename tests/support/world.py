@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from crmsync.api.app import create_app
-from crmsync.connectors.registry import get_provider
 from crmsync.db import migrate
 from crmsync.db.session import Database
 from crmsync.db.tables import Connection, Lane
@@ -23,6 +22,8 @@ from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import Vault
+from crmsync.providers.catalog import BUILTIN
+from crmsync.providers.emulators import emulator
 from crmsync.settings import Settings
 from tests.support.consent import consent
 from tests.support.routing import HostRouter
@@ -31,7 +32,7 @@ API_KEY = "test-host-key"
 
 
 def spec_hosts(provider: str) -> set[str]:
-    spec = get_provider(provider).connector.spec
+    [spec] = [p.connector.spec for p in BUILTIN if p.name == provider]
     urls = (spec.api_base, spec.oauth.authorize_url, spec.oauth.token_url)
     return {urlsplit(u).hostname or "" for u in urls}
 
@@ -39,7 +40,7 @@ def spec_hosts(provider: str) -> set[str]:
 class World:
     def __init__(self, db_url: str, data_dir: Path, provider: str, **settings: Any) -> None:
         self.provider = provider
-        self.harness: EmulatorHarness = get_provider(provider).emulator(served=False)
+        self.harness: EmulatorHarness = emulator(provider)(served=False)
         self.router = HostRouter()
         for host in spec_hosts(provider) | set(self.harness.extra_hosts):
             self.router.add(host, self.harness.app)

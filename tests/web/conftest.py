@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from crmsync.connectors.registry import providers
+from crmsync.providers.catalog import BUILTIN
 from tests.web.stack import ADMIN, MEMBER, Stack, sign_in
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,7 +40,7 @@ def browser() -> Iterator[Browser]:
             instance.close()
 
 
-@pytest.fixture(params=list(providers()))
+@pytest.fixture(params=sorted(p.name for p in BUILTIN))
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     """crmsync (embedded worker, SQLite) and this provider's emulator, both served."""
     instance = Stack(request.param, tmp_path)

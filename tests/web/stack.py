@@ -18,8 +18,8 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from crmsync.cli.serving import ServerThread, free_port
-from crmsync.connectors.registry import get_provider
 from crmsync.emulation.harness import EmulatorHarness
+from crmsync.providers.emulators import emulator
 from crmsync.service import Service, build_service
 from crmsync.settings import Settings
 from tests.support.consent import FormParser
@@ -40,9 +40,7 @@ def today() -> str:
 class Stack:
     def __init__(self, provider: str, data_dir: Path) -> None:
         self.provider = provider
-        self.harness: EmulatorHarness = get_provider(provider).emulator(
-            served=True, rate_limited=False
-        )
+        self.harness: EmulatorHarness = emulator(provider)(served=True, rate_limited=False)
         self.emulator = ServerThread(self.harness.app).start()
         self.harness.add_user(ADMIN[1], "Ada", "Admin")
         port = free_port()

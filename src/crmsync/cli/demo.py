@@ -28,8 +28,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from crmsync.cli.serving import ServerThread
-from crmsync.connectors.registry import get_provider, providers
 from crmsync.emulation.harness import EmulatorHarness
+from crmsync.providers.emulators import EMULATORS
 from crmsync.service import build_service
 from crmsync.settings import Settings
 from crmsync.tuning import settle_heap
@@ -56,9 +56,9 @@ def run_demo(once: bool, people: int, port: int, emulator_port: int) -> int:
     shutil.rmtree(data_dir, ignore_errors=True)
     emulators: dict[str, tuple[EmulatorHarness, ServerThread]] = {}
     owners: dict[str, str] = {}
-    others = [name for name in providers() if name != PROVIDER]
+    others = [name for name in sorted(EMULATORS) if name != PROVIDER]
     for offset, name in enumerate([PROVIDER, *others]):
-        harness = get_provider(name).emulator(served=True, rate_limited=True)
+        harness = EMULATORS[name](served=True, rate_limited=True)
         emulators[name] = (harness, ServerThread(harness.app, port=emulator_port + offset).start())
         for email, first, last in CRM_OWNERS:
             owner_id = harness.add_user(email, first, last)

@@ -67,7 +67,9 @@ def worker(
     rt = Runtime.from_settings(settings)
     queue = create_queue(rt)
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=registry_for(rt.db))
+        start_http_server(
+            metrics_port, addr="127.0.0.1", registry=registry_for(rt.db, rt.calls, rt.sync_latency)
+        )
     workers = threads or settings.worker_threads
     console.print(f"crmsync worker: {workers} threads on {type(queue.huey).__name__}")
     queue.sweeper.start()
@@ -95,9 +97,9 @@ def emulate(
 
     import uvicorn
 
-    from crmsync.connectors.registry import get_provider
+    from crmsync.providers.emulators import emulator
 
-    harness = get_provider(provider).emulator(served=True, rate_limited=not no_rate_limit)
+    harness = emulator(provider)(served=True, rate_limited=not no_rate_limit)
     for entry in user or []:
         email, first, last = [*entry.split(":"), "", ""][:3]
         harness.add_user(email, first, last)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from crmsync.connectors.http import RateBudget, RetryPolicy, budget_for
+from crmsync.connectors.http import RateBudget, RateBudgets, RetryPolicy
 from crmsync.connectors.spec import FieldSpec, ProviderSpec
 from crmsync.errors import InputError, Resolution
 
@@ -84,6 +84,8 @@ class ConnectorContext:
     settings: dict[str, Any] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     """In-call retries of idempotent requests (timings come from settings)."""
+    budgets: RateBudgets = field(default_factory=RateBudgets)
+    """The process's rate budgets (the runtime's), shared by every connector of an account."""
 
 
 class Connector(ABC):
@@ -151,13 +153,13 @@ class Connector(ABC):
         raise NotImplementedError(f"{self.spec.display_name} has no bulk API")
 
     def rate_budget(self) -> RateBudget:
-        """The process-wide budget of the CRM account this connector talks to.
+        """The budget of the CRM account this connector talks to, shared in this process.
 
         CRMs count requests per account, so every connector instance for the same account
         (the connect-time setup as well as each sync run) must draw from one budget.
         """
         owner = self.ctx.account_id or self.ctx.settings.get("connection_id") or id(self)
-        return budget_for(f"{self.spec.name}:{owner}", self.ctx.spec.rate_limit)
+        return self.ctx.budgets.for_account(f"{self.spec.name}:{owner}", self.ctx.spec.rate_limit)
 
     def record_url(self, crm_id: str) -> str | None:
         if not self.spec.record_url:

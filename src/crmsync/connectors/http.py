@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import functools
 import random
 import ssl
@@ -11,6 +12,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import httpx
@@ -32,7 +34,8 @@ def tls_context() -> ssl.SSLContext:
 
 
 class CallStats:
-    """Process-wide counts of CRM responses by provider and status (for metrics and bench)."""
+    """Counts of CRM responses by provider and status (for metrics and benchmarks); one per
+    process, owned by its ``Runtime``, which hooks it on every CRM client it opens."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -46,8 +49,15 @@ class CallStats:
         with self._lock:
             return dict(self._counts)
 
+    def response_hook(self, provider: str) -> Callable[[httpx.Response], Awaitable[None]]:
+        """An httpx ``response`` event hook counting every answer of one provider's client."""
 
-CALL_STATS = CallStats()
+        async def count(response: httpx.Response) -> None:
+            self.add(provider, response.status_code)
+
+        return count
+
+
 JSON = "application/json"
 
 
@@ -124,17 +134,21 @@ class RateBudget:
         self.confirm(reserved)
 
 
-_budgets: dict[str, RateBudget] = {}
-_budgets_lock = threading.Lock()
+class RateBudgets:
+    """The budget of each CRM account this process talks to. CRMs count requests per
+    account, so every client of one account (the connect-time setup as well as each sync
+    run, in any thread) draws from one budget. Owned by the process's ``Runtime``."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._budgets: dict[str, RateBudget] = {}
 
-def budget_for(key: str, limit: RateLimitSpec) -> RateBudget:
-    """The process-wide budget for one CRM account (keyed by connection)."""
-    with _budgets_lock:
-        budget = _budgets.get(key)
-        if budget is None or budget.limit != limit:
-            budget = _budgets[key] = RateBudget(limit)
-        return budget
+    def for_account(self, key: str, limit: RateLimitSpec) -> RateBudget:
+        with self._lock:
+            budget = self._budgets.get(key)
+            if budget is None or budget.limit != limit:
+                budget = self._budgets[key] = RateBudget(limit)
+            return budget
 
 
 @dataclass
@@ -200,7 +214,6 @@ class ApiClient:
                 attempt += 1
                 await asyncio.sleep(self.retry.backoff(attempt))
                 continue
-            CALL_STATS.add(self.spec.name, response.status_code)
             if self.on_response is not None:
                 self.on_response(response)
             if response.is_success or (accept and response.status_code in accept):
@@ -218,8 +231,11 @@ class ApiClient:
                 resolution.action is Action.RETRY
                 and idempotent
                 and attempt + 1 < self.retry.attempts
+                and (resolution.retry_after or 0.0) <= self.retry.max_rate_limit_wait
             ):
                 attempt += 1
+                if resolution.retry_after:  # a 503 that names its wait: nobody sends before
+                    self.budget.block_for(resolution.retry_after)
                 await asyncio.sleep(self.retry.backoff(attempt))
                 continue
             raise error_for(resolution)
@@ -231,12 +247,24 @@ class ApiClient:
         return (await self.request(method, url, **kwargs)).json()
 
 
-def retry_after_header(response: httpx.Response) -> float | None:
+def retry_after_header(response: httpx.Response, now: float | None = None) -> float | None:
+    """Seconds the CRM asks us to wait (RFC 9110 ``Retry-After``): a number of seconds or an
+    HTTP-date, whatever the status (429, and 503 too). A date in the past is no wait."""
     value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # an HTTP-date is GMT; a date without a zone is read as UTC
+        moment = moment.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(0.0, moment.timestamp() - current)
 
 
 async def call_guarded(factory: Callable[[], Awaitable[Any]]) -> Any:

@@ -1,54 +1,50 @@
-"""Finds the providers: every package under ``crmsync.providers`` that exports ``PROVIDER``.
+"""The providers a process offers, by name: an explicit list, filtered by settings.
 
-Adding a CRM is adding a folder there; no engine file changes.
+The list itself is ``crmsync.providers.catalog.BUILTIN``; adding a CRM is adding its folder and
+one line there. Emulators are not providers: they are listed apart
+(``crmsync.providers.emulators``), so that a worker never imports them.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
-import crmsync.providers
 from crmsync.connectors.base import Connector
-from crmsync.emulation.harness import EmulatorHarness
 from crmsync.errors import InputError
 
 
 @dataclass(frozen=True)
 class Provider:
-    """What a provider folder offers: its connector and its emulator."""
+    """What a provider folder offers the product: its connector (and through it, its spec)."""
 
     connector: type[Connector]
-    emulator: Callable[..., EmulatorHarness]
-    """``emulator(served=False)`` → a fresh emulator of the CRM's API and its harness."""
 
     @property
     def name(self) -> str:
         return self.connector.spec.name
 
 
-@lru_cache(maxsize=1)
-def providers() -> dict[str, Provider]:
-    from crmsync.settings import get_settings
+class Providers:
+    """The offered providers, sorted by name; ``enabled`` (settings) keeps only those named."""
 
-    enabled = set(get_settings().enabled_providers)
-    found: dict[str, Provider] = {}
-    for module in pkgutil.iter_modules(crmsync.providers.__path__):
-        if not module.ispkg or (enabled and module.name not in enabled):
-            continue
-        package = importlib.import_module(f"crmsync.providers.{module.name}")
-        provider = getattr(package, "PROVIDER", None)
-        if isinstance(provider, Provider):
-            found[provider.name] = provider
-    return dict(sorted(found.items()))
+    def __init__(self, offered: Iterable[Provider], enabled: Iterable[str] = ()) -> None:
+        keep = set(enabled)
+        found = {p.name: p for p in offered if not keep or p.name in keep}
+        self._by_name = dict(sorted(found.items()))
 
+    def get(self, name: str) -> Provider:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(self._by_name) or "none"
+            raise InputError(f"unknown provider {name!r}; known providers: {known}") from None
 
-def get_provider(name: str) -> Provider:
-    try:
-        return providers()[name]
-    except KeyError:
-        known = ", ".join(providers()) or "none"
-        raise InputError(f"unknown provider {name!r}; known providers: {known}") from None
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterator[Provider]:
+        return iter(self._by_name.values())

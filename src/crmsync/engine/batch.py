@@ -8,7 +8,6 @@ a request's outcomes are recorded, and the next batch claimed and planned, in on
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from crmsync.db.bulk import update_by_id, upsert_rows
 from crmsync.db.tables import Connection, Link, OpStatus, naive_utc, utcnow
 from crmsync.engine import outbox
 from crmsync.engine.oplog import InFlight, OpLog, outcome_change
-from crmsync.engine.outbox import Claimed
+from crmsync.engine.outbox import Claimed, ClaimRequest
 from crmsync.engine.planner import after_write, desired_fields, person_values, plan_write
 from crmsync.engine.reads import (
     first_unlockers,
@@ -29,12 +28,11 @@ from crmsync.engine.reads import (
     people_rows,
     preserves_manual_edits,
 )
+from crmsync.engine.retry import consequence, delay, gives_up
 from crmsync.engine.runtime import Runtime
-from crmsync.errors import Action, Resolution
-from crmsync.metrics import SYNC_LATENCY
+from crmsync.errors import Resolution
 from crmsync.redact import redact
 
-_FINAL = {Action.FAIL: OpStatus.FAILED, Action.SKIP: OpStatus.SKIPPED}
 PLAN_CHUNK = 500
 """People planned per transaction: keeps every IN list well under database parameter limits."""
 _LINK_KEY = ("connection_id", "person_id")
@@ -78,7 +76,7 @@ class BatchRecorder:
     def record_and_plan(
         self,
         outcomes: list[WriteOutcome],
-        claim: Callable[[Session], list[Claimed]] | None,
+        claim: ClaimRequest | None,
     ) -> tuple[list[Claimed], list[RecordWrite]]:
         """Record a request's outcomes, then claim and plan the next batch: one transaction
         (one commit a batch, not two), run again whole if the database breaks a deadlock."""
@@ -86,7 +84,7 @@ class BatchRecorder:
 
         def work(session: Session) -> tuple[list[Claimed], Planned]:
             self._write_outcomes(session, recorded)
-            batch = claim(session) if claim is not None else []
+            batch = claim.run(session) if claim is not None else []
             planned = Planned()
             for start in range(0, len(batch), PLAN_CHUNK):
                 self._plan_chunk(session, batch[start : start + PLAN_CHUNK], planned)
@@ -206,10 +204,10 @@ class BatchRecorder:
                 written = after_write(flight.written, flight.sent)
                 status = OpStatus.INSERTED if outcome.created else OpStatus.UPDATED
                 latency = (naive_utc(now) - naive_utc(flight.queued_at)).total_seconds()
-                SYNC_LATENCY.observe(max(0.0, latency))
+                self.rt.sync_latency.observe(max(0.0, latency))
                 change = outcome_change(flight, status, "", None, crm_id, summary)
-            elif resolution.action in _FINAL:
-                status = _FINAL[resolution.action]
+            elif (final := consequence(resolution).final) is not None:
+                status = final
                 crm_id, written = flight.crm_id, flight.written
                 change = outcome_change(
                     flight, status, resolution.reason, resolution.code, crm_id, summary
@@ -246,14 +244,15 @@ class BatchRecorder:
 
         self.rt.db.transaction(write)
 
-    def pause(self, reason: str) -> None:
-        """Authorisation lost: keep every in-flight item queued until the reconnect."""
+    def pause(self, reason: str, status: OpStatus) -> None:
+        """The connection paused (authorisation lost, setup required): keep every in-flight
+        item queued, no attempt counted, until the admin acts."""
         flights = list(self.inflight.values())
         self.inflight.clear()
         if not flights:
             return
         with self.rt.db.session() as session:
-            waiting = {"status": OpStatus.WAITING_RECONNECT, "reason": reason}
+            waiting = {"status": status, "reason": reason}
             self.log.settle(
                 session,
                 [(f, {"id": f.operation_id, **waiting, "updated_at": utcnow()}) for f in flights],
@@ -271,26 +270,26 @@ class BatchRecorder:
             outbox.release(session, ids, utcnow(), count_attempt=False)
 
     def _retry(self, session: Session, flight: InFlight, resolution: Resolution) -> None:
-        from crmsync.engine.runner import backoff
-
+        """The write waits and is tried again, as ``engine.retry.OUTCOMES`` says for its
+        outcome, or gives up once a counted attempt reaches ``max_attempts``."""
         settings = self.rt.settings
-        counts = resolution.action not in (Action.RATE_LIMITED, Action.DEFER)
-        if counts and flight.attempts + 1 >= settings.max_attempts:
+        counts = consequence(resolution).counts_attempt
+        if gives_up(resolution, flight.attempts, settings.max_attempts):
             reason = f"gave up after {flight.attempts + 1} attempts: {resolution.reason}"
             failed = outcome_change(flight, OpStatus.FAILED, reason, resolution.code, None, {})
             self.counts[OpStatus.FAILED] += 1
             self.log.settle(session, [(flight, failed)])
             outbox.finish(session, [flight.item_id])
             return
-        delay = backoff(
+        wait = delay(
             flight.attempts, settings.retry_base_seconds, settings.retry_max_seconds, resolution
         )
-        reason = f"{resolution.reason} (retrying in {delay:.0f}s)"
+        reason = f"{resolution.reason} (retrying in {wait:.0f}s)"
         retrying = {"status": OpStatus.RETRYING, "reason": reason, "updated_at": utcnow()}
         self.log.settle(session, [(flight, {"id": flight.operation_id, **retrying})], True)
         self.counts[OpStatus.RETRYING] += 1
         outbox.release(
-            session, [flight.item_id], utcnow() + timedelta(seconds=delay), count_attempt=counts
+            session, [flight.item_id], utcnow() + timedelta(seconds=wait), count_attempt=counts
         )
 
     def _final(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from crmsync.connectors.base import Connector
 from crmsync.db.tables import Lane
@@ -21,9 +20,7 @@ from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.lease import Lease
 from crmsync.engine.outbox import Claimed
-
-if TYPE_CHECKING:
-    from crmsync.engine.runner import SyncRunner
+from crmsync.engine.runtime import Runtime
 
 ALL_LANES = tuple(Lane)
 CHECK_EVERY = 5.0
@@ -35,12 +32,12 @@ BESIDE_BULK = (Lane.LIVE, Lane.REFRESH)
 class BulkJob:
     def __init__(
         self,
-        runner: SyncRunner,
+        rt: Runtime,
         connector: Connector,
         recorder: BatchRecorder,
         lease: Lease,
     ) -> None:
-        self.runner = runner
+        self.rt = rt
         self.connector = connector
         self.recorder = recorder
         self.lease = lease
@@ -107,12 +104,12 @@ class BulkJob:
         await asyncio.to_thread(self.lease.renew)
 
     def _count_due(self, up_to: int) -> int:
-        with self.runner.rt.db.session() as session:
+        with self.rt.db.session() as session:
             return outbox.count_due(session, self.connection_id, Lane.BACKFILL, up_to)
 
     def _claim(self) -> list[Claimed]:
-        lease = timedelta(seconds=self.runner.rt.settings.batch_lease_seconds)
-        with self.runner.rt.db.session() as session:
+        lease = timedelta(seconds=self.rt.settings.batch_lease_seconds)
+        with self.rt.db.session() as session:
             return outbox.claim_lane(
                 session,
                 self.connection_id,

@@ -3,11 +3,12 @@ an HTTP client that refreshes them. The runner and the setup action share this."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from crmsync.connectors.base import Connector, ConnectorContext, SetupReport
+from crmsync.connectors.base import Connector, SetupReport
+from crmsync.db.session import Database
 from crmsync.db.tables import Connection, ConnectionStatus
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import BearerAuth, ConnectionTokens
@@ -41,6 +42,17 @@ def apply_setup(conn: Connection, report: SetupReport) -> None:
         conn.status_reason = report.message or "the CRM needs setting up before syncing"
 
 
+def mark_setup_required(
+    db: Database, connection_id: str, message: str, missing: Sequence[str]
+) -> None:
+    """The CRM refused a write for want of its setup (a custom field deleted after the
+    check): the connection shows Setup required, and the next run checks again."""
+    with db.session() as session:
+        conn = session.get_one(Connection, connection_id)
+        if conn.status != ConnectionStatus.DISCONNECTED:
+            apply_setup(conn, SetupReport(ready=False, missing=tuple(missing), message=message))
+
+
 @asynccontextmanager
 async def open_connector(rt: Runtime, conn: Connection) -> AsyncIterator[Connector]:
     """Raises ``ReconnectRequired`` when the connection holds no usable tokens."""
@@ -52,12 +64,5 @@ async def open_connector(rt: Runtime, conn: Connection) -> AsyncIterator[Connect
     auth = connector_type.api_key_auth(str(api_key)) if api_key else BearerAuth(tokens)
     async with rt.http_client(spec, auth) as http:
         yield connector_type(
-            ConnectorContext(
-                spec=spec,
-                http=http,
-                app=rt.app,
-                account_id=conn.account_id,
-                settings=connector_settings(conn),
-                retry=rt.retry_policy(),
-            )
+            rt.connector_context(spec, http, conn.account_id, connector_settings(conn))
         )

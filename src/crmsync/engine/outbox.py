@@ -164,6 +164,20 @@ _CLAIMED = ("id", "person_id", "lane", "attempts", "operation_id", "created_at")
 _WORK = table_of(WorkItem)
 
 
+@dataclass(frozen=True)
+class ClaimRequest:
+    """What the next claim takes: up to ``size`` due items of ``lanes``, leased for
+    ``lease``. The runner decides it; the recorder runs it inside its transaction."""
+
+    connection_id: str
+    size: int
+    lease: timedelta
+    lanes: tuple[Lane, ...] = tuple(Lane)
+
+    def run(self, session: Session) -> list[Claimed]:
+        return claim(session, self.connection_id, self.size, self.lease, lanes=self.lanes)
+
+
 def claim(
     session: Session,
     connection_id: str,

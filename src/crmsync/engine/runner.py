@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -18,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
 from crmsync.connectors.http import call_guarded
 from crmsync.db.tables import (
     Connection,
+    ConnectionStatus,
     Lane,
+    OpStatus,
     User,
     naive_utc,
     utcnow,
@@ -32,18 +32,18 @@ from crmsync.db.tables import (
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.bulk import BulkJob
-from crmsync.engine.connecting import apply_setup, open_connector
+from crmsync.engine.connecting import apply_setup, mark_setup_required, open_connector
 from crmsync.engine.lease import Lease
-from crmsync.engine.outbox import Claimed
+from crmsync.engine.outbox import ClaimRequest
+from crmsync.engine.retry import consequence, delay
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import mark_needs_reconnect
 from crmsync.errors import (
-    Action,
     ConnectorError,
     ReconnectRequired,
     RecordRejected,
     Resolution,
-    TokenExpired,
+    SetupRequired,
 )
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class SyncRunner:
         try:
             async with open_connector(self.rt, conn) as connector:
                 await self._drive(conn, connector, budget, result, lease)
-        except ReconnectRequired as exc:
+        except ReconnectRequired as exc:  # no usable tokens: the connector never opened
             mark_needs_reconnect(self.rt.db, connection_id, str(exc))
             result.stopped = str(exc)
         with self.rt.db.session() as session:
@@ -115,12 +115,11 @@ class SyncRunner:
                 result.stopped = "setup required"
                 return
             await self._pump(connector, recorder, lease, budget, result, sending)
-        except (ReconnectRequired, TokenExpired) as exc:
-            reason = f"authorisation lost: {exc}"
-            mark_needs_reconnect(self.rt.db, connection_id, reason)
-            recorder.pause(reason)
-            result.stopped = reason
         except ConnectorError as exc:
+            paused = consequence(exc.resolution).pause
+            if paused is not None:
+                result.stopped = self._pause(connection_id, paused, exc, recorder)
+                return
             recorder.retry_later(exc.resolution, sending)
             if not sending:  # nothing was sent: the run could not even prepare
                 self._postpone(connection_id, exc.resolution)
@@ -160,7 +159,7 @@ class SyncRunner:
         in_flight: asyncio.Task[Sent] | None = None
         planned: list[RecordWrite] = []
         connection_id = lease.connection_id
-        bulk = BulkJob(self, connector, recorder, lease)
+        bulk = BulkJob(self.rt, connector, recorder, lease)
         deadline = time.monotonic() + budget
         claiming = True
         try:
@@ -236,17 +235,35 @@ class SyncRunner:
         """The CRM refused before any write (setup check, owner list): due work waits as the
         error table says instead of being retried by every sweep."""
         settings = self.rt.settings
-        delay = backoff(0, settings.retry_base_seconds, settings.retry_max_seconds, resolution)
+        wait = delay(0, settings.retry_base_seconds, settings.retry_max_seconds, resolution)
         with self.rt.db.session() as session:
-            outbox.postpone(session, connection_id, utcnow() + timedelta(seconds=delay))
+            outbox.postpone(session, connection_id, utcnow() + timedelta(seconds=wait))
 
-    def _claim(
-        self, connection_id: str, size: int, lanes: tuple[Lane, ...]
-    ) -> Callable[[Session], list[Claimed]]:
+    def _pause(
+        self,
+        connection_id: str,
+        state: ConnectionStatus,
+        exc: ConnectorError,
+        recorder: BatchRecorder,
+    ) -> str:
+        """Authorisation lost, or the CRM needs its admin: the connection stops in ``state``
+        and every write in flight waits, no attempt counted, until the admin acts."""
+        if state is ConnectionStatus.SETUP_REQUIRED:
+            missing = exc.missing if isinstance(exc, SetupRequired) else ()
+            reason = f"the CRM needs setting up: {exc}"
+            mark_setup_required(self.rt.db, connection_id, str(exc), missing)
+            recorder.pause(reason, OpStatus.RETRYING)
+        else:
+            reason = f"authorisation lost: {exc}"
+            mark_needs_reconnect(self.rt.db, connection_id, reason)
+            recorder.pause(reason, OpStatus.WAITING_RECONNECT)
+        return reason
+
+    def _claim(self, connection_id: str, size: int, lanes: tuple[Lane, ...]) -> ClaimRequest:
         """The next batch's claim, for the recorder to run in its transaction.
         People in flight are never claimed again (``outbox._due``) until recorded."""
         lease = timedelta(seconds=self.rt.settings.batch_lease_seconds)
-        return lambda session: outbox.claim(session, connection_id, size, lease, lanes=lanes)
+        return ClaimRequest(connection_id, size, lease, lanes)
 
     async def _prepare(self, conn: Connection, connector: Connector, rec: BatchRecorder) -> bool:
         """Custom fields exist and the owner cache is fresh, before any write of this run.
@@ -382,13 +399,3 @@ async def _contained(work: Awaitable[RunResult]) -> RunResult:
 
 def _fresh(at: datetime | None, seconds: float) -> bool:
     return at is not None and naive_utc(utcnow()) - naive_utc(at) <= timedelta(seconds=seconds)
-
-
-def backoff(attempts: int, base: float, ceiling: float, resolution: Resolution) -> float:
-    """Seconds to wait before the next try: the CRM's word for rate limits, else jittered."""
-    if resolution.action is Action.RATE_LIMITED and resolution.retry_after:
-        return resolution.retry_after
-    if resolution.action is Action.DEFER:
-        return 0.0
-    top = min(ceiling, base * 2 ** max(0, attempts))
-    return random.uniform(top / 2, top)

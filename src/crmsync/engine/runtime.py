@@ -1,4 +1,8 @@
-"""The objects one process shares: settings, database, vault, provider specs, queue hook."""
+"""The objects one process shares: settings, database, vault, the providers it offers, the
+rate budgets and response counts of every CRM account it talks to, and the queue's kick.
+
+Process-wide state lives here and nowhere else (no module globals): two runtimes in one
+process, as the tests make, share nothing."""
 
 from __future__ import annotations
 
@@ -6,16 +10,20 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
+from prometheus_client import Histogram
 
-from crmsync.connectors.base import AppNames
-from crmsync.connectors.http import RetryPolicy, tls_context
+from crmsync.connectors.base import AppNames, ConnectorContext
+from crmsync.connectors.http import CallStats, RateBudgets, RetryPolicy, tls_context
 from crmsync.connectors.oauth import OAuthFlow
-from crmsync.connectors.registry import Provider, get_provider
+from crmsync.connectors.registry import Provider, Providers
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.session import Database
 from crmsync.engine.tokens import Vault
+from crmsync.metrics import sync_latency_histogram
+from crmsync.providers.catalog import BUILTIN
 from crmsync.settings import Settings
 
 
@@ -33,6 +41,16 @@ class Runtime:
     kick: Callable[[str], None] = _no_kick
     """Tells the task queue that a connection has work (set by ``crmsync.engine.queue``)."""
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    budgets: RateBudgets = field(default_factory=RateBudgets)
+    """One rate budget per CRM account, shared by every run and setup of this process."""
+    calls: CallStats = field(default_factory=CallStats)
+    """CRM responses seen by this process, by provider and status (metrics, benchmarks)."""
+    sync_latency: Histogram = field(default_factory=sync_latency_histogram)
+    providers: Providers = field(init=False)
+    """The CRMs this process offers: the built-in list, less those the settings leave out."""
+
+    def __post_init__(self) -> None:
+        self.providers = Providers(BUILTIN, self.settings.enabled_providers)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -47,7 +65,7 @@ class Runtime:
         return AppNames(label=self.settings.app_name, slug=self.settings.app_slug)
 
     def provider(self, name: str) -> Provider:
-        return get_provider(name)
+        return self.providers.get(name)
 
     def spec(self, name: str, options: dict[str, str] | None = None) -> ProviderSpec:
         """The provider's facts with settings applied, then the connection's own options
@@ -81,6 +99,7 @@ class Runtime:
         return RetryPolicy(base_seconds=base, max_seconds=max(base, 30.0 if base else 0.0))
 
     def http_client(self, spec: ProviderSpec, auth: httpx.Auth | None) -> httpx.AsyncClient:
+        """A client for one CRM; every response it gets is counted in ``calls``."""
         return httpx.AsyncClient(
             base_url=spec.api_base,
             auth=auth,
@@ -88,4 +107,23 @@ class Runtime:
             verify=tls_context(),
             timeout=self.settings.http_timeout_seconds,
             headers={"User-Agent": "crmsync/0.1"},
+            event_hooks={"response": [self.calls.response_hook(spec.name)]},
+        )
+
+    def connector_context(
+        self,
+        spec: ProviderSpec,
+        http: httpx.AsyncClient,
+        account_id: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> ConnectorContext:
+        """What a connector instance gets: the spec, a client, and this process's budgets."""
+        return ConnectorContext(
+            spec=spec,
+            http=http,
+            app=self.app,
+            account_id=account_id,
+            settings=dict(settings or {}),
+            retry=self.retry_policy(),
+            budgets=self.budgets,
         )

@@ -49,14 +49,9 @@ async def _inspect(rt: Runtime, provider: str, api_key: str) -> tuple[AccountInf
     async with rt.http_client(spec, auth) as http:
 
         def connector(account: AccountInfo | None) -> ConnectorContext:
-            return ConnectorContext(
-                spec=spec,
-                http=http,
-                app=rt.app,
-                account_id=account.account_id if account else None,
-                settings=dict(account.settings) if account else {},
-                retry=rt.retry_policy(),
-            )
+            if account is None:
+                return rt.connector_context(spec, http)
+            return rt.connector_context(spec, http, account.account_id, account.settings)
 
         try:
             account = await connector_type(connector(None)).describe_account({"api_key": api_key})

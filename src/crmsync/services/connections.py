@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from crmsync.connectors.base import AccountInfo, Connector, ConnectorContext, SetupReport
+from crmsync.connectors.base import AccountInfo, Connector, SetupReport
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.tables import (
     Connection,
@@ -172,16 +172,7 @@ def _connector(
     account_id: str | None,
     settings: dict[str, Any],
 ) -> Connector:
-    return rt.provider(provider).connector(
-        ConnectorContext(
-            spec=spec,
-            http=http,
-            app=rt.app,
-            account_id=account_id,
-            settings=dict(settings),
-            retry=rt.retry_policy(),
-        )
-    )
+    return rt.provider(provider).connector(rt.connector_context(spec, http, account_id, settings))
 
 
 def _create(rt: Runtime, session: Session, pending: OAuthState, account: AccountInfo) -> Connection:

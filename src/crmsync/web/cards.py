@@ -18,7 +18,6 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from crmsync.api.schemas import ConnectionOut
-from crmsync.connectors.registry import providers
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.tables import Unlock
 from crmsync.engine.runtime import Runtime
@@ -89,9 +88,11 @@ def connect_steps_from(raw_steps: Iterable[Any]) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def provider_logo(name: str) -> Path | None:
+def provider_logo(rt: Runtime, name: str) -> Path | None:
     """A provider folder may ship ``logo.svg``; otherwise the card shows initials."""
-    module = sys.modules.get(providers()[name].connector.__module__)
+    if name not in rt.providers:
+        return None
+    module = sys.modules.get(rt.provider(name).connector.__module__)
     if module is None or module.__file__ is None:
         return None
     path = Path(module.__file__).parent / "logo.svg"
@@ -109,7 +110,7 @@ def provider_cards(rt: Runtime, session: Session, org_id: str) -> list[ProviderC
     conn = active_connection(session, org_id)
     status = connection_status(rt, session, conn) if conn is not None else None
     cards = []
-    for index, name in enumerate(providers()):
+    for index, name in enumerate(rt.providers.names()):
         spec = rt.spec(name)
         mine = status is not None and status.provider == name
         cards.append(
@@ -119,7 +120,7 @@ def provider_cards(rt: Runtime, session: Session, org_id: str) -> list[ProviderC
                 record_label=spec.record_label,
                 initials=initials(spec.display_name),
                 tile=index % TILE_COLOURS,
-                has_logo=provider_logo(name) is not None,
+                has_logo=provider_logo(rt, name) is not None,
                 steps=connect_steps(spec),
                 connection=status if mine else None,
                 blocked_by=status.provider_name if status is not None and not mine else None,

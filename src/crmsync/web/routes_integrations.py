@@ -9,7 +9,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from crmsync.api.deps import RuntimeDep
-from crmsync.connectors.registry import providers
 from crmsync.errors import ConnectorError, CrmSyncError, NotFound
 from crmsync.services import connections
 from crmsync.services.operations import connection_status
@@ -74,7 +73,7 @@ def connect(
     user: AdminUser,
     skip_backfill: Checkbox = "",
 ) -> Response:
-    if provider not in providers():
+    if provider not in rt.providers:
         return _back(request, "error", f"Unknown CRM {provider!r}.")
     try:
         with rt.db.session() as session:
@@ -149,8 +148,8 @@ def setup(
 
 
 @router.get("/logos/{provider}.svg")
-def logo(provider: str) -> Response:
-    path = provider_logo(provider) if provider in providers() else None
+def logo(provider: str, rt: RuntimeDep) -> Response:
+    path = provider_logo(rt, provider)
     if path is None:
         return Response(status_code=404)
     return FileResponse(path, media_type="image/svg+xml")

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from crmsync.connectors.http import CALL_STATS
 from crmsync.providers.close.emulator import CloseEmulator
 from crmsync.providers.close.emulator.harness import CloseHarness
 from tests.support.world import World, world
@@ -176,12 +175,12 @@ def test_closes_own_429s_are_waited_out_when_crmsync_paces_too_fast(w: World) ->
     w.settings.provider_overrides["close"]["rate_limit_requests"] = 1000
     w.connect("org1")
     _close(w).limiter.configure(max_requests=2, interval_seconds=0.2)
-    refused = CALL_STATS.snapshot().get(("close", 429), 0)
+    refused = w.rt.calls.snapshot().get(("close", 429), 0)
     for i in range(6):
         w.person(f"p{i}")
         w.unlock("org1", f"p{i}", "u-admin")
     w.drain()
-    assert CALL_STATS.snapshot().get(("close", 429), 0) > refused
+    assert w.rt.calls.snapshot().get(("close", 429), 0) > refused
     assert {(op["status"], op["attempts"]) for op in w.operations()} == {("inserted", 1)}
     assert len(w.records_by_person()) == 6
 

@@ -24,7 +24,7 @@ def metrics(request: Request, rt: RuntimeDep) -> PlainTextResponse:
     """Prometheus metrics (text exposition format)."""
     registry = getattr(request.app.state, "metrics", None)
     if registry is None:
-        registry = request.app.state.metrics = registry_for(rt.db)
+        registry = request.app.state.metrics = registry_for(rt.db, rt.calls, rt.sync_latency)
     return PlainTextResponse(render(registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -2,8 +2,7 @@
 
 from crmsync.connectors.registry import Provider
 from crmsync.providers.close.connector import CloseConnector
-from crmsync.providers.close.emulator.harness import CloseHarness
 
-PROVIDER = Provider(connector=CloseConnector, emulator=CloseHarness)
+PROVIDER = Provider(connector=CloseConnector)
 
-__all__ = ["PROVIDER", "CloseConnector", "CloseHarness"]
+__all__ = ["PROVIDER", "CloseConnector"]

@@ -65,7 +65,7 @@ def parse_problem(response: httpx.Response) -> ApiProblem:
     if not isinstance(body, dict):
         body = {}
     error = body.get("error")
-    retry_after: float | None = None
+    retry_after = retry_after_header(response)  # a 503 may name its wait too
     code: str | None = None
     if response.status_code == 429:
         reset = error.get("rate_reset") if isinstance(error, dict) else None
@@ -73,10 +73,7 @@ def parse_problem(response: httpx.Response) -> ApiProblem:
             str(error.get("rate_limit_type") or "rate_limit") if isinstance(error, dict) else None
         )
         retry_after = (
-            _float(reset)
-            or rate_limit_header(response).get("reset")
-            or retry_after_header(response)
-            or 1.0
+            _float(reset) or rate_limit_header(response).get("reset") or retry_after or 1.0
         )
     return ApiProblem(
         status=response.status_code,

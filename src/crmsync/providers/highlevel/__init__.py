@@ -2,8 +2,7 @@
 
 from crmsync.connectors.registry import Provider
 from crmsync.providers.highlevel.connector import HighLevelConnector
-from crmsync.providers.highlevel.emulator.harness import HighLevelHarness
 
-PROVIDER = Provider(connector=HighLevelConnector, emulator=HighLevelHarness)
+PROVIDER = Provider(connector=HighLevelConnector)
 
-__all__ = ["PROVIDER", "HighLevelConnector", "HighLevelHarness"]
+__all__ = ["PROVIDER", "HighLevelConnector"]

@@ -67,7 +67,9 @@ def parse_problem(response: httpx.Response) -> ApiProblem:
         status=response.status_code,
         code=code,
         message=message,
-        retry_after=rate_limit_wait(response) if response.status_code == 429 else None,
+        retry_after=rate_limit_wait(response)
+        if response.status_code == 429
+        else retry_after_header(response),  # a 503 may name its wait too
     )
 
 

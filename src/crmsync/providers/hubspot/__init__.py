@@ -2,8 +2,7 @@
 
 from crmsync.connectors.registry import Provider
 from crmsync.providers.hubspot.connector import HubSpotConnector
-from crmsync.providers.hubspot.emulator.harness import HubSpotHarness
 
-PROVIDER = Provider(connector=HubSpotConnector, emulator=HubSpotHarness)
+PROVIDER = Provider(connector=HubSpotConnector)
 
-__all__ = ["PROVIDER", "HubSpotConnector", "HubSpotHarness"]
+__all__ = ["PROVIDER", "HubSpotConnector"]

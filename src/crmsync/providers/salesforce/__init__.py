@@ -2,8 +2,7 @@
 
 from crmsync.connectors.registry import Provider
 from crmsync.providers.salesforce.connector import SalesforceConnector
-from crmsync.providers.salesforce.emulator.harness import SalesforceHarness
 
-PROVIDER = Provider(connector=SalesforceConnector, emulator=SalesforceHarness)
+PROVIDER = Provider(connector=SalesforceConnector)
 
-__all__ = ["PROVIDER", "SalesforceConnector", "SalesforceHarness"]
+__all__ = ["PROVIDER", "SalesforceConnector"]

@@ -1,0 +1,46 @@
+"""A worker and ``crmsync serve`` run no emulator code: the emulators are imported only by
+``crmsync emulate``, the demo, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PRODUCTION = """
+import json, sys
+from crmsync.cli.main import app  # the CLI module itself
+from crmsync.engine.queue import WorkerConsumer, create_queue  # what `crmsync worker` runs
+from crmsync.engine.runtime import Runtime
+from crmsync.metrics import registry_for
+from crmsync.service import build_service  # what `crmsync serve` runs
+from crmsync.settings import Settings
+Runtime.from_settings(Settings(database_url="sqlite://", encryption_key=EncryptionKey))
+loaded = [m for m in sys.modules if m.startswith("crmsync.emulation") or ".emulator" in m]
+print(json.dumps(sorted(loaded)))
+"""
+
+
+def _loaded_after(code: str) -> list[str]:
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    script = code.replace("EncryptionKey", repr(key))
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    loaded: list[str] = json.loads(out.strip().splitlines()[-1])
+    return loaded
+
+
+def test_the_worker_and_the_server_import_no_emulator() -> None:
+    assert _loaded_after(PRODUCTION) == []
+
+
+def test_the_check_sees_an_emulator_when_one_is_imported() -> None:
+    """The probe above can fail: importing the emulator catalogue is seen."""
+    probe = PRODUCTION.replace(
+        "from crmsync.settings import Settings",
+        "from crmsync.settings import Settings\nimport crmsync.providers.emulators",
+    )
+    assert "crmsync.providers.hubspot.emulator.harness" in _loaded_after(probe)
