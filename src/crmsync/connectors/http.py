@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from crmsync import jsoncodec
+from crmsync.connectors.paging import PageRequest
 from crmsync.connectors.spec import ProviderSpec, RateLimitSpec
 from crmsync.errors import Action, ApiProblem, ConnectorError, Resolution, classify, error_for
 
@@ -245,6 +246,14 @@ class ApiClient:
 
     async def json(self, method: str, url: str, **kwargs: Any) -> Any:
         return (await self.request(method, url, **kwargs)).json()
+
+    async def page(self, request: PageRequest) -> Any:
+        """One page of a paginated call (``connectors.paging``): its decoded body."""
+        if request.json is None:
+            return await self.json(request.method, request.url, params=request.params)
+        return await self.json(
+            request.method, request.url, params=request.params, json=request.json
+        )
 
 
 def retry_after_header(response: httpx.Response, now: float | None = None) -> float | None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
+from crmsync.connectors.paging import OffsetPaging, PageRequest, TokenPaging, collect
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.errors import ApiProblem
 
@@ -90,6 +91,14 @@ def _float(value: Any) -> float | None:
         return None
 
 
+LISTED = OffsetPaging(
+    items=("data",), offset="_skip", limit="_limit", size=PAGE_LIMIT, more=("has_more",)
+)
+"""Close's lists: ``{data, has_more}``, paged with ``_skip``/``_limit``."""
+FOUND = TokenPaging(items=("data",), token=("cursor",), send_as="cursor", place="json")
+"""Close's advanced search: the body's ``cursor`` goes back in the next request's body."""
+
+
 class CloseClient:
     def __init__(
         self,
@@ -105,15 +114,8 @@ class CloseClient:
         return body
 
     async def _pages(self, path: str) -> list[dict[str, Any]]:
-        """Every object of a ``{data, has_more}`` list, paged with ``_skip``/``_limit``."""
-        found: list[dict[str, Any]] = []
-        while True:
-            params = {"_skip": len(found), "_limit": PAGE_LIMIT}
-            body = await self.api.json("GET", path, params=params)
-            page = list(body.get("data") or [])
-            found += page
-            if not body.get("has_more") or not page:  # an empty page would loop forever
-                return found
+        """Every object of a ``{data, has_more}`` list."""
+        return await collect(self.api.page, PageRequest("GET", path), LISTED)
 
     async def users(self) -> list[dict[str, Any]]:
         return await self._pages("/user/")
@@ -150,16 +152,7 @@ class CloseClient:
             "_fields": {"contact": list(fields)},
             "_limit": SEARCH_LIMIT,
         }
-        found: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        while True:
-            page = await self.api.json("POST", "/data/search/", json=body)
-            found += list(page.get("data") or [])
-            cursor = page.get("cursor")
-            if not cursor or cursor in seen:  # a repeated cursor would loop forever
-                return found
-            seen.add(cursor)
-            body["cursor"] = cursor
+        return await collect(self.api.page, PageRequest("POST", "/data/search/", json=body), FOUND)
 
     async def create_lead(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         response = await self.api.request("POST", "/lead/", json=dict(payload), idempotent=False)

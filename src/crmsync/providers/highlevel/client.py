@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
+from crmsync.connectors.paging import OffsetPaging, PageNumberPaging, PageRequest, collect
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.errors import ApiProblem
 from crmsync.providers.highlevel.spec import CONTACT_NOT_FOUND, DUPLICATE_CONTACT
@@ -73,6 +74,16 @@ def parse_problem(response: httpx.Response) -> ApiProblem:
     )
 
 
+USERS = OffsetPaging(
+    items=("users",), offset="skip", limit="limit", size=USERS_PAGE_LIMIT, total=("count",)
+)
+"""``GET /users/search``: ``skip``/``limit`` with the ``count`` of all matches."""
+FOUND = PageNumberPaging(
+    items=("contacts",), page="page", limit="pageLimit", size=SEARCH_PAGE_LIMIT, total=("total",)
+)
+"""``POST /contacts/search``: numbered pages from 1, with the ``total`` of all matches."""
+
+
 class HighLevelClient:
     """One method per endpoint crmsync uses; all calls are scoped to one location."""
 
@@ -110,19 +121,8 @@ class HighLevelClient:
 
     async def users(self, company_id: str) -> list[dict[str, Any]]:
         """Every user with access to the location, page by page."""
-        users: list[dict[str, Any]] = []
-        while True:
-            params = {
-                "companyId": company_id,
-                "locationId": self.location_id,
-                "skip": str(len(users)),
-                "limit": str(USERS_PAGE_LIMIT),
-            }
-            body = await self.api.json("GET", "/users/search", params=params)
-            page = list(body.get("users") or [])
-            users.extend(page)
-            if len(page) < USERS_PAGE_LIMIT or len(users) >= int(body.get("count") or 0):
-                return users
+        params = {"companyId": company_id, "locationId": self.location_id}
+        return await collect(self.api.page, PageRequest("GET", "/users/search", params), USERS)
 
     async def search_by_field(self, field_id: str, values: Sequence[str]) -> list[dict[str, Any]]:
         """Contacts whose custom field equals any of ``values``: one OR group, one call per
@@ -131,24 +131,10 @@ class HighLevelClient:
             {"field": f"customFields.{field_id}", "operator": "eq", "value": value}
             for value in values
         ]
-        found: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            body = await self.api.json(
-                "POST",
-                "/contacts/search",
-                json={
-                    "locationId": self.location_id,
-                    "page": page,
-                    "pageLimit": SEARCH_PAGE_LIMIT,
-                    "filters": [{"group": "OR", "filters": group}],
-                },
-            )
-            contacts = list(body.get("contacts") or [])
-            found.extend(contacts)
-            if not contacts or len(found) >= int(body.get("total") or 0):
-                return found
-            page += 1
+        body = {"locationId": self.location_id, "filters": [{"group": "OR", "filters": group}]}
+        return await collect(
+            self.api.page, PageRequest("POST", "/contacts/search", json=body), FOUND
+        )
 
     async def create_contact(self, payload: dict[str, Any]) -> dict[str, Any]:
         body = await self.api.json(

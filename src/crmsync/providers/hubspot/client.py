@@ -8,6 +8,7 @@ import httpx
 
 from crmsync import jsoncodec
 from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
+from crmsync.connectors.paging import PageRequest, TokenPaging, collect
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.errors import ApiProblem
 
@@ -50,6 +51,10 @@ def item_problem(error: dict[str, Any]) -> ApiProblem:
     )
 
 
+PAGED = TokenPaging(items=("results",), token=("paging", "next", "after"), send_as="after")
+"""HubSpot's list and search calls: ``paging.next.after`` names the next page."""
+
+
 class HubSpotClient:
     def __init__(
         self,
@@ -88,19 +93,8 @@ class HubSpotClient:
         )
 
     async def owners(self) -> list[dict[str, Any]]:
-        owners: list[dict[str, Any]] = []
-        after: str | None = None
-        seen: set[str] = set()
-        while True:
-            params: dict[str, Any] = {"limit": 100, "archived": "false"}
-            if after:
-                params["after"] = after
-            body = await self.api.json("GET", "/crm/v3/owners", params=params)
-            owners.extend(body.get("results", []))
-            after = body.get("paging", {}).get("next", {}).get("after")
-            if not after or after in seen:  # a repeated cursor would loop forever
-                return owners
-            seen.add(after)
+        request = PageRequest("GET", "/crm/v3/owners", {"limit": 100, "archived": "false"})
+        return await collect(self.api.page, request, PAGED)
 
     async def batch_upsert(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         """Upsert by a unique property: 200 when all landed, 207 with per-item errors."""
@@ -112,3 +106,20 @@ class HubSpotClient:
         )
         body: dict[str, Any] = jsoncodec.loads(response.content)  # a result per record
         return body
+
+    async def batch_read(self, ids: list[str], properties: list[str]) -> list[dict[str, Any]]:
+        """Contacts by id (up to 100); ids HubSpot no longer has are left out (a 207)."""
+        response = await self.api.request(
+            "POST",
+            "/crm/v3/objects/contacts/batch/read",
+            json={"inputs": [{"id": i} for i in ids], "properties": properties},
+            accept={207: True},
+        )
+        return list(jsoncodec.loads(response.content).get("results", []))
+
+    async def search(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One page of ``POST /crm/v3/objects/contacts/search``."""
+        page: dict[str, Any] = await self.api.json(
+            "POST", "/crm/v3/objects/contacts/search", json=body
+        )
+        return page

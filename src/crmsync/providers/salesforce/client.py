@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
+from crmsync.connectors.paging import NextUrlPaging, PageRequest, collect
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.errors import ApiProblem, error_for
 from crmsync.providers.salesforce.allocation import Allocation
@@ -43,6 +44,11 @@ def item_problem(error: dict[str, Any]) -> ApiProblem:
             + (f" matched {', '.join(matched)}" if matched else "")
         )
     return ApiProblem(status=400, code=code, message=message)
+
+
+def soql_string(value: str) -> str:
+    """A SOQL string literal: backslashes and quotes escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class SalesforceClient:
@@ -112,18 +118,14 @@ class SalesforceClient:
 
     async def query(self, soql: str) -> list[dict[str, Any]]:
         """Every record of a SOQL query, following ``nextRecordsUrl`` until ``done``."""
-        body = await self.json("GET", "query", params={"q": soql})
-        records: list[dict[str, Any]] = list(body.get("records", []))
-        seen: set[str] = set()
-        while not body.get("done", True) and body.get("nextRecordsUrl"):
-            next_url = str(body["nextRecordsUrl"])
-            if next_url in seen:  # a repeated locator would loop forever
-                break
-            seen.add(next_url)
-            await self.allocation.before_request()
-            body = (await self.api.request("GET", f"{self.instance_url}{next_url}")).json()
-            records.extend(body.get("records", []))
-        return records
+        paging = NextUrlPaging(
+            items=("records",), next_url=("nextRecordsUrl",), done=("done",), base=self.instance_url
+        )
+        return await collect(self._page, PageRequest("GET", self.url("query"), {"q": soql}), paging)
+
+    async def _page(self, request: PageRequest) -> Any:
+        await self.allocation.before_request()  # every call counts towards the daily allocation
+        return await self.api.page(request)
 
     async def upsert(
         self, sobject: str, id_field: str, records: list[dict[str, Any]]
