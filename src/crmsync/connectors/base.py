@@ -11,6 +11,7 @@ import httpx
 
 from crmsync.connectors.http import RateBudget, RateBudgets, RetryPolicy
 from crmsync.connectors.spec import FieldSpec, ProviderSpec
+from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
 from crmsync.errors import InputError, Resolution
 
 
@@ -90,9 +91,14 @@ class ConnectorContext:
 
 class Connector(ABC):
     """Speaks one CRM's real API. Raises ``ConnectorError`` subclasses for whole-call problems
-    and reports per-record problems in ``WriteOutcome.resolution``."""
+    and reports per-record problems in ``WriteOutcome.resolution``.
+
+    Two halves: writing (``push``, every connector) and reading (``read``, ``read_changes``,
+    ``describe_fields``), each declared in ``capabilities``; the conformance suite runs the
+    halves a connector declares, and the engine calls only those."""
 
     spec: ClassVar[ProviderSpec]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WRITE})
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx
@@ -151,6 +157,24 @@ class Connector(ABC):
         """Write a large backfill as one job (``spec.bulk_threshold`` set); one outcome per
         write, in order. Call ``heartbeat`` at least every 30 s while waiting on the CRM."""
         raise NotImplementedError(f"{self.spec.display_name} has no bulk API")
+
+    async def read(self, crm_ids: Sequence[str], fields: Sequence[str]) -> list[RemoteRecord]:
+        """The records with these ids (those that exist), with ``fields`` (CRM field names as
+        the mappings name them); declared by ``Capability.READ``."""
+        raise self._undeclared(Capability.READ)
+
+    async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
+        """What changed since ``cursor`` (None: from the beginning), oldest first, with the
+        CRM's own stamps; declared by ``Capability.READ_CHANGES``."""
+        raise self._undeclared(Capability.READ_CHANGES)
+
+    async def describe_fields(self) -> list[FieldDescription]:
+        """The CRM's field catalogue for the object crmsync writes, custom fields included;
+        declared by ``Capability.DESCRIBE_FIELDS``."""
+        raise self._undeclared(Capability.DESCRIBE_FIELDS)
+
+    def _undeclared(self, capability: Capability) -> NotImplementedError:
+        return NotImplementedError(f"{self.spec.display_name} does not declare {capability}")
 
     def rate_budget(self) -> RateBudget:
         """The budget of the CRM account this connector talks to, shared in this process.

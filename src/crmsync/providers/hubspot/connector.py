@@ -16,14 +16,18 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
 from crmsync.errors import Action, Resolution, classify
-from crmsync.providers.hubspot import mapping
+from crmsync.providers.hubspot import mapping, reading
 from crmsync.providers.hubspot.client import HubSpotClient, item_problem
 from crmsync.providers.hubspot.spec import SPEC
 
 
 class HubSpotConnector(Connector):
     spec = SPEC
+    capabilities = frozenset(
+        {Capability.WRITE, Capability.READ, Capability.READ_CHANGES, Capability.DESCRIBE_FIELDS}
+    )
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
@@ -61,6 +65,15 @@ class HubSpotConnector(Connector):
             CrmUser(id=str(o["id"]), email=str(o.get("email") or ""), active=not o.get("archived"))
             for o in await self.client.owners()
         ]
+
+    async def read(self, crm_ids: Sequence[str], fields: Sequence[str]) -> list[RemoteRecord]:
+        return await reading.read(self.client, crm_ids, fields)
+
+    async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
+        return await reading.read_changes(self.client, cursor, fields)
+
+    async def describe_fields(self) -> list[FieldDescription]:
+        return reading.describe(await self.client.contact_properties())
 
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         inputs = [

@@ -22,8 +22,9 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
 from crmsync.errors import Action, InputError, Resolution, classify
-from crmsync.providers.salesforce import mapping, spec
+from crmsync.providers.salesforce import mapping, reading, spec
 from crmsync.providers.salesforce.allocation import (
     DEFAULT_PROBE,
     DEFAULT_SHARE,
@@ -31,7 +32,7 @@ from crmsync.providers.salesforce.allocation import (
     allocation_for,
 )
 from crmsync.providers.salesforce.bulk import BulkUpsert
-from crmsync.providers.salesforce.client import SalesforceClient, item_problem
+from crmsync.providers.salesforce.client import SalesforceClient, item_problem, soql_string
 from crmsync.providers.salesforce.converted import CONVERTED, ConvertedLeads, is_contact
 
 UNREPORTED = Resolution(Action.RETRY, "Salesforce returned no result for this record")
@@ -41,13 +42,11 @@ EMAILS_PER_QUERY = 200
 """Keeps each SOQL statement far below Salesforce's 100,000-character limit."""
 
 
-def soql_string(value: str) -> str:
-    """A SOQL string literal: backslashes and quotes escaped."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class SalesforceConnector(Connector):
     spec = spec.SPEC
+    capabilities = frozenset(
+        {Capability.WRITE, Capability.READ, Capability.READ_CHANGES, Capability.DESCRIBE_FIELDS}
+    )
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
@@ -160,6 +159,15 @@ class SalesforceConnector(Connector):
                 for r in rows
             ]
         return users
+
+    async def read(self, crm_ids: Sequence[str], fields: Sequence[str]) -> list[RemoteRecord]:
+        return await reading.read(self.client, self.spec.crm_object, crm_ids, fields)
+
+    async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
+        return await reading.read_changes(self.client, self.spec.crm_object, cursor, fields)
+
+    async def describe_fields(self) -> list[FieldDescription]:
+        return reading.describe(await self.client.describe_fields(self.spec.crm_object))
 
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         leads = [w for w in writes if not is_contact(w.crm_id)]
