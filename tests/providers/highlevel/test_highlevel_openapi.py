@@ -116,3 +116,12 @@ def test_missing_spec_files_fail_rather_than_skip(
     monkeypatch.setattr(openapi_check, "SPEC_DIR", tmp_path / "absent")
     with pytest.raises(pytest.fail.Exception, match="OpenAPI files are missing"):
         openapi_check.spec_dir()
+
+
+def test_spec_files_ship_with_the_repository() -> None:
+    """A fresh clone passes on its own: nothing is read from beside the repository."""
+    repo = Path(__file__).resolve().parents[3]
+    spec = openapi_check.spec_dir()
+    assert repo in spec.parents
+    referenced = spec.parent / "common" / "common-schemas.json"
+    assert referenced.is_file() and (spec.parent / "LICENSE").is_file()
