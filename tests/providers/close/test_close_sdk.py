@@ -111,6 +111,8 @@ def test_lead_query_refuses_what_it_cannot_evaluate(served: Served, people: dict
         "date_created > 2020-01-01",
         "opportunities:1",
         "lovel*",
+        'name:"Ada',
+        "(name:Ada)",
     ):
         error = served.refused("lead", {"query": query})
         assert error.response.status_code == 400, query

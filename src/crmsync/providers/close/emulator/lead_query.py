@@ -121,8 +121,8 @@ def parse(
                 raise _refuse(text, f"No value for {atom!r}")
             value = tokens[index + 2][1]
             index += 3
-            if value.startswith((">", "<")) or "*" in value:
-                raise _refuse(text, "Ranges and wildcards are not supported by the emulator")
+            if "*" in value:
+                raise _refuse(text, "Wildcards are not supported by the emulator")
             if atom.lower().startswith("custom."):
                 field = _resolve(atom[len("custom.") :], lead_fields, contact_fields)
                 terms.append(Term("custom", value, field))
