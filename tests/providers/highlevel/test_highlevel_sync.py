@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crmsync.db.tables import ConnectionStatus
-from crmsync.providers.highlevel import HighLevelHarness
 from crmsync.providers.highlevel.emulator import HighLevelEmulator
+from crmsync.providers.highlevel.emulator.harness import HighLevelHarness
 from crmsync.providers.highlevel.spec import SPEC
 from tests.support.world import World, world
 
