@@ -3,7 +3,8 @@
 * 400: ``{"errors": [...], "field-errors": {...}}`` (nested field errors follow the payload,
   e.g. ``{"contacts": {"0": {"emails": ...}}}``: the nesting is our best reading of Close);
 * 401 / 404: ``{"error": "..."}`` (exact wording unconfirmed), also for unknown routes (404)
-  and methods (405), in the words of Werkzeug, the library under Close's Flask API;
+  and methods (405), worded as Werkzeug words them (Close's API is a Flask app, as far as its
+  open-source libraries tell; unconfirmed);
 * 429: ``{"error": {"rate_reset": seconds, "message", "rate_limit", "rate_window",
   "rate_limit_type"}}`` plus the ``RateLimit`` header;
 * OAuth endpoints: RFC 6749 ``{"error", "error_description"}``.
