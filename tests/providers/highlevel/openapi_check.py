@@ -1,7 +1,7 @@
 """Checks HTTP traffic against HighLevel's official OpenAPI files (openapi-core).
 
-The files live beside the repository, in ``../shared/specs/highlevel``; a missing folder fails
-the test that needs it rather than skipping it.
+The files are kept in the repository, in ``spec/`` beside this module (CC0; see its README); a
+missing file fails the test that needs it rather than skipping it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SPEC_DIR = REPO_ROOT.parent / "shared" / "specs" / "highlevel" / "apps"
+SPEC_DIR = Path(__file__).resolve().parent / "spec" / "apps"
 SPEC_FOR_PREFIX = {
     "/contacts": "contacts.json",
     "/locations": "locations.json",

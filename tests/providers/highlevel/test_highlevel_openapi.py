@@ -84,6 +84,7 @@ def test_emulator_answers_for_endpoints_beyond_the_connector_match_the_spec(
     token = w.connection()
     location = w.harness.location_id
     crm_id = w.harness.records()[0].crm_id
+    field_id = w.harness.emulator.store.custom_fields(location, "contact")[0].id
     bearer = w.rt.vault.open(token.token_ciphertext or b"")["access_token"]
     headers = {"Authorization": f"Bearer {bearer}", "Version": API_VERSION}
     base = f"https://{API_HOST}"
@@ -102,11 +103,14 @@ def test_emulator_answers_for_endpoints_beyond_the_connector_match_the_spec(
             await c.post("/contacts/", json={"locationId": location, "email": "not-an-email"})
             await c.get("/users/", params={"locationId": location})
             await c.get(f"/contacts/{crm_id}", headers={"Authorization": "Bearer nope"})
+            await c.get(f"/locations/{location}/customFields/{field_id}")
+            await c.get(f"/users/{w.crm_admin_id}")
+            await c.delete(f"/contacts/{crm_id}")
 
     before = len(recorder.exchanges)
     asyncio.run(calls())
     direct = recorder.exchanges[before:]
-    assert [e.response.status_code for e in direct] == [200, 200, 200, 422, 200, 401]
+    assert [e.response.status_code for e in direct] == [200, 200, 200, 422, 200, 401, 200, 200, 200]
     assert [p for e in direct for p in problems(e)] == []
 
 
@@ -116,3 +120,12 @@ def test_missing_spec_files_fail_rather_than_skip(
     monkeypatch.setattr(openapi_check, "SPEC_DIR", tmp_path / "absent")
     with pytest.raises(pytest.fail.Exception, match="OpenAPI files are missing"):
         openapi_check.spec_dir()
+
+
+def test_spec_files_ship_with_the_repository() -> None:
+    """A fresh clone passes on its own: nothing is read from beside the repository."""
+    repo = Path(__file__).resolve().parents[3]
+    spec = openapi_check.spec_dir()
+    assert repo in spec.parents
+    referenced = spec.parent / "common" / "common-schemas.json"
+    assert referenced.is_file() and (spec.parent / "LICENSE").is_file()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crmsync.emulation import create_control_router, install_policy
 from crmsync.providers.close.emulator import (
+    routes_activities,
     routes_control,
     routes_oauth,
     routes_org,
@@ -21,6 +23,7 @@ from crmsync.providers.close.emulator.config import CloseEmulatorConfig
 from crmsync.providers.close.emulator.errors import (
     CloseError,
     handle_close_error,
+    handle_unknown_route,
     handle_validation_error,
 )
 from crmsync.providers.close.emulator.state import CloseEmulator
@@ -39,8 +42,10 @@ def create_app(config: CloseEmulatorConfig | None = None, *, served: bool = Fals
     install_policy(app, emulator.policy)
     app.add_exception_handler(CloseError, handle_close_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
-    for router in (routes_oauth.router, routes_records.router, routes_org.router):
-        app.include_router(router)
+    app.add_exception_handler(StarletteHTTPException, handle_unknown_route)
+    routers = (routes_oauth, routes_records, routes_org, routes_activities)
+    for module in routers:
+        app.include_router(module.router)
     app.include_router(create_control_router(emulator.controls))
     app.include_router(routes_control.router)
     return app

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from crmsync.providers.close.emulator.errors import CloseError
+from crmsync.providers.close.emulator.errors import CloseError, invalid
 from crmsync.providers.close.emulator.policy import Caller
 from crmsync.providers.close.emulator.state import CloseEmulator
 
@@ -35,6 +36,15 @@ def split_fields(value: str | None) -> list[str] | None:
     if not value:
         return None
     return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def refuse_other_parameters(request: Request, allowed: Collection[str]) -> None:
+    """A filter the emulator does not evaluate is refused with Close's 400, never ignored:
+    ignoring it would answer with objects the caller asked not to get."""
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        message = "Not a filter the emulator evaluates on this endpoint."
+        raise invalid(field_errors={name: message for name in unknown})
 
 
 def user_id(emulator: CloseEmulator, caller: Caller) -> str:

@@ -2,7 +2,9 @@
 
 * 400: ``{"errors": [...], "field-errors": {...}}`` (nested field errors follow the payload,
   e.g. ``{"contacts": {"0": {"emails": ...}}}``: the nesting is our best reading of Close);
-* 401 / 404: ``{"error": "..."}`` (exact wording unconfirmed);
+* 401 / 404: ``{"error": "..."}`` (exact wording unconfirmed), also for unknown routes (404)
+  and methods (405), worded as Werkzeug words them (Close's API is a Flask app, as far as its
+  open-source libraries tell; unconfirmed);
 * 429: ``{"error": {"rate_reset": seconds, "message", "rate_limit", "rate_window",
   "rate_limit_type"}}`` plus the ``RateLimit`` header;
 * OAuth endpoints: RFC 6749 ``{"error", "error_description"}``.
@@ -18,6 +20,7 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from crmsync.emulation import CONTROL_PREFIX, RateDecision
@@ -84,6 +87,23 @@ async def handle_close_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, CloseError):
         raise exc
     return exc.response()
+
+
+NO_ROUTE = {
+    404: "The requested URL was not found on the server. If you entered the URL manually "
+    "please check your spelling and try again.",
+    405: "The method is not allowed for the requested URL.",
+}
+
+
+async def handle_unknown_route(request: Request, exc: Exception) -> Response:
+    """No such route (404) or not this method (405), in Close's ``{"error"}`` shape; control
+    routes keep FastAPI's ``{"detail"}``."""
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    if request.url.path.startswith(CONTROL_PREFIX) or exc.status_code not in NO_ROUTE:
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+    return JSONResponse({"error": NO_ROUTE[exc.status_code]}, exc.status_code, headers=exc.headers)
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:

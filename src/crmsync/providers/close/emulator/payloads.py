@@ -27,6 +27,10 @@ class ContactChanges:
     custom: dict[str, Any] = field(default_factory=dict)  # field id → value (None clears)
 
 
+LeadChanges = ContactChanges
+"""A lead's own fields and its lead custom field values, in the same shape."""
+
+
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -93,6 +97,16 @@ def _custom_value(definition: CustomField, value: Any, users: Collection[str]) -
     return _text(value)
 
 
+def _custom(
+    key: str, value: Any, fields: Mapping[str, CustomField], users: Collection[str], kind: str
+) -> tuple[str, Any]:
+    field_id = key.removeprefix(CUSTOM)
+    definition = fields.get(field_id)
+    if definition is None:
+        raise ValueError(f"There is no {kind} custom field with this id.")
+    return field_id, _custom_value(definition, value, users)
+
+
 def parse_contact(
     payload: Mapping[str, Any], fields: Mapping[str, CustomField], users: Collection[str]
 ) -> ContactChanges:
@@ -110,11 +124,8 @@ def parse_contact(
             if key in parsers:
                 changes.values[key] = parsers[key](value)
             elif key.startswith(CUSTOM):
-                field_id = key.removeprefix(CUSTOM)
-                definition = fields.get(field_id)
-                if definition is None:
-                    raise ValueError("There is no contact custom field with this id.")
-                changes.custom[field_id] = _custom_value(definition, value, users)
+                field_id, parsed = _custom(key, value, fields, users, "contact")
+                changes.custom[field_id] = parsed
         except _Nested as exc:
             errors[key] = exc.errors
         except ValueError as exc:
@@ -138,14 +149,24 @@ def _address(value: Any) -> dict[str, Any]:
     return address
 
 
-def parse_lead(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The lead's own fields (contacts are parsed separately, only on create)."""
-    changes: dict[str, Any] = {}
+def parse_lead(
+    payload: Mapping[str, Any], fields: Mapping[str, CustomField], users: Collection[str]
+) -> LeadChanges:
+    """The lead's own fields and lead custom values (contacts are parsed separately, only on
+    create)."""
+    changes = LeadChanges()
     errors: dict[str, Any] = {}
     for key in ("name", "description", "url"):
         if key in payload:
             try:
-                changes[key] = _text(payload[key])
+                changes.values[key] = _text(payload[key])
+            except ValueError as exc:
+                errors[key] = str(exc)
+    for key, value in payload.items():
+        if key.startswith(CUSTOM):
+            try:
+                field_id, parsed = _custom(key, value, fields, users, "lead")
+                changes.custom[field_id] = parsed
             except ValueError as exc:
                 errors[key] = str(exc)
     if "addresses" in payload:
@@ -153,16 +174,16 @@ def parse_lead(payload: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(addresses, list):
             errors["addresses"] = "Not a valid list."
         else:
-            parsed: list[dict[str, Any]] = []
+            parsed_addresses: list[dict[str, Any]] = []
             problems: dict[str, Any] = {}
             for index, item in enumerate(addresses):
                 try:
-                    parsed.append(_address(item))
+                    parsed_addresses.append(_address(item))
                 except _Nested as exc:
                     problems[str(index)] = exc.errors
             if problems:
                 errors["addresses"] = problems
-            changes["addresses"] = parsed
+            changes.values["addresses"] = parsed_addresses
     if errors:
         raise invalid(field_errors=errors)
     return changes

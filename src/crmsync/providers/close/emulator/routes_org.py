@@ -1,4 +1,5 @@
-"""Organisation-level endpoints: contact custom fields, users, ``/me/`` and ``/data/search/``."""
+"""Organisation-level endpoints: the organisation, lead statuses, lead and contact custom
+fields, users, ``/me/`` and ``/data/search/``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,44 @@ router = APIRouter(prefix="/api/v1", route_class=EmulatedRoute, tags=["organizat
 
 def _page(items: list[dict[str, Any]], skip: int, limit: int) -> JSONResponse:
     return JSONResponse({"data": items[skip : skip + limit], "has_more": skip + limit < len(items)})
+
+
+@router.get("/organization/{organization_id}/")
+def get_organization(
+    organization_id: str, emulator: EmulatorDep, caller: CallerDep
+) -> JSONResponse:
+    """With its lead statuses and memberships (user data prefixed with ``user_``)."""
+    return JSONResponse(emulator.store.organization(caller.organization_id, organization_id))
+
+
+@router.get("/status/lead/")
+def list_lead_statuses(emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
+    statuses = emulator.store.lead_statuses(caller.organization_id)
+    return JSONResponse({"data": [s.as_json() for s in statuses], "has_more": False})
+
+
+@router.get("/custom_field/lead/")
+def list_lead_fields(
+    emulator: EmulatorDep, caller: CallerDep, skip: Skip = 0, limit: Limit = 100
+) -> JSONResponse:
+    fields = emulator.store.custom_fields_of_leads(caller.organization_id)
+    return _page([f.as_json() for f in fields], skip, limit)
+
+
+@router.post("/custom_field/lead/")
+def create_lead_field(payload: Payload, emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
+    definition = emulator.store.create_field(
+        caller.organization_id, payload, user_id(emulator, caller), on="lead"
+    )
+    return JSONResponse(definition.as_json())
+
+
+@router.get("/custom_field/lead/{field_id}/")
+def get_lead_field(field_id: str, emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
+    for definition in emulator.store.custom_fields_of_leads(caller.organization_id):
+        if definition.id == field_id:
+            return JSONResponse(definition.as_json())
+    raise not_found("Custom field")
 
 
 @router.get("/custom_field/contact/")

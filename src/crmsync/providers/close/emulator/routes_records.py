@@ -1,10 +1,12 @@
-"""Leads (with nested contacts) and contacts: create, read, update and list, as on Close."""
+"""Leads (with nested contacts) and contacts: create, read, update, delete and list, as on
+Close. ``GET /lead/`` searches with ``query`` (see ``lead_query``); ``GET /contact/`` filters by
+``lead_id``; any other parameter is refused."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
 from crmsync.emulation import EmulatedRoute
@@ -12,6 +14,7 @@ from crmsync.providers.close.emulator.common import (
     MAX_PAGE,
     CallerDep,
     EmulatorDep,
+    refuse_other_parameters,
     split_fields,
     user_id,
 )
@@ -22,26 +25,27 @@ Limit = Annotated[int, Query(alias="_limit", ge=1, le=MAX_PAGE)]
 FieldsQuery = Annotated[str | None, Query(alias="_fields")]
 
 router = APIRouter(prefix="/api/v1", route_class=EmulatedRoute, tags=["leads and contacts"])
-
-
-def _page(
-    emulator: EmulatorDep, caller: CallerDep, kind: str, skip: int, limit: int, fields: str | None
-) -> JSONResponse:
-    data, more = emulator.store.page(
-        caller.organization_id, kind, skip, limit, split_fields(fields)
-    )
-    return JSONResponse({"data": data, "has_more": more})
+PAGING = ("_skip", "_limit", "_fields")
 
 
 @router.get("/lead/")
 def list_leads(
+    request: Request,
     emulator: EmulatorDep,
     caller: CallerDep,
     skip: Skip = 0,
     limit: Limit = 100,
     fields: FieldsQuery = None,
+    query: str | None = None,
 ) -> JSONResponse:
-    return _page(emulator, caller, "lead", skip, limit, fields)
+    """Every lead, oldest first; with ``query``, the matches and ``total_results``."""
+    refuse_other_parameters(request, (*PAGING, "query"))
+    org_id, wanted = caller.organization_id, split_fields(fields)
+    if query is None or not query.strip():
+        data, more = emulator.store.page(org_id, "lead", skip, limit, wanted)
+        return JSONResponse({"data": data, "has_more": more})
+    data, more, total = emulator.store.query_leads(org_id, query, skip, limit, wanted)
+    return JSONResponse({"data": data, "has_more": more, "total_results": total})
 
 
 @router.post("/lead/")
@@ -70,15 +74,29 @@ def update_lead(
     return JSONResponse(lead)
 
 
+@router.delete("/lead/{lead_id}/")
+def delete_lead(lead_id: str, emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
+    """The lead, its contacts and its activities; Close answers an empty object."""
+    emulator.store.delete_lead(caller.organization_id, lead_id)
+    return JSONResponse({})
+
+
 @router.get("/contact/")
 def list_contacts(
+    request: Request,
     emulator: EmulatorDep,
     caller: CallerDep,
     skip: Skip = 0,
     limit: Limit = 100,
     fields: FieldsQuery = None,
+    lead_id: str | None = None,
 ) -> JSONResponse:
-    return _page(emulator, caller, "contact", skip, limit, fields)
+    """Every contact (of one lead, with ``lead_id``), oldest first."""
+    refuse_other_parameters(request, (*PAGING, "lead_id"))
+    data, more = emulator.store.page(
+        caller.organization_id, "contact", skip, limit, split_fields(fields), lead_id=lead_id
+    )
+    return JSONResponse({"data": data, "has_more": more})
 
 
 @router.post("/contact/")
@@ -106,3 +124,9 @@ def update_contact(
         caller.organization_id, contact_id, payload, user_id(emulator, caller)
     )
     return JSONResponse(contact)
+
+
+@router.delete("/contact/{contact_id}/")
+def delete_contact(contact_id: str, emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
+    emulator.store.delete_contact(caller.organization_id, contact_id)
+    return JSONResponse({})

@@ -1,6 +1,6 @@
-"""The emulated Close data (organisations, users, contact custom fields, leads, contacts) behind
-one lock. Every method takes the caller's organisation: one organisation never sees another's
-objects. Methods never await; they hold the lock only for in-memory work.
+"""The emulated Close data (organisations, users, lead statuses, custom fields, leads, contacts,
+activities) behind one lock. Every method takes the caller's organisation: one organisation
+never sees another's objects. Methods never await; they hold the lock only for in-memory work.
 """
 
 from __future__ import annotations
@@ -9,19 +9,22 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from crmsync.providers.close.emulator import search
+from crmsync.providers.close.emulator import activities, lead_query, search
 from crmsync.providers.close.emulator.errors import CloseError, invalid, not_found
 from crmsync.providers.close.emulator.payloads import (
     ContactChanges,
+    LeadChanges,
     lead_contacts,
     parse_contact,
     parse_custom_field,
     parse_lead,
 )
 from crmsync.providers.close.emulator.records import (
+    Activity,
     Contact,
     CustomField,
     Lead,
+    LeadStatus,
     Organization,
     User,
     iso,
@@ -30,6 +33,8 @@ from crmsync.providers.close.emulator.records import (
 )
 
 Fields = Sequence[str] | None
+DEFAULT_STATUSES = ("Potential", "Bad Fit", "Qualified", "Customer")
+"""A new organisation's lead statuses (Close's sample data; the exact defaults unconfirmed)."""
 
 
 class CloseStore:
@@ -56,8 +61,14 @@ class CloseStore:
             self.admin.organizations = list(self.organizations)
             self.users: dict[str, User] = {self.admin.id: self.admin}
             self.fields: dict[str, CustomField] = {}
+            self.lead_fields: dict[str, CustomField] = {}
+            self.statuses: dict[str, list[LeadStatus]] = {
+                org: [LeadStatus(new_id("stat_"), org, label) for label in DEFAULT_STATUSES]
+                for org in self.organizations
+            }
             self.leads: dict[str, Lead] = {}
             self.contacts: dict[str, Contact] = {}
+            self.activities: dict[str, Activity] = {}
             # (custom field id, value as text) -> ids of the contacts holding it: what lets a
             # search by Person ID cost the size of the batch, not the size of the CRM
             self._by_value: dict[tuple[str, str], set[str]] = {}
@@ -89,6 +100,28 @@ class CloseStore:
             orgs = [self.organizations[o].as_json() for o in user.organizations]
             return {**user.as_json(), "organizations": orgs}
 
+    def organization(self, org_id: str, wanted_id: str) -> dict[str, Any]:
+        """``GET /organization/{id}/``: only the caller's own organisation is found."""
+        with self.lock:
+            org = self.organizations.get(wanted_id)
+            if org is None or wanted_id != org_id:
+                raise not_found("Organization")
+            members = [u for u in self.users.values() if org_id in u.organizations]
+            return {
+                **org.as_json(),
+                "date_updated": org.date_created,
+                "created_by": None,
+                "updated_by": None,
+                "currency": "USD",
+                "lead_statuses": [{"id": s.id, "label": s.label} for s in self.statuses[org_id]],
+                "memberships": [u.membership_json(org_id) for u in members],
+                "inactive_memberships": [],
+            }
+
+    def lead_statuses(self, org_id: str) -> list[LeadStatus]:
+        with self.lock:
+            return list(self.statuses[org_id])
+
     # custom fields -----------------------------------------------------------------------
 
     def _fields(self, org_id: str) -> dict[str, CustomField]:
@@ -98,18 +131,28 @@ class CloseStore:
         with self.lock:
             return list(self._fields(org_id).values())
 
-    def create_field(self, org_id: str, payload: Mapping[str, Any], user_id: str) -> CustomField:
+    def _lead_fields(self, org_id: str) -> dict[str, CustomField]:
+        return {f.id: f for f in self.lead_fields.values() if f.organization_id == org_id}
+
+    def custom_fields_of_leads(self, org_id: str) -> list[CustomField]:
         with self.lock:
-            taken = {f.name for f in self._fields(org_id).values()}
-            parsed = parse_custom_field(payload, taken)
+            return list(self._lead_fields(org_id).values())
+
+    def create_field(
+        self, org_id: str, payload: Mapping[str, Any], user_id: str, *, on: str = "contact"
+    ) -> CustomField:
+        """A contact custom field (``cf_…``), or with ``on="lead"`` a lead one (``lcf_…``)."""
+        with self.lock:
+            existing = self._lead_fields(org_id) if on == "lead" else self._fields(org_id)
+            parsed = parse_custom_field(payload, {f.name for f in existing.values()})
             definition = CustomField(
-                id=new_id("cf_"),
+                id=new_id("lcf_" if on == "lead" else "cf_"),
                 organization_id=org_id,
                 date_created=self.now(),
                 created_by=user_id,
                 **parsed,
             )
-            self.fields[definition.id] = definition
+            (self.lead_fields if on == "lead" else self.fields)[definition.id] = definition
             return definition
 
     # leads and contacts ------------------------------------------------------------------
@@ -132,7 +175,7 @@ class CloseStore:
     def _lead_json(self, lead: Lead, fields: Fields = None) -> dict[str, Any]:
         custom = self._fields(lead.organization_id)
         contacts = [self.contacts[c].as_json(custom) for c in lead.contact_ids]
-        return select(lead.as_json(contacts), fields)
+        return select(lead.as_json(contacts, self._lead_fields(lead.organization_id)), fields)
 
     def _contact_json(self, contact: Contact, fields: Fields = None) -> dict[str, Any]:
         return select(contact.as_json(self._fields(contact.organization_id)), fields)
@@ -159,11 +202,22 @@ class CloseStore:
             elif key in self._by_value:
                 self._by_value[key].discard(contact.id)
 
-    def _new_lead(self, org_id: str, user_id: str, changes: Mapping[str, Any]) -> Lead:
-        lead = Lead(new_id("lead_"), org_id, self.now(), user_id)
-        for key, value in changes.items():
+    def _apply_lead(self, lead: Lead, changes: LeadChanges) -> None:
+        for key, value in changes.values.items():
             setattr(lead, key, value)
+        for field_id, value in changes.custom.items():
+            if value is None:
+                lead.custom.pop(field_id, None)
+            else:
+                lead.custom[field_id] = value
+
+    def _new_lead(self, org_id: str, user_id: str, changes: LeadChanges) -> Lead:
+        status = self.statuses[org_id][0]
+        lead = Lead(new_id("lead_"), org_id, self.now(), user_id, status.id, status.label)
+        self._apply_lead(lead, changes)
         self.leads[lead.id] = lead
+        created = Activity(new_id("acti_"), org_id, lead.id, "Created", user_id, lead.date_created)
+        self.activities[created.id] = created
         return lead
 
     def _new_contact(self, lead: Lead, changes: ContactChanges, user_id: str) -> Contact:
@@ -176,8 +230,8 @@ class CloseStore:
     def create_lead(self, org_id: str, payload: Mapping[str, Any], user_id: str) -> dict[str, Any]:
         """``POST /lead/``: the lead and its nested contacts, all validated before any write."""
         with self.lock:
-            changes = parse_lead(payload)
             fields, members = self._fields(org_id), self._members(org_id)
+            changes = parse_lead(payload, self._lead_fields(org_id), members)
             parsed: list[ContactChanges] = []
             for index, body in enumerate(lead_contacts(payload)):
                 try:
@@ -196,10 +250,22 @@ class CloseStore:
         """``PUT /lead/{id}/`` changes the lead's own fields, never its contacts."""
         with self.lock:
             lead = self._lead(org_id, lead_id)
-            for key, value in parse_lead(payload).items():
-                setattr(lead, key, value)
+            changes = parse_lead(payload, self._lead_fields(org_id), self._members(org_id))
+            self._apply_lead(lead, changes)
             lead.date_updated, lead.updated_by = self.now(), user_id
             return self._lead_json(lead)
+
+    def delete_lead(self, org_id: str, lead_id: str) -> None:
+        """``DELETE /lead/{id}/``: the lead with its contacts and its activities."""
+        with self.lock:
+            lead = self._lead(org_id, lead_id)
+            for contact_id in lead.contact_ids:
+                contact = self.contacts.pop(contact_id)
+                for field_id, value in contact.custom.items():
+                    self._index(contact, field_id, value, add=False)
+            for activity in [a for a in self.activities.values() if a.lead_id == lead_id]:
+                del self.activities[activity.id]
+            del self.leads[lead_id]
 
     def get_lead(self, org_id: str, lead_id: str, fields: Fields = None) -> dict[str, Any]:
         with self.lock:
@@ -216,7 +282,11 @@ class CloseStore:
             ):
                 raise invalid(field_errors={"lead_id": "Object does not exist."})
             changes = parse_contact(payload, self._fields(org_id), self._members(org_id))
-            lead = self._lead(org_id, lead_id) if lead_id else self._new_lead(org_id, user_id, {})
+            lead = (
+                self._lead(org_id, lead_id)
+                if lead_id
+                else self._new_lead(org_id, user_id, LeadChanges())
+            )
             return self._contact_json(self._new_contact(lead, changes, user_id))
 
     def update_contact(
@@ -229,31 +299,76 @@ class CloseStore:
             self._apply(contact, changes, user_id)
             return self._contact_json(contact)
 
+    def delete_contact(self, org_id: str, contact_id: str) -> None:
+        """``DELETE /contact/{id}/``: the contact only; its lead stays, maybe with none."""
+        with self.lock:
+            contact = self._contact(org_id, contact_id)
+            for field_id, value in contact.custom.items():
+                self._index(contact, field_id, value, add=False)
+            self.leads[contact.lead_id].contact_ids.remove(contact_id)
+            del self.contacts[contact_id]
+
     def get_contact(self, org_id: str, contact_id: str, fields: Fields = None) -> dict[str, Any]:
         with self.lock:
             return self._contact_json(self._contact(org_id, contact_id), fields)
 
     def page(
-        self, org_id: str, kind: str, skip: int, limit: int, fields: Fields = None
+        self,
+        org_id: str,
+        kind: str,
+        skip: int,
+        limit: int,
+        fields: Fields = None,
+        *,
+        lead_id: str | None = None,
     ) -> tuple[list[dict[str, Any]], bool]:
-        """One ``_skip``/``_limit`` page of leads or contacts, oldest first."""
+        """One ``_skip``/``_limit`` page of leads or contacts (of one lead, with ``lead_id``),
+        oldest first."""
         with self.lock:
             if kind == "lead":
                 leads = [lead for lead in self.leads.values() if lead.organization_id == org_id]
                 page = [self._lead_json(lead, fields) for lead in leads[skip : skip + limit]]
                 return page, skip + limit < len(leads)
             contacts = [c for c in self.contacts.values() if c.organization_id == org_id]
+            if lead_id is not None:
+                contacts = [c for c in contacts if c.lead_id == lead_id]
             page = [self._contact_json(c, fields) for c in contacts[skip : skip + limit]]
             return page, skip + limit < len(contacts)
+
+    def query_leads(
+        self, org_id: str, text: str, skip: int, limit: int, fields: Fields = None
+    ) -> tuple[list[dict[str, Any]], bool, int]:
+        """``GET /lead/?query=``: a page of the matching leads, and how many match."""
+        with self.lock:
+            contact_fields = list(self._fields(org_id).values())
+            query = lead_query.parse(text, list(self._lead_fields(org_id).values()), contact_fields)
+            leads = [lead for lead in self.leads.values() if lead.organization_id == org_id]
+            hits = [
+                lead
+                for lead in leads
+                if lead_query.matches(query, lead, [self.contacts[c] for c in lead.contact_ids])
+            ]
+            hits = lead_query.ordered(query, hits)
+            page = [self._lead_json(lead, fields) for lead in hits[skip : skip + limit]]
+            return page, skip + limit < len(hits), len(hits)
+
+    def list_activities(
+        self, org_id: str, params: Mapping[str, str], skip: int, limit: int, fields: Fields
+    ) -> tuple[list[dict[str, Any]], bool]:
+        with self.lock:
+            own = [a for a in self.activities.values() if a.organization_id == org_id]
+            kept = activities.filtered(params, own)
+            page = [select(a.as_json(), fields) for a in kept[skip : skip + limit]]
+            return page, skip + limit < len(kept)
 
     def search(self, org_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
             fields = self._fields(org_id)
             required = search.required_terms(body.get("query"))
-            if required is None:
+            if required is None or required[0] not in fields:  # lead fields are not indexed
                 leads = [lead for lead in self.leads.values() if lead.organization_id == org_id]
                 contacts = [c for c in self.contacts.values() if c.organization_id == org_id]
-            else:  # leads hold no custom values: only the indexed contacts can match
+            else:  # a contact field: only the indexed contacts can match
                 field_id, values = required
                 ids = set().union(*(self._by_value.get((field_id, v), set()) for v in values))
                 leads = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crmsync.emulation import create_control_router, install_policy
 from crmsync.providers.highlevel.emulator import (
@@ -21,6 +22,7 @@ from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
 from crmsync.providers.highlevel.emulator.errors import (
     HighLevelError,
     handle_highlevel_error,
+    handle_unknown_route,
     handle_validation_error,
 )
 from crmsync.providers.highlevel.emulator.state import HighLevelEmulator
@@ -39,6 +41,7 @@ def create_app(config: HighLevelEmulatorConfig | None = None, *, served: bool = 
     install_policy(app, emulator.policy)
     app.add_exception_handler(HighLevelError, handle_highlevel_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_unknown_route)
     for router in (routes_oauth.router, routes_contacts.router, routes_locations.router):
         app.include_router(router)
     app.include_router(create_control_router(emulator.controls))

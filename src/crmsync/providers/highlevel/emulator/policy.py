@@ -1,9 +1,10 @@
 """What every HighLevel call goes through: the Version header, auth, scopes, rate limits.
 
-API calls (``/contacts``, ``/locations``, ``/users``) need ``Version: 2021-07-28`` and a
-location token with the endpoint's scope, count against 100 requests per rolling 10 s and
-200,000 per day per location (answered in ``X-RateLimit-*`` headers) and may get any fault.
-The token endpoint may get 500/503; the chooselocation page and ``/_emulator/`` never do.
+API calls (``/contacts``, ``/locations``, ``/users``) need a ``Version`` header naming one of
+HighLevel's supported API versions (``API_VERSIONS``) and a location token with the endpoint's
+scope, count against 100 requests per rolling 10 s and 200,000 per day per location (answered
+in ``X-RateLimit-*`` headers) and may get any fault. The token endpoint may get 500/503; the
+chooselocation page and ``/_emulator/`` never do.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ from crmsync.providers.highlevel.emulator.errors import (
     unauthorized,
 )
 
-API_VERSION = "2021-07-28"
+API_VERSIONS = frozenset({"v3", "2023-02-21", "2021-07-28", "2021-04-15", "legacy"})
+"""The "Supported Versions" table of HighLevel's API Versioning page: date-based versions before
+``v3``, named ones from it on, each passed as the ``Version`` header. The official Python SDK
+(gohighlevel-api-client 3.x) sends ``v3`` to the same paths; the OpenAPI files name
+``2021-07-28`` for these endpoints. Every supported version gets the same answers here: the
+emulator models no difference between them (see docs/providers/highlevel.md)."""
 API_PREFIXES = ("/contacts", "/locations", "/users")
 TOKEN_PATH = "/oauth/token"
 NO_FAULTS: frozenset[FaultKind] = frozenset()
@@ -122,8 +128,11 @@ class HighLevelPolicy:
     def admit(self, request: Request, route: RouteInfo) -> Response | Mapping[str, str]:
         if not route.template.startswith(API_PREFIXES):
             return {}
-        if request.headers.get("version") != API_VERSION:  # message unconfirmed
+        version = request.headers.get("version")
+        if not version:  # messages unconfirmed
             return bad_request("Version header was not found").response()
+        if version not in API_VERSIONS:
+            return bad_request(f"Version {version} is not supported").response()
         token = _bearer(request)
         status, access = self.oauth.check_access_token(token) if token else (None, None)
         if status is not TokenStatus.VALID or access is None:

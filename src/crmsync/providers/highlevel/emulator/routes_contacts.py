@@ -1,4 +1,5 @@
-"""Contacts: create, get, update, upsert, search and duplicate search, in one location."""
+"""Contacts: create, get, update, delete, upsert, search and duplicate search, in one
+location."""
 
 from __future__ import annotations
 
@@ -92,3 +93,9 @@ def update_contact(
     change = _parse(emulator, location, body, UPDATE_KEYS)
     contact = emulator.store.update_contact(location, contactId, change)
     return JSONResponse({"succeded": True, "contact": contact.as_json()})
+
+
+@router.delete("/contacts/{contactId}")
+def delete_contact(contactId: str, emulator: EmulatorDep, location: TokenLocation) -> JSONResponse:
+    emulator.store.delete_contact(location, contactId)
+    return JSONResponse({"succeded": True})

@@ -33,6 +33,14 @@ def list_custom_fields(
     return JSONResponse({"customFields": [f.as_json() for f in fields]})
 
 
+@router.get("/locations/{locationId}/customFields/{id}")
+def get_custom_field(
+    locationId: str, id: str, emulator: EmulatorDep, location: TokenLocation
+) -> JSONResponse:
+    emulator.store.location(locationId, token_location=location)
+    return JSONResponse({"customField": emulator.store.custom_field(locationId, id).as_json()})
+
+
 @router.post("/locations/{locationId}/customFields", status_code=201)
 def create_custom_field(
     locationId: str, body: JsonBody, emulator: EmulatorDep, location: TokenLocation
@@ -72,3 +80,9 @@ def users_of_location(
         raise forbidden_location()
     users = emulator.store.users_of(emulator.config.company_id, locationId)
     return JSONResponse({"users": [u.as_json() for u in users]})
+
+
+@router.get("/users/{userId}")
+def get_user(userId: str, emulator: EmulatorDep, location: TokenLocation) -> JSONResponse:
+    """The user itself, not wrapped (``UserSuccessfulResponseDto``)."""
+    return JSONResponse(emulator.store.user_in(location, userId).as_json())

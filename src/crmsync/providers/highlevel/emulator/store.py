@@ -139,6 +139,14 @@ class HighLevelStore:
                 and (location_id is None or location_id in u.location_ids)
             ]
 
+    def user_in(self, location_id: str, user_id: str) -> User:
+        """A user of this location (the token reaches no other location's users)."""
+        with self.lock:
+            user = self.users.get(user_id)
+            if user is None or location_id not in user.location_ids:
+                raise bad_request("User not found")  # message unconfirmed
+            return user
+
     def user_ids(self, location_id: str) -> frozenset[str]:
         with self.lock:
             return frozenset(u.id for u in self.users.values() if location_id in u.location_ids)
@@ -149,6 +157,13 @@ class HighLevelStore:
         with self.lock:
             fields = self.fields.get(location_id, {}).values()
             return [f for f in fields if model in ("all", f.model)]
+
+    def custom_field(self, location_id: str, field_id: str) -> CustomField:
+        with self.lock:
+            found = self.fields.get(location_id, {}).get(field_id)
+            if found is None:
+                raise bad_request("Custom field not found")  # message unconfirmed
+            return found
 
     def field_lookup(self, location_id: str) -> dict[str, CustomField]:
         """A location's contact custom fields by id and by ``fieldKey``."""
@@ -273,6 +288,14 @@ class HighLevelStore:
             if self._apply(contact, change):
                 contact.date_updated = self._stamp()[0]
             return contact.copy()
+
+    def delete_contact(self, location_id: str, contact_id: str) -> None:
+        """Gone from gets, searches and duplicate checks at once."""
+        with self.lock:
+            contact = self._owned(location_id, contact_id)
+            self._index(contact, add=False)
+            self._in_location[location_id].discard(contact_id)
+            del self.contacts[contact_id]
 
     def upsert_contact(
         self, location_id: str, change: ContactInput, create_new: bool
