@@ -50,6 +50,7 @@ def _page(
 
 
 @router.get(f"{DATA}/query")
+@router.get(f"{DATA}/query/")
 def query(
     version: str, request: Request, emulator: EmulatorDep, q: str | None = None
 ) -> JSONResponse:

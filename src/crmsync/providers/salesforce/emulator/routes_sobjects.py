@@ -21,7 +21,12 @@ from crmsync.providers.salesforce.emulator.common import (
     json_object,
     record_json,
 )
-from crmsync.providers.salesforce.emulator.errors import ItemError, RecordFailure, SalesforceError
+from crmsync.providers.salesforce.emulator.errors import (
+    ItemError,
+    RecordFailure,
+    SalesforceError,
+    not_found,
+)
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
 from crmsync.providers.salesforce.emulator.store import MultipleMatches, Undo
 
@@ -69,6 +74,7 @@ def describe_global(version: str, emulator: EmulatorDep) -> JSONResponse:
 
 
 @router.get(f"{DATA}/sobjects/{{sobject}}/describe")
+@router.get(f"{DATA}/sobjects/{{sobject}}/describe/")
 def describe(version: str, sobject: str, emulator: EmulatorDep) -> JSONResponse:
     with emulator.store.lock:
         return JSONResponse(emulator.store.sobject(sobject).describe(version))
@@ -116,6 +122,30 @@ async def update(
 def delete(version: str, sobject: str, record_id: str, emulator: EmulatorDep) -> Response:
     emulator.store.delete(sobject, record_id)
     return Response(status_code=204)
+
+
+@router.get(f"{DATA}/sobjects/{{sobject}}/{{field}}/{{value}}", response_model=None)
+def get_by_external_id(
+    version: str,
+    sobject: str,
+    field: str,
+    value: str,
+    emulator: EmulatorDep,
+    fields: str | None = None,
+) -> JSONResponse:
+    """The record whose external ID is ``value``; 404 when none, 300 listing them when
+    several share it."""
+    store = emulator.store
+    with store.lock:
+        definition = store.external_id_field(sobject, field)
+        name = store.sobject(sobject).name
+        found = store.find(name, definition.name, value)
+        if len(found) > 1:
+            return _multiple(version, name, found)
+        if not found:
+            raise not_found()
+        wanted = [f.strip() for f in fields.split(",")] if fields else None
+        return JSONResponse(record_json(version, name, store.get(name, found[0]), wanted))
 
 
 @router.patch(f"{DATA}/sobjects/{{sobject}}/{{field}}/{{value}}", response_model=None)

@@ -340,7 +340,70 @@ def standard_objects() -> dict[str, SObjectType]:
         ],
         createable=False,
     )
-    return {o.name: o for o in (lead, contact, account, opportunity, task, user)}
+    return {
+        o.name: o for o in (lead, contact, account, opportunity, task, user, *platform_objects())
+    }
+
+
+EDITIONS = (
+    "Developer Edition",
+    "Professional Edition",
+    "Enterprise Edition",
+    "Unlimited Edition",
+    "Performance Edition",
+    "Team Edition",
+)
+
+
+def platform_objects() -> list[SObjectType]:
+    """Read-only objects the platform keeps: the org itself and its assignment rules."""
+    organization = _object(
+        "Organization",
+        "Organization",
+        [
+            *_system(owner=False),
+            _text("Name", 80, nillable=NOT_NULL),
+            FieldDef(
+                "OrganizationType",
+                "picklist",
+                "Edition",
+                40,
+                picklist=EDITIONS,
+                restricted=True,
+                createable=False,
+                updateable=False,
+            ),
+            _text("InstanceName", 5, "Instance Name", createable=False, updateable=False),
+            FieldDef(
+                "IsSandbox",
+                "boolean",
+                "Is Sandbox",
+                nillable=NOT_NULL,
+                createable=False,
+                updateable=False,
+            ),
+        ],
+        createable=False,
+    )
+    assignment_rule = _object(
+        "AssignmentRule",
+        "Assignment Rule",
+        [
+            *_system(owner=False),
+            _text("Name", 120),
+            FieldDef("Active", "boolean", "Active", nillable=NOT_NULL, defaulted_on_create=True),
+            FieldDef(
+                "SobjectType",
+                "picklist",
+                "Object",
+                40,
+                picklist=("Case", "Lead"),
+                restricted=True,
+            ),
+        ],
+        createable=False,
+    )
+    return [organization, assignment_rule]
 
 
 DEFAULTS: dict[tuple[str, str], Any] = {

@@ -17,6 +17,8 @@ from crmsync.providers.salesforce.emulator.policy import SalesforcePolicy
 from crmsync.providers.salesforce.emulator.schema import custom_field
 from crmsync.providers.salesforce.emulator.store import OrgStore, Row, WriteContext
 
+KEPT_ON_RESET = ("User", "Organization")
+
 
 class SalesforceEmulator:
     """One Salesforce org with one connected app (and, by default, the app's package)."""
@@ -31,6 +33,17 @@ class SalesforceEmulator:
             config.clock,
             duplicate_rule=config.duplicate_rule,
             duplicate_rule_name=config.duplicate_rule_name,
+        )
+        self.started_at = config.clock()
+        self.store.install(
+            "Organization",
+            self.org_id,
+            {
+                "Name": config.org_name,
+                "OrganizationType": config.organization_type,
+                "InstanceName": config.instance_name,
+                "IsSandbox": config.is_sandbox,
+            },
         )
         self.admin_id = self.add_user(config.admin_email, "Admin", "User")
         self.install_package()
@@ -116,8 +129,10 @@ class SalesforceEmulator:
         """Every record but the users goes; custom fields back to the package's."""
         with self.store.lock:
             for name, rows in self.store.rows.items():
-                if name != "User":
+                if name not in KEPT_ON_RESET:
                     rows.clear()
+            for log in self.store.deleted.values():
+                log.clear()
             for field_name in [
                 f.name for f in self.store.objects["Lead"].fields.values() if f.custom
             ]:

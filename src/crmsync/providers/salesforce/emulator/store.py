@@ -75,6 +75,8 @@ class OrgStore:
         self.duplicate_rule_name = duplicate_rule_name
         self.objects: dict[str, SObjectType] = standard_objects()
         self.rows: dict[str, dict[str, Row]] = {name: {} for name in self.objects}
+        self.deleted: dict[str, list[tuple[str, float]]] = {name: [] for name in self.objects}
+        """Per sObject, (id, when) of each deleted record, for ``/sobjects/X/deleted/``."""
         self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
         for name in NAMED:
             self._index[(name, "Email")] = {}
@@ -143,6 +145,25 @@ class OrgStore:
             return [dict(row) for row in self.rows[self.sobject(sobject).name].values()]
 
     # -- writes ----------------------------------------------------------------------
+    def install(self, sobject: str, record_id: str, values: Row) -> Row:
+        """A record the platform itself keeps (the ``Organization``, an ``AssignmentRule``):
+        no user writes it, no rule checks it."""
+        with self.lock:
+            obj = self.sobject(sobject)
+            now = timestamp(self.clock())
+            row: Row = {
+                "Id": record_id,
+                "IsDeleted": False,
+                "CreatedDate": now,
+                "CreatedById": None,
+                "LastModifiedDate": now,
+                "LastModifiedById": None,
+                "SystemModstamp": now,
+                **values,
+            }
+            self.rows[obj.name][record_id] = row
+            return dict(row)
+
     def create(
         self, sobject: str, raw: dict[str, Any], ctx: WriteContext, undo: Undo | None = None
     ) -> Row:
@@ -252,6 +273,7 @@ class OrgStore:
             if row is None:
                 raise not_found()
             self._unindex(obj.name, row)
+            self.deleted[obj.name].append((row["Id"], self.clock()))
 
     def rollback(self, undo: Undo) -> None:
         """Put back every row an ``allOrNone`` request changed, newest change first."""
