@@ -198,3 +198,40 @@ def test_a_method_a_resource_does_not_take_answers_salesforce_405(sf: Salesforce
     [error] = response.json()
     assert error["errorCode"] == "METHOD_NOT_ALLOWED"
     assert error["message"].startswith("HTTP Method 'PUT' not allowed. Allowed are GET")
+
+
+# Lead assignment rules -----------------------------------------------------------------------
+
+
+def test_the_active_assignment_rule_owns_leads_unless_the_write_says_false(
+    sf: Salesforce, emulator: SalesforceEmulator
+) -> None:
+    chosen = emulator.add_user("chosen@acme.test", "Chosen", "Owner")
+    keeper = emulator.add_user("keeper@acme.test", "Queue", "Keeper")
+    rule = emulator.set_assignment_rule(keeper, "Round robin")
+    [listed] = sf.query("SELECT Id, Name, Active, SobjectType FROM AssignmentRule")["records"]
+    assert (listed["Id"], listed["Name"], listed["Active"]) == (rule, "Round robin", True)
+
+    defaulted = sf.Lead.create(lead("p1", OwnerId=chosen))["id"]
+    assert sf.Lead.get(defaulted)["OwnerId"] == keeper  # no header: TRUE
+    kept = sf.Lead.create(lead("p2", OwnerId=chosen), headers={"Sforce-Auto-Assign": "false"})
+    assert sf.Lead.get(kept["id"])["OwnerId"] == chosen
+    sf.Lead.update(kept["id"], {"Title": "CTO"})  # TRUE runs the rule on updates too
+    assert sf.Lead.get(kept["id"])["OwnerId"] == keeper
+    sf.Lead.update(kept["id"], {"OwnerId": chosen}, headers={"Sforce-Auto-Assign": "FALSE"})
+    assert sf.Lead.get(kept["id"])["OwnerId"] == chosen
+
+
+def test_an_assignment_rule_named_by_id_runs_on_created_leads_only(
+    sf: Salesforce, emulator: SalesforceEmulator
+) -> None:
+    chosen = emulator.add_user("chosen@acme.test", "Chosen", "Owner")
+    keeper = emulator.add_user("keeper@acme.test", "Queue", "Keeper")
+    inactive = emulator.set_assignment_rule(keeper, "Manual only", active=False)
+    named = {"Sforce-Auto-Assign": inactive}
+    created = sf.Lead.create(lead("p1", OwnerId=chosen), headers=named)["id"]
+    assert sf.Lead.get(created)["OwnerId"] == keeper
+    sf.Lead.update(created, {"OwnerId": chosen}, headers=named)
+    assert sf.Lead.get(created)["OwnerId"] == chosen
+    plain = sf.Lead.create(lead("p2", OwnerId=chosen))["id"]  # the rule is not active
+    assert sf.Lead.get(plain)["OwnerId"] == chosen

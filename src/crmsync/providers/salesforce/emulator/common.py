@@ -39,6 +39,14 @@ def allow_save(request: Request) -> bool:
     return options.get("allowSave", "").strip().lower() == "true"
 
 
+def auto_assign(request: Request) -> str:
+    """``Sforce-Auto-Assign``: ``TRUE`` (also when absent: Salesforce's default) runs the
+    active assignment rule on created and updated leads, ``FALSE`` none, a rule's id that rule
+    on created leads."""
+    value = request.headers.get("sforce-auto-assign", "TRUE").strip()
+    return value.upper() if value.upper() in ("TRUE", "FALSE") else value
+
+
 def record_json(
     version: str, sobject: str, row: Row, fields: list[str] | None = None
 ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from crmsync.providers.salesforce.emulator.common import (
     EmulatorDep,
     UserDep,
     allow_save,
+    auto_assign,
     json_object,
     record_json,
 )
@@ -86,7 +87,9 @@ async def create(
 ) -> JSONResponse:
     body = await json_object(request)
     row = emulator.store.create(
-        sobject, body, emulator.context(user, allow_save=allow_save(request))
+        sobject,
+        body,
+        emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request)),
     )
     return JSONResponse(_saved(row["Id"]), status_code=201)
 
@@ -113,7 +116,10 @@ async def update(
     body = await json_object(request)
     emulator.store.get(sobject, record_id)  # 404 before any value problem
     emulator.store.update(
-        sobject, record_id, body, emulator.context(user, allow_save=allow_save(request))
+        sobject,
+        record_id,
+        body,
+        emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request)),
     )
     return Response(status_code=204)
 
@@ -168,7 +174,7 @@ async def upsert_one(
             f"The Id field and the external ID field {definition.name} should not be specified "
             "in the sobject data.",
         )
-    context = emulator.context(user, allow_save=allow_save(request))
+    context = emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
     try:
         row, created = emulator.store.upsert(sobject, definition.name, value, body, context)
     except MultipleMatches as exc:
@@ -227,7 +233,7 @@ async def upsert_collection(
             )
     keys = [str(r.get(definition.name) or "") for r in records]
     repeated = {k for k in keys if k and keys.count(k) > 1}
-    context = emulator.context(user, allow_save=allow_save(request))
+    context = emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
     results: list[dict[str, Any]] = []
     undo: Undo = []
     with store.lock:
@@ -257,7 +263,7 @@ async def upsert_collection(
 @router.post(f"{DATA}/composite/sobjects")
 async def create_collection(request: Request, emulator: EmulatorDep, user: UserDep) -> JSONResponse:
     all_or_none, records = await _collection(request)
-    context = emulator.context(user, allow_save=allow_save(request))
+    context = emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
     results: list[dict[str, Any]] = []
     undo: Undo = []
     with emulator.store.lock:
@@ -274,7 +280,7 @@ async def create_collection(request: Request, emulator: EmulatorDep, user: UserD
 @router.patch(f"{DATA}/composite/sobjects")
 async def update_collection(request: Request, emulator: EmulatorDep, user: UserDep) -> JSONResponse:
     all_or_none, records = await _collection(request)
-    context = emulator.context(user, allow_save=allow_save(request))
+    context = emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
     results: list[dict[str, Any]] = []
     undo: Undo = []
     with emulator.store.lock:

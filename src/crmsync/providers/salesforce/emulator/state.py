@@ -11,7 +11,7 @@ from typing import Any
 from crmsync.emulation import EmulatorControls, FaultInjector, OAuthStore, RequestCounters
 from crmsync.providers.salesforce.emulator.allocation import DailyAllocation
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
-from crmsync.providers.salesforce.emulator.ids import IdFactory
+from crmsync.providers.salesforce.emulator.ids import KEY_PREFIXES, IdFactory
 from crmsync.providers.salesforce.emulator.ingest import IngestJobs
 from crmsync.providers.salesforce.emulator.policy import SalesforcePolicy
 from crmsync.providers.salesforce.emulator.schema import custom_field
@@ -116,8 +116,34 @@ class SalesforceEmulator:
         }
         return str(self.store.create("User", user, WriteContext("", manual=True))["Id"])
 
-    def context(self, user_id: str | None = None, *, allow_save: bool = False) -> WriteContext:
-        return WriteContext(user_id or self.admin_id, allow_save=allow_save)
+    def context(
+        self, user_id: str | None = None, *, allow_save: bool = False, assign: str = "FALSE"
+    ) -> WriteContext:
+        """An API write's context; ``assign`` is its ``Sforce-Auto-Assign`` value."""
+        rule, on_updates = self.store.assignment_rule(assign)
+        return WriteContext(
+            user_id or self.admin_id,
+            allow_save=allow_save,
+            assignment_rule=rule,
+            assign_updates=on_updates,
+        )
+
+    def set_assignment_rule(
+        self, owner_id: str, name: str = "Standard", active: bool = True
+    ) -> str:
+        """A lead assignment rule with one entry, "every lead goes to ``owner_id``"; an org
+        has at most one active lead rule, so activating it deactivates the others."""
+        owner = self.store.get("User", owner_id)["Id"]
+        with self.store.lock:
+            rules = self.store.rows["AssignmentRule"]
+            if active:
+                for rule in rules.values():
+                    rule["Active"] = False
+            rule_id = self.ids.new(KEY_PREFIXES["AssignmentRule"])
+            values = {"Name": name, "Active": active, "SobjectType": "Lead"}
+            self.store.install("AssignmentRule", rule_id, values)
+            self.store.assignees[rule_id] = owner
+        return rule_id
 
     def records(self, sobject: str) -> list[Row]:
         return self.store.snapshot(sobject)
@@ -133,6 +159,8 @@ class SalesforceEmulator:
                     rows.clear()
             for log in self.store.deleted.values():
                 log.clear()
+            self.store.rows["AssignmentRule"].clear()
+            self.store.assignees.clear()
             for field_name in [
                 f.name for f in self.store.objects["Lead"].fields.values() if f.custom
             ]:

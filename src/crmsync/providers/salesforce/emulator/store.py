@@ -44,6 +44,10 @@ class WriteContext:
     user_id: str
     allow_save: bool = False
     manual: bool = False
+    assignment_rule: str | None = None
+    """The lead assignment rule this write runs, if any (``Sforce-Auto-Assign``)."""
+    assign_updates: bool = False
+    """Whether it runs on updated leads too, not only on created ones."""
 
 
 @dataclass
@@ -76,6 +80,8 @@ class OrgStore:
         self.objects: dict[str, SObjectType] = standard_objects()
         self.rows: dict[str, dict[str, Row]] = {name: {} for name in self.objects}
         self.deleted: dict[str, list[tuple[str, float]]] = {name: [] for name in self.objects}
+        self.assignees: dict[str, str] = {}
+        """Each lead assignment rule's one entry: the user it assigns every lead to."""
         """Per sObject, (id, when) of each deleted record, for ``/sobjects/X/deleted/``."""
         self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
         for name in NAMED:
@@ -175,6 +181,8 @@ class OrgStore:
                 )
             values = self._values(obj, raw, ctx, creating=True)
             self._check_rules(obj, values, None, ctx)
+            if ctx.assignment_rule is not None and obj.name == "Lead":
+                values["OwnerId"] = self.assignees[ctx.assignment_rule]
             now = timestamp(self.clock())
             row: Row = {
                 "Id": self.ids.new(obj.key_prefix),
@@ -214,6 +222,8 @@ class OrgStore:
                 raise RecordFailure([ItemError("CANNOT_UPDATE_CONVERTED_LEAD", CONVERTED_MESSAGE)])
             values = self._values(obj, raw, ctx, creating=False)
             self._check_rules(obj, values, row, ctx)
+            if ctx.assign_updates and ctx.assignment_rule is not None and obj.name == "Lead":
+                values["OwnerId"] = self.assignees[ctx.assignment_rule]
             now = timestamp(self.clock())
             stamp = {
                 "LastModifiedDate": now,
@@ -247,6 +257,21 @@ class OrgStore:
             if found:
                 return self.update(sobject, found[0], body, ctx, undo), False
             return self.create(sobject, {**body, definition.name: value}, ctx, undo), True
+
+    def assignment_rule(self, header: str) -> tuple[str | None, bool]:
+        """The rule an ``Sforce-Auto-Assign`` value runs, and whether on updates too."""
+        with self.lock:
+            if header == "FALSE":
+                return None, False
+            if header == "TRUE":
+                active = [
+                    rule["Id"]
+                    for rule in self.rows["AssignmentRule"].values()
+                    if rule["Active"] and rule["SobjectType"] == "Lead"
+                ]
+                return (active[0] if active else None), True
+            rule_id = ids.normalise(header)
+            return (rule_id if rule_id in self.assignees else None), False
 
     def external_id_field(self, sobject: str, field_name: str) -> FieldDef:
         obj = self.sobject(sobject)
