@@ -235,3 +235,80 @@ def test_an_assignment_rule_named_by_id_runs_on_created_leads_only(
     assert sf.Lead.get(created)["OwnerId"] == chosen
     plain = sf.Lead.create(lead("p2", OwnerId=chosen))["id"]  # the rule is not active
     assert sf.Lead.get(plain)["OwnerId"] == chosen
+
+
+# SOQL ----------------------------------------------------------------------------------------
+
+
+def test_soql_follows_lookups_to_the_owner(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+    olive = emulator.add_user("olive@acme.test", "Olive", "Owner")
+    sf.Lead.create(lead("p1", OwnerId=olive), headers={"Sforce-Auto-Assign": "FALSE"})
+    [record] = sf.query_all(
+        "SELECT Id, Owner.Email, owner.name, CreatedBy.Email FROM Lead "
+        "WHERE Owner.Email = 'OLIVE@acme.test' ORDER BY Owner.Name"
+    )["records"]
+    assert record["Owner"] == {
+        "attributes": {"type": "User", "url": f"/services/data/v60.0/sobjects/User/{olive}"},
+        "Email": "olive@acme.test",
+        "Name": "Olive Owner",
+    }
+    assert record["CreatedBy"]["Email"] == emulator.config.admin_email
+    assert sf.query("SELECT Id FROM Lead WHERE Owner.Email = 'x@y.z'")["totalSize"] == 0
+
+
+def test_an_empty_lookup_comes_back_null(sf: Salesforce) -> None:
+    sf.Lead.create(lead("p1"))
+    [record] = sf.query("SELECT ConvertedContact.Email FROM Lead")["records"]
+    assert record["ConvertedContact"] is None
+
+
+def test_soql_groups_and_counts(sf: Salesforce) -> None:
+    for n, source in enumerate(["Web", "Web", "Phone Inquiry", None]):
+        extra = {"LeadSource": source} if source else {}
+        sf.Lead.create(lead(f"p{n}", **extra))
+    grouped = sf.query(
+        "SELECT LeadSource, COUNT(Id), COUNT(LeadSource) n FROM Lead "
+        "GROUP BY LeadSource ORDER BY LeadSource"
+    )
+    assert grouped["totalSize"] == 3
+    assert [{k: v for k, v in r.items() if k != "attributes"} for r in grouped["records"]] == [
+        {"LeadSource": None, "expr0": 1, "n": 0},
+        {"LeadSource": "Phone Inquiry", "expr0": 1, "n": 1},
+        {"LeadSource": "Web", "expr0": 2, "n": 2},
+    ]
+    assert grouped["records"][0]["attributes"] == {"type": "AggregateResult"}
+    [everything] = sf.query("SELECT COUNT(Id) FROM Lead")["records"]
+    assert everything["expr0"] == 4
+    assert sf.query("SELECT COUNT() FROM Lead WHERE LeadSource = 'Web'")["totalSize"] == 2
+
+
+@pytest.mark.parametrize(
+    ("soql", "code", "message"),
+    [
+        ("SELECT COUNT() FROM Lead GROUP BY LeadSource", "MALFORMED_QUERY", "COUNT()"),
+        ("SELECT Email, COUNT(Id) FROM Lead GROUP BY LeadSource", "MALFORMED_QUERY", "grouped"),
+        (
+            "SELECT CreatedDate FROM Lead GROUP BY CreatedDate",
+            "INVALID_FIELD",
+            "can not be grouped",
+        ),
+        ("SELECT Boss.Email FROM Lead", "INVALID_FIELD", "Didn't understand relationship 'Boss'"),
+        ("SELECT Owner.Shoe FROM Lead", "INVALID_FIELD", "No such column 'Shoe' on entity 'User'"),
+        (
+            "SELECT LeadSource FROM Lead GROUP BY LeadSource HAVING COUNT(Id) > 1",
+            "MALFORMED_QUERY",
+            "unexpected token: 'HAVING'",
+        ),
+        ("SELECT Id, (SELECT Id FROM Tasks) FROM Lead", "MALFORMED_QUERY", "unexpected token"),
+        ("SELECT Id FROM Lead WHERE CreatedDate = TODAY", "MALFORMED_QUERY", "'TODAY'"),
+    ],
+)
+def test_what_soql_refuses_comes_back_in_salesforces_shape(
+    sf: Salesforce, soql: str, code: str, message: str
+) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.query(soql)
+    [error] = refused.value.content
+    assert error["errorCode"] == code
+    assert message in error["message"]
+    assert "ERROR at Row:1:Column:" in error["message"]

@@ -32,6 +32,15 @@ class FieldDef:
     restricted: bool = False
 
     @property
+    def relationship_name(self) -> str | None:
+        """How SOQL names the record a lookup points at: ``Owner`` for ``OwnerId``."""
+        if self.type != "reference":
+            return None
+        if self.name.endswith("__c"):
+            return self.name.removesuffix("__c") + "__r"
+        return self.name.removesuffix("Id") if self.name.endswith("Id") else None
+
+    @property
     def required_on_create(self) -> bool:
         return not self.nillable and self.createable and not self.defaulted_on_create
 
@@ -50,6 +59,7 @@ class FieldDef:
             "defaultedOnCreate": self.defaulted_on_create,
             "idLookup": self.type == "id" or self.external_id,
             "referenceTo": list(self.reference_to),
+            "relationshipName": self.relationship_name,
             "restrictedPicklist": self.restricted,
             "picklistValues": [
                 {"active": True, "defaultValue": i == 0, "label": v, "value": v}

@@ -146,6 +146,14 @@ class OrgStore:
                 r["Id"] for r in self.rows[obj.name].values() if r.get(definition.name) == value
             ]
 
+    def locate(self, record_id: str) -> tuple[str, Row] | None:
+        """The sObject and row an id names (no copy: for readers already holding the lock)."""
+        for name, rows in self.rows.items():
+            row = rows.get(record_id)
+            if row is not None:
+                return name, row
+        return None
+
     def snapshot(self, sobject: str) -> list[Row]:
         with self.lock:
             return [dict(row) for row in self.rows[self.sobject(sobject).name].values()]
