@@ -87,6 +87,7 @@ def official_client(app: Any, directory: Path) -> Iterator[Salesforce]:
         host="127.0.0.1",
         port=port,
         log_level="warning",
+        lifespan="off",
         ssl_certfile=str(cert),
         ssl_keyfile=str(key),
     )

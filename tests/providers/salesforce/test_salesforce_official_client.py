@@ -282,6 +282,17 @@ def test_soql_groups_and_counts(sf: Salesforce) -> None:
     assert sf.query("SELECT COUNT() FROM Lead WHERE LeadSource = 'Web'")["totalSize"] == 2
 
 
+def test_having_keeps_the_groups_that_match(sf: Salesforce) -> None:
+    """The query a duplicate check runs: emails more than one lead shares."""
+    for n, email in enumerate(["a@x.test", "A@x.test", "b@x.test", "c@x.test", "c@x.test"]):
+        sf.Lead.create(lead(f"p{n}", Email=email))
+    shared = sf.query(
+        "SELECT Email, COUNT(Id) FROM Lead GROUP BY Email HAVING COUNT(Id) > 1 "
+        "AND (NOT Email = 'nobody@x.test') ORDER BY Email"
+    )["records"]
+    assert [(r["Email"].lower(), r["expr0"]) for r in shared] == [("a@x.test", 2), ("c@x.test", 2)]
+
+
 @pytest.mark.parametrize(
     ("soql", "code", "message"),
     [
@@ -294,10 +305,11 @@ def test_soql_groups_and_counts(sf: Salesforce) -> None:
         ),
         ("SELECT Boss.Email FROM Lead", "INVALID_FIELD", "Didn't understand relationship 'Boss'"),
         ("SELECT Owner.Shoe FROM Lead", "INVALID_FIELD", "No such column 'Shoe' on entity 'User'"),
+        ("SELECT Id FROM Lead HAVING COUNT(Id) > 1", "MALFORMED_QUERY", "'HAVING'"),
         (
-            "SELECT LeadSource FROM Lead GROUP BY LeadSource HAVING COUNT(Id) > 1",
-            "MALFORMED_QUERY",
-            "unexpected token: 'HAVING'",
+            "SELECT Email FROM Lead GROUP BY Email HAVING COUNT(Id) > '1'",
+            "INVALID_FIELD",
+            "must be of type number",
         ),
         ("SELECT Id, (SELECT Id FROM Tasks) FROM Lead", "MALFORMED_QUERY", "unexpected token"),
         ("SELECT Id FROM Lead WHERE CreatedDate = TODAY", "MALFORMED_QUERY", "'TODAY'"),

@@ -6,7 +6,8 @@ parentheses. A relationship field (``Owner.Email``, up to five lookups deep) fol
 field whose relationship name it gives (``OwnerId`` for ``Owner``) and comes back nested under
 that name, or ``null`` when the lookup is empty. ``GROUP BY`` and the aggregates (``COUNT``,
 ``COUNT_DISTINCT``, ``MIN``, ``MAX``, ``SUM``, ``AVG``) answer ``AggregateResult`` records
-whose unaliased aggregates are ``expr0``, ``expr1``...; ``COUNT()`` alone answers only
+whose unaliased aggregates are ``expr0``, ``expr1``..., ``HAVING`` keeping the groups whose
+grouped fields or aggregates match; ``COUNT()`` alone answers only
 ``totalSize``, and not with ``GROUP BY`` or ``ORDER BY`` (Salesforce refuses those).
 """
 
@@ -351,6 +352,51 @@ def _check_aggregate(ctx: Context, aggregate: Aggregate, path: Path) -> None:
         )
 
 
+GroupPredicate = Callable[[list[Row]], bool]
+
+
+def _having(ctx: Context, condition: Condition, grouped: set[str]) -> GroupPredicate:
+    """``HAVING``: conditions on a group's grouped fields or on its aggregates."""
+    if isinstance(condition, Negation):
+        inner = _having(ctx, condition.part, grouped)
+        return lambda members: not inner(members)
+    if isinstance(condition, Junction):
+        parts = [_having(ctx, part, grouped) for part in condition.parts]
+        if condition.op == "AND":
+            return lambda members: all(part(members) for part in parts)
+        return lambda members: any(part(members) for part in parts)
+    aggregate = condition.aggregate
+    if aggregate is None:
+        if ctx.path(condition.field, condition.pos).name.lower() not in grouped:
+            raise query_error(
+                ctx.query.text,
+                condition.pos,
+                f"Field must be grouped or aggregated: {condition.field}",
+            )
+        on_row = _comparison(ctx, condition)
+        return lambda members: on_row(members[0])
+    path = ctx.path(aggregate.field, aggregate.pos)
+    _check_aggregate(ctx, aggregate, path)
+    literal, function = condition.values[0], aggregate.function
+    numeric = function in ("COUNT", "COUNT_DISTINCT", "SUM", "AVG")
+    if numeric and literal.kind != "number":
+        raise query_error(
+            ctx.query.text,
+            literal.pos,
+            f"value of filter criterion for {function}({path.name}) must be of type number",
+            "INVALID_FIELD",
+        )
+    target = literal.value if numeric else _literal_key(ctx.query, path.field, literal)
+    check, lookup = _COMPARE[condition.op], ctx.lookup
+
+    def test(members: list[Row]) -> bool:
+        values = [path.value(row, lookup) for row in members]
+        value = _aggregate_value(function, values, path.field)
+        return check(value if numeric else _key(path.field, value), target)
+
+    return test
+
+
 def _aggregated(ctx: Context, rows: list[Row]) -> list[Row]:
     """One ``AggregateResult`` per group (one in all without ``GROUP BY``)."""
     query, lookup = ctx.query, ctx.lookup
@@ -375,8 +421,11 @@ def _aggregated(ctx: Context, rows: list[Row]) -> list[Row]:
     for row in rows:
         group = tuple(_key(p.field, p.value(row, lookup)) for p in keys)
         groups.setdefault(group, []).append(row)
+    having = _having(ctx, query.having, grouped) if query.having else None
     records: list[Row] = []
     for members in groups.values():
+        if having is not None and not having(members):
+            continue
         record: Row = {"attributes": {"type": "AggregateResult"}}
         for path in selected:
             record[path.field.name] = path.value(members[0], lookup)

@@ -1,9 +1,11 @@
 """SOQL's grammar as far as the emulator goes: ``SELECT f, Rel.f, ... | COUNT() |
-AGG(f) [alias], ... FROM obj [WHERE ...] [GROUP BY f, ...] [ORDER BY ...] [LIMIT n] [OFFSET n]``,
-with ``AND``/``OR``/``NOT``, ``= != <> < > <= >=``, ``IN``/``NOT IN`` and ``LIKE``.
+AGG(f) [alias], ... FROM obj [WHERE ...] [GROUP BY f, ... [HAVING ...]] [ORDER BY ...]
+[LIMIT n] [OFFSET n]``, with ``AND``/``OR``/``NOT``, ``= != <> < > <= >=``, ``IN``/``NOT IN``
+and ``LIKE``; ``HAVING`` takes the same conditions, on grouped fields or on aggregates
+(``COUNT(Id) > 1``).
 
-Anything else (subqueries, ``HAVING``, ``TYPEOF``, date literals, functions other than the
-aggregates) stops the parser at its first token with Salesforce's ``MALFORMED_QUERY`` and the
+Anything else (subqueries, ``TYPEOF``, date literals, functions other than the aggregates)
+stops the parser at its first token with Salesforce's ``MALFORMED_QUERY`` and the
 row and column of that token.
 """
 
@@ -49,11 +51,23 @@ class Literal:
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """``COUNT(Id)``, ``MAX(CreatedDate) latest``...; unaliased ones are ``expr0``, ``expr1``."""
+
+    function: str
+    field: str
+    alias: str | None
+    pos: int
+
+
+@dataclass(frozen=True)
 class Comparison:
     field: str
     op: str  # = != < > <= >= IN NOT IN LIKE
     values: tuple[Literal, ...]
     pos: int
+    aggregate: Aggregate | None = None
+    """In ``HAVING``: the aggregate compared (``COUNT(Id) > 1``) instead of a field."""
 
 
 @dataclass(frozen=True)
@@ -79,16 +93,6 @@ class OrderItem:
 
 
 @dataclass(frozen=True)
-class Aggregate:
-    """``COUNT(Id)``, ``MAX(CreatedDate) latest``...; unaliased ones are ``expr0``, ``expr1``."""
-
-    function: str
-    field: str
-    alias: str | None
-    pos: int
-
-
-@dataclass(frozen=True)
 class Query:
     text: str
     sobject: str
@@ -103,6 +107,7 @@ class Query:
     offset: int
     aggregates: tuple[Aggregate, ...] = ()
     group_by: tuple[tuple[str, int], ...] = ()
+    having: Condition | None = None
 
 
 def query_error(
@@ -133,6 +138,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokens(text)
         self.at = 0
+        self.in_having = False
 
     @property
     def peek(self) -> Token:
@@ -200,6 +206,12 @@ class _Parser:
                 if self.peek.text != ",":
                     break
                 self.take()
+        having = None
+        if group_by and self.peek.is_word("HAVING"):
+            self.take()
+            self.in_having = True
+            having = self.condition()
+            self.in_having = False
         order: list[OrderItem] = []
         if self.peek.is_word("ORDER"):
             self.take(), self.expect_word("BY")
@@ -223,17 +235,18 @@ class _Parser:
             offset,
             tuple(aggregates),
             tuple(group_by),
+            having,
         )
 
-    def aggregate(self, function: Token) -> Aggregate:
+    def aggregate(self, function: Token, alias: bool = True) -> Aggregate:
         """``FUNCTION(field) [alias]``, the function's name already taken."""
         self.expect("punct", "(")
         field = self.expect("ident")
         self.expect("punct", ")")
-        alias = None
-        if self.peek.kind == "ident" and not self.peek.is_word("FROM"):
-            alias = self.take().text
-        return Aggregate(function.text.upper(), field.text, alias, function.pos)
+        name = None
+        if alias and self.peek.kind == "ident" and not self.peek.is_word("FROM"):
+            name = self.take().text
+        return Aggregate(function.text.upper(), field.text, name, function.pos)
 
     def number_clause(self, word: str) -> int | None:
         if not self.peek.is_word(word):
@@ -281,6 +294,13 @@ class _Parser:
 
     def comparison(self) -> Comparison:
         field = self.expect("ident")
+        if self.in_having and self.peek.text == "(" and field.text.upper() in AGGREGATES:
+            aggregate = self.aggregate(field, alias=False)
+            op = self.expect("op").text
+            value = self.literal()
+            return Comparison(
+                field.text, "!=" if op == "<>" else op, (value,), field.pos, aggregate
+            )
         if self.peek.kind == "op":
             op = self.take().text
             return Comparison(field.text, "!=" if op == "<>" else op, (self.literal(),), field.pos)
