@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from crmsync.providers.salesforce.emulator.errors import SalesforceError
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
-from crmsync.providers.salesforce.emulator.store import Row
+from crmsync.providers.salesforce.emulator.store import Row, WriteContext
 
 DATA = "/services/data/{version}"
 
@@ -45,6 +45,12 @@ def auto_assign(request: Request) -> str:
     on created leads."""
     value = request.headers.get("sforce-auto-assign", "TRUE").strip()
     return value.upper() if value.upper() in ("TRUE", "FALSE") else value
+
+
+def write_context(request: Request, emulator: SalesforceEmulator, user: str) -> WriteContext:
+    """An API write's context: its user and what its duplicate- and assignment-rule headers
+    ask for."""
+    return emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
 
 
 def record_json(

@@ -17,10 +17,9 @@ from crmsync.providers.salesforce.emulator.common import (
     DATA,
     EmulatorDep,
     UserDep,
-    allow_save,
-    auto_assign,
     json_object,
     record_json,
+    write_context,
 )
 from crmsync.providers.salesforce.emulator.errors import (
     ItemError,
@@ -86,11 +85,7 @@ async def create(
     version: str, sobject: str, request: Request, emulator: EmulatorDep, user: UserDep
 ) -> JSONResponse:
     body = await json_object(request)
-    row = emulator.store.create(
-        sobject,
-        body,
-        emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request)),
-    )
+    row = emulator.store.create(sobject, body, write_context(request, emulator, user))
     return JSONResponse(_saved(row["Id"]), status_code=201)
 
 
@@ -115,12 +110,7 @@ async def update(
 ) -> Response:
     body = await json_object(request)
     emulator.store.get(sobject, record_id)  # 404 before any value problem
-    emulator.store.update(
-        sobject,
-        record_id,
-        body,
-        emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request)),
-    )
+    emulator.store.update(sobject, record_id, body, write_context(request, emulator, user))
     return Response(status_code=204)
 
 
@@ -174,7 +164,7 @@ async def upsert_one(
             f"The Id field and the external ID field {definition.name} should not be specified "
             "in the sobject data.",
         )
-    context = emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
+    context = write_context(request, emulator, user)
     try:
         row, created = emulator.store.upsert(sobject, definition.name, value, body, context)
     except MultipleMatches as exc:
@@ -233,7 +223,7 @@ async def upsert_collection(
             )
     keys = [str(r.get(definition.name) or "") for r in records]
     repeated = {k for k in keys if k and keys.count(k) > 1}
-    context = emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
+    context = write_context(request, emulator, user)
     results: list[dict[str, Any]] = []
     undo: Undo = []
     with store.lock:
@@ -263,7 +253,7 @@ async def upsert_collection(
 @router.post(f"{DATA}/composite/sobjects")
 async def create_collection(request: Request, emulator: EmulatorDep, user: UserDep) -> JSONResponse:
     all_or_none, records = await _collection(request)
-    context = emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
+    context = write_context(request, emulator, user)
     results: list[dict[str, Any]] = []
     undo: Undo = []
     with emulator.store.lock:
@@ -280,7 +270,7 @@ async def create_collection(request: Request, emulator: EmulatorDep, user: UserD
 @router.patch(f"{DATA}/composite/sobjects")
 async def update_collection(request: Request, emulator: EmulatorDep, user: UserDep) -> JSONResponse:
     all_or_none, records = await _collection(request)
-    context = emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
+    context = write_context(request, emulator, user)
     results: list[dict[str, Any]] = []
     undo: Undo = []
     with emulator.store.lock:

@@ -80,9 +80,9 @@ class OrgStore:
         self.objects: dict[str, SObjectType] = standard_objects()
         self.rows: dict[str, dict[str, Row]] = {name: {} for name in self.objects}
         self.deleted: dict[str, list[tuple[str, float]]] = {name: [] for name in self.objects}
+        """Per sObject, (id, when) of each deleted record, for ``/sobjects/X/deleted/``."""
         self.assignees: dict[str, str] = {}
         """Each lead assignment rule's one entry: the user it assigns every lead to."""
-        """Per sObject, (id, when) of each deleted record, for ``/sobjects/X/deleted/``."""
         self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
         for name in NAMED:
             self._index[(name, "Email")] = {}
