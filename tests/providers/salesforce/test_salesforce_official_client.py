@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 from fastapi import FastAPI
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
+    SalesforceGeneralError,
     SalesforceMalformedRequest,
     SalesforceMoreThanOneRecord,
     SalesforceResourceNotFound,
@@ -116,6 +116,19 @@ def test_describe_lists_the_lead_fields_with_their_metadata(sf: Salesforce) -> N
     assert fields["Email"]["custom"] is False
 
 
+def test_the_trailing_slash_paths_the_client_sends_are_answered_without_a_redirect(
+    sf: Salesforce, emulator: SalesforceEmulator
+) -> None:
+    """simple-salesforce asks for ``query/``, ``describe/`` and ``limits/``; Salesforce answers
+    them directly, so must the emulator (a redirect would be a second, counted call)."""
+    assert sf.restful("sobjects/Lead/describe/")["name"] == "Lead"
+    assert sf.query("SELECT Id FROM Lead")["totalSize"] == 0
+    sf.limits()
+    data = "/services/data/{version}"
+    for template in ("/sobjects/{sobject}/describe/", "/query/", "/limits/"):
+        assert emulator.counters.get("GET", data + template) == 1, template
+
+
 # Replication ---------------------------------------------------------------------------------
 
 
@@ -188,14 +201,10 @@ def test_an_unknown_route_answers_salesforce_not_found(sf: Salesforce) -> None:
 
 
 def test_a_method_a_resource_does_not_take_answers_salesforce_405(sf: Salesforce) -> None:
-    answer = requests.Session()
-    answer.trust_env = False
-    answer.verify = sf.session.verify
-    response = answer.put(
-        f"{sf.base_url}limits", headers={"Authorization": f"Bearer {sf.session_id}"}
-    )
-    assert response.status_code == 405
-    [error] = response.json()
+    with pytest.raises(SalesforceGeneralError) as refused:
+        sf.restful("limits", method="PUT")
+    assert refused.value.status == 405
+    [error] = refused.value.content
     assert error["errorCode"] == "METHOD_NOT_ALLOWED"
     assert error["message"].startswith("HTTP Method 'PUT' not allowed. Allowed are GET")
 
