@@ -173,3 +173,16 @@ def test_uploads_split_below_the_size_limit_with_a_header_each_and_every_row_onc
         rows += parsed
     assert [r[PERSON_ID] for r in rows] == [w.person_id for w in writes]
     assert rows[3]["LastName"] == "Last, 3" and rows[3]["Title"] == "#N/A"
+
+
+def test_bulk_jobs_run_no_assignment_rule_so_crmsync_owners_stay(small_bulk: World) -> None:
+    """A job runs a lead assignment rule only when it names one (``assignmentRuleId``);
+    crmsync's name none, so the org's active rule leaves their owners alone."""
+    w = small_bulk
+    elsewhere = org(w).add_user("queue-keeper@acme.test", "Queue", "Keeper")
+    org(w).set_assignment_rule(elsewhere)
+    _seed(w, 6)
+    w.connect("org1")
+    w.drain()
+    assert calls(w, JOBS) == 1
+    assert {lead["OwnerId"] for lead in leads(w)} == {w.crm_admin_id}

@@ -444,3 +444,29 @@ async def test_injected_faults_use_salesforces_bodies(sf: Org) -> None:
     broken = await sf.call("GET", "/sobjects")
     assert broken.status_code == 500 and broken.json()[0]["errorCode"] == "UNKNOWN_EXCEPTION"
     assert sf.emulator.faults.counts()["429"] == 1
+
+
+async def test_an_ingest_job_runs_an_assignment_rule_only_when_it_names_one(sf: Org) -> None:
+    keeper = sf.emulator.add_user("keeper@acme.test", "Queue", "Keeper")
+    rule = sf.emulator.set_assignment_rule(keeper)
+    plain = await _job(sf, f"{PERSON_ID},LastName,Company\np1,L,C\n")
+    assert (await sf.call("GET", f"/jobs/ingest/{plain}")).json().get("assignmentRuleId") is None
+    spec = {
+        "object": "Lead",
+        "operation": "upsert",
+        "externalIdFieldName": PERSON_ID,
+        "assignmentRuleId": rule,
+    }
+    job = (await sf.call("POST", "/jobs/ingest", json=spec)).json()
+    assert job["assignmentRuleId"] == rule
+    await sf.call(
+        "PUT",
+        f"/jobs/ingest/{job['id']}/batches",
+        content=f"{PERSON_ID},LastName,Company\np2,L,C\n".encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    await sf.call("PATCH", f"/jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
+    owners = {row[PERSON_ID]: row["OwnerId"] for row in sf.emulator.records("Lead")}
+    assert owners == {"p1": sf.emulator.admin_id, "p2": keeper}
+    unknown = await sf.call("POST", "/jobs/ingest", json={**spec, "assignmentRuleId": "01Q"})
+    assert unknown.status_code == 400 and unknown.json()[0]["errorCode"] == "INVALIDJOB"

@@ -153,3 +153,18 @@ def test_connection_settings_are_checked_before_anything_is_saved(w: World) -> N
         r = w.api.patch("/api/v1/orgs/org1/connection", json={"settings": bad})
         assert r.status_code == 422, bad
         assert w.status()["settings"] == before
+
+
+def test_an_active_lead_assignment_rule_does_not_re_own_the_leads_crmsync_assigns(
+    w: World,
+) -> None:
+    """Salesforce runs the active assignment rule on every lead write that does not say
+    ``Sforce-Auto-Assign: FALSE``; crmsync says it, so its owner stays, on create and update."""
+    elsewhere = org(w).add_user("queue-keeper@acme.test", "Queue", "Keeper")
+    org(w).set_assignment_rule(elsewhere)
+    w.connect("org1")
+    _sync(w, "p1")
+    assert _lead(w, "p1")["OwnerId"] == w.crm_admin_id
+    _sync(w, "p1", title="Chief Engineer")
+    lead = _lead(w, "p1")
+    assert (lead["Title"], lead["OwnerId"]) == ("Chief Engineer", w.crm_admin_id)

@@ -19,6 +19,12 @@ DUPLICATE_HEADER = {
     "runAsCurrentUser=true"
 }
 """Lets a lead flagged by an Alert-action duplicate rule save; Block-action rules still block."""
+LEAD_WRITE_HEADERS = {**DUPLICATE_HEADER, "Sforce-Auto-Assign": "FALSE"}
+"""Lead writes also say ``Sforce-Auto-Assign: FALSE``: the header defaults to TRUE, which runs
+the org's active lead assignment rule on every created or updated lead and would re-own the
+leads crmsync assigned (a lead crmsync finds no owner for keeps the running user). Bulk API 2.0
+jobs take no such header and run a rule only when they name it (``assignmentRuleId``), so
+crmsync's jobs name none."""
 
 
 def quote(value: str) -> str:
@@ -139,7 +145,7 @@ class SalesforceClient:
             "PATCH",
             f"composite/sobjects/{sobject}/{id_field}",
             json=body,
-            headers=DUPLICATE_HEADER,
+            headers=LEAD_WRITE_HEADERS if sobject == "Lead" else DUPLICATE_HEADER,
         )
         return result
 
@@ -149,8 +155,9 @@ class SalesforceClient:
             "allOrNone": False,
             "records": [{"attributes": {"type": sobject}, **r} for r in records],
         }
+        headers = LEAD_WRITE_HEADERS if sobject == "Lead" else DUPLICATE_HEADER
         result: list[dict[str, Any]] = await self.json(
-            "PATCH", "composite/sobjects", json=body, headers=DUPLICATE_HEADER
+            "PATCH", "composite/sobjects", json=body, headers=headers
         )
         return result
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from crmsync.emulation import create_control_router, install_policy
 from crmsync.providers.hubspot.emulator import (
@@ -21,6 +22,7 @@ from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
 from crmsync.providers.hubspot.emulator.errors import (
     HubSpotError,
     handle_hubspot_error,
+    handle_unrouted,
     handle_validation_error,
 )
 from crmsync.providers.hubspot.emulator.state import HubSpotEmulator
@@ -39,6 +41,7 @@ def create_app(config: HubSpotEmulatorConfig | None = None, *, served: bool = Fa
     install_policy(app, emulator.policy)
     app.add_exception_handler(HubSpotError, handle_hubspot_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(HTTPException, handle_unrouted)
     app.include_router(routes_oauth.router)
     # batch routes first: "/batch/read" must not be taken for a contact id
     for router in (*routes_batch.ROUTERS, *routes_objects.ROUTERS, *routes_schema.ROUTERS):

@@ -14,8 +14,10 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from crmsync.emulation import CONTROL_PREFIX
@@ -91,6 +93,16 @@ def not_found() -> HubSpotError:
 
 def validation_error(message: str, *, errors: Sequence[Mapping[str, Any]] = ()) -> HubSpotError:
     return HubSpotError(400, message, "VALIDATION_ERROR", errors=errors)
+
+
+def history_not_supported(names: Sequence[str] | None) -> None:
+    """``propertiesWithHistory`` is refused, not ignored: the emulator keeps no value history,
+    and an empty answer would read as "never changed"."""
+    if names:
+        raise validation_error(
+            "propertiesWithHistory is not supported by this emulator: it keeps no property "
+            f"history ({', '.join(names)})"
+        )
 
 
 def conflict(message: str, existing_id: str | None = None) -> HubSpotError:
@@ -197,3 +209,18 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     message = f"Invalid input JSON: {where}: {first.get('msg', 'invalid')}".replace(": :", ":")
     return validation_error(message).response()
+
+
+async def handle_unrouted(request: Request, exc: Exception) -> Response:
+    """A path no route serves answers HubSpot's JSON 404 (``OBJECT_NOT_FOUND``), not FastAPI's
+    ``{"detail": ...}``; a method a path does not take, a 405 in the same shape (its category
+    is a guess: HubSpot documents none). Control routes keep FastAPI's answers."""
+    if not isinstance(exc, HTTPException):
+        raise exc
+    if request.url.path.startswith(CONTROL_PREFIX) or exc.status_code not in (404, 405):
+        return await http_exception_handler(request, exc)
+    if exc.status_code == 404:
+        return not_found().response()
+    response = HubSpotError(405, "HTTP 405 Method Not Allowed", "METHOD_NOT_ALLOWED").response()
+    response.headers["Allow"] = (exc.headers or {}).get("Allow", "")
+    return response

@@ -2,13 +2,15 @@
 
 A connector creates its custom properties through the properties API, so creation is validated
 the way HubSpot validates it (name format, known group, type/fieldType, 409 on an existing name).
+Updates change a custom property's presentation (label, description, group, order, options);
+HubSpot-defined definitions are read-only, and a change of type is refused rather than faked.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from crmsync.providers.hubspot.emulator.errors import HubSpotError, validation_error
@@ -77,6 +79,8 @@ class PropertyDef:
     options: tuple[PropertyOption, ...] = ()
     external_options: bool = False
     referenced_object_type: str | None = None
+    updated_at: str | None = None
+    archived_at: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -100,9 +104,11 @@ class PropertyDef:
             "formField": self.form_field,
             "dataSensitivity": "non_sensitive",
             "createdAt": self.created_at,
-            "updatedAt": self.created_at,
-            "archived": False,
+            "updatedAt": self.updated_at or self.created_at,
+            "archived": self.archived_at is not None,
         }
+        if self.archived_at is not None:
+            body["archivedAt"] = self.archived_at
         if self.hubspot_defined:
             body["hubspotDefined"] = True
         if self.referenced_object_type:
@@ -308,3 +314,66 @@ def parse_group_create(body: Mapping[str, Any], *, existing: Sequence[str]) -> P
         raise validation_error(f"Property group name '{name}' is invalid.")
     order = body.get("displayOrder", -1)
     return PropertyGroup(name, label, order if isinstance(order, int) else -1)
+
+
+UPDATABLE = frozenset(
+    {"label", "description", "groupName", "displayOrder", "formField", "options", "hidden"}
+)
+
+
+def parse_property_update(
+    definition: PropertyDef,
+    body: Mapping[str, Any],
+    *,
+    groups: Mapping[str, PropertyGroup],
+    updated_at: str,
+) -> PropertyDef:
+    """``definition`` after a ``PATCH /crm/v3/properties/contacts/{name}``, or HubSpotError."""
+    if definition.hubspot_defined:
+        raise validation_error(
+            f"Unable to update property {definition.name}: it is a HubSpot defined property "
+            "with a read-only definition"
+        )
+    unknown = sorted(set(body) - UPDATABLE - {"type", "fieldType"})
+    if unknown:
+        raise validation_error(f"Invalid input JSON: unrecognized field '{unknown[0]}'")
+    for key, current in (("type", definition.type), ("fieldType", definition.field_type)):
+        if key in body and body[key] != current:
+            raise validation_error(
+                f"Changing the {key} of property {definition.name} from {current!r} is not "
+                "supported by this emulator"
+            )
+    group_name = _text(body, "groupName") if "groupName" in body else definition.group_name
+    if group_name not in groups:
+        raise validation_error(f"group '{group_name}' does not exist.")
+    options = _options(body["options"]) if "options" in body else definition.options
+    if definition.type == "enumeration" and not options:
+        raise validation_error("Enumeration properties must have at least one option.")
+    if body.get("hidden"):
+        raise validation_error("Hidden properties are not supported by this emulator")
+    return replace(
+        definition,
+        label=_text(body, "label") if "label" in body else definition.label,
+        description=(
+            _text(body, "description", required=False)
+            if "description" in body
+            else definition.description
+        ),
+        group_name=group_name,
+        display_order=int(body.get("displayOrder", definition.display_order)),
+        form_field=bool(body.get("formField", definition.form_field)),
+        options=options,
+        updated_at=updated_at,
+    )
+
+
+def parse_group_update(group: PropertyGroup, body: Mapping[str, Any]) -> PropertyGroup:
+    unknown = sorted(set(body) - {"label", "displayOrder"})
+    if unknown:
+        raise validation_error(f"Invalid input JSON: unrecognized field '{unknown[0]}'")
+    order = body.get("displayOrder", group.display_order)
+    return replace(
+        group,
+        label=_text(body, "label") if "label" in body else group.label,
+        display_order=order if isinstance(order, int) else group.display_order,
+    )

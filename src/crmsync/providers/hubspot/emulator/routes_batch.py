@@ -21,7 +21,11 @@ from crmsync.providers.hubspot.emulator.common import (
     EmulatorDep,
     batch_response,
 )
-from crmsync.providers.hubspot.emulator.errors import HubSpotError, validation_error
+from crmsync.providers.hubspot.emulator.errors import (
+    HubSpotError,
+    history_not_supported,
+    validation_error,
+)
 from crmsync.providers.hubspot.emulator.records import StoredContact
 from crmsync.providers.hubspot.emulator.store import ID_PROPERTY
 
@@ -56,6 +60,7 @@ class BatchCreate(_Model):
 class BatchRead(_Model):
     inputs: list[IdInput]
     properties: list[str] = Field(default_factory=list)
+    propertiesWithHistory: list[str] = Field(default_factory=list)
     idProperty: str | None = None
 
 
@@ -115,6 +120,7 @@ def build_batch_router(object_type: str) -> APIRouter:
     @router.post("/read")
     def batch_read(body: BatchRead, emulator: EmulatorDep) -> JSONResponse:
         _check_size(body.inputs)
+        history_not_supported(body.propertiesWithHistory)
         started = emulator.store.now()
         found: dict[str, StoredContact] = {}
         missing: list[str] = []

@@ -14,12 +14,13 @@ from crmsync.providers.hubspot.emulator.common import (
     EmulatorDep,
     split_names,
 )
-from crmsync.providers.hubspot.emulator.errors import validation_error
+from crmsync.providers.hubspot.emulator.errors import history_not_supported, validation_error
 from crmsync.providers.hubspot.emulator.search import SearchRequest, search
 
 MAX_LIST_LIMIT = 100
 
 PropertiesQuery = Annotated[list[str] | None, Query()]
+HistoryQuery = Annotated[list[str] | None, Query(alias="propertiesWithHistory")]
 IdPropertyQuery = Annotated[str | None, Query(alias="idProperty")]
 
 
@@ -44,8 +45,10 @@ def build_objects_router(object_type: str) -> APIRouter:
         limit: int = 10,
         after: str | None = None,
         properties: PropertiesQuery = None,
+        history: HistoryQuery = None,
         archived: bool = False,
     ) -> JSONResponse:
+        history_not_supported(split_names(history))
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise validation_error(f"limit must be between 1 and {MAX_LIST_LIMIT}")
         page, next_after = emulator.store.page(limit=limit, after=after, archived=archived)
@@ -71,8 +74,10 @@ def build_objects_router(object_type: str) -> APIRouter:
         contact_id: str,
         emulator: EmulatorDep,
         properties: PropertiesQuery = None,
+        history: HistoryQuery = None,
         id_property: IdPropertyQuery = None,
     ) -> JSONResponse:
+        history_not_supported(split_names(history))
         contact = emulator.store.get(contact_id, id_property)
         return JSONResponse(contact.as_json(split_names(properties)))
 

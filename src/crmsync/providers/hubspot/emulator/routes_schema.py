@@ -1,11 +1,12 @@
-"""Contact properties and property groups, and the portal's owners."""
+"""Contact properties and property groups (create, read, update, archive), and the portal's
+owners."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from crmsync.emulation import EmulatedRoute
 from crmsync.providers.hubspot.emulator.common import CONTACT_OBJECT_TYPES, EmulatorDep
@@ -27,7 +28,9 @@ def build_properties_router(object_type: str) -> APIRouter:
 
     @router.get("")
     def list_properties(emulator: EmulatorDep, archived: bool = False) -> JSONResponse:
-        definitions = [] if archived else list(emulator.store.definitions().values())
+        with emulator.store.lock:
+            source = emulator.store.archived_properties if archived else emulator.store.properties
+            definitions = list(source.values())
         return JSONResponse({"results": [d.as_json() for d in definitions]})
 
     @router.post("", status_code=201)
@@ -51,12 +54,37 @@ def build_properties_router(object_type: str) -> APIRouter:
             raise _missing(f"property group {group_name}")
         return JSONResponse(group.as_json())
 
+    @router.patch("/groups/{group_name}")
+    def update_group(group_name: str, body: JsonObject, emulator: EmulatorDep) -> JSONResponse:
+        return JSONResponse(emulator.store.update_group(group_name, body).as_json())
+
+    @router.delete("/groups/{group_name}", status_code=204, response_model=None)
+    def archive_group(group_name: str, emulator: EmulatorDep) -> Response:
+        emulator.store.archive_group(group_name)
+        return Response(status_code=204)
+
     @router.get("/{property_name}")
-    def get_property(property_name: str, emulator: EmulatorDep) -> JSONResponse:
-        definition = emulator.store.properties.get(property_name)
+    def get_property(
+        property_name: str, emulator: EmulatorDep, archived: bool = False
+    ) -> JSONResponse:
+        store = emulator.store
+        definition = (store.archived_properties if archived else store.properties).get(
+            property_name
+        )
         if definition is None:
             raise _missing(f"property {property_name}")
         return JSONResponse(definition.as_json())
+
+    @router.patch("/{property_name}")
+    def update_property(
+        property_name: str, body: JsonObject, emulator: EmulatorDep
+    ) -> JSONResponse:
+        return JSONResponse(emulator.store.update_property(property_name, body).as_json())
+
+    @router.delete("/{property_name}", status_code=204, response_model=None)
+    def archive_property(property_name: str, emulator: EmulatorDep) -> Response:
+        emulator.store.archive_property(property_name)
+        return Response(status_code=204)
 
     return router
 

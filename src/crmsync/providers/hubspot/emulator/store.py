@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from crmsync.providers.hubspot.emulator.errors import HubSpotError, not_found, validation_error
@@ -18,7 +19,9 @@ from crmsync.providers.hubspot.emulator.properties import (
     PropertyDef,
     PropertyGroup,
     parse_group_create,
+    parse_group_update,
     parse_property_create,
+    parse_property_update,
     standard_properties,
 )
 from crmsync.providers.hubspot.emulator.records import Owner, StoredContact
@@ -62,6 +65,7 @@ class CrmStore:
             self.properties: dict[str, PropertyDef] = {
                 p.name: p for p in standard_properties(created)
             }
+            self.archived_properties: dict[str, PropertyDef] = {}
             self.groups: dict[str, PropertyGroup] = {g.name: g for g in STANDARD_GROUPS}
             self.owners: dict[str, Owner] = {}
             self._unique: dict[str, dict[str, str]] = {"email": {}}
@@ -85,6 +89,54 @@ class CrmStore:
                     if definition.name in c.properties
                 }
             return definition
+
+    def update_property(self, name: str, body: Mapping[str, Any]) -> PropertyDef:
+        with self.lock:
+            definition = self.properties.get(name)
+            if definition is None:
+                raise HubSpotError(404, f"Unable to find property {name}", "OBJECT_NOT_FOUND")
+            updated = parse_property_update(
+                definition, body, groups=self.groups, updated_at=self.now()
+            )
+            self.properties[name] = updated
+            return updated
+
+    def archive_property(self, name: str) -> None:
+        """Archived, the property is gone from reads and writes, its values with it (the
+        emulator has no restore), and listed with ``?archived=true``."""
+        with self.lock:
+            definition = self.properties.get(name)
+            if definition is None:
+                raise HubSpotError(404, f"Unable to find property {name}", "OBJECT_NOT_FOUND")
+            if definition.hubspot_defined:
+                raise validation_error(
+                    f"Unable to archive property {name}: HubSpot defined properties cannot be "
+                    "archived"
+                )
+            del self.properties[name]
+            self._unique.pop(name, None)
+            for contact in (*self.contacts.values(), *self.archived.values()):
+                contact.properties.pop(name, None)
+            self.archived_properties[name] = replace(definition, archived_at=self.now())
+
+    def update_group(self, name: str, body: Mapping[str, Any]) -> PropertyGroup:
+        with self.lock:
+            group = self.groups.get(name)
+            if group is None:
+                raise HubSpotError(404, f"Unable to find property group {name}", "OBJECT_NOT_FOUND")
+            self.groups[name] = parse_group_update(group, body)
+            return self.groups[name]
+
+    def archive_group(self, name: str) -> None:
+        with self.lock:
+            if name not in self.groups:
+                raise HubSpotError(404, f"Unable to find property group {name}", "OBJECT_NOT_FOUND")
+            if any(p.group_name == name for p in self.properties.values()):
+                # the message is a guess: HubSpot refuses to archive a group still in use
+                raise validation_error(
+                    f"Unable to archive property group {name}: properties still belong to it"
+                )
+            del self.groups[name]
 
     def create_group(self, body: Mapping[str, Any]) -> PropertyGroup:
         with self.lock:

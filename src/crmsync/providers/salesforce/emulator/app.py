@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from crmsync.emulation import create_control_router, install_policy
 from crmsync.providers.salesforce.emulator import (
@@ -15,6 +16,7 @@ from crmsync.providers.salesforce.emulator import (
     routes_control,
     routes_oauth,
     routes_query,
+    routes_replication,
     routes_sobjects,
     routes_tooling,
 )
@@ -23,6 +25,7 @@ from crmsync.providers.salesforce.emulator.errors import (
     RecordFailure,
     SalesforceError,
     handle_salesforce_error,
+    handle_unrouted,
     handle_validation_error,
 )
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
@@ -42,7 +45,15 @@ def create_app(config: SalesforceEmulatorConfig | None = None, *, served: bool =
     app.add_exception_handler(SalesforceError, handle_salesforce_error)
     app.add_exception_handler(RecordFailure, handle_salesforce_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
-    for module in (routes_oauth, routes_bulk, routes_query, routes_tooling, routes_sobjects):
+    app.add_exception_handler(HTTPException, handle_unrouted)
+    for module in (
+        routes_oauth,
+        routes_bulk,
+        routes_query,
+        routes_tooling,
+        routes_replication,  # before "/sobjects/{sobject}/{record_id}" takes "updated"
+        routes_sobjects,
+    ):
         app.include_router(module.router)
     app.include_router(create_control_router(emulator.controls))
     app.include_router(routes_control.router)

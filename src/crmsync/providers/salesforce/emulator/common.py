@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from crmsync.providers.salesforce.emulator.errors import SalesforceError
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
-from crmsync.providers.salesforce.emulator.store import Row
+from crmsync.providers.salesforce.emulator.store import Row, WriteContext
 
 DATA = "/services/data/{version}"
 
@@ -37,6 +37,20 @@ def allow_save(request: Request) -> bool:
     header = request.headers.get("sforce-duplicate-rule-header", "")
     options = dict(part.strip().partition("=")[::2] for part in header.split(";") if "=" in part)
     return options.get("allowSave", "").strip().lower() == "true"
+
+
+def auto_assign(request: Request) -> str:
+    """``Sforce-Auto-Assign``: ``TRUE`` (also when absent: Salesforce's default) runs the
+    active assignment rule on created and updated leads, ``FALSE`` none, a rule's id that rule
+    on created leads."""
+    value = request.headers.get("sforce-auto-assign", "TRUE").strip()
+    return value.upper() if value.upper() in ("TRUE", "FALSE") else value
+
+
+def write_context(request: Request, emulator: SalesforceEmulator, user: str) -> WriteContext:
+    """An API write's context: its user and what its duplicate- and assignment-rule headers
+    ask for."""
+    return emulator.context(user, allow_save=allow_save(request), assign=auto_assign(request))
 
 
 def record_json(

@@ -15,6 +15,11 @@ class SalesforceEmulatorConfig:
     app_name: str = "crmsync"
     instance_url: str = "https://crmsync-demo.my.salesforce.com"
     """Where the token response sends API calls; ``settings_for`` points it at a served port."""
+    org_name: str = "crmsync demo"
+    organization_type: str = "Developer Edition"
+    instance_name: str = "NA224"
+    is_sandbox: bool = False
+    """The ``Organization`` record: what ``SELECT IsSandbox FROM Organization`` tells."""
     admin_email: str = "admin@crmsync-demo.test"
     admin_password: str = "demo-password"
     """Prefilled on the emulated login form, so demos and benchmarks click straight through."""

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from crmsync.emulation import CONTROL_PREFIX
@@ -128,3 +130,17 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     message = f"Cannot deserialize instance: {where}: {first.get('msg', 'invalid')}"
     return SalesforceError(400, "JSON_PARSER_ERROR", message).response()
+
+
+async def handle_unrouted(request: Request, exc: Exception) -> Response:
+    """A path no route serves is Salesforce's 404 ``NOT_FOUND``, a method a path does not take
+    its 405 ``METHOD_NOT_ALLOWED`` naming the allowed ones; control routes keep FastAPI's."""
+    if not isinstance(exc, HTTPException):
+        raise exc
+    if request.url.path.startswith(CONTROL_PREFIX) or exc.status_code not in (404, 405):
+        return await http_exception_handler(request, exc)
+    if exc.status_code == 404:
+        return not_found().response()
+    allowed = (exc.headers or {}).get("Allow", "")
+    message = f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}"
+    return SalesforceError(405, "METHOD_NOT_ALLOWED", message).response(headers={"Allow": allowed})

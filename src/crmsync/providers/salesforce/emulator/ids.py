@@ -20,6 +20,7 @@ KEY_PREFIXES = {
     "Task": "00T",
     "User": "005",
     "Organization": "00D",
+    "AssignmentRule": "01Q",
     "CustomField": "00N",
     "Job": "750",
     "QueryLocator": "01g",

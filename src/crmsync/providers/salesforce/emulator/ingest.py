@@ -5,6 +5,9 @@ number of times first, as the real asynchronous processing would. Empty CSV cell
 field unchanged and ``#N/A`` clears it. The ``Sforce-Duplicate-Rule-Header`` cannot be sent
 with a job, so any active duplicate rule (alert or block) fails the matching rows (a guess at
 Salesforce's behaviour: connectors should resend such rows through the REST API).
+
+A job has no ``Sforce-Auto-Assign`` header: lead assignment runs only when the job names a rule
+in ``assignmentRuleId`` (active or not, as Salesforce documents), on every row it writes.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class IngestJob:
     unprocessed: list[list[str]] = field(default_factory=list)
     error_message: str = ""
     polls_left: int = 0
+    assignment_rule: str | None = None
 
     def info(self) -> dict[str, Any]:
         delimiter = next(k for k, v in DELIMITERS.items() if v == self.delimiter)
@@ -84,6 +88,8 @@ class IngestJob:
         }
         if self.error_message:
             body["errorMessage"] = self.error_message
+        if self.assignment_rule:
+            body["assignmentRuleId"] = self.assignment_rule
         return body
 
 
@@ -113,6 +119,11 @@ class IngestJobs:
             raise job_error(
                 400, "INVALIDJOB", "InvalidJob : unsupported columnDelimiter or lineEnding"
             )
+        rule = body.get("assignmentRuleId")
+        rule_id = ids.normalise(str(rule)) if rule else None
+        if rule and rule_id not in self.store.assignees:
+            # the message is a guess: Salesforce documents no error for it
+            raise job_error(400, "INVALIDJOB", f"InvalidJob : Invalid assignmentRuleId: {rule}")
         job = IngestJob(
             id=self.store.ids.new(ids.KEY_PREFIXES["Job"]),
             sobject=obj.name,
@@ -123,6 +134,7 @@ class IngestJobs:
             created_by=user_id,
             created_date=timestamp(self.store.clock()),
             api_version=version,
+            assignment_rule=rule_id,
         )
         with self.lock:
             self.jobs[job.id] = job
@@ -153,7 +165,10 @@ class IngestJobs:
                 f"Cannot change the state of job {job.id} from {job.state} to {state}",
             )
         job.state = "UploadComplete"
-        self._process(job, WriteContext(user_id))
+        rule = job.assignment_rule
+        self._process(
+            job, WriteContext(user_id, assignment_rule=rule, assign_updates=rule is not None)
+        )
         job.polls_left = self.polls_in_progress
         return job
 

@@ -1,6 +1,6 @@
 """Salesforce's own ``/_emulator/`` routes: seed users, read and hand-edit records, convert a
-lead, set the duplicate rule, remove the package's fields, shape bulk jobs (no auth, no
-allocation, no faults)."""
+lead, set the duplicate rule, add a lead assignment rule, remove the package's fields, shape
+bulk jobs (no auth, no allocation, no faults)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,14 @@ class DuplicateRule(BaseModel):
 
     action: Literal["none", "alert", "block"]
     name: str | None = None
+
+
+class AssignmentRuleSeed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ownerId: str
+    name: str = "Standard"
+    active: bool = True
 
 
 class BulkShape(BaseModel):
@@ -87,6 +95,13 @@ def set_duplicate_rule(body: DuplicateRule, emulator: EmulatorDep) -> dict[str, 
     if body.name:
         emulator.store.duplicate_rule_name = body.name
     return {"action": body.action, "name": emulator.store.duplicate_rule_name}
+
+
+@router.post("/assignment-rules", status_code=201)
+def add_assignment_rule(body: AssignmentRuleSeed, emulator: EmulatorDep) -> JSONResponse:
+    """A lead assignment rule an admin set up: every lead goes to ``ownerId``."""
+    rule_id = emulator.set_assignment_rule(body.ownerId, body.name, body.active)
+    return JSONResponse(emulator.store.get("AssignmentRule", rule_id), status_code=201)
 
 
 @router.delete("/fields/{sobject}/{name}")

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from crmsync.emulation import EmulatedRoute
 from crmsync.providers.salesforce.emulator import soql
-from crmsync.providers.salesforce.emulator.common import DATA, EmulatorDep, record_json
+from crmsync.providers.salesforce.emulator.common import DATA, EmulatorDep
 from crmsync.providers.salesforce.emulator.errors import SalesforceError
 from crmsync.providers.salesforce.emulator.ids import KEY_PREFIXES
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
@@ -50,6 +50,7 @@ def _page(
 
 
 @router.get(f"{DATA}/query")
+@router.get(f"{DATA}/query/")
 def query(
     version: str, request: Request, emulator: EmulatorDep, q: str | None = None
 ) -> JSONResponse:
@@ -68,10 +69,11 @@ def query(
                 "a custom object, be sure to append the '__c' after the entity name.",
                 "INVALID_TYPE",
             ) from None
-        fields, rows = soql.run(parsed, obj, store.rows[obj.name].values())
+        total, records = soql.execute(
+            parsed, obj, store.objects, store.rows[obj.name].values(), store.locate, version
+        )
         if parsed.count:
-            return JSONResponse({"totalSize": len(rows), "done": True, "records": []})
-        records = [record_json(version, obj.name, row, fields) for row in rows]
+            return JSONResponse({"totalSize": total, "done": True, "records": []})
     cursor = store.ids.new(KEY_PREFIXES["QueryLocator"])
     return _page(
         emulator, version, cursor, records, 0, _page_size(request, emulator.config.query_page_size)

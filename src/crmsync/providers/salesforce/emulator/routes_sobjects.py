@@ -17,11 +17,16 @@ from crmsync.providers.salesforce.emulator.common import (
     DATA,
     EmulatorDep,
     UserDep,
-    allow_save,
     json_object,
     record_json,
+    write_context,
 )
-from crmsync.providers.salesforce.emulator.errors import ItemError, RecordFailure, SalesforceError
+from crmsync.providers.salesforce.emulator.errors import (
+    ItemError,
+    RecordFailure,
+    SalesforceError,
+    not_found,
+)
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
 from crmsync.providers.salesforce.emulator.store import MultipleMatches, Undo
 
@@ -69,6 +74,7 @@ def describe_global(version: str, emulator: EmulatorDep) -> JSONResponse:
 
 
 @router.get(f"{DATA}/sobjects/{{sobject}}/describe")
+@router.get(f"{DATA}/sobjects/{{sobject}}/describe/")
 def describe(version: str, sobject: str, emulator: EmulatorDep) -> JSONResponse:
     with emulator.store.lock:
         return JSONResponse(emulator.store.sobject(sobject).describe(version))
@@ -79,9 +85,7 @@ async def create(
     version: str, sobject: str, request: Request, emulator: EmulatorDep, user: UserDep
 ) -> JSONResponse:
     body = await json_object(request)
-    row = emulator.store.create(
-        sobject, body, emulator.context(user, allow_save=allow_save(request))
-    )
+    row = emulator.store.create(sobject, body, write_context(request, emulator, user))
     return JSONResponse(_saved(row["Id"]), status_code=201)
 
 
@@ -106,9 +110,7 @@ async def update(
 ) -> Response:
     body = await json_object(request)
     emulator.store.get(sobject, record_id)  # 404 before any value problem
-    emulator.store.update(
-        sobject, record_id, body, emulator.context(user, allow_save=allow_save(request))
-    )
+    emulator.store.update(sobject, record_id, body, write_context(request, emulator, user))
     return Response(status_code=204)
 
 
@@ -116,6 +118,30 @@ async def update(
 def delete(version: str, sobject: str, record_id: str, emulator: EmulatorDep) -> Response:
     emulator.store.delete(sobject, record_id)
     return Response(status_code=204)
+
+
+@router.get(f"{DATA}/sobjects/{{sobject}}/{{field}}/{{value}}", response_model=None)
+def get_by_external_id(
+    version: str,
+    sobject: str,
+    field: str,
+    value: str,
+    emulator: EmulatorDep,
+    fields: str | None = None,
+) -> JSONResponse:
+    """The record whose external ID is ``value``; 404 when none, 300 listing them when
+    several share it."""
+    store = emulator.store
+    with store.lock:
+        definition = store.external_id_field(sobject, field)
+        name = store.sobject(sobject).name
+        found = store.find(name, definition.name, value)
+        if len(found) > 1:
+            return _multiple(version, name, found)
+        if not found:
+            raise not_found()
+        wanted = [f.strip() for f in fields.split(",")] if fields else None
+        return JSONResponse(record_json(version, name, store.get(name, found[0]), wanted))
 
 
 @router.patch(f"{DATA}/sobjects/{{sobject}}/{{field}}/{{value}}", response_model=None)
@@ -138,7 +164,7 @@ async def upsert_one(
             f"The Id field and the external ID field {definition.name} should not be specified "
             "in the sobject data.",
         )
-    context = emulator.context(user, allow_save=allow_save(request))
+    context = write_context(request, emulator, user)
     try:
         row, created = emulator.store.upsert(sobject, definition.name, value, body, context)
     except MultipleMatches as exc:
@@ -197,7 +223,7 @@ async def upsert_collection(
             )
     keys = [str(r.get(definition.name) or "") for r in records]
     repeated = {k for k in keys if k and keys.count(k) > 1}
-    context = emulator.context(user, allow_save=allow_save(request))
+    context = write_context(request, emulator, user)
     results: list[dict[str, Any]] = []
     undo: Undo = []
     with store.lock:
@@ -227,7 +253,7 @@ async def upsert_collection(
 @router.post(f"{DATA}/composite/sobjects")
 async def create_collection(request: Request, emulator: EmulatorDep, user: UserDep) -> JSONResponse:
     all_or_none, records = await _collection(request)
-    context = emulator.context(user, allow_save=allow_save(request))
+    context = write_context(request, emulator, user)
     results: list[dict[str, Any]] = []
     undo: Undo = []
     with emulator.store.lock:
@@ -244,7 +270,7 @@ async def create_collection(request: Request, emulator: EmulatorDep, user: UserD
 @router.patch(f"{DATA}/composite/sobjects")
 async def update_collection(request: Request, emulator: EmulatorDep, user: UserDep) -> JSONResponse:
     all_or_none, records = await _collection(request)
-    context = emulator.context(user, allow_save=allow_save(request))
+    context = write_context(request, emulator, user)
     results: list[dict[str, Any]] = []
     undo: Undo = []
     with emulator.store.lock:

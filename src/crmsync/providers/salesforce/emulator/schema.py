@@ -32,6 +32,15 @@ class FieldDef:
     restricted: bool = False
 
     @property
+    def relationship_name(self) -> str | None:
+        """How SOQL names the record a lookup points at: ``Owner`` for ``OwnerId``."""
+        if self.type != "reference":
+            return None
+        if self.name.endswith("__c"):
+            return self.name.removesuffix("__c") + "__r"
+        return self.name.removesuffix("Id") if self.name.endswith("Id") else None
+
+    @property
     def required_on_create(self) -> bool:
         return not self.nillable and self.createable and not self.defaulted_on_create
 
@@ -50,6 +59,7 @@ class FieldDef:
             "defaultedOnCreate": self.defaulted_on_create,
             "idLookup": self.type == "id" or self.external_id,
             "referenceTo": list(self.reference_to),
+            "relationshipName": self.relationship_name,
             "restrictedPicklist": self.restricted,
             "picklistValues": [
                 {"active": True, "defaultValue": i == 0, "label": v, "value": v}
@@ -340,7 +350,70 @@ def standard_objects() -> dict[str, SObjectType]:
         ],
         createable=False,
     )
-    return {o.name: o for o in (lead, contact, account, opportunity, task, user)}
+    return {
+        o.name: o for o in (lead, contact, account, opportunity, task, user, *platform_objects())
+    }
+
+
+EDITIONS = (
+    "Developer Edition",
+    "Professional Edition",
+    "Enterprise Edition",
+    "Unlimited Edition",
+    "Performance Edition",
+    "Team Edition",
+)
+
+
+def platform_objects() -> list[SObjectType]:
+    """Read-only objects the platform keeps: the org itself and its assignment rules."""
+    organization = _object(
+        "Organization",
+        "Organization",
+        [
+            *_system(owner=False),
+            _text("Name", 80, nillable=NOT_NULL),
+            FieldDef(
+                "OrganizationType",
+                "picklist",
+                "Edition",
+                40,
+                picklist=EDITIONS,
+                restricted=True,
+                createable=False,
+                updateable=False,
+            ),
+            _text("InstanceName", 5, "Instance Name", createable=False, updateable=False),
+            FieldDef(
+                "IsSandbox",
+                "boolean",
+                "Is Sandbox",
+                nillable=NOT_NULL,
+                createable=False,
+                updateable=False,
+            ),
+        ],
+        createable=False,
+    )
+    assignment_rule = _object(
+        "AssignmentRule",
+        "Assignment Rule",
+        [
+            *_system(owner=False),
+            _text("Name", 120),
+            FieldDef("Active", "boolean", "Active", nillable=NOT_NULL, defaulted_on_create=True),
+            FieldDef(
+                "SobjectType",
+                "picklist",
+                "Object",
+                40,
+                picklist=("Case", "Lead"),
+                restricted=True,
+            ),
+        ],
+        createable=False,
+    )
+    return [organization, assignment_rule]
 
 
 DEFAULTS: dict[tuple[str, str], Any] = {

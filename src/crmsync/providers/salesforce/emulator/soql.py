@@ -1,288 +1,127 @@
-"""A SOQL subset: ``SELECT f, ... | COUNT() FROM obj [WHERE ...] [ORDER BY ...] [LIMIT n]
-[OFFSET n]``, with ``AND``/``OR``/``NOT``, ``= != <> < > <= >=``, ``IN``/``NOT IN`` and ``LIKE``.
+"""Runs SOQL (parsed by ``soql_parse``) against an org's rows: filters, order, limits,
+relationship fields and aggregates.
 
-As in SOQL, names and string comparisons ignore case, mixing ``AND`` and ``OR`` needs
-parentheses, and errors come back as ``MALFORMED_QUERY`` or ``INVALID_FIELD`` with the row and
-column of the offending token.
+As in SOQL, names and string comparisons ignore case, and mixing ``AND`` and ``OR`` needs
+parentheses. A relationship field (``Owner.Email``, up to five lookups deep) follows the lookup
+field whose relationship name it gives (``OwnerId`` for ``Owner``) and comes back nested under
+that name, or ``null`` when the lookup is empty. ``GROUP BY`` and the aggregates (``COUNT``,
+``COUNT_DISTINCT``, ``MIN``, ``MAX``, ``SUM``, ``AVG``) answer ``AggregateResult`` records
+whose unaliased aggregates are ``expr0``, ``expr1``..., ``HAVING`` keeping the groups whose
+grouped fields or aggregates match; ``COUNT()`` alone answers only
+``totalSize``, and not with ``GROUP BY`` or ``ORDER BY`` (Salesforce refuses those).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from crmsync.providers.salesforce.emulator.errors import SalesforceError
 from crmsync.providers.salesforce.emulator.schema import FieldDef, SObjectType
-
-_TOKEN = re.compile(
-    r"""(?P<ws>\s+)
-    |(?P<string>'(?:[^'\\]|\\.)*')
-    |(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
-    |(?P<date>\d{4}-\d{2}-\d{2})
-    |(?P<number>-?\d+(?:\.\d+)?)
-    |(?P<op><=|>=|!=|<>|=|<|>)
-    |(?P<punct>[(),])
-    |(?P<ident>[A-Za-z_][A-Za-z0-9_.]*)""",
-    re.VERBOSE,
+from crmsync.providers.salesforce.emulator.soql_parse import (
+    Aggregate,
+    Comparison,
+    Condition,
+    Junction,
+    Literal,
+    Negation,
+    Query,
+    parse,
+    parse_datetime,
+    query_error,
 )
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "'": "'", '"': '"', "\\": "\\"}
-_STRING_TYPES = ("id", "string", "email", "phone", "url", "picklist", "reference", "textarea")
+
+__all__ = ["Lookup", "Query", "execute", "parse", "query_error", "run"]
+
+Row = dict[str, Any]
+Lookup = Callable[[str], tuple[str, Row] | None]
+"""The sObject name and row an id names, or None."""
+MAX_HOPS = 5
+GROUPABLE = ("id", "string", "email", "phone", "url", "picklist", "reference", "boolean", "date")
+NUMERIC = ("double", "currency", "percent", "int")
 
 
 @dataclass(frozen=True)
-class Token:
-    kind: str
-    text: str
-    pos: int
+class Path:
+    """A field of the queried object, or of a record reached through lookups."""
 
-    def is_word(self, *words: str) -> bool:
-        return self.kind == "ident" and self.text.upper() in words
+    hops: tuple[tuple[str, str], ...]
+    """(relationship name, lookup field) per lookup followed: ``("Owner", "OwnerId")``."""
+    field: FieldDef
+    name: str
+    """As Salesforce spells it: ``Owner.Email``."""
 
+    def row_of(self, row: Row, lookup: Lookup | None) -> tuple[str | None, Row | None]:
+        """The record holding the field, and its type (None for the queried object)."""
+        kind: str | None = None
+        current: Row | None = row
+        for _, reference in self.hops:
+            target = current.get(reference) if current is not None else None
+            found = lookup(str(target)) if target is not None and lookup is not None else None
+            if found is None:
+                return None, None
+            kind, current = found
+        return kind, current
 
-@dataclass(frozen=True)
-class Literal:
-    kind: str  # string number date datetime boolean null
-    value: Any
-    pos: int
-
-
-@dataclass(frozen=True)
-class Comparison:
-    field: str
-    op: str  # = != < > <= >= IN NOT IN LIKE
-    values: tuple[Literal, ...]
-    pos: int
-
-
-@dataclass(frozen=True)
-class Junction:
-    op: str  # AND | OR
-    parts: tuple[Condition, ...]
+    def value(self, row: Row, lookup: Lookup | None) -> Any:
+        if not self.hops:
+            return row.get(self.field.name)
+        _, holder = self.row_of(row, lookup)
+        return holder.get(self.field.name) if holder is not None else None
 
 
-@dataclass(frozen=True)
-class Negation:
-    part: Condition
-
-
-Condition = Comparison | Junction | Negation
-
-
-@dataclass(frozen=True)
-class OrderItem:
-    field: str
-    descending: bool
-    nulls_first: bool
-    pos: int
-
-
-@dataclass(frozen=True)
-class Query:
-    text: str
-    sobject: str
-    sobject_pos: int
-    fields: tuple[tuple[str, int], ...]
-    count: bool
-    where: Condition | None
-    order: tuple[OrderItem, ...]
-    limit: int | None
-    offset: int
-
-
-def query_error(
-    text: str, pos: int, message: str, code: str = "MALFORMED_QUERY"
-) -> SalesforceError:
-    return SalesforceError(
-        400, code, f"\n{text}\n{' ' * pos}^\nERROR at Row:1:Column:{pos + 1}\n{message}"
-    )
-
-
-def _tokens(text: str) -> list[Token]:
-    found: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise query_error(text, pos, f"unexpected token: '{text[pos]}'")
-        kind = match.lastgroup or ""
-        if kind != "ws":
-            found.append(Token(kind, match.group(), pos))
-        pos = match.end()
-    found.append(Token("eof", "<EOF>", len(text)))
-    return found
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokens(text)
-        self.at = 0
-
-    @property
-    def peek(self) -> Token:
-        return self.tokens[self.at]
-
-    def take(self) -> Token:
-        token = self.tokens[self.at]
-        self.at += 1
-        return token
-
-    def fail(self, token: Token | None = None) -> SalesforceError:
-        token = token or self.peek
-        return query_error(self.text, token.pos, f"unexpected token: '{token.text}'")
-
-    def expect_word(self, *words: str) -> Token:
-        if not self.peek.is_word(*words):
-            raise self.fail()
-        return self.take()
-
-    def expect(self, kind: str, text: str | None = None) -> Token:
-        token = self.peek
-        if token.kind != kind or (text is not None and token.text != text):
-            raise self.fail()
-        return self.take()
-
-    def query(self) -> Query:
-        self.expect_word("SELECT")
-        count = False
-        fields: list[tuple[str, int]] = []
-        if self.peek.is_word("COUNT") and self.tokens[self.at + 1].text == "(":
-            self.take(), self.take(), self.expect("punct", ")")
-            count = True
-        else:
-            while True:
-                token = self.expect("ident")
-                fields.append((token.text, token.pos))
-                if self.peek.text != ",":
-                    break
-                self.take()
-        self.expect_word("FROM")
-        sobject = self.expect("ident")
-        where = None
-        if self.peek.is_word("WHERE"):
-            self.take()
-            where = self.condition()
-        order: list[OrderItem] = []
-        if self.peek.is_word("ORDER"):
-            self.take(), self.expect_word("BY")
-            order.append(self.order_item())
-            while self.peek.text == ",":
-                self.take()
-                order.append(self.order_item())
-        limit = self.number_clause("LIMIT")
-        offset = self.number_clause("OFFSET") or 0
-        if self.peek.kind != "eof":
-            raise self.fail()
-        return Query(
-            self.text,
-            sobject.text,
-            sobject.pos,
-            tuple(fields),
-            count,
-            where,
-            tuple(order),
-            limit,
-            offset,
+def field_of(query: Query, obj: SObjectType, name: str, pos: int) -> FieldDef:
+    definition = obj.field(name)
+    if definition is None:
+        raise query_error(
+            query.text,
+            pos,
+            f"No such column '{name}' on entity '{obj.name}'. If you are attempting to use a "
+            "custom field, be sure to append the '__c' after the custom field name. Please "
+            "reference your WSDL or the describe call for the appropriate names.",
+            "INVALID_FIELD",
         )
+    return definition
 
-    def number_clause(self, word: str) -> int | None:
-        if not self.peek.is_word(word):
-            return None
-        self.take()
-        token = self.expect("number")
-        if "." in token.text or token.text.startswith("-"):
-            raise self.fail(token)
-        return int(token.text)
 
-    def order_item(self) -> OrderItem:
-        token = self.expect("ident")
-        descending = False
-        if self.peek.is_word("ASC", "DESC"):
-            descending = self.take().text.upper() == "DESC"
-        nulls_first = not descending
-        if self.peek.is_word("NULLS"):
-            self.take()
-            nulls_first = self.expect_word("FIRST", "LAST").text.upper() == "FIRST"
-        return OrderItem(token.text, descending, nulls_first, token.pos)
-
-    def condition(self) -> Condition:
-        """One level of AND or OR; mixing them without parentheses is a SOQL error."""
-        parts = [self.unary()]
-        connective: str | None = None
-        while self.peek.is_word("AND", "OR"):
-            word = self.peek.text.upper()
-            if connective is not None and word != connective:
-                raise self.fail()
-            connective = word
-            self.take()
-            parts.append(self.unary())
-        return parts[0] if connective is None else Junction(connective, tuple(parts))
-
-    def unary(self) -> Condition:
-        if self.peek.is_word("NOT"):
-            self.take()
-            return Negation(self.unary())
-        if self.peek.text == "(":
-            self.take()
-            inner = self.condition()
-            self.expect("punct", ")")
-            return inner
-        return self.comparison()
-
-    def comparison(self) -> Comparison:
-        field = self.expect("ident")
-        if self.peek.kind == "op":
-            op = self.take().text
-            return Comparison(field.text, "!=" if op == "<>" else op, (self.literal(),), field.pos)
-        if self.peek.is_word("LIKE"):
-            self.take()
-            value = self.literal()
-            if value.kind != "string":
-                raise query_error(self.text, value.pos, "LIKE needs a string literal")
-            return Comparison(field.text, "LIKE", (value,), field.pos)
-        op = "IN"
-        if self.peek.is_word("NOT"):
-            self.take()
-            op = "NOT IN"
-        self.expect_word("IN")
-        self.expect("punct", "(")
-        values = [self.literal()]
-        while self.peek.text == ",":
-            self.take()
-            values.append(self.literal())
-        self.expect("punct", ")")
-        return Comparison(field.text, op, tuple(values), field.pos)
-
-    def literal(self) -> Literal:
-        token = self.take()
-        if token.kind == "string":
-            body = re.sub(
-                r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), token.text[1:-1]
+def resolve(
+    query: Query, obj: SObjectType, objects: Mapping[str, SObjectType], name: str, pos: int
+) -> Path:
+    """``Email`` or ``Owner.Email``: the field a (dotted) name in the query means."""
+    *relationships, last = name.split(".")
+    if len(relationships) > MAX_HOPS:
+        raise query_error(
+            query.text, pos, f"SOQL statements cannot query more than {MAX_HOPS} levels deep"
+        )
+    hops: list[tuple[str, str]] = []
+    current = obj
+    for relationship in relationships:
+        reference = next(
+            (
+                f
+                for f in current.fields.values()
+                if (f.relationship_name or "").lower() == relationship.lower()
+            ),
+            None,
+        )
+        target = objects.get(reference.reference_to[0]) if reference is not None else None
+        if reference is None or target is None or reference.relationship_name is None:
+            raise query_error(
+                query.text,
+                pos,
+                f"Didn't understand relationship '{relationship}' in field path. If you are "
+                "attempting to use a custom relationship, be sure to append the '__r' after "
+                "the custom relationship name. Please reference your WSDL or the describe call "
+                "for the appropriate names.",
+                "INVALID_FIELD",
             )
-            return Literal("string", body, token.pos)
-        if token.kind == "number":
-            return Literal("number", float(token.text), token.pos)
-        if token.kind == "date":
-            return Literal("date", date.fromisoformat(token.text), token.pos)
-        if token.kind == "datetime":
-            return Literal("datetime", _parse_datetime(token.text), token.pos)
-        if token.is_word("TRUE", "FALSE"):
-            return Literal("boolean", token.text.upper() == "TRUE", token.pos)
-        if token.is_word("NULL"):
-            return Literal("null", None, token.pos)
-        raise self.fail(token)
-
-
-def parse(text: str) -> Query:
-    return _Parser(text.strip()).query()
-
-
-def _parse_datetime(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        hops.append((reference.relationship_name, reference.name))
+        current = target
+    definition = field_of(query, current, last, pos)
+    return Path(tuple(hops), definition, ".".join([*(h[0] for h in hops), definition.name]))
 
 
 def _key(definition: FieldDef, value: Any) -> Any:
@@ -290,7 +129,7 @@ def _key(definition: FieldDef, value: Any) -> Any:
     if value is None:
         return None
     if definition.type == "datetime":
-        return _parse_datetime(str(value))
+        return parse_datetime(str(value))
     if definition.type == "date":
         return date.fromisoformat(str(value))
     if isinstance(value, str):
@@ -299,13 +138,12 @@ def _key(definition: FieldDef, value: Any) -> Any:
 
 
 _EXPECTED = {"boolean": "boolean", "date": "date", "datetime": "dateTime"}
-_NUMERIC = ("double", "currency", "percent", "int")
 
 
 def _literal_key(query: Query, definition: FieldDef, literal: Literal) -> Any:
     if literal.kind == "null":
         return None
-    expected = _EXPECTED.get(definition.type, "number" if definition.type in _NUMERIC else "string")
+    expected = _EXPECTED.get(definition.type, "number" if definition.type in NUMERIC else "string")
     actual = {"datetime": "dateTime"}.get(literal.kind, literal.kind)
     if actual != expected:
         quoted = " and should not be enclosed in quotes" if literal.kind == "string" else ""
@@ -324,85 +162,282 @@ def _like(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 
-Predicate = Callable[[dict[str, Any]], bool]
+Predicate = Callable[[Row], bool]
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a is not None and b is not None and a < b,
+    ">": lambda a, b: a is not None and b is not None and a > b,
+    "<=": lambda a, b: a is not None and b is not None and a <= b,
+    ">=": lambda a, b: a is not None and b is not None and a >= b,
+}
 
 
-def _compile(query: Query, obj: SObjectType, condition: Condition) -> Predicate:
+@dataclass(frozen=True)
+class Context:
+    query: Query
+    obj: SObjectType
+    objects: Mapping[str, SObjectType]
+    lookup: Lookup | None
+
+    def path(self, name: str, pos: int) -> Path:
+        return resolve(self.query, self.obj, self.objects, name, pos)
+
+
+def _compile(ctx: Context, condition: Condition) -> Predicate:
     if isinstance(condition, Negation):
-        inner = _compile(query, obj, condition.part)
+        inner = _compile(ctx, condition.part)
         return lambda row: not inner(row)
     if isinstance(condition, Junction):
-        parts = [_compile(query, obj, part) for part in condition.parts]
+        parts = [_compile(ctx, part) for part in condition.parts]
         if condition.op == "AND":
             return lambda row: all(part(row) for part in parts)
         return lambda row: any(part(row) for part in parts)
-    definition = field_of(query, obj, condition.field, condition.pos)
-    name, op = definition.name, condition.op
-    if op == "LIKE":
+    return _comparison(ctx, condition)
+
+
+def _comparison(ctx: Context, condition: Comparison) -> Predicate:
+    path = ctx.path(condition.field, condition.pos)
+    definition, lookup = path.field, ctx.lookup
+
+    def get(row: Row) -> Any:
+        return path.value(row, lookup)
+
+    if condition.op == "LIKE":
         pattern = _like(str(condition.values[0].value))
-        return lambda row: row.get(name) is not None and bool(pattern.fullmatch(str(row[name])))
-    wanted = [_literal_key(query, definition, v) for v in condition.values]
-    if op in ("IN", "NOT IN"):
+        return lambda row: (value := get(row)) is not None and bool(pattern.fullmatch(str(value)))
+    wanted = [_literal_key(ctx.query, definition, v) for v in condition.values]
+    if condition.op in ("IN", "NOT IN"):
         allowed = set(wanted)
-        inside = op == "IN"
-        return lambda row: (_key(definition, row.get(name)) in allowed) == inside
-    target = wanted[0]
-    compare: dict[str, Callable[[Any, Any], bool]] = {
-        "=": lambda a, b: a == b,
-        "!=": lambda a, b: a != b,
-        "<": lambda a, b: a is not None and b is not None and a < b,
-        ">": lambda a, b: a is not None and b is not None and a > b,
-        "<=": lambda a, b: a is not None and b is not None and a <= b,
-        ">=": lambda a, b: a is not None and b is not None and a >= b,
-    }
-    check = compare[op]
-    return lambda row: check(_key(definition, row.get(name)), target)
+        inside = condition.op == "IN"
+        return lambda row: (_key(definition, get(row)) in allowed) == inside
+    target, check = wanted[0], _COMPARE[condition.op]
+    return lambda row: check(_key(definition, get(row)), target)
 
 
-def field_of(query: Query, obj: SObjectType, name: str, pos: int) -> FieldDef:
-    definition = obj.field(name)
-    if definition is None:
-        raise query_error(
-            query.text,
-            pos,
-            f"No such column '{name}' on entity '{obj.name}'. If you are attempting to use a "
-            "custom field, be sure to append the '__c' after the custom field name. Please "
-            "reference your WSDL or the describe call for the appropriate names.",
-            "INVALID_FIELD",
-        )
-    return definition
-
-
-def _ordered(query: Query, obj: SObjectType, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for item in reversed(query.order):
-        definition = field_of(query, obj, item.field, item.pos)
-        nulls = [r for r in rows if r.get(definition.name) is None]
+def _sorted(ctx: Context, rows: list[Row], value: Callable[[Row, Path], Any]) -> list[Row]:
+    """``ORDER BY``, last key first so that earlier keys win; nulls first unless told."""
+    for item in reversed(ctx.query.order):
+        path = ctx.path(item.field, item.pos)
+        keyed = [(_key(path.field, value(row, path)), row) for row in rows]
+        nulls = [row for key, row in keyed if key is None]
         present = sorted(
-            (r for r in rows if r.get(definition.name) is not None),
-            key=lambda r: _key(definition, r[definition.name]),
+            ((key, row) for key, row in keyed if key is not None),
+            key=lambda pair: pair[0],
             reverse=item.descending,
         )
-        rows = nulls + present if item.nulls_first else present + nulls
+        ordered = [row for _, row in present]
+        rows = nulls + ordered if item.nulls_first else ordered + nulls
     return rows
 
 
-def run(
-    query: Query, obj: SObjectType, rows: Iterable[dict[str, Any]]
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """The selected field names (canonical) and the matching rows, ordered and limited."""
-    selected: list[str] = []
-    for name, pos in query.fields:
-        canonical = field_of(query, obj, name, pos).name
-        if canonical in selected:
-            raise query_error(query.text, pos, f"duplicate field selected: {canonical}")
-        selected.append(canonical)
-    if query.offset > 2000:
+def _selected(ctx: Context) -> list[Path]:
+    paths: list[Path] = []
+    for name, pos in ctx.query.fields:
+        path = ctx.path(name, pos)
+        if any(p.name.lower() == path.name.lower() for p in paths):
+            raise query_error(ctx.query.text, pos, f"duplicate field selected: {path.name}")
+        paths.append(path)
+    return paths
+
+
+def _matched(ctx: Context, rows: Iterable[Row]) -> list[Row]:
+    if ctx.query.offset > 2000:
         raise SalesforceError(
             400, "NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000"
         )
-    predicate = _compile(query, obj, query.where) if query.where else None
-    matched = [row for row in rows if predicate is None or predicate(row)]
-    matched = _ordered(query, obj, matched)[query.offset :]
-    if query.limit is not None:
-        matched = matched[: query.limit]
-    return selected, matched
+    predicate = _compile(ctx, ctx.query.where) if ctx.query.where else None
+    return [row for row in rows if predicate is None or predicate(row)]
+
+
+def _window(query: Query, rows: list[Any]) -> list[Any]:
+    rows = rows[query.offset :]
+    return rows[: query.limit] if query.limit is not None else rows
+
+
+def run(
+    query: Query,
+    obj: SObjectType,
+    rows: Iterable[Row],
+    objects: Mapping[str, SObjectType] | None = None,
+    lookup: Lookup | None = None,
+) -> tuple[list[str], list[Row]]:
+    """The selected field names (canonical) and the matching rows, ordered and limited."""
+    ctx = Context(query, obj, objects or {obj.name: obj}, lookup)
+    selected = _selected(ctx)
+    matched = _sorted(ctx, _matched(ctx, rows), lambda row, path: path.value(row, lookup))
+    return [p.name for p in selected], _window(query, matched)
+
+
+def _place(version: str, record: Row, path: Path, row: Row, lookup: Lookup | None) -> None:
+    """One selected field into a record, nested under each relationship it goes through."""
+    holder: Row | None = row
+    into = record
+    for relationship, reference in path.hops:
+        target = holder.get(reference) if holder is not None else None
+        found = lookup(str(target)) if target is not None and lookup is not None else None
+        if found is None:
+            into.setdefault(relationship, None)
+            return
+        kind, holder = found
+        nested = into.get(relationship)
+        if not isinstance(nested, dict):
+            url = f"/services/data/{version}/sobjects/{kind}/{holder['Id']}"
+            nested = into[relationship] = {"attributes": {"type": kind, "url": url}}
+        into = nested
+    into[path.field.name] = holder.get(path.field.name) if holder is not None else None
+
+
+def execute(
+    query: Query,
+    obj: SObjectType,
+    objects: Mapping[str, SObjectType],
+    rows: Iterable[Row],
+    lookup: Lookup,
+    version: str,
+) -> tuple[int, list[Row]]:
+    """``totalSize`` and the records as the REST API shows them."""
+    ctx = Context(query, obj, objects, lookup)
+    if query.count and (query.group_by or query.order):
+        clause = "GROUP BY" if query.group_by else "ORDER BY"
+        raise query_error(
+            query.text,
+            (query.group_by[0][1] if query.group_by else query.order[0].pos),
+            f"COUNT() cannot be used with {clause}; use COUNT(fieldName) instead",
+        )
+    if query.aggregates or query.group_by:
+        groups = _aggregated(ctx, _matched(ctx, rows))
+        return len(groups), groups
+    selected = _selected(ctx)
+    matched = _window(
+        query, _sorted(ctx, _matched(ctx, rows), lambda row, path: path.value(row, lookup))
+    )
+    if query.count:
+        return len(matched), []
+    records: list[Row] = []
+    for row in matched:
+        url = f"/services/data/{version}/sobjects/{obj.name}/{row['Id']}"
+        record: Row = {"attributes": {"type": obj.name, "url": url}}
+        for path in selected:
+            _place(version, record, path, row, lookup)
+        records.append(record)
+    return len(records), records
+
+
+def _aggregate_value(function: str, values: list[Any], definition: FieldDef) -> Any:
+    present = [v for v in values if v is not None]
+    if function == "COUNT":
+        return len(present)
+    if function == "COUNT_DISTINCT":
+        return len({_key(definition, v) for v in present})
+    if not present:
+        return None
+    if function in ("MIN", "MAX"):
+        chosen = min if function == "MIN" else max
+        return chosen(present, key=lambda v: _key(definition, v))
+    total = float(sum(present))
+    return total if function == "SUM" else total / len(present)
+
+
+def _check_aggregate(ctx: Context, aggregate: Aggregate, path: Path) -> None:
+    numeric_only = aggregate.function in ("SUM", "AVG")
+    if (numeric_only and path.field.type not in NUMERIC) or (
+        aggregate.function != "COUNT" and path.field.type in ("textarea", "id")
+    ):
+        raise query_error(
+            ctx.query.text,
+            aggregate.pos,
+            f"field {path.field.name} does not support aggregate operator {aggregate.function}",
+            "INVALID_FIELD",
+        )
+
+
+GroupPredicate = Callable[[list[Row]], bool]
+
+
+def _having(ctx: Context, condition: Condition, grouped: set[str]) -> GroupPredicate:
+    """``HAVING``: conditions on a group's grouped fields or on its aggregates."""
+    if isinstance(condition, Negation):
+        inner = _having(ctx, condition.part, grouped)
+        return lambda members: not inner(members)
+    if isinstance(condition, Junction):
+        parts = [_having(ctx, part, grouped) for part in condition.parts]
+        if condition.op == "AND":
+            return lambda members: all(part(members) for part in parts)
+        return lambda members: any(part(members) for part in parts)
+    aggregate = condition.aggregate
+    if aggregate is None:
+        if ctx.path(condition.field, condition.pos).name.lower() not in grouped:
+            raise query_error(
+                ctx.query.text,
+                condition.pos,
+                f"Field must be grouped or aggregated: {condition.field}",
+            )
+        on_row = _comparison(ctx, condition)
+        return lambda members: on_row(members[0])
+    path = ctx.path(aggregate.field, aggregate.pos)
+    _check_aggregate(ctx, aggregate, path)
+    literal, function = condition.values[0], aggregate.function
+    numeric = function in ("COUNT", "COUNT_DISTINCT", "SUM", "AVG")
+    if numeric and literal.kind != "number":
+        raise query_error(
+            ctx.query.text,
+            literal.pos,
+            f"value of filter criterion for {function}({path.name}) must be of type number",
+            "INVALID_FIELD",
+        )
+    target = literal.value if numeric else _literal_key(ctx.query, path.field, literal)
+    check, lookup = _COMPARE[condition.op], ctx.lookup
+
+    def test(members: list[Row]) -> bool:
+        values = [path.value(row, lookup) for row in members]
+        value = _aggregate_value(function, values, path.field)
+        return check(value if numeric else _key(path.field, value), target)
+
+    return test
+
+
+def _aggregated(ctx: Context, rows: list[Row]) -> list[Row]:
+    """One ``AggregateResult`` per group (one in all without ``GROUP BY``)."""
+    query, lookup = ctx.query, ctx.lookup
+    keys = [ctx.path(name, pos) for name, pos in query.group_by]
+    for path, (_, pos) in zip(keys, query.group_by, strict=True):
+        if path.field.type not in GROUPABLE:
+            raise query_error(
+                query.text,
+                pos,
+                f"field '{path.field.name}' can not be grouped in a query call",
+                "INVALID_FIELD",
+            )
+    grouped = {p.name.lower() for p in keys}
+    selected = _selected(ctx)
+    for path, (name, pos) in zip(selected, query.fields, strict=True):
+        if path.name.lower() not in grouped:
+            raise query_error(query.text, pos, f"Field must be grouped or aggregated: {name}")
+    measured = [(a, ctx.path(a.field, a.pos)) for a in query.aggregates]
+    for aggregate, path in measured:
+        _check_aggregate(ctx, aggregate, path)
+    groups: dict[tuple[Any, ...], list[Row]] = {} if keys else {(): []}
+    for row in rows:
+        group = tuple(_key(p.field, p.value(row, lookup)) for p in keys)
+        groups.setdefault(group, []).append(row)
+    having = _having(ctx, query.having, grouped) if query.having else None
+    records: list[Row] = []
+    for members in groups.values():
+        if having is not None and not having(members):
+            continue
+        record: Row = {"attributes": {"type": "AggregateResult"}}
+        for path in selected:
+            record[path.field.name] = path.value(members[0], lookup)
+        unnamed = 0
+        for aggregate, path in measured:
+            name = aggregate.alias or f"expr{unnamed}"
+            unnamed += aggregate.alias is None
+            values = [path.value(row, lookup) for row in members]
+            record[name] = _aggregate_value(aggregate.function, values, path.field)
+        records.append(record)
+    by_name = {p.name.lower(): p.field.name for p in selected}
+    ordered = _sorted(
+        ctx, records, lambda record, path: record.get(by_name.get(path.name.lower(), ""))
+    )
+    return _window(query, ordered)

@@ -11,11 +11,13 @@ from typing import Any
 from crmsync.emulation import EmulatorControls, FaultInjector, OAuthStore, RequestCounters
 from crmsync.providers.salesforce.emulator.allocation import DailyAllocation
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
-from crmsync.providers.salesforce.emulator.ids import IdFactory
+from crmsync.providers.salesforce.emulator.ids import KEY_PREFIXES, IdFactory
 from crmsync.providers.salesforce.emulator.ingest import IngestJobs
 from crmsync.providers.salesforce.emulator.policy import SalesforcePolicy
 from crmsync.providers.salesforce.emulator.schema import custom_field
 from crmsync.providers.salesforce.emulator.store import OrgStore, Row, WriteContext
+
+KEPT_ON_RESET = ("User", "Organization")
 
 
 class SalesforceEmulator:
@@ -31,6 +33,17 @@ class SalesforceEmulator:
             config.clock,
             duplicate_rule=config.duplicate_rule,
             duplicate_rule_name=config.duplicate_rule_name,
+        )
+        self.started_at = config.clock()
+        self.store.install(
+            "Organization",
+            self.org_id,
+            {
+                "Name": config.org_name,
+                "OrganizationType": config.organization_type,
+                "InstanceName": config.instance_name,
+                "IsSandbox": config.is_sandbox,
+            },
         )
         self.admin_id = self.add_user(config.admin_email, "Admin", "User")
         self.install_package()
@@ -103,8 +116,34 @@ class SalesforceEmulator:
         }
         return str(self.store.create("User", user, WriteContext("", manual=True))["Id"])
 
-    def context(self, user_id: str | None = None, *, allow_save: bool = False) -> WriteContext:
-        return WriteContext(user_id or self.admin_id, allow_save=allow_save)
+    def context(
+        self, user_id: str | None = None, *, allow_save: bool = False, assign: str = "FALSE"
+    ) -> WriteContext:
+        """An API write's context; ``assign`` is its ``Sforce-Auto-Assign`` value."""
+        rule, on_updates = self.store.assignment_rule(assign)
+        return WriteContext(
+            user_id or self.admin_id,
+            allow_save=allow_save,
+            assignment_rule=rule,
+            assign_updates=on_updates,
+        )
+
+    def set_assignment_rule(
+        self, owner_id: str, name: str = "Standard", active: bool = True
+    ) -> str:
+        """A lead assignment rule with one entry, "every lead goes to ``owner_id``"; an org
+        has at most one active lead rule, so activating it deactivates the others."""
+        owner = self.store.get("User", owner_id)["Id"]
+        with self.store.lock:
+            rules = self.store.rows["AssignmentRule"]
+            if active:
+                for rule in rules.values():
+                    rule["Active"] = False
+            rule_id = self.ids.new(KEY_PREFIXES["AssignmentRule"])
+            values = {"Name": name, "Active": active, "SobjectType": "Lead"}
+            self.store.install("AssignmentRule", rule_id, values)
+            self.store.assignees[rule_id] = owner
+        return rule_id
 
     def records(self, sobject: str) -> list[Row]:
         return self.store.snapshot(sobject)
@@ -116,8 +155,12 @@ class SalesforceEmulator:
         """Every record but the users goes; custom fields back to the package's."""
         with self.store.lock:
             for name, rows in self.store.rows.items():
-                if name != "User":
+                if name not in KEPT_ON_RESET:
                     rows.clear()
+            for log in self.store.deleted.values():
+                log.clear()
+            self.store.rows["AssignmentRule"].clear()
+            self.store.assignees.clear()
             for field_name in [
                 f.name for f in self.store.objects["Lead"].fields.values() if f.custom
             ]:

@@ -44,6 +44,10 @@ class WriteContext:
     user_id: str
     allow_save: bool = False
     manual: bool = False
+    assignment_rule: str | None = None
+    """The lead assignment rule this write runs, if any (``Sforce-Auto-Assign``)."""
+    assign_updates: bool = False
+    """Whether it runs on updated leads too, not only on created ones."""
 
 
 @dataclass
@@ -75,6 +79,10 @@ class OrgStore:
         self.duplicate_rule_name = duplicate_rule_name
         self.objects: dict[str, SObjectType] = standard_objects()
         self.rows: dict[str, dict[str, Row]] = {name: {} for name in self.objects}
+        self.deleted: dict[str, list[tuple[str, float]]] = {name: [] for name in self.objects}
+        """Per sObject, (id, when) of each deleted record, for ``/sobjects/X/deleted/``."""
+        self.assignees: dict[str, str] = {}
+        """Each lead assignment rule's one entry: the user it assigns every lead to."""
         self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
         for name in NAMED:
             self._index[(name, "Email")] = {}
@@ -138,11 +146,38 @@ class OrgStore:
                 r["Id"] for r in self.rows[obj.name].values() if r.get(definition.name) == value
             ]
 
+    def locate(self, record_id: str) -> tuple[str, Row] | None:
+        """The sObject and row an id names (no copy: for readers already holding the lock)."""
+        for name, rows in self.rows.items():
+            row = rows.get(record_id)
+            if row is not None:
+                return name, row
+        return None
+
     def snapshot(self, sobject: str) -> list[Row]:
         with self.lock:
             return [dict(row) for row in self.rows[self.sobject(sobject).name].values()]
 
     # -- writes ----------------------------------------------------------------------
+    def install(self, sobject: str, record_id: str, values: Row) -> Row:
+        """A record the platform itself keeps (the ``Organization``, an ``AssignmentRule``):
+        no user writes it, no rule checks it."""
+        with self.lock:
+            obj = self.sobject(sobject)
+            now = timestamp(self.clock())
+            row: Row = {
+                "Id": record_id,
+                "IsDeleted": False,
+                "CreatedDate": now,
+                "CreatedById": None,
+                "LastModifiedDate": now,
+                "LastModifiedById": None,
+                "SystemModstamp": now,
+                **values,
+            }
+            self.rows[obj.name][record_id] = row
+            return dict(row)
+
     def create(
         self, sobject: str, raw: dict[str, Any], ctx: WriteContext, undo: Undo | None = None
     ) -> Row:
@@ -154,6 +189,8 @@ class OrgStore:
                 )
             values = self._values(obj, raw, ctx, creating=True)
             self._check_rules(obj, values, None, ctx)
+            if ctx.assignment_rule is not None and obj.name == "Lead":
+                values["OwnerId"] = self.assignees[ctx.assignment_rule]
             now = timestamp(self.clock())
             row: Row = {
                 "Id": self.ids.new(obj.key_prefix),
@@ -193,6 +230,8 @@ class OrgStore:
                 raise RecordFailure([ItemError("CANNOT_UPDATE_CONVERTED_LEAD", CONVERTED_MESSAGE)])
             values = self._values(obj, raw, ctx, creating=False)
             self._check_rules(obj, values, row, ctx)
+            if ctx.assign_updates and ctx.assignment_rule is not None and obj.name == "Lead":
+                values["OwnerId"] = self.assignees[ctx.assignment_rule]
             now = timestamp(self.clock())
             stamp = {
                 "LastModifiedDate": now,
@@ -227,6 +266,21 @@ class OrgStore:
                 return self.update(sobject, found[0], body, ctx, undo), False
             return self.create(sobject, {**body, definition.name: value}, ctx, undo), True
 
+    def assignment_rule(self, header: str) -> tuple[str | None, bool]:
+        """The rule an ``Sforce-Auto-Assign`` value runs, and whether on updates too."""
+        with self.lock:
+            if header == "FALSE":
+                return None, False
+            if header == "TRUE":
+                active = [
+                    rule["Id"]
+                    for rule in self.rows["AssignmentRule"].values()
+                    if rule["Active"] and rule["SobjectType"] == "Lead"
+                ]
+                return (active[0] if active else None), True
+            rule_id = ids.normalise(header)
+            return (rule_id if rule_id in self.assignees else None), False
+
     def external_id_field(self, sobject: str, field_name: str) -> FieldDef:
         obj = self.sobject(sobject)
         definition = obj.field(field_name)
@@ -252,6 +306,7 @@ class OrgStore:
             if row is None:
                 raise not_found()
             self._unindex(obj.name, row)
+            self.deleted[obj.name].append((row["Id"], self.clock()))
 
     def rollback(self, undo: Undo) -> None:
         """Put back every row an ``allOrNone`` request changed, newest change first."""
