@@ -1,6 +1,9 @@
 """The conformance suite's app-field view of Close data: read a Contact (and its Lead) back as
 person fields, and turn an app-field edit into the change a Close user would make by hand.
 
+Where Close keeps each person field is written out here, not taken from the connector's
+mapping: the oracle shares no code with what it checks, so a wrong mapping fails the suite.
+
 A Lead is named after the company when the person has one, otherwise after the person; so a Lead
 whose name differs from its Contact's is read back as the company (a user who renamed the Lead
 renamed the company, as far as the suite can tell).
@@ -12,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from crmsync.connectors.base import AppNames
-from crmsync.providers.close import mapping
 from crmsync.providers.close.emulator.store import CloseStore
 
 LEAD_ADDRESS = {"city": "city", "state": "state", "zip": "zipcode", "country": "country"}
@@ -22,10 +24,10 @@ class AppView:
     def __init__(self, store: CloseStore, org_id: str, app: AppNames) -> None:
         self.store = store
         self.org_id = org_id
-        self.custom = {
-            "person_id": mapping.person_id_field(app),
-            "profile_url": mapping.profile_url_field(app),
-            "owner": mapping.owner_field(app),
+        self.custom = {  # contact custom fields, by the names crmsync gives them
+            "person_id": f"{app.label} Person ID",
+            "profile_url": f"{app.label} Profile URL",
+            "owner": f"{app.label} Owner",
         }
 
     def field_id(self, app_field: str) -> str | None:
@@ -34,7 +36,7 @@ class AppView:
         return next(found, None)
 
     def values(self, contact: Mapping[str, Any], lead: Mapping[str, Any]) -> dict[str, Any]:
-        first, last = mapping.name_parts(contact.get("name"))
+        first, last = _name_parts(contact.get("name"))
         emails = [e["email"] for e in contact.get("emails") or []]
         phones = [p["phone"] for p in contact.get("phones") or []]
         urls = [u["url"] for u in contact.get("urls") or []]
@@ -78,10 +80,9 @@ class AppView:
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {}
         if "first_name" in values or "last_name" in values:
-            first, last = mapping.name_parts((current or {}).get("name"))
-            payload["name"] = mapping.full_name(
-                values.get("first_name", first), values.get("last_name", last)
-            )
+            first, last = _name_parts((current or {}).get("name"))
+            parts = (values.get("first_name", first), values.get("last_name", last))
+            payload["name"] = " ".join(str(p) for p in parts if p not in (None, "")) or None
         lists = {"email": "emails", "emails": "emails", "phone": "phones", "phones": "phones"}
         for app_field, key in lists.items():
             if app_field in values:
@@ -103,6 +104,12 @@ class AppView:
         lead = {"name": values.get("company") or contact.get("name"), "contacts": [contact]}
         created = self.store.create_lead(self.org_id, lead, self.store.admin.id)
         return str(created["contacts"][0]["id"])
+
+
+def _name_parts(name: str | None) -> tuple[str | None, str | None]:
+    """Close keeps one ``name``; a person's is "first last", split at the first space."""
+    first, _, last = (name or "").strip().partition(" ")
+    return first or None, last.strip() or None
 
 
 def _listed(value: Any) -> list[str]:

@@ -1,7 +1,9 @@
 """The conformance suite's view of the HighLevel emulator (see ``crmsync.emulation.harness``).
 
 Records are the contacts of the location chosen on the chooselocation page (the first one until
-a consent picks another), with values keyed by app field through the default mapping.
+a consent picks another), with values keyed by app field. Where HighLevel keeps each field is
+written out here, not taken from the connector's mapping: the oracle shares no code with what
+it checks, so a wrong mapping fails the suite.
 """
 
 from __future__ import annotations
@@ -10,11 +12,34 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames
 from crmsync.emulation.harness import CrmRecord
-from crmsync.providers.highlevel import mapping
 from crmsync.providers.highlevel.emulator.app import create_app
 from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
 from crmsync.providers.highlevel.emulator.records import ContactInput, StoredContact
 from crmsync.providers.highlevel.emulator.state import HighLevelEmulator
+
+ATTRIBUTES = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "email": "email",
+    "phone": "phone",
+    "company": "companyName",
+    "city": "city",
+    "state": "state",
+    "zip": "postalCode",
+    "country": "country",
+}
+"""Person fields kept as contact attributes; the owner is ``assignedTo``."""
+
+
+def custom_field_names(app: AppNames) -> dict[str, str]:
+    """Person fields kept in contact custom fields, by the names crmsync gives those fields."""
+    return {
+        "person_id": f"{app.label} Person ID",
+        "profile_url": f"{app.label} Profile URL",
+        "linkedin_url": f"{app.label} LinkedIn URL",
+        "title": f"{app.label} Job Title",
+    }
+
 
 WRITE_ENDPOINTS = frozenset(
     {"POST /contacts/", "PUT /contacts/{contactId}", "POST /contacts/upsert"}
@@ -40,8 +65,7 @@ class HighLevelHarness:
         self.client_secret = self.config.client_secret
         self.consent_choices: dict[str, str] = {}
         """Set ``{"locationId": ...}`` to pick another sub-account on the page."""
-        fields = mapping.default_fields(self.names)
-        self.crm_field = {f.app_field: f.crm_field for f in fields if f.crm_field}
+        self.custom_names = custom_field_names(self.names)
 
     @property
     def location_id(self) -> str:
@@ -61,19 +85,21 @@ class HighLevelHarness:
         return self.emulator.store.add_user(email, first_name, last_name).id
 
     def _field_ids(self) -> dict[str, str]:
-        lookup = self.emulator.store.field_lookup(self.location_id)
-        return {key: f.id for key, f in lookup.items() if key.startswith(mapping.CUSTOM_PREFIX)}
+        """App field → id of its contact custom field in the location, once it exists."""
+        by_name = {
+            f.name: f.id for f in self.emulator.store.custom_fields(self.location_id, "contact")
+        }
+        return {app: by_name[name] for app, name in self.custom_names.items() if name in by_name}
 
     def _values(self, contact: StoredContact, field_ids: dict[str, str]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for app_field, crm_field in self.crm_field.items():
-            if crm_field.startswith(mapping.CUSTOM_PREFIX):
-                field_id = field_ids.get(crm_field)
-                values[app_field] = contact.custom.get(field_id) if field_id else None
-            elif crm_field == "assignedTo":
-                values[app_field] = contact.assigned_to
-            else:
-                values[app_field] = contact.attributes.get(crm_field)
+        values: dict[str, Any] = {
+            app_field: contact.attributes.get(attribute)
+            for app_field, attribute in ATTRIBUTES.items()
+        }
+        for app_field in self.custom_names:
+            field_id = field_ids.get(app_field)
+            values[app_field] = contact.custom.get(field_id) if field_id else None
+        values["owner"] = contact.assigned_to
         return values
 
     def records(self) -> list[CrmRecord]:
@@ -98,13 +124,12 @@ class HighLevelHarness:
         field_ids = self._field_ids()
         change = ContactInput()
         for app_field, value in values.items():
-            crm_field = self.crm_field[app_field]
-            if crm_field == "assignedTo":
+            if app_field == "owner":
                 change.assigned_to = value
-            elif crm_field.startswith(mapping.CUSTOM_PREFIX):
-                change.custom[field_ids[crm_field]] = "" if value is None else str(value)
+            elif app_field in self.custom_names:
+                change.custom[field_ids[app_field]] = "" if value is None else str(value)
             else:
-                change.attributes[crm_field] = value
+                change.attributes[ATTRIBUTES[app_field]] = value
         return change
 
     def manual_edit(self, crm_id: str, app_field: str, value: Any) -> None:

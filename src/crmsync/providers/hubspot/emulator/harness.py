@@ -1,4 +1,9 @@
-"""The conformance suite's view of the HubSpot emulator (see ``crmsync.emulation.harness``)."""
+"""The conformance suite's view of the HubSpot emulator (see ``crmsync.emulation.harness``).
+
+Which contact property holds each person field is written out here, not taken from the
+connector's mapping: the oracle shares no code with what it checks, so a wrong mapping fails
+the suite.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,30 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames
 from crmsync.emulation.harness import CrmRecord
-from crmsync.providers.hubspot import mapping
 from crmsync.providers.hubspot.emulator.app import create_app
 from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
 from crmsync.providers.hubspot.emulator.state import HubSpotEmulator
+
+
+def contact_properties(app: AppNames) -> dict[str, str]:
+    """Person field → the HubSpot contact property crmsync keeps it in."""
+    return {
+        "person_id": f"{app.slug}_person_id",
+        "profile_url": f"{app.slug}_profile_url",
+        "first_name": "firstname",
+        "last_name": "lastname",
+        "email": "email",
+        "phone": "phone",
+        "company": "company",
+        "title": "jobtitle",
+        "city": "city",
+        "state": "state",
+        "zip": "zip",
+        "country": "country",
+        "linkedin_url": f"{app.slug}_linkedin_url",
+        "owner": "hubspot_owner_id",
+    }
+
 
 WRITE_PREFIXES = ("POST /crm/v3/objects/contacts", "PATCH /crm/v3/objects/contacts")
 
@@ -32,8 +57,7 @@ class HubSpotHarness:
         self.emulator: HubSpotEmulator = self.app.state.emulator
         self.client_id = self.config.client_id
         self.client_secret = self.config.client_secret
-        fields = mapping.default_fields(self.names)
-        self.crm_field = {f.app_field: f.crm_field for f in fields if f.crm_field}
+        self.crm_field = contact_properties(self.names)
 
     def settings_for(self, base_url: str) -> dict[str, Any]:
         return {

@@ -3,16 +3,19 @@
 By default the org has the app's managed package installed (both Lead fields present), no
 duplicate rule, and refresh-token rotation on. ``package_installed=False`` starts without the
 fields, to exercise the setup step.
+
+Which Lead field holds each person field is written out here, not taken from the connector's
+mapping: the oracle shares no code with what it checks, so a wrong mapping fails the suite.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from crmsync.connectors.base import AppNames
 from crmsync.emulation.harness import CrmRecord
-from crmsync.providers.salesforce import mapping
 from crmsync.providers.salesforce.emulator.app import create_app
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
@@ -27,6 +30,29 @@ WRITES = (
     f"PUT {DATA}/jobs/ingest/",
 )
 INSTANCE_URL = SalesforceEmulatorConfig.instance_url
+REQUIRED = {"LastName": "[not provided]", "Company": "[not provided]"}
+"""What a Lead needs to be created, as crmsync fills it when the person has none."""
+
+
+def lead_fields(app: AppNames) -> dict[str, str]:
+    """Person field → the Lead field crmsync keeps it in (the package's fields are
+    ``<App>_Person_ID__c`` and ``<App>_Profile_URL__c``)."""
+    prefix = re.sub(r"[^A-Za-z0-9]+", "_", app.label).strip("_")
+    return {
+        "person_id": f"{prefix}_Person_ID__c",
+        "profile_url": f"{prefix}_Profile_URL__c",
+        "first_name": "FirstName",
+        "last_name": "LastName",
+        "email": "Email",
+        "phone": "Phone",
+        "company": "Company",
+        "title": "Title",
+        "city": "City",
+        "state": "State",
+        "zip": "PostalCode",
+        "country": "Country",
+        "owner": "OwnerId",
+    }
 
 
 class SalesforceHarness:
@@ -42,7 +68,8 @@ class SalesforceHarness:
         package_installed: bool = True,
     ) -> None:
         self.names = app or AppNames("Acme", "acme")
-        fields = (mapping.person_id_field(self.names), mapping.profile_url_field(self.names))
+        self.crm_field = lead_fields(self.names)
+        fields = (self.crm_field["person_id"], self.crm_field["profile_url"])
         self.config = SalesforceEmulatorConfig(
             allocation_enabled=rate_limited,
             package_fields=fields if package_installed else (),
@@ -52,9 +79,6 @@ class SalesforceHarness:
         self.client_id = self.config.client_id
         self.client_secret = self.config.client_secret
         self.owner_fallback: str | None = self.emulator.admin_id
-        self.crm_field = {
-            f.app_field: f.crm_field for f in mapping.default_fields(self.names) if f.crm_field
-        }
 
     def uninstall_package(self) -> None:
         """Start without the managed package: neither Lead field exists."""
@@ -102,8 +126,8 @@ class SalesforceHarness:
     def create_by_hand(self, values: dict[str, Any]) -> str:
         """A lead a user typed in: the UI insists on LastName and Company too."""
         fields = {self.crm_field[name]: value for name, value in values.items()}
-        for required in mapping.REQUIRED:
-            fields.setdefault(required, mapping.NOT_PROVIDED)
+        for required, placeholder in REQUIRED.items():
+            fields.setdefault(required, placeholder)
         return str(self.emulator.store.create("Lead", fields, self._by_hand())["Id"])
 
     def write_calls(self) -> int:
