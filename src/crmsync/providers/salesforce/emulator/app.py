@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 
 from crmsync.emulation import create_control_router, install_policy
 from crmsync.providers.salesforce.emulator import (
+    recordpage,
     routes_bulk,
     routes_control,
     routes_oauth,
@@ -44,6 +45,7 @@ def create_app(config: SalesforceEmulatorConfig | None = None, *, served: bool =
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     for module in (routes_oauth, routes_bulk, routes_query, routes_tooling, routes_sobjects):
         app.include_router(module.router)
+    app.include_router(recordpage.router)  # the record page the admin UI links to
     app.include_router(create_control_router(emulator.controls))
     app.include_router(routes_control.router)
     return app
