@@ -64,6 +64,7 @@ WEB_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/settings/integrations/setup"): ADMIN,
     ("POST", "/settings/logs/retry-failed"): ADMIN,
     ("POST", "/settings/logs/{operation_id}/retry"): ADMIN,
+    ("POST", "/settings/people/{person_id}/sync"): ADMIN,
 }
 # FastAPI's own documentation routes, which are not the admin UI.
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

@@ -87,7 +87,30 @@ def linkify(text: str | None) -> Markup:
 
 
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str) if value else "{}"
+    """Indented JSON with every character as itself (``ë``, not ``\\u00eb``)."""
+    if not value:
+        return "{}"
+    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def sentence(text: str | None) -> str:
+    """``the person is gone`` → ``The person is gone.``: capitalised, ending with a stop."""
+    words = " ".join(str(text or "").split())
+    if not words:
+        return ""
+    words = words[0].upper() + words[1:]
+    return words if words[-1] in ".!?" else words + "."
+
+
+def show_value(value: Any) -> str:
+    """A value written to the CRM, as text: lists joined, nothing shown as a dash."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(show_value(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def num(count: int) -> str:
@@ -98,6 +121,8 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (many or word + 's')}"
 
 
+_CODE = re.compile(r"[A-Za-z0-9]+(?:[_.:-][A-Za-z0-9]+)*")
+"""A reason that is one token (``DUPLICATE_EMAIL``, ``invalid_grant``) is a code, not a reason."""
 OP_TEXT = {
     "inserted": "Created {record} {crm_id} in {crm}.",
     "updated": "Updated {record} {crm_id} in {crm}.",
@@ -106,13 +131,17 @@ OP_TEXT = {
     "retrying": "Will be tried again shortly.",
     "waiting_reconnect": "Waiting for {crm} to be reconnected.",
     "superseded": "A newer change of this person took over before this one was sent.",
+    "failed": "{crm} refused the write.",
+    "skipped": "Not sent to {crm}.",
 }
 
 
 def op_text(op: Any, crm: str, record_label: str) -> str:
-    """The operation's reason, or a plain sentence for outcomes that need none."""
-    if op.reason:
-        return str(op.reason)
+    """The operation's reason as a sentence, or a plain one for outcomes that need none (or
+    whose reason is only a code: the code is shown beside it)."""
+    reason = str(op.reason or "").strip()
+    if reason and reason != op.code and not _CODE.fullmatch(reason):
+        return sentence(reason)
     template = OP_TEXT.get(op.status, "")
     return template.format(record=record_label.lower(), crm_id=op.crm_id or "", crm=crm)
 
@@ -143,6 +172,8 @@ def _environment() -> jinja2.Environment:
         pretty_json=pretty_json,
         plural=plural,
         num=num,
+        sentence=sentence,
+        show_value=show_value,
     )
     env.globals.update(static_url=static_url, csrf_field=CSRF_FIELD, op_text=op_text)
     return env
