@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
+from crmsync.branding import branded
 from crmsync.db.tables import ConnectionStatus
 from crmsync.engine.runtime import Runtime
 from crmsync.services.connections import active_connection
@@ -182,14 +183,24 @@ def _environment() -> jinja2.Environment:
 ENV = _environment()
 
 
-def reconnect_notice(rt: Runtime, org_id: str) -> dict[str, str] | None:
-    """What the page-wide banner says when the org's connection needs reconnecting."""
+NOTICE_STATES = (ConnectionStatus.NEEDS_RECONNECT, ConnectionStatus.SETUP_REQUIRED)
+
+
+def connection_notice(rt: Runtime, org_id: str) -> dict[str, Any] | None:
+    """What the page-wide banner says when syncing is paused until an admin acts: the
+    connection needs reconnecting, or the CRM needs setting up."""
     with rt.db.session() as session:
         conn = active_connection(session, org_id)
-        if conn is None or conn.status != ConnectionStatus.NEEDS_RECONNECT:
+        if conn is None or conn.status not in NOTICE_STATES:
             return None
         name = rt.spec(conn.provider).display_name
-        return {"provider": conn.provider, "name": name, "reason": conn.status_reason or ""}
+        return {
+            "kind": "setup" if conn.status == ConnectionStatus.SETUP_REQUIRED else "reconnect",
+            "provider": conn.provider,
+            "name": name,
+            "reason": branded(conn.status_reason or "", rt.settings.app_name),
+            "missing": list(conn.settings.get("setup", {}).get("missing", [])),
+        }
 
 
 def render(
@@ -206,7 +217,7 @@ def render(
         "user": user,
         "csrf": csrf_token(request),
         "flashes": pop_flashes(request),
-        "notice": reconnect_notice(rt, user.org_id) if user else None,
+        "notice": connection_notice(rt, user.org_id) if user else None,
         "path": request.url.path,
         **(context or {}),
     }
