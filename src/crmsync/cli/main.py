@@ -95,19 +95,22 @@ def emulate(
 
     import uvicorn
 
+    from crmsync.branding import name_requesting_app
     from crmsync.connectors.registry import get_provider
+    from crmsync.emulation.record_page import emulated_record_url
 
-    harness = get_provider(provider).emulator(served=True, rate_limited=not no_rate_limit)
+    found = get_provider(provider)
+    harness = found.emulator(served=True, rate_limited=not no_rate_limit)
+    name_requesting_app(harness, get_settings().app_name)
     for entry in user or []:
         email, first, last = [*entry.split(":"), "", ""][:3]
         harness.add_user(email, first, last)
     base = f"http://{host}:{port}"
-    print(
-        json.dumps(
-            {"provider": provider, "base_url": base, "settings": harness.settings_for(base)}
-        ),
-        flush=True,
-    )
+    settings = {
+        **harness.settings_for(base),
+        "record_url": emulated_record_url(found.connector.spec.record_url, base),
+    }
+    print(json.dumps({"provider": provider, "base_url": base, "settings": settings}), flush=True)
     uvicorn.run(harness.app, host=host, port=port, log_level="warning")
 
 

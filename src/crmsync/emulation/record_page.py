@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from html import escape
+from urllib.parse import urlsplit
 
 from fastapi.responses import HTMLResponse
 
@@ -52,3 +53,13 @@ def _text(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(_text(v) for v in value)
     return str(value)
+
+
+def emulated_record_url(template: str, base_url: str) -> str:
+    """A provider's record URL template moved to an emulator's host (the emulator serves the
+    same path). A template on a per-connection host (``{instance_url}/...``) is the
+    emulator's already; no template stays none."""
+    parts = urlsplit(template)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return template
+    return base_url.rstrip("/") + template[len(f"{parts.scheme}://{parts.netloc}") :]
