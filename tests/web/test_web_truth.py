@@ -210,3 +210,28 @@ def test_sync_now_queues_a_refresh_for_admins_only(w: World) -> None:
     assert newest["lane"] == "refresh" and newest["status"] == "unchanged"
     with w.rt.db.session() as session:
         assert session.scalar(select(Operation.id).order_by(Operation.id.desc())) == newest["id"]
+
+
+def test_record_url_fills_the_template_from_the_connection() -> None:
+    """``Connector.record_url`` is the one way a link is built: the connection's spec (with
+    its overrides), its account and its text settings fill the template."""
+    from crmsync.connectors.base import AppNames, ConnectorContext
+    from crmsync.providers.hubspot.connector import HubSpotConnector
+
+    def link(template: str, settings: dict[str, object]) -> str | None:
+        spec = HubSpotConnector.spec.with_overrides({"record_url": template})
+        ctx = ConnectorContext(
+            spec=spec,
+            http=httpx.AsyncClient(),
+            app=AppNames("Acme", "acme"),
+            account_id="42",
+            settings=settings,
+        )
+        return HubSpotConnector(ctx).record_url("c-1")
+
+    assert link("{instance_url}/r/{account_id}/{crm_id}", {"instance_url": "https://o.test"}) == (
+        "https://o.test/r/42/c-1"
+    )
+    assert link("{instance_url}/r/{crm_id}", {}) is None  # the connection lacks the value
+    assert link("javascript:{crm_id}", {}) is None  # only web addresses are links
+    assert link("", {}) is None

@@ -165,7 +165,7 @@ class Connector(ABC):
         ``spec.record_url`` is a template with ``{crm_id}``, ``{account_id}`` and any text
         setting of the connection (e.g. Salesforce's ``{instance_url}``); None without a
         template, or when the connection lacks a placeholder's value."""
-        template = self.spec.record_url
+        template = self.ctx.spec.record_url
         if not template:
             return None
         values = {k: v for k, v in self.ctx.settings.items() if isinstance(v, str) and v}
