@@ -70,6 +70,10 @@ def run_demo(once: bool, people: int, port: int, emulator_port: int) -> int:
     passwords = {user_id: secrets.token_urlsafe(9) for user_id in SIGN_IN}
     settings = Settings(
         data_dir=data_dir,
+        # its own database and queue, whatever the environment or .env configure: every
+        # demo starts from the empty data_dir removed above
+        database_url=f"sqlite:///{(data_dir / 'crmsync.db').as_posix()}",
+        redis_url="",
         public_url=f"http://127.0.0.1:{port}",
         host_api_keys=[api_key],
         provider_overrides={
