@@ -238,6 +238,8 @@ def concrete(method: str, path: str, two: Two, org: str = "org2") -> list[str]:
             "person=pb-dup",
             "status=failed",
             f"before={max(two.b_ops) + 1}",
+            f"after={max(1, min(two.b_ops) - 1)}",
+            f"connection={two.w.connection('org2').id}",  # B's connection, by its id
         ]
         urls += [f"{u}?{q}" for u in list(urls) for q in queries]
     return urls

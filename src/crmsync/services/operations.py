@@ -21,7 +21,6 @@ from crmsync.api.schemas import (
     SetupState,
     SyncCounts,
 )
-from crmsync.branding import branded
 from crmsync.db.tables import (
     Connection,
     Lane,
@@ -192,8 +191,6 @@ def person_sync(rt: Runtime, session: Session, org_id: str, person_id: str) -> P
 
 
 def connection_status(rt: Runtime, session: Session, conn: Connection) -> ConnectionOut:
-    """The connection as its org sees it; provider texts name the configured app."""
-    app = rt.settings.app_name
     synced = session.scalar(
         select(func.count())
         .select_from(Link)
@@ -212,14 +209,14 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
         provider=conn.provider,
         provider_name=rt.spec(conn.provider).display_name,
         status=conn.status,
-        status_reason=branded(conn.status_reason, app) if conn.status_reason else None,
+        status_reason=conn.status_reason,
         connected_at=conn.connected_at,
         account_id=conn.account_id,
         account_label=conn.settings.get("account_label"),
         skip_backfill=conn.skip_backfill,
         preserve_manual_edits=conn.preserve_manual_edits,
         settings={k: v for k, v in conn.settings.items() if k not in HIDDEN_SETTINGS},
-        setup=_setup(conn, app),
+        setup=SetupState(**conn.settings.get("setup", {})),
         counts=SyncCounts(
             synced=int(synced or 0),
             pending=pending,
@@ -230,16 +227,8 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
             total=total, done=done, remaining=remaining, estimated_seconds=estimate
         ),
         queue=depth,
-        recommendations=[
-            branded(advice, app)
-            for advice in _recommendations(session, conn, rt.spec(conn.provider).recommendations)
-        ],
+        recommendations=_recommendations(session, conn, rt.spec(conn.provider).recommendations),
     )
-
-
-def _setup(conn: Connection, app: str) -> SetupState:
-    setup = SetupState(**conn.settings.get("setup", {}))
-    return setup.model_copy(update={"message": branded(setup.message, app)})
 
 
 def _recommendations(session: Session, conn: Connection, advice: dict[str, str]) -> list[str]:

@@ -78,21 +78,17 @@ def log_page(rt: Runtime, session: Session, org_id: str, query: LogQuery, size: 
             session, org_id, status, person, chosen.id, latest_only, newer_than
         )
 
-    rows = operations.list_operations(
+    ops = operations.list_operations(
         session,
         org_id,
         status,
         person,
-        size + 1,
+        size,
         query.before,
         connection_id=chosen.id,
         latest_only=latest_only,
         after_id=query.after,
     )
-    if query.after:  # paging towards newer: the extra row is the newest one
-        more_newer, ops = len(rows) > size, rows[-size:]
-    else:
-        more_newer, ops = False, rows[:size]
     total = count()
     newer_count = count(newer_than=ops[0].id) if ops else 0
     older_count = total - newer_count - len(ops)
@@ -103,7 +99,7 @@ def log_page(rt: Runtime, session: Session, org_id: str, query: LogQuery, size: 
         ops=ops,
         total=total,
         first=newer_count + 1,
-        newer=ops[0].id if ops and (newer_count or more_newer) else None,
+        newer=ops[0].id if ops and newer_count else None,
         older=ops[-1].id if ops and older_count > 0 else None,
         latest_only=latest_only,
         retryable=operations.latest_runs(session, ops) if current else set(),

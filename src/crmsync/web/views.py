@@ -175,6 +175,7 @@ def _environment() -> jinja2.Environment:
         num=num,
         sentence=sentence,
         show_value=show_value,
+        branded=branded,
     )
     env.globals.update(static_url=static_url, csrf_field=CSRF_FIELD, op_text=op_text)
     return env
