@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# make demo DEMO_ARGS="--port 9000 --emulator-port 9101" to serve on other ports
+DEMO_ARGS ?=
+
 demo: install
-	$(BIN)/crmsync demo
+	$(BIN)/crmsync demo $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -53,9 +53,15 @@ def test_callback_when_access_is_denied_is_refused_and_the_state_spent(team: Wor
     url, state = _start(team)
     location = asyncio.run(consent(team.router, url, decision="deny"))
     assert "error=access_denied" in location
-    _assert_refused(
-        team, _callback(team, location), "authorisation was not granted (access_denied)"
-    )
+    r = _callback(team, location)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    said = "HubSpot was not connected: access for Acme was declined on HubSpot&#x27;s consent page."
+    assert "Access was not granted" in r.text and said in r.text
+    assert "access_denied" not in r.text.split("<script>")[0]  # words, not the raw code
+    script = r.text.split("<script>")[1]
+    assert '"denied": "1"' in script and "window.close();" in script  # back to the card
+    with team.rt.db.session() as session:
+        assert session.scalars(select(Connection)).all() == []
     again = team.api.get(f"/oauth/callback/hubspot?state={state}&code=abc")
     _assert_refused(team, again, "unknown or already used authorisation state")
 

@@ -3,6 +3,7 @@ each served by uvicorn on a free port, plus the steps a user takes in Chromium."
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -17,6 +18,8 @@ from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from crmsync.branding import name_requesting_app
+from crmsync.cli.demo import emulated_settings
 from crmsync.cli.serving import ServerThread, free_port
 from crmsync.emulation.harness import EmulatorHarness
 from crmsync.providers.emulators import emulator
@@ -24,12 +27,14 @@ from crmsync.service import Service, build_service
 from crmsync.settings import Settings
 from tests.support.consent import FormParser
 
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+SHOTS = Path(
+    os.environ.get("CRMSYNC_SCREENSHOTS")
+    or Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+)
+"""Where screenshots go: artifacts/screenshots/ (not committed), or ``$CRMSYNC_SCREENSHOTS``."""
 ADMIN = ("u-admin", "admin@acme.test", "Ada Admin", "admin")
 MEMBER = ("u-member", "member@acme.test", "Max Member", "member")
 PASSWORD = "correct horse battery"
-RECORD_URL = "https://crm.example/{account_id}/records/{crm_id}"
-"""A recognisable record link (the emulators have no record pages)."""
 
 
 def today() -> str:
@@ -45,7 +50,7 @@ class Stack:
         self.harness.add_user(ADMIN[1], "Ada", "Admin")
         port = free_port()
         self.api_key = "csk_test_" + secrets.token_urlsafe(8)
-        overrides = {**self.harness.settings_for(self.emulator.url), "record_url": RECORD_URL}
+        overrides = emulated_settings(provider, self.harness, self.emulator.url)
         self.settings = Settings(
             data_dir=data_dir,
             encryption_key=Fernet.generate_key().decode(),
@@ -56,6 +61,7 @@ class Stack:
             http_retry_base_seconds=0.0,
             provider_overrides={provider: overrides},
         )
+        name_requesting_app(self.harness, self.settings.app_name)
         self.service: Service = build_service(self.settings)
         self.server = ServerThread(self.service.app, port=port).start()
         self.url = self.server.url

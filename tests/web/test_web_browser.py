@@ -16,7 +16,6 @@ from crmsync.web import cards
 from tests.web.conftest import new_context
 from tests.web.stack import (
     ADMIN,
-    RECORD_URL,
     Stack,
     authorize_from,
     consent_in_popup,
@@ -74,10 +73,19 @@ def test_connect_through_the_popup_then_see_it_syncing(
     expect(page.locator("table.log tbody tr")).to_have_count(1)
     page.get_by_role("link", name="p-003").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Edsger Tester3")
-    crm_link = page.locator("[data-crm-link]")
-    expect(crm_link).to_have_attribute("href", re.compile(RECORD_URL.split("{")[0]))
     expect(page.locator(".facts")).to_contain_text(today())
+    expect(page.locator("[data-written]")).to_contain_text("Tester3")
     shot(page, f"{name}-5-person")
+    if stack.service.runtime.spec(name).record_url:  # the record, in the CRM's (emulated) UI
+        with page.expect_popup() as opened:
+            page.locator("[data-crm-link]").click()
+        record = opened.value
+        expect(record.locator("h1")).to_have_text("Edsger Tester3")
+        shot(record, f"{name}-5b-crm-record")
+        record.close()
+    else:  # Close shows a contact on its lead's page: the contact id alone has no address
+        expect(page.locator("[data-crm-link]")).to_have_count(0)
+        expect(page.locator(".facts")).to_contain_text("has no page address")
 
     mobile = phone.new_page()
     sign_in(mobile, stack, ADMIN[1], f"{name}-0-phone-signin")
@@ -85,6 +93,36 @@ def test_connect_through_the_popup_then_see_it_syncing(
     shot(mobile, f"{name}-6-phone-integrations")
     mobile.goto(f"{stack.url}/settings/logs")
     shot(mobile, f"{name}-7-phone-logs", full_page=False)
+
+
+def test_denying_access_closes_the_popup_and_says_so_on_the_card(
+    stack: Stack, admin_page: Page
+) -> None:
+    page = admin_page
+    tile = page.locator(f"#card-{stack.provider}")
+    button = tile.get_by_role("button", name=f"Connect {stack.name}")
+    guide_id = button.evaluate("b => (b.form && b.form.dataset.steps) || ''")
+    with page.expect_popup() as opened:
+        button.click()
+        if guide_id:
+            guide = page.locator(f"#{guide_id}")
+            while guide.locator("[data-step-next]").is_visible():
+                guide.locator("[data-step-next]").click()
+            guide.locator("[data-step-go]").click()
+    popup = opened.value
+    deny = popup.locator("button[value=deny]")
+    deny.wait_for()
+    # the app asking for access is named as configured (the emulated CRM's own account
+    # names, e.g. admin@crmsync-demo.test, are the CRM's)
+    expect(popup.locator("main strong").first).to_have_text("Acme")
+    with popup.expect_event("close"):
+        deny.click()
+    message = tile.locator("[data-card-message]")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text(f"{stack.name} was not connected")
+    expect(message).to_contain_text("choose Connect again and allow access")
+    expect(tile.get_by_role("button", name=f"Connect {stack.name}")).to_be_enabled()
+    shot(page, f"{stack.provider}-2b-denied", full_page=False)
 
 
 def test_preserve_edits_is_for_admins_only(
@@ -275,10 +313,17 @@ def test_setup_required_lists_the_missing_fields_and_creates_them(
     expect(tile.locator(".missing li")).to_have_text(["Acme Person ID", "Acme Profile URL"])
     expect(tile.get_by_role("link", name="https://crm.example/install/acme")).to_be_visible()
     shot(page, f"{stack.provider}-18-setup-required")
+    expect(page.locator("[data-notice=setup]")).to_contain_text(f"{stack.name} needs setting up")
+    page.get_by_role("link", name="Integration logs", exact=True).click()
+    expect(page.locator("[data-notice=setup]")).to_contain_text("Acme Person ID")  # every page
+    shot(page, f"{stack.provider}-18b-setup-banner", full_page=False)
+    page.get_by_role("link", name="Integrations", exact=True).click()
     member_page.reload()
     expect(member_page.get_by_role("button", name="Create the fields")).to_be_disabled()
+    expect(member_page.locator("[data-notice=setup]")).to_contain_text("Ask an admin")
 
     tile.get_by_role("button", name="Create the fields").click()
     expect(page.get_by_role("status")).to_contain_text("Setup is complete")
+    expect(page.locator("[data-notice]")).to_have_count(0)
     expect(tile.locator("[data-status-badge]")).to_have_text("Connected")
     assert stack.status()["status"] == "connected"

@@ -64,6 +64,7 @@ WEB_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/settings/integrations/setup"): ADMIN,
     ("POST", "/settings/logs/retry-failed"): ADMIN,
     ("POST", "/settings/logs/{operation_id}/retry"): ADMIN,
+    ("POST", "/settings/people/{person_id}/sync"): ADMIN,
 }
 # FastAPI's own documentation routes, which are not the admin UI.
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -237,6 +238,8 @@ def concrete(method: str, path: str, two: Two, org: str = "org2") -> list[str]:
             "person=pb-dup",
             "status=failed",
             f"before={max(two.b_ops) + 1}",
+            f"after={max(1, min(two.b_ops) - 1)}",
+            f"connection={two.w.connection('org2').id}",  # B's connection, by its id
         ]
         urls += [f"{u}?{q}" for u in list(urls) for q in queries]
     return urls

@@ -253,7 +253,7 @@ def test_the_log_filters_and_retries_all_failed(w: World) -> None:
     w.drain()
     admin, token = signed_in(w, "admin@acme.test")
     page = admin.get("/settings/logs", params={"status": "failed"}).text
-    assert page.count('<tr id="op-') == 1 and ">dup</a>" in page
+    assert page.count('<tr id="op-') == 1 and ">dup</span></a>" in page
     assert "another contact already has this one" in page
     assert admin.get("/settings/logs", params={"person": "fine"}).text.count('<tr id="op-') == 1
     assert "Newer run above" not in page

@@ -255,6 +255,8 @@ class ConnectionOut(BaseModel):
 
 class OperationOut(BaseModel):
     id: int
+    connection_id: str = Field(description="The connection the operation wrote to.")
+    provider: str = Field(description="That connection's CRM (not necessarily today's).")
     person_id: str
     lane: str
     status: str

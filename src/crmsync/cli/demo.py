@@ -27,8 +27,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from crmsync.branding import name_requesting_app
 from crmsync.cli.serving import ServerThread
 from crmsync.emulation.harness import EmulatorHarness
+from crmsync.emulation.record_page import emulated_record_url
+from crmsync.providers.catalog import BUILTIN
 from crmsync.providers.emulators import EMULATORS
 from crmsync.service import build_service
 from crmsync.settings import Settings
@@ -68,12 +71,19 @@ def run_demo(once: bool, people: int, port: int, emulator_port: int) -> int:
     passwords = {user_id: secrets.token_urlsafe(9) for user_id in SIGN_IN}
     settings = Settings(
         data_dir=data_dir,
+        # its own database and queue, whatever the environment or .env configure: every
+        # demo starts from the empty data_dir removed above
+        database_url=f"sqlite:///{(data_dir / 'crmsync.db').as_posix()}",
+        redis_url="",
         public_url=f"http://127.0.0.1:{port}",
         host_api_keys=[api_key],
         provider_overrides={
-            name: harness.settings_for(served.url) for name, (harness, served) in emulators.items()
+            name: emulated_settings(name, harness, served.url)
+            for name, (harness, served) in emulators.items()
         },
     )
+    for harness, _served in emulators.values():
+        name_requesting_app(harness, settings.app_name)
     service = build_service(settings)
     settle_heap()
     server = ServerThread(service.app, port=port).start()
@@ -96,6 +106,12 @@ def run_demo(once: bool, people: int, port: int, emulator_port: int) -> int:
         server.stop()
         for _harness, served in emulators.values():
             served.stop()
+
+
+def emulated_settings(name: str, harness: EmulatorHarness, base_url: str) -> dict[str, Any]:
+    """Point crmsync at an emulator, record links included (the emulator serves them)."""
+    [template] = [p.connector.spec.record_url for p in BUILTIN if p.name == name]
+    return {**harness.settings_for(base_url), "record_url": emulated_record_url(template, base_url)}
 
 
 def _flow(

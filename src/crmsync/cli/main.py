@@ -97,19 +97,23 @@ def emulate(
 
     import uvicorn
 
+    from crmsync.branding import name_requesting_app
+    from crmsync.emulation.record_page import emulated_record_url
+    from crmsync.providers.catalog import BUILTIN
     from crmsync.providers.emulators import emulator
 
     harness = emulator(provider)(served=True, rate_limited=not no_rate_limit)
+    name_requesting_app(harness, get_settings().app_name)
+    [spec] = [p.connector.spec for p in BUILTIN if p.name == provider]
     for entry in user or []:
         email, first, last = [*entry.split(":"), "", ""][:3]
         harness.add_user(email, first, last)
     base = f"http://{host}:{port}"
-    print(
-        json.dumps(
-            {"provider": provider, "base_url": base, "settings": harness.settings_for(base)}
-        ),
-        flush=True,
-    )
+    settings = {
+        **harness.settings_for(base),
+        "record_url": emulated_record_url(spec.record_url, base),
+    }
+    print(json.dumps({"provider": provider, "base_url": base, "settings": settings}), flush=True)
     uvicorn.run(harness.app, host=host, port=port, log_level="warning")
 
 

@@ -186,6 +186,18 @@ class Connector(ABC):
         return self.ctx.budgets.for_account(f"{self.spec.name}:{owner}", self.ctx.spec.rate_limit)
 
     def record_url(self, crm_id: str) -> str | None:
-        if not self.spec.record_url:
+        """The record's page in the CRM's own UI: the one way a link to a CRM record is built.
+
+        ``spec.record_url`` is a template with ``{crm_id}``, ``{account_id}`` and any text
+        setting of the connection (e.g. Salesforce's ``{instance_url}``); None without a
+        template, or when the connection lacks a placeholder's value."""
+        template = self.ctx.spec.record_url
+        if not template:
             return None
-        return self.spec.record_url.format(account_id=self.ctx.account_id or "", crm_id=crm_id)
+        values = {k: v for k, v in self.ctx.settings.items() if isinstance(v, str) and v}
+        values.update(account_id=self.ctx.account_id or "", crm_id=crm_id)
+        try:
+            url = template.format_map(values)
+        except (KeyError, IndexError, ValueError):
+            return None
+        return url if url.startswith(("https://", "http://")) else None

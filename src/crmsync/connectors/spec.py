@@ -92,7 +92,9 @@ class ProviderSpec:
     """Writes are upserts keyed by the Person ID field (HubSpot's batch upsert, Salesforce's
     upsert by external ID): a create whose response was lost is simply sent again, so the
     engine writes no pending-create marker before it."""
-    record_url: str = ""  # template with {account_id} and {crm_id}
+    record_url: str = ""
+    """The record's page in the CRM's UI: a template with ``{crm_id}``, ``{account_id}`` and
+    the connection's text settings, e.g. ``{instance_url}`` (see ``Connector.record_url``)."""
 
     def with_overrides(self, overrides: dict[str, Any]) -> ProviderSpec:
         """Apply settings such as base URLs (the emulator's), client credentials, limits."""

@@ -52,7 +52,7 @@ class ConsentPage:
     notes: Sequence[str] = field(default_factory=tuple)
 
 
-def _layout(title: str, brand_color: str, body: str) -> str:
+def page_layout(title: str, brand_color: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{escape(title)}</title>\n"
@@ -93,7 +93,7 @@ def render_consent_page(page: ConsentPage) -> str:
         f'<button type="submit" name="decision" value="{DENY}">Deny</button>\n'
         "</div>\n</form>\n</main>"
     )
-    return _layout(title, page.brand_color, body)
+    return page_layout(title, page.brand_color, body)
 
 
 def render_error_page(provider_name: str, title: str, message: str, brand_color: str) -> str:
@@ -102,7 +102,7 @@ def render_error_page(provider_name: str, title: str, message: str, brand_color:
         f"<header>{escape(provider_name)}</header>\n<main>\n<h1>{escape(title)}</h1>\n"
         f'<p role="alert">{escape(message)}</p>\n</main>'
     )
-    return _layout(title, brand_color, body)
+    return page_layout(title, brand_color, body)
 
 
 def consent_redirect(

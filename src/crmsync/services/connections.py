@@ -17,8 +17,10 @@ from crmsync.db.tables import (
     Connection,
     ConnectionStatus,
     FieldMapping,
+    Lane,
     OAuthState,
     ObjectMapping,
+    OpStatus,
     WorkItem,
     naive_utc,
     utcnow,
@@ -28,6 +30,7 @@ from crmsync.engine.connecting import SEALED_OPTIONS, apply_setup, open_connecto
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import Conflict, InputError, NotFound
 from crmsync.services.orgs import get_org
+from crmsync.services.runs import current_runs
 
 STATE_TTL = timedelta(minutes=15)
 
@@ -38,6 +41,16 @@ def active_connection(session: Session, org_id: str) -> Connection | None:
             Connection.org_id == org_id, Connection.status != ConnectionStatus.DISCONNECTED
         )
     )
+
+
+def org_connections(session: Session, org_id: str) -> list[Connection]:
+    """Every connection the org has had, the active one first, then newest first."""
+    rows = session.scalars(
+        select(Connection)
+        .where(Connection.org_id == org_id)
+        .order_by(Connection.connected_at.desc(), Connection.id)
+    ).all()
+    return sorted(rows, key=lambda c: c.status == ConnectionStatus.DISCONNECTED)
 
 
 def require_connection(session: Session, org_id: str) -> Connection:
@@ -271,13 +284,28 @@ async def run_setup(rt: Runtime, org_id: str, create_missing_fields: bool) -> Co
             raise Conflict("reconnect the CRM before checking its setup")
         if create_missing_fields:
             conn.settings = {**conn.settings, "create_missing_fields": True}
+        was_missing = bool(conn.settings.get("setup", {}).get("missing"))
     async with open_connector(rt, conn) as connector:
         report = await connector.ensure_setup()
     with rt.db.session() as session:
         conn = session.get_one(Connection, conn.id)
         apply_setup(conn, report)
+        if report.ready and (report.created or was_missing):
+            retry_current_failures(session, conn.id)
     rt.kick(conn.id)
     return conn
+
+
+def retry_current_failures(session: Session, connection_id: str) -> int:
+    """Queue again every person whose latest run on the connection failed.
+
+    Called once a setup check finds the CRM fields that were missing (created by "Create the
+    fields", or by hand): the writes that failed for want of them go again by themselves (one
+    that failed for another reason fails again, and says so in the log)."""
+    failed = session.scalars(current_runs(connection_id, OpStatus.FAILED)).all()
+    for op in failed:
+        outbox.enqueue(session, connection_id, [op.person_id], Lane.REFRESH, operation_id=op.id)
+    return len(failed)
 
 
 def update_options(session: Session, org_id: str, preserve_manual_edits: bool | None) -> Connection:

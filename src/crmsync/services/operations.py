@@ -1,8 +1,16 @@
-"""The integration log: list operations, retry them, and where a person stands."""
+"""The integration log: list operations, retry them, and where a person stands.
+
+One definition of what is *failed* (or *skipped*) serves the card's counts, the log's status
+filter and "Retry all failed": a person whose latest run on the connection ended so
+(``current_runs``). An earlier failure that another run followed is history, not a failure.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from crmsync.api.schemas import (
@@ -28,11 +36,17 @@ from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import Conflict, InputError, NotFound
-from crmsync.services.connections import require_connection
+from crmsync.services.connections import require_connection, retry_current_failures
+from crmsync.services.links import record_link
+from crmsync.services.runs import current_runs, is_latest_run
 
 RETRYABLE = (OpStatus.FAILED, OpStatus.SKIPPED)
 HIDDEN_SETTINGS = {"account_label", "setup", SEALED_OPTIONS}
 MAX_PAGE = 500
+
+
+def _count(session: Session, query: Select[*tuple[Any, ...]]) -> int:
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 def list_operations(
@@ -42,21 +56,87 @@ def list_operations(
     person_id: str | None = None,
     limit: int = 50,
     before_id: int | None = None,
+    connection_id: str | None = None,
+    latest_only: bool = False,
+    after_id: int | None = None,
 ) -> list[OperationOut]:
+    """Newest first; each with the connection and provider it was written to.
+
+    ``connection_id``: that connection's operations only. ``latest_only``: each person's
+    latest run only (with a ``status``, the people currently in that state). ``after_id``
+    pages towards newer operations (still returned newest first)."""
     require_connection(session, org_id)
-    if status is not None and status not in {s.value for s in OpStatus}:
-        raise InputError(f"unknown status {status!r}; one of {', '.join(s for s in OpStatus)}")
+    query = _operations(org_id, status, person_id, connection_id, latest_only)
     if not 1 <= limit <= MAX_PAGE:
         raise InputError(f"limit must be between 1 and {MAX_PAGE}")
-    query = select(Operation).where(Operation.org_id == org_id)
+    if before_id:
+        query = query.where(Operation.id < before_id)
+    if after_id:
+        newer = query.where(Operation.id > after_id).order_by(Operation.id.asc()).limit(limit)
+        return _out(session, newer)[::-1]
+    return _out(session, query.order_by(Operation.id.desc()).limit(limit))
+
+
+def count_operations(
+    session: Session,
+    org_id: str,
+    status: str | None = None,
+    person_id: str | None = None,
+    connection_id: str | None = None,
+    latest_only: bool = False,
+    newer_than: int | None = None,
+) -> int:
+    """How many operations ``list_operations`` pages through with these filters (and newer
+    than ``newer_than``, for a page's position)."""
+    query = _operations(org_id, status, person_id, connection_id, latest_only)
+    if newer_than:
+        query = query.where(Operation.id > newer_than)
+    return _count(session, query)
+
+
+def _operations(
+    org_id: str,
+    status: str | None,
+    person_id: str | None,
+    connection_id: str | None,
+    latest_only: bool,
+) -> Select[Operation, str]:
+    if status is not None and status not in {s.value for s in OpStatus}:
+        raise InputError(f"unknown status {status!r}; one of {', '.join(s for s in OpStatus)}")
+    query = (
+        select(Operation, Connection.provider)
+        .join(Connection, Connection.id == Operation.connection_id)
+        .where(Operation.org_id == org_id)
+    )
+    if connection_id:
+        query = query.where(Operation.connection_id == connection_id)
     if status:
         query = query.where(Operation.status == status)
     if person_id:
         query = query.where(Operation.person_id == person_id)
-    if before_id:
-        query = query.where(Operation.id < before_id)
-    rows = session.scalars(query.order_by(Operation.id.desc()).limit(limit))
-    return [OperationOut.model_validate(row, from_attributes=True) for row in rows]
+    if latest_only:
+        query = query.where(is_latest_run())
+    return query
+
+
+def _out(session: Session, query: Select[Operation, str]) -> list[OperationOut]:
+    return [operation_out(op, provider) for op, provider in session.execute(query)]
+
+
+def operation_out(op: Operation, provider: str) -> OperationOut:
+    """The log row, labelled with the provider of the connection it was written to."""
+    columns = {c.key: getattr(op, c.key) for c in Operation.__mapper__.column_attrs}
+    return OperationOut.model_validate({**columns, "provider": provider})
+
+
+def latest_runs(session: Session, ops: Sequence[OperationOut]) -> set[int]:
+    """Of these operations, those that are their person's latest run on their connection:
+    only those can be retried (an older failure was already followed by another run)."""
+    ids = [op.id for op in ops]
+    if not ids:
+        return set()
+    query = select(Operation.id).where(Operation.id.in_(ids), is_latest_run())
+    return set(session.scalars(query))
 
 
 def retry_operation(session: Session, org_id: str, operation_id: int) -> str:
@@ -74,23 +154,9 @@ def retry_operation(session: Session, org_id: str, operation_id: int) -> str:
 
 
 def retry_all_failed(session: Session, org_id: str) -> tuple[str, int]:
+    """Queue again every person whose latest run failed (what the card counts as failed)."""
     conn = require_connection(session, org_id)
-    latest = (
-        select(Operation.person_id, func.max(Operation.id).label("op_id"))
-        .where(Operation.connection_id == conn.id)
-        .group_by(Operation.person_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Operation.person_id, Operation.id)
-        .join(latest, latest.c.op_id == Operation.id)
-        .where(Operation.status == OpStatus.FAILED)
-    )
-    count = 0
-    for person_id, op_id in rows:
-        outbox.enqueue(session, conn.id, [person_id], Lane.REFRESH, operation_id=op_id)
-        count += 1
-    return conn.id, count
+    return conn.id, retry_current_failures(session, conn.id)
 
 
 def person_sync(rt: Runtime, session: Session, org_id: str, person_id: str) -> PersonSyncOut:
@@ -111,34 +177,20 @@ def person_sync(rt: Runtime, session: Session, org_id: str, person_id: str) -> P
     )
     if link is None and not queued and last is None:
         raise NotFound(f"person {person_id!r} is not synced for organisation {org_id!r}")
-    spec = rt.spec(conn.provider)
     crm_id = link.crm_id if link else None
-    url = (
-        spec.record_url.format(account_id=conn.account_id or "", crm_id=crm_id)
-        if crm_id and spec.record_url
-        else None
-    )
     return PersonSyncOut(
         person_id=person_id,
         provider=conn.provider,
         status=(last.status if last else None) or "queued",
         crm_id=crm_id,
-        crm_url=url,
+        crm_url=record_link(rt, conn, crm_id),
         last_synced_at=link.last_synced_at if link else None,
         queued=bool(queued),
-        last_operation=OperationOut.model_validate(last, from_attributes=True) if last else None,
+        last_operation=operation_out(last, conn.provider) if last else None,
     )
 
 
 def connection_status(rt: Runtime, session: Session, conn: Connection) -> ConnectionOut:
-    links = {
-        status: count
-        for status, count in session.execute(
-            select(Link.last_status, func.count())
-            .where(Link.connection_id == conn.id)
-            .group_by(Link.last_status)
-        )
-    }
     synced = session.scalar(
         select(func.count())
         .select_from(Link)
@@ -168,8 +220,8 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
         counts=SyncCounts(
             synced=int(synced or 0),
             pending=pending,
-            failed=int(links.get(OpStatus.FAILED, 0)),
-            skipped=int(links.get(OpStatus.SKIPPED, 0)),
+            failed=_count(session, current_runs(conn.id, OpStatus.FAILED)),
+            skipped=_count(session, current_runs(conn.id, OpStatus.SKIPPED)),
         ),
         backfill=BackfillProgress(
             total=total, done=done, remaining=remaining, estimated_seconds=estimate
@@ -185,16 +237,11 @@ def _recommendations(session: Session, conn: Connection, advice: dict[str, str])
         return []
     codes = session.scalars(
         select(Operation.code)
-        .join(
-            Link,
-            (Link.connection_id == Operation.connection_id)
-            & (Link.person_id == Operation.person_id),
-        )
         .where(
             Operation.connection_id == conn.id,
             Operation.code.in_(list(advice)),
             Operation.status.in_(RETRYABLE),
-            Link.last_status == Operation.status,
+            is_latest_run(),
         )
         .distinct()
     )

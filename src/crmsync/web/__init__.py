@@ -9,13 +9,15 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crmsync.engine.runtime import Runtime
 from crmsync.textcheck import text_problem
-from crmsync.web import routes_auth, routes_integrations, routes_logs
+from crmsync.web import routes_auth, routes_integrations, routes_logs, routes_people
 from crmsync.web.auth import (
     Forbidden,
     SignInRequired,
@@ -30,7 +32,7 @@ from crmsync.web.views import STATIC_DIR, render
 
 def install(app: FastAPI, rt: Runtime) -> None:
     app.state.signin_throttle = routes_auth.Throttle()
-    for module in (routes_auth, routes_integrations, routes_logs):
+    for module in (routes_auth, routes_integrations, routes_logs, routes_people):
         # Before each route's own dependencies: refused text never reaches a query.
         app.include_router(module.router, dependencies=[InputChecked])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -54,6 +56,16 @@ def install(app: FastAPI, rt: Runtime) -> None:
         context = {"title": "Not allowed", "message": exc.message}
         return render(request, rt, "error.html", context, status_code=403)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        """The admin UI's own page for a path under /settings/ that does not exist; every
+        other answer (the REST API's JSON among them) is FastAPI's."""
+        if exc.status_code != 404 or not request.url.path.startswith("/settings/"):
+            return await http_exception_handler(request, exc)
+        if wants_json(request):
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return await run_in_threadpool(_missing_page, request, rt)
+
     @app.exception_handler(BadInput)
     async def _bad_input(request: Request, exc: BadInput) -> Response:
         if wants_json(request):
@@ -75,6 +87,12 @@ def _error_page(request: Request, rt: Runtime, message: str) -> Response:
     context = {"title": "Invalid input", "message": message}
     user = _signed_in_user(request, rt)
     return render(request, rt, "error.html", context, user=user, status_code=422)
+
+
+def _missing_page(request: Request, rt: Runtime) -> Response:
+    context = {"title": "Page not found", "message": "There is no page at this address."}
+    user = _signed_in_user(request, rt)
+    return render(request, rt, "error.html", context, user=user, status_code=404)
 
 
 def _clean(value: object) -> str:

@@ -8,6 +8,7 @@ package, then authorise"), shown as a step-by-step dialog before the popup opens
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from crmsync.api.schemas import ConnectionOut
+from crmsync.branding import branded
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.tables import Unlock
 from crmsync.engine.runtime import Runtime
@@ -88,6 +90,13 @@ def connect_steps_from(raw_steps: Iterable[Any]) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+def _branded(step: Step, app_name: str) -> Step:
+    """A provider's step names the configured app where its text says the product's name."""
+    return dataclasses.replace(
+        step, title=branded(step.title, app_name), text=branded(step.text, app_name)
+    )
+
+
 def provider_logo(rt: Runtime, name: str) -> Path | None:
     """A provider folder may ship ``logo.svg``; otherwise the card shows initials."""
     if name not in rt.providers:
@@ -121,7 +130,7 @@ def provider_cards(rt: Runtime, session: Session, org_id: str) -> list[ProviderC
                 initials=initials(spec.display_name),
                 tile=index % TILE_COLOURS,
                 has_logo=provider_logo(rt, name) is not None,
-                steps=connect_steps(spec),
+                steps=tuple(_branded(step, rt.settings.app_name) for step in connect_steps(spec)),
                 connection=status if mine else None,
                 blocked_by=status.provider_name if status is not None and not mine else None,
             )

@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
+from crmsync.branding import branded
 from crmsync.db.tables import ConnectionStatus
 from crmsync.engine.runtime import Runtime
 from crmsync.services.connections import active_connection
@@ -87,7 +88,30 @@ def linkify(text: str | None) -> Markup:
 
 
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str) if value else "{}"
+    """Indented JSON with every character as itself (``ë``, not ``\\u00eb``)."""
+    if not value:
+        return "{}"
+    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def sentence(text: str | None) -> str:
+    """``the person is gone`` → ``The person is gone.``: capitalised, ending with a stop."""
+    words = " ".join(str(text or "").split())
+    if not words:
+        return ""
+    words = words[0].upper() + words[1:]
+    return words if words[-1] in ".!?" else words + "."
+
+
+def show_value(value: Any) -> str:
+    """A value written to the CRM, as text: lists joined, nothing shown as a dash."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(show_value(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def num(count: int) -> str:
@@ -98,6 +122,8 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (many or word + 's')}"
 
 
+_CODE = re.compile(r"[A-Za-z0-9]+(?:[_.:-][A-Za-z0-9]+)*")
+"""A reason that is one token (``DUPLICATE_EMAIL``, ``invalid_grant``) is a code, not a reason."""
 OP_TEXT = {
     "inserted": "Created {record} {crm_id} in {crm}.",
     "updated": "Updated {record} {crm_id} in {crm}.",
@@ -106,13 +132,17 @@ OP_TEXT = {
     "retrying": "Will be tried again shortly.",
     "waiting_reconnect": "Waiting for {crm} to be reconnected.",
     "superseded": "A newer change of this person took over before this one was sent.",
+    "failed": "{crm} refused the write.",
+    "skipped": "Not sent to {crm}.",
 }
 
 
 def op_text(op: Any, crm: str, record_label: str) -> str:
-    """The operation's reason, or a plain sentence for outcomes that need none."""
-    if op.reason:
-        return str(op.reason)
+    """The operation's reason as a sentence, or a plain one for outcomes that need none (or
+    whose reason is only a code: the code is shown beside it)."""
+    reason = str(op.reason or "").strip()
+    if reason and reason != op.code and not _CODE.fullmatch(reason):
+        return sentence(reason)
     template = OP_TEXT.get(op.status, "")
     return template.format(record=record_label.lower(), crm_id=op.crm_id or "", crm=crm)
 
@@ -143,6 +173,9 @@ def _environment() -> jinja2.Environment:
         pretty_json=pretty_json,
         plural=plural,
         num=num,
+        sentence=sentence,
+        show_value=show_value,
+        branded=branded,
     )
     env.globals.update(static_url=static_url, csrf_field=CSRF_FIELD, op_text=op_text)
     return env
@@ -151,14 +184,24 @@ def _environment() -> jinja2.Environment:
 ENV = _environment()
 
 
-def reconnect_notice(rt: Runtime, org_id: str) -> dict[str, str] | None:
-    """What the page-wide banner says when the org's connection needs reconnecting."""
+NOTICE_STATES = (ConnectionStatus.NEEDS_RECONNECT, ConnectionStatus.SETUP_REQUIRED)
+
+
+def connection_notice(rt: Runtime, org_id: str) -> dict[str, Any] | None:
+    """What the page-wide banner says when syncing is paused until an admin acts: the
+    connection needs reconnecting, or the CRM needs setting up."""
     with rt.db.session() as session:
         conn = active_connection(session, org_id)
-        if conn is None or conn.status != ConnectionStatus.NEEDS_RECONNECT:
+        if conn is None or conn.status not in NOTICE_STATES:
             return None
         name = rt.spec(conn.provider).display_name
-        return {"provider": conn.provider, "name": name, "reason": conn.status_reason or ""}
+        return {
+            "kind": "setup" if conn.status == ConnectionStatus.SETUP_REQUIRED else "reconnect",
+            "provider": conn.provider,
+            "name": name,
+            "reason": branded(conn.status_reason or "", rt.settings.app_name),
+            "missing": list(conn.settings.get("setup", {}).get("missing", [])),
+        }
 
 
 def render(
@@ -175,7 +218,7 @@ def render(
         "user": user,
         "csrf": csrf_token(request),
         "flashes": pop_flashes(request),
-        "notice": reconnect_notice(rt, user.org_id) if user else None,
+        "notice": connection_notice(rt, user.org_id) if user else None,
         "path": request.url.path,
         **(context or {}),
     }

@@ -11,11 +11,14 @@ from fastapi.responses import HTMLResponse
 
 from crmsync.api.deps import RuntimeDep
 from crmsync.api.schemas import text_problem
+from crmsync.engine.runtime import Runtime
 from crmsync.errors import ConnectorError, InputError
 from crmsync.services import connections
 from crmsync.web.auth import session_binding
 
 router = APIRouter(tags=["oauth"])
+DENIED = "access_denied"
+"""OAuth's error for a user who declined on the consent page (RFC 6749, 4.1.2.1)."""
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -26,7 +29,7 @@ color:#1f2937}}h1{{font-size:1.4rem}}</style></head>
 <script>
 if (window.opener) {{
   window.opener.postMessage({payload}, window.location.origin);
-  {close}
+  window.close();
 }}
 </script></body></html>"""
 
@@ -42,7 +45,6 @@ def _page(title: str, message: str, payload: dict[str, str], status: int) -> HTM
         title=html.escape(title),
         message=html.escape(message),
         payload=_script_json(payload),
-        close="window.close();" if status < 400 else "",
     )
     return HTMLResponse(body, status_code=status)
 
@@ -83,11 +85,26 @@ def oauth_callback(
             connections.complete_authorization(rt, provider, state, code, error, binding)
         )
     except InputError as exc:
+        if error == DENIED:
+            message = _denied(rt, provider)
+            payload = {"type": "crmsync:oauth", "ok": "false", "error": message, "denied": "1"}
+            return _page("Access was not granted", message, payload, exc.status_code)
         payload = {"type": "crmsync:oauth", "ok": "false", "error": str(exc)}
         return _page("Could not connect", str(exc), payload, exc.status_code)
     except ConnectorError as exc:
         message = f"The CRM did not answer as expected: {exc}. Please try again."
-        return _page("Could not connect", message, {"type": "crmsync:oauth", "ok": "false"}, 502)
+        payload = {"type": "crmsync:oauth", "ok": "false", "error": message}
+        return _page("Could not connect", message, payload, 502)
     name = rt.spec(provider).display_name
     payload = {"type": "crmsync:oauth", "ok": "true", "provider": provider, "status": conn.status}
     return _page(f"Connected to {name}", "You can close this window.", payload, 200)
+
+
+def _denied(rt: Runtime, provider: str) -> str:
+    """The consent page's "Deny" (``error=access_denied``), in words."""
+    app = rt.settings.app_name
+    name = rt.spec(provider).display_name if provider in rt.providers else "The CRM"
+    return (
+        f"{name} was not connected: access for {app} was declined on {name}'s consent page. "
+        f"Nothing was changed. To connect, choose Connect again and allow access."
+    )

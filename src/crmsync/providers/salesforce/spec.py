@@ -90,6 +90,9 @@ SPEC = ProviderSpec(
     bulk_threshold=5_000,
     bulk_max=5_000,
     bulk_parallel=2,
+    # Lightning's record page on the org's own host (the token's instance_url); the
+    # connector's record_url names Contact instead of Lead for a converted lead's contact.
+    record_url="{instance_url}/lightning/r/Lead/{crm_id}/view",
 )
 
 

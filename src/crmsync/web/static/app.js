@@ -6,6 +6,7 @@
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
   let popup = null;
   let popupWatch = null;
+  let popupForm = null;
   let refreshing = false;
 
   function announce(text) {
@@ -23,8 +24,20 @@
   }
 
   function clearError() {
-    const box = document.querySelector("[data-js-error]");
-    if (box) { box.hidden = true; box.textContent = ""; }
+    document.querySelectorAll("[data-js-error], [data-card-message]").forEach((box) => {
+      box.hidden = true;
+      box.textContent = "";
+    });
+  }
+
+  // A message about connecting goes on the card it concerns (the page's top otherwise).
+  function showOnCard(form, text) {
+    const card = form && form.closest(".card");
+    const box = card && card.querySelector("[data-card-message]");
+    if (!box) { showError(text); return; }
+    box.textContent = text;
+    box.hidden = false;
+    box.scrollIntoView({ block: "nearest" });
   }
 
   // Re-render the page's live regions from a fresh copy of the page, without a reload.
@@ -52,6 +65,7 @@
   async function authorize(form) {
     const name = form.dataset.providerName || "your CRM";
     clearError();
+    popupForm = form;
     popup = window.open("", "crmsync-oauth", "popup=yes,width=620,height=760");
     if (popup) {
       popup.document.title = `Opening ${name}…`;
@@ -94,7 +108,10 @@
       announce("Connected.");
       refresh();
     } else {
-      showError(data.error || "The CRM did not grant access.");
+      window.clearInterval(popupWatch); // nothing changed: keep the message, no redraw
+      const text = data.error || "The CRM did not grant access.";
+      showOnCard(popupForm, text);
+      announce(text);
     }
   });
 

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crmsync.emulation import create_control_router, install_policy
 from crmsync.providers.highlevel.emulator import (
+    recordpage,
     routes_contacts,
     routes_control,
     routes_locations,
@@ -44,6 +45,7 @@ def create_app(config: HighLevelEmulatorConfig | None = None, *, served: bool = 
     app.add_exception_handler(StarletteHTTPException, handle_unknown_route)
     for router in (routes_oauth.router, routes_contacts.router, routes_locations.router):
         app.include_router(router)
+    app.include_router(recordpage.router)  # the record page the admin UI links to
     app.include_router(create_control_router(emulator.controls))
     app.include_router(routes_control.router)
     return app

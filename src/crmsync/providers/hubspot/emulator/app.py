@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from crmsync.emulation import create_control_router, install_policy
 from crmsync.providers.hubspot.emulator import (
+    recordpage,
     routes_batch,
     routes_control,
     routes_oauth,
@@ -43,6 +44,7 @@ def create_app(config: HubSpotEmulatorConfig | None = None, *, served: bool = Fa
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(HTTPException, handle_unrouted)
     app.include_router(routes_oauth.router)
+    app.include_router(recordpage.router)  # the record page the admin UI links to
     # batch routes first: "/batch/read" must not be taken for a contact id
     for router in (*routes_batch.ROUTERS, *routes_objects.ROUTERS, *routes_schema.ROUTERS):
         app.include_router(router)

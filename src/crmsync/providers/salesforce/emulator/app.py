@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from crmsync.emulation import create_control_router, install_policy
 from crmsync.providers.salesforce.emulator import (
+    recordpage,
     routes_bulk,
     routes_control,
     routes_oauth,
@@ -55,6 +56,7 @@ def create_app(config: SalesforceEmulatorConfig | None = None, *, served: bool =
         routes_sobjects,
     ):
         app.include_router(module.router)
+    app.include_router(recordpage.router)  # the record page the admin UI links to
     app.include_router(create_control_router(emulator.controls))
     app.include_router(routes_control.router)
     return app
