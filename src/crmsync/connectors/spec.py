@@ -16,7 +16,6 @@ class OAuthSpec:
     token_url: str
     scopes: tuple[str, ...]
     pkce: bool = True
-    rotating_refresh_tokens: bool = False
     token_endpoint_auth_method: str = "client_secret_post"
     extra_authorize_params: dict[str, str] = field(default_factory=dict)
     extra_token_params: dict[str, str] = field(default_factory=dict)
@@ -73,7 +72,6 @@ class ProviderSpec:
     client_id: str = ""
     client_secret: str = ""
     error_rules: tuple[Rule, ...] = ()
-    owner_fallback: str = "left unassigned"
     recommendations: dict[str, str] = field(default_factory=dict)
     """Advice shown on the connection when operations fail or skip with an error code."""
     records_per_call: int | None = None

@@ -21,7 +21,6 @@ SPEC = ProviderSpec(
         token_url="https://api.close.com/oauth2/token/",
         scopes=("all.full_access", "offline_access"),
         pkce=False,  # Close documents the plain authorization-code flow
-        rotating_refresh_tokens=True,  # unconfirmed: the engine saves each new one either way
         token_endpoint_auth_method="client_secret_post",
     ),
     api_base="https://api.close.com/api/v1",
@@ -35,6 +34,5 @@ SPEC = ProviderSpec(
         ),
         Rule(Action.FAIL, "the Close record no longer exists", status=404),
     ),
-    owner_fallback="left unassigned",
     record_url="",  # Close shows contacts on their lead's page; the contact id alone has no URL
 )

@@ -35,7 +35,6 @@ SPEC = ProviderSpec(
         token_url="https://services.leadconnectorhq.com/oauth/token",
         scopes=SCOPES,
         pkce=False,  # HighLevel documents no PKCE support
-        rotating_refresh_tokens=True,
         extra_token_params={"user_type": "Location"},
     ),
     api_base="https://services.leadconnectorhq.com",
@@ -54,7 +53,6 @@ SPEC = ProviderSpec(
         Rule(Action.FAIL, "HighLevel rejected the values", status=422),
         Rule(Action.FAIL, "HighLevel refused the token's access to this location", status=403),
     ),
-    owner_fallback="left unassigned",
     recommendations={
         DUPLICATE_CONTACT: (
             "HighLevel refuses a second contact with the same email or phone. To sync these "

@@ -37,6 +37,5 @@ SPEC = ProviderSpec(
         Rule(Action.FAIL, "HubSpot rejected the values", status=400, code="VALIDATION_ERROR"),
         Rule(Action.RATE_LIMITED, "HubSpot's rate limit was reached", code="RATE_LIMIT"),
     ),
-    owner_fallback="left unassigned",
     record_url="https://app.hubspot.com/contacts/{account_id}/record/0-1/{crm_id}",
 )

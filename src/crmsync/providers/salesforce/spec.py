@@ -37,7 +37,6 @@ SPEC = ProviderSpec(
         token_url="https://login.salesforce.com/services/oauth2/token",
         scopes=("api", "refresh_token", "offline_access"),
         pkce=True,
-        rotating_refresh_tokens=True,
         refreshed_settings=("instance_url",),  # every token response names the org's host
     ),
     api_base="https://login.salesforce.com",
@@ -65,7 +64,6 @@ SPEC = ProviderSpec(
         Rule(Action.FAIL, "Salesforce refused the values", code="REQUIRED_FIELD_MISSING"),
         Rule(Action.FAIL, "this org has no API access", code="API_DISABLED_FOR_ORG"),
     ),
-    owner_fallback="the org's default lead owner (the connecting user, or assignment rules)",
     recommendations={
         "DUPLICATES_DETECTED": (
             "A Salesforce duplicate rule with the Block action refused some leads. Change the "
