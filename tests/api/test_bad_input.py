@@ -31,10 +31,20 @@ def _synced_op(w: World) -> dict[str, Any]:
 # -- host authentication ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer wrong-key", "Basic dGVzdC1ob3N0LWtleTo=", "Bearer ", "test-host-key"],
+    [
+        None,
+        "Bearer wrong-key",
+        "Basic dGVzdC1ob3N0LWtleTo=",
+        "Bearer ",
+        "test-host-key",
+        # non-ASCII keys: compare_digest refuses non-ASCII str (a TypeError, once a 500)
+        "Bearer café".encode(),
+        "Bearer café".encode("latin-1"),
+        "Bearer test-host-key\u00e9".encode(),
+    ],
 )
 def test_every_api_route_refuses_a_missing_or_wrong_host_key(
-    team: World, rows: RowCounts, authorization: str | None
+    team: World, rows: RowCounts, authorization: str | bytes | None
 ) -> None:
     _unlock_p1(team)
     anonymous = TestClient(team.api.app)
