@@ -39,6 +39,11 @@ def _storable(value: Any) -> Any:
 # names the parameter, instead of letting PostgreSQL fail the query with a 500.
 SafeStr = Annotated[str, AfterValidator(_storable)]
 
+DB_INT_MAX = 2**31 - 1
+"""The largest operation id: ``Integer`` columns are 32-bit on PostgreSQL (64 on SQLite). A
+larger number names no row and, unchecked, overflows the database or its driver (a 500)
+instead of being refused, so path and query ids are bounded 1..this (a 422)."""
+
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", strip_whitespace=True)
 ]

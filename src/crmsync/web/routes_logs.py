@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crmsync.api.deps import RuntimeDep
-from crmsync.api.schemas import OperationOut
+from crmsync.api.schemas import DB_INT_MAX, OperationOut
 from crmsync.db.tables import Operation, OpStatus, Person
 from crmsync.errors import CrmSyncError, NotFound
 from crmsync.services import connections, operations
@@ -24,6 +24,7 @@ LOGS = "/settings/logs"
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 BackTo = Annotated[str, Form(max_length=500)]
+OperationId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]  # beyond: the database overflows
 
 
 def latest_runs(session: Session, org_id: str, ops: list[OperationOut]) -> set[int]:
@@ -52,7 +53,7 @@ def logs(
     user: CurrentUser,
     status: Annotated[str, Query(max_length=30)] = "",
     person: Annotated[str, Query(max_length=128)] = "",
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
 ) -> Response:
     status = status if status in {s.value for s in OpStatus} else ""
     person = person.strip()
@@ -101,7 +102,11 @@ def retry_failed(
 
 @router.post(LOGS + "/{operation_id}/retry", dependencies=[CsrfChecked])
 def retry(
-    operation_id: int, request: Request, rt: RuntimeDep, user: AdminUser, back: BackTo = LOGS
+    operation_id: OperationId,
+    request: Request,
+    rt: RuntimeDep,
+    user: AdminUser,
+    back: BackTo = LOGS,
 ) -> Response:
     try:
         with rt.db.session() as session:
