@@ -62,6 +62,7 @@ OPERATIONS = [
     ("PUT", "/api/v1/people"),
     ("POST", "/api/v1/orgs"),
     ("POST", "/api/v1/orgs/{org_id}/users"),
+    ("PATCH", "/api/v1/orgs/{org_id}/users/{user_id}"),
     ("POST", "/api/v1/orgs/{org_id}/unlocks"),
     ("POST", "/api/v1/orgs/{org_id}/connection"),
     ("GET", "/api/v1/orgs/{org_id}/connection"),
@@ -115,6 +116,7 @@ class Seeded:
         known: dict[str, st.SearchStrategy[Any]] = {
             "org_id": st.sampled_from(["org1", "org2"]),
             "person_id": st.sampled_from(["p1", "p2", "p3"]),
+            "user_id": st.sampled_from(["u-admin", "u-member", "u-other"]),
             "operation_id": st.sampled_from(self.operation_ids),
             "provider": st.just("hubspot"),
         }

@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from crmsync.textcheck import text_problem as text_problem  # re-exported: api routes use it
@@ -147,12 +148,15 @@ class OrgOut(BaseModel):
     name: str
 
 
+Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+
+
 class UserIn(Strict):
     id: ShortIdentifier | None = None
     email: str
     name: Name = ""
     role: str = "member"
-    password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
+    password: Password | None = None
 
     @field_validator("email")
     @classmethod
@@ -167,12 +171,26 @@ class UserIn(Strict):
         return value
 
 
+class UserPatch(Strict):
+    """A new password, or the user disabled (or enabled again): either signs them out."""
+
+    password: Password | None = None
+    disabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UserPatch:
+        if self.password is None and self.disabled is None:
+            raise ValueError("give a new password or disabled (true or false)")
+        return self
+
+
 class UserOut(BaseModel):
     id: str
     org_id: str
     email: str
     name: str
     role: str
+    disabled: bool = False
 
 
 class UnlockIn(Strict):

@@ -95,6 +95,6 @@ def signin(
 
 
 @router.post("/signout", dependencies=[CsrfChecked])
-def signout(request: Request) -> RedirectResponse:
-    sign_out(request)
+def signout(request: Request, rt: RuntimeDep) -> RedirectResponse:
+    sign_out(request, rt)
     return RedirectResponse("/signin", status_code=303)
