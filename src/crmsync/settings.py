@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8000", description="Where the service is reached.")
     profile_url_template: str = "https://app.example.com/people/{person_id}"
     host_api_keys: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=0,
+        description="A request body over this many bytes is refused (413) before it is "
+        "parsed, by the host API and the admin UI alike.",
+    )
     worker_threads: int = 2
     batch_lease_seconds: int = 120
     requests_per_transaction: int = Field(

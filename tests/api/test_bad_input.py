@@ -193,6 +193,22 @@ def test_duplicate_user_is_409(
 
 
 # -- unlocks ---------------------------------------------------------------------------------------
+def test_more_than_1000_unlocks_in_one_call_are_422_naming_the_limit(
+    team: World, rows: RowCounts
+) -> None:
+    """Like people lists: one call records at most 1,000 unlocks (checked before any query)."""
+    team.person("p1")
+    before = rows()
+    many = [{"person_id": "p1", "unlocked_by": "u-admin"}] * 1001
+    r = team.api.post("/api/v1/orgs/org1/unlocks", json=many)
+    assert r.status_code == 422, r.text
+    assert any("at most 1000 items" in issue["msg"] for issue in r.json()["detail"]), r.text
+    assert rows() == before
+    r = team.api.post("/api/v1/orgs/org1/unlocks", json=many[:1000])
+    assert r.status_code == 202, r.text
+    assert r.json()["accepted"] == 1000 and r.json()["new"] == 1
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [

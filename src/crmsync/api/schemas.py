@@ -198,6 +198,10 @@ class UnlockIn(Strict):
     unlocked_by: Identifier
 
 
+MAX_UNLOCKS_PER_CALL = 1000
+UnlockList = Annotated[list[UnlockIn], Field(max_length=MAX_UNLOCKS_PER_CALL)]
+
+
 class UnlocksAccepted(BaseModel):
     accepted: int
     new: int
@@ -324,6 +328,7 @@ _ERRORS: dict[int, dict[str, Any]] = {
     401: {"model": Message, "description": "Missing or invalid host API key."},
     404: {"model": Message, "description": "The organisation, or what the path names, is unknown."},
     409: {"model": Message, "description": "Conflicts with the current state; nothing was done."},
+    413: {"model": Message, "description": "The request body is over `max_body_bytes`."},
     422: {"model": Problem, "description": "Invalid input; nothing was written."},
     502: {"model": Message, "description": "The CRM call failed."},
     503: {"model": Message, "description": "The database is unavailable."},

@@ -17,6 +17,7 @@ from crmsync.api.schemas import (
     PersonOut,
     SafeStr,
     UnlockIn,
+    UnlockList,
     UnlocksAccepted,
     UserIn,
     UserOut,
@@ -119,9 +120,10 @@ def _user_out(user: User) -> UserOut:
     responses=errors(400, 401, 404, 422),
 )
 def unlock(
-    org_id: SafeStr, body: UnlockIn | list[UnlockIn], rt: RuntimeDep, _: HostAuth
+    org_id: SafeStr, body: UnlockIn | UnlockList, rt: RuntimeDep, _: HostAuth
 ) -> UnlocksAccepted:
-    """Record that users unlocked people; they reach the org's CRM within seconds."""
+    """Record that users unlocked people (one, or a list of up to 1,000); they reach the
+    org's CRM within seconds."""
     items = body if isinstance(body, list) else [body]
     new, touched = rt.db.transaction(lambda session: orgs.record_unlocks(session, org_id, items))
     for connection_id in touched:
