@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8000", description="Where the service is reached.")
     profile_url_template: str = "https://app.example.com/people/{person_id}"
     host_api_keys: list[str] = Field(default_factory=list)
+    metrics_token: str = Field(
+        "",
+        description="Bearer token /metrics requires; empty: only loopback clients read it.",
+    )
     max_body_bytes: int = Field(
         5 * 1024 * 1024,
         ge=0,

@@ -36,14 +36,18 @@ def require_host_key(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing host API key (Authorization: Bearer ...)")
     key = credentials.credentials
-    sent = _utf8(key)
-    if any(hmac.compare_digest(sent, _utf8(k)) for k in rt.settings.host_api_keys):
+    if any(same_secret(key, k) for k in rt.settings.host_api_keys):
         return "settings"
     with rt.db.session() as session:
         row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
     if row is None:
         raise HTTPException(401, "invalid host API key")
     return row.id
+
+
+def same_secret(sent: str, expected: str) -> bool:
+    """``sent`` is ``expected``, compared in constant time."""
+    return hmac.compare_digest(_utf8(sent), _utf8(expected))
 
 
 def _utf8(text: str) -> bytes:
