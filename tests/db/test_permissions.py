@@ -69,3 +69,16 @@ def test_the_key_file_directory_is_private(tmp_path: Path) -> None:
     Fernet(settings.resolved_encryption_key())
     assert mode(tmp_path / "keys") == 0o700
     assert mode(tmp_path / "keys" / "secret.key") == 0o600
+
+
+def test_an_in_memory_database_creates_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sqlite://`` (no path) is in memory: nothing is created where the process runs."""
+    monkeypatch.chdir(tmp_path)
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        db = Database(url)
+        with db.session() as session:
+            session.execute(text("SELECT 1"))
+        db.dispose()
+    assert list(tmp_path.iterdir()) == []
