@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8000", description="Where the service is reached.")
     profile_url_template: str = "https://app.example.com/people/{person_id}"
     host_api_keys: list[str] = Field(default_factory=list)
+    metrics_token: str = Field(
+        "",
+        description="Bearer token /metrics requires; empty: only loopback clients read it.",
+    )
+    max_body_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=0,
+        description="A request body over this many bytes is refused (413) before it is "
+        "parsed, by the host API and the admin UI alike.",
+    )
     worker_threads: int = 2
     batch_lease_seconds: int = 120
     requests_per_transaction: int = Field(
@@ -92,7 +102,7 @@ class Settings(BaseSettings):
 
         path = self.data_dir / "secret.key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(Fernet.generate_key())

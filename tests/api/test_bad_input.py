@@ -31,10 +31,20 @@ def _synced_op(w: World) -> dict[str, Any]:
 # -- host authentication ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer wrong-key", "Basic dGVzdC1ob3N0LWtleTo=", "Bearer ", "test-host-key"],
+    [
+        None,
+        "Bearer wrong-key",
+        "Basic dGVzdC1ob3N0LWtleTo=",
+        "Bearer ",
+        "test-host-key",
+        # non-ASCII keys: compare_digest refuses non-ASCII str (a TypeError, once a 500)
+        "Bearer café".encode(),
+        "Bearer café".encode("latin-1"),
+        "Bearer test-host-key\u00e9".encode(),
+    ],
 )
 def test_every_api_route_refuses_a_missing_or_wrong_host_key(
-    team: World, rows: RowCounts, authorization: str | None
+    team: World, rows: RowCounts, authorization: str | bytes | None
 ) -> None:
     _unlock_p1(team)
     anonymous = TestClient(team.api.app)
@@ -48,7 +58,7 @@ def test_every_api_route_refuses_a_missing_or_wrong_host_key(
     assert len(routes) >= 12, routes
     before = rows()
     for method, template in routes:
-        path = template.format(org_id="org1", person_id="p9", operation_id=1)
+        path = template.format(org_id="org1", person_id="p9", operation_id=1, user_id="u-admin")
         body = {"id": "intruder", "name": "x"} if template == "/api/v1/orgs" else {}
         r = anonymous.request(method, path, headers=headers, json=body)
         assert r.status_code == 401, (method, path, r.text)
@@ -183,6 +193,22 @@ def test_duplicate_user_is_409(
 
 
 # -- unlocks ---------------------------------------------------------------------------------------
+def test_more_than_1000_unlocks_in_one_call_are_422_naming_the_limit(
+    team: World, rows: RowCounts
+) -> None:
+    """Like people lists: one call records at most 1,000 unlocks (checked before any query)."""
+    team.person("p1")
+    before = rows()
+    many = [{"person_id": "p1", "unlocked_by": "u-admin"}] * 1001
+    r = team.api.post("/api/v1/orgs/org1/unlocks", json=many)
+    assert r.status_code == 422, r.text
+    assert any("at most 1000 items" in issue["msg"] for issue in r.json()["detail"]), r.text
+    assert rows() == before
+    r = team.api.post("/api/v1/orgs/org1/unlocks", json=many[:1000])
+    assert r.status_code == 202, r.text
+    assert r.json()["accepted"] == 1000 and r.json()["new"] == 1
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [

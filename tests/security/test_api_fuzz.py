@@ -62,6 +62,7 @@ OPERATIONS = [
     ("PUT", "/api/v1/people"),
     ("POST", "/api/v1/orgs"),
     ("POST", "/api/v1/orgs/{org_id}/users"),
+    ("PATCH", "/api/v1/orgs/{org_id}/users/{user_id}"),
     ("POST", "/api/v1/orgs/{org_id}/unlocks"),
     ("POST", "/api/v1/orgs/{org_id}/connection"),
     ("GET", "/api/v1/orgs/{org_id}/connection"),
@@ -115,6 +116,7 @@ class Seeded:
         known: dict[str, st.SearchStrategy[Any]] = {
             "org_id": st.sampled_from(["org1", "org2"]),
             "person_id": st.sampled_from(["p1", "p2", "p3"]),
+            "user_id": st.sampled_from(["u-admin", "u-member", "u-other"]),
             "operation_id": st.sampled_from(self.operation_ids),
             "provider": st.just("hubspot"),
         }
@@ -208,13 +210,16 @@ def _anyone(w: World) -> TestClient:
     [
         f"/api/v1/orgs/org1/operations/{2**63}/retry",
         f"/api/v1/orgs/org1/operations/{-(2**63) - 1}/retry",
+        f"/api/v1/orgs/org1/operations/{2**31}/retry",  # PostgreSQL's INTEGER is 32-bit
         "/api/v1/orgs/org1/operations/0/retry",
         f"/api/v1/orgs/org1/operations?before_id={2**63}",
+        f"/api/v1/orgs/org1/operations?before_id={2**31}",
         "/api/v1/orgs/org1/operations?before_id=0",
     ],
 )
-def test_operation_ids_beyond_64_bits_are_422_not_500(team: World, url: str) -> None:
-    """Fixed (route validation): an unbounded int reached the SQLite driver and overflowed."""
+def test_operation_ids_no_row_can_have_are_422_not_500(team: World, url: str) -> None:
+    """Fixed (route validation): an unbounded int reached the SQLite driver and overflowed;
+    beyond 32 bits, PostgreSQL's INTEGER overflowed too."""
     method = "POST" if url.endswith("/retry") else "GET"
     before = snapshot(team)
     r = _anyone(team).request(method, url)

@@ -149,3 +149,36 @@ def test_a_code_redeemed_without_its_verifier_connects_nothing(w: World) -> None
     with w.rt.db.session() as session:
         assert session.scalars(select(Connection)).all() == []
     assert _pending(w, query["state"][0]).consumed_at is not None
+
+
+def test_the_verifier_is_dropped_once_the_state_is_used(w: World) -> None:
+    """Spent, the state keeps no secret: the verifier is gone whether the callback connected
+    (org1) or was refused (org2, the CRM said the admin declined)."""
+    url, query = _start(w, "org1")
+    _refused_url, refused = _start(w, "org2")
+    location = asyncio.run(consent(w.router, url, w.harness.consent_choices))
+    assert _callback(w, location).status_code == 200
+    r = w.api.get(f"/oauth/callback/{w.provider}?state={refused['state'][0]}&error=access_denied")
+    assert r.status_code == 422, r.text
+    for state in (query["state"][0], refused["state"][0]):
+        pending = _pending(w, state)
+        assert pending.consumed_at is not None
+        assert pending.code_verifier is None
+
+
+def test_states_long_expired_are_deleted_when_an_authorisation_starts(w: World) -> None:
+    """States are kept a day past their expiry (a late callback is told it expired, not that
+    the state is unknown), then deleted: the table does not grow with every attempt."""
+    _url, old = _start(w, "org1")
+    _url, recent = _start(w, "org2")
+    with w.rt.db.session() as session:
+        for state, ago in ((old, timedelta(days=1, minutes=1)), (recent, timedelta(hours=23))):
+            session.execute(
+                update(OAuthState)
+                .where(OAuthState.state == state["state"][0])
+                .values(expires_at=utcnow() - ago)
+            )
+    _url, fresh = _start(w, "org1")
+    with w.rt.db.session() as session:
+        kept = set(session.scalars(select(OAuthState.state)))
+    assert kept == {recent["state"][0], fresh["state"][0]}

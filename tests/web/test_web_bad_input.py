@@ -396,3 +396,22 @@ def test_pages_show_the_refusal_with_the_navigation(site: Site) -> None:
     # the filters still work with good input
     r = client.get("/settings/logs?person=p-dup&status=failed")
     assert r.status_code == 200 and f'id="op-{site.failed_op}"' in r.text
+
+
+def test_an_operation_id_no_database_row_can_have_is_a_422_that_writes_nothing(
+    site: Site,
+) -> None:
+    """Fixed: an unbounded int reached the database and overflowed (a 500): the SQLite driver
+    beyond 64 bits, PostgreSQL beyond 32 (the id column is an INTEGER)."""
+    client, token = signed_in(site)
+    before = snapshot(site.w)
+    for number in (2**70, 2**63, 2**31, 0, -1, -(2**63) - 1):
+        r = client.get(f"/settings/logs?before={number}")
+        assert r.status_code == 422, (number, r.text)
+        r = client.post(f"/settings/logs/{number}/retry", data={CSRF_FIELD: token})
+        assert r.status_code == 422, (number, r.text)
+    assert snapshot(site.w) == before
+    # the largest possible id is fine: nothing older, no such operation
+    assert client.get(f"/settings/logs?before={2**31 - 1}").status_code == 200
+    r = client.post(f"/settings/logs/{2**31 - 1}/retry", data={CSRF_FIELD: token})
+    assert r.status_code == 303

@@ -9,7 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from crmsync import __version__
+from crmsync.api.limits import BodyLimit
 from crmsync.api.routes import connection, health, host, oauth
+from crmsync.api.schemas import errors
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import ConnectorError, InputError
 from crmsync.web import install as install_web
@@ -34,7 +36,9 @@ def create_app(rt: Runtime) -> FastAPI:
         title="crmsync",
         version=__version__,
         description="Keeps an application's people in sync with its customers' CRMs.",
+        responses=errors(413),
     )
+    app.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
     app.state.runtime = rt
     app.include_router(health.router)
     app.include_router(host.router)

@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from crmsync.textcheck import text_problem as text_problem  # re-exported: api routes use it
@@ -38,6 +39,11 @@ def _storable(value: Any) -> Any:
 # A path or query string parameter: the edge refuses NUL and lone surrogates with a 422 that
 # names the parameter, instead of letting PostgreSQL fail the query with a 500.
 SafeStr = Annotated[str, AfterValidator(_storable)]
+
+DB_INT_MAX = 2**31 - 1
+"""The largest operation id: ``Integer`` columns are 32-bit on PostgreSQL (64 on SQLite). A
+larger number names no row and, unchecked, overflows the database or its driver (a 500)
+instead of being refused, so path and query ids are bounded 1..this (a 422)."""
 
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", strip_whitespace=True)
@@ -142,12 +148,15 @@ class OrgOut(BaseModel):
     name: str
 
 
+Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+
+
 class UserIn(Strict):
     id: ShortIdentifier | None = None
     email: str
     name: Name = ""
     role: str = "member"
-    password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
+    password: Password | None = None
 
     @field_validator("email")
     @classmethod
@@ -162,17 +171,35 @@ class UserIn(Strict):
         return value
 
 
+class UserPatch(Strict):
+    """A new password, or the user disabled (or enabled again): either signs them out."""
+
+    password: Password | None = None
+    disabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UserPatch:
+        if self.password is None and self.disabled is None:
+            raise ValueError("give a new password or disabled (true or false)")
+        return self
+
+
 class UserOut(BaseModel):
     id: str
     org_id: str
     email: str
     name: str
     role: str
+    disabled: bool = False
 
 
 class UnlockIn(Strict):
     person_id: Identifier
     unlocked_by: Identifier
+
+
+MAX_UNLOCKS_PER_CALL = 1000
+UnlockList = Annotated[list[UnlockIn], Field(max_length=MAX_UNLOCKS_PER_CALL)]
 
 
 class UnlocksAccepted(BaseModel):
@@ -303,6 +330,7 @@ _ERRORS: dict[int, dict[str, Any]] = {
     401: {"model": Message, "description": "Missing or invalid host API key."},
     404: {"model": Message, "description": "The organisation, or what the path names, is unknown."},
     409: {"model": Message, "description": "Conflicts with the current state; nothing was done."},
+    413: {"model": Message, "description": "The request body is over `max_body_bytes`."},
     422: {"model": Problem, "description": "Invalid input; nothing was written."},
     502: {"model": Message, "description": "The CRM call failed."},
     503: {"model": Message, "description": "The database is unavailable."},

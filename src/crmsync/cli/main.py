@@ -191,6 +191,72 @@ def user_create(
     console.print(f"created {summary}")
 
 
+Org = Annotated[str, typer.Option(help="The organisation's id.")]
+Email = Annotated[str, typer.Option(help="Their sign-in email.")]
+
+
+@user_app.command("set-password")
+def user_set_password(
+    org: Org,
+    email: Email,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="At least 8 characters; asked for when not given.",
+        ),
+    ],
+) -> None:
+    """Set a user's password; their browser sessions end (they sign in again)."""
+    _change_user(org, email, {"password": password}, "new password set for")
+
+
+@user_app.command("disable")
+def user_disable(org: Org, email: Email) -> None:
+    """Disable a user: signed out everywhere, and sign-in is refused until enabled again."""
+    _change_user(org, email, {"disabled": True}, "disabled")
+
+
+@user_app.command("enable")
+def user_enable(org: Org, email: Email) -> None:
+    """Let a disabled user sign in again."""
+    _change_user(org, email, {"disabled": False}, "enabled")
+
+
+def _change_user(org: str, email: str, change: dict[str, object], done: str) -> None:
+    """Applies ``change`` (a ``UserPatch``) to the org's user with this email, as the host
+    API's ``PATCH /api/v1/orgs/{org}/users/{id}`` does."""
+    from pydantic import ValidationError
+
+    from crmsync.api.schemas import UserPatch
+    from crmsync.db.migrate import upgrade
+    from crmsync.db.session import Database
+    from crmsync.errors import InputError
+    from crmsync.services.orgs import find_user, update_user
+
+    try:
+        data = UserPatch.model_validate(change)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        console.print(f"[red]{problems}[/]")
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    try:
+        with db.session() as session:
+            user = update_user(session, find_user(session, org, email), data)
+            summary = f"{user.email} (id {user.id}) in organisation {user.org_id}"
+    except InputError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    console.print(f"{done} {summary}")
+
+
 @app.command()
 def demo(
     once: Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,9 +19,9 @@ from crmsync import jsoncodec
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = make_url(url).database  # None or "" for ``sqlite://``: in memory
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_sqlite_file(Path(path))
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -45,6 +46,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgresql_settings)
     return engine
+
+
+def private_sqlite_file(path: Path) -> None:
+    """The embedded database holds people and sealed tokens: only this user reads it.
+
+    A directory created here is 0700. The file is created 0600 before SQLite opens it (an
+    empty file is an empty database), and SQLite gives the -wal and -shm files the mode of
+    the database file. A database from before, left world-readable, is tightened (its
+    directory, which may be the operator's own, is left as it is)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
 
 
 def _postgresql_settings(dbapi_conn: Any, _record: Any) -> None:

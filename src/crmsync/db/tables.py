@@ -118,6 +118,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Every browser session carries the generation it was signed in at; signing out, a new
+    # password or disabling the user moves it on, which ends all sessions issued before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class ApiKey(Base):

@@ -33,6 +33,7 @@ from crmsync.services.orgs import get_org
 from crmsync.services.runs import current_runs
 
 STATE_TTL = timedelta(minutes=15)
+STATE_KEPT = timedelta(days=1)  # past its expiry, before a state is deleted
 
 
 def active_connection(session: Session, org_id: str) -> Connection | None:
@@ -107,6 +108,7 @@ def _new_state(
     session_binding: str | None,
     options: dict[str, str] | None = None,
 ) -> tuple[str, OAuthState]:
+    forget_old_states(session)
     state = secrets.token_urlsafe(32)
     url, verifier = rt.oauth_flow(provider, options).authorization_url(state)
     row = OAuthState(
@@ -122,6 +124,13 @@ def _new_state(
     )
     session.add(row)
     return url, row
+
+
+def forget_old_states(session: Session) -> None:
+    """Deletes states expired more than ``STATE_KEPT`` ago, so the table does not grow with
+    every attempt; until then a late callback is told its state expired, not that it is
+    unknown."""
+    session.execute(delete(OAuthState).where(OAuthState.expires_at < utcnow() - STATE_KEPT))
 
 
 async def complete_authorization(
@@ -142,13 +151,14 @@ async def complete_authorization(
         if pending.session_binding and pending.session_binding != session_binding:
             raise InputError("this authorisation was started in another session")
         pending.consumed_at = utcnow()  # single use, even if what follows fails
+        verifier, pending.code_verifier = pending.code_verifier, None  # kept by nothing spent
     if error:
         shown = re.sub(r"[^A-Za-z0-9_.-]", "", error)[:60] or "no reason given"
         raise InputError(f"authorisation was not granted ({shown})")
     if not code:
         raise InputError("the CRM did not send an authorisation code")
     options = rt.open_options(pending.options.get(SEALED_OPTIONS))
-    token = await rt.oauth_flow(provider, options).exchange(code, pending.code_verifier)
+    token = await rt.oauth_flow(provider, options).exchange(code, verifier)
     account, report = await _inspect_account(rt, provider, token, options)
     with rt.db.session() as session:
         if pending.purpose == "reconnect":

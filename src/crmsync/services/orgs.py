@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crmsync.api.schemas import OrgIn, UnlockIn, UserIn
+from crmsync.api.schemas import OrgIn, UnlockIn, UserIn, UserPatch
 from crmsync.db.tables import Lane, Org, Person, Unlock, User, new_id
 from crmsync.engine import outbox
 from crmsync.errors import Conflict, InputError, NotFound
@@ -51,6 +51,42 @@ def create_user(session: Session, org_id: str, data: UserIn) -> User:
     session.add(user)
     session.flush()
     return user
+
+
+def get_user(session: Session, org_id: str, user_id: str) -> User:
+    """The org's user; a user of another organisation is as unknown as a missing one."""
+    get_org(session, org_id)
+    user = session.get(User, user_id)
+    if user is None or user.org_id != org_id:
+        raise NotFound(f"organisation {org_id!r} has no user {user_id!r}")
+    return user
+
+
+def find_user(session: Session, org_id: str, email: str) -> User:
+    """The org's user with this sign-in email (the CLI names users by email)."""
+    get_org(session, org_id)
+    email = email.strip().lower()
+    user = session.scalar(select(User).where(User.org_id == org_id, User.email == email))
+    if user is None:
+        raise NotFound(f"organisation {org_id!r} has no user with email {email}")
+    return user
+
+
+def update_user(session: Session, user: User, data: UserPatch) -> User:
+    """A new password or the user disabled (or enabled): their browser sessions end, so a
+    session opened with the old password, or by someone since disabled, stops working."""
+    if data.password is not None:
+        user.password_hash = hash_password(data.password)
+    if data.disabled is not None:
+        user.disabled = data.disabled
+    end_sessions(user)
+    session.flush()
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Every browser session issued to ``user`` until now is signed out on its next request."""
+    user.session_generation += 1
 
 
 def record_unlocks(

@@ -31,7 +31,7 @@ from crmsync.web.views import STATIC_DIR, render
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
-    app.state.signin_throttle = routes_auth.Throttle()
+    app.state.signin_throttle = routes_auth.SignInThrottle()
     for module in (routes_auth, routes_integrations, routes_logs, routes_people):
         # Before each route's own dependencies: refused text never reaches a query.
         app.include_router(module.router, dependencies=[InputChecked])

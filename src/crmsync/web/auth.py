@@ -1,9 +1,12 @@
 """Browser sessions for organisation users: sign-in, roles, CSRF and the OAuth binding.
 
 The session is a signed cookie (starlette's ``SessionMiddleware``, itsdangerous): HttpOnly,
-SameSite=Lax, Secure when the public URL is https. It holds the user id, a CSRF token and a
-random *binding* that ties OAuth states started from this browser to it. Every request
-re-reads the user, so a role change or a removed user takes effect at once.
+SameSite=Lax, Secure when the public URL is https. It holds the user id, the user's session
+generation, a CSRF token and a random *binding* that ties OAuth states started from this
+browser to it. Every request re-reads the user, so a role change or a removed user takes
+effect at once, and a cookie whose generation is no longer the user's (they signed out,
+changed password or were disabled since) is signed out: a copied cookie dies with its
+session instead of living out its ``MAX_AGE``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from crmsync.api.deps import RuntimeDep
 from crmsync.db.tables import Org, Role, User
+from crmsync.engine.runtime import Runtime
+from crmsync.services.orgs import end_sessions
 from crmsync.services.passwords import hash_password, verify_password
 from crmsync.settings import Settings
 
@@ -91,24 +96,38 @@ def wants_json(request: Request) -> bool:
 
 # -- signing in and out ---------------------------------------------------------------------
 def authenticate(session: Session, email: str, password: str) -> list[User]:
-    """Every user with this email whose password matches (an email may exist in several orgs)."""
+    """Every enabled user with this email whose password matches (an email may exist in
+    several orgs). A disabled user is refused like a wrong password: no more is said."""
     users = session.scalars(select(User).where(User.email == email.strip().lower())).all()
     if not users:
         verify_password(password, _DUMMY_HASH)
         return []
-    return [u for u in users if verify_password(password, u.password_hash)]
+    return [u for u in users if verify_password(password, u.password_hash) and not u.disabled]
 
 
 def sign_in(request: Request, user: User) -> None:
     """A fresh session (no fixation): new CSRF token and OAuth binding."""
     request.session.clear()
     request.session.update(
-        uid=user.id, csrf=secrets.token_urlsafe(32), bind=secrets.token_urlsafe(32)
+        uid=user.id,
+        gen=user.session_generation,
+        csrf=secrets.token_urlsafe(32),
+        bind=secrets.token_urlsafe(32),
     )
 
 
-def sign_out(request: Request) -> None:
+def sign_out(request: Request, rt: Runtime) -> None:
+    """Ends the session on the server too: the user's generation moves on, so a copy of this
+    cookie is signed out as well (and so are the user's other browsers). A cookie already
+    signed out changes nothing."""
+    user_id, generation = request.session.get("uid"), request.session.get("gen")
     request.session.clear()
+    if not user_id:
+        return
+    with rt.db.session() as session:
+        user = session.get(User, user_id)
+        if user is not None and user.session_generation == generation:
+            end_sessions(user)
 
 
 def csrf_token(request: Request) -> str:
@@ -136,10 +155,15 @@ def current_user(request: Request, rt: RuntimeDep) -> WebUser:
     with rt.db.session() as session:
         row = session.get(User, user_id)
         org = session.get(Org, row.org_id) if row is not None else None
-        if row is None or org is None or not row.password_hash:
+        if row is None or org is None or not _live(row, request.session.get("gen")):
             request.session.clear()
             raise SignInRequired()
         return WebUser(row.id, row.org_id, org.name, row.email, row.name, row.role)
+
+
+def _live(user: User, generation: object) -> bool:
+    """Whether a session signed in at ``generation`` still stands for ``user``."""
+    return bool(user.password_hash) and not user.disabled and user.session_generation == generation
 
 
 CurrentUser = Annotated[WebUser, Depends(current_user)]

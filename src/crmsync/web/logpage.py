@@ -18,8 +18,6 @@ from crmsync.services import connections, operations
 from crmsync.services.history import person_names
 from crmsync.web.views import date
 
-MAX_ID = 2**63 - 1
-"""The largest operation id a page link may carry (a larger one cannot be a row id)."""
 CURRENT_STATES = (OpStatus.FAILED, OpStatus.SKIPPED)
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from crmsync.api.deps import RuntimeDep
+from crmsync.api.schemas import DB_INT_MAX
 from crmsync.db.tables import OpStatus
 from crmsync.errors import CrmSyncError
 from crmsync.services import connections, operations
 from crmsync.web.auth import AdminUser, CsrfChecked, CurrentUser, flash
 from crmsync.web.cards import live_status
-from crmsync.web.logpage import MAX_ID, LogQuery, crm_labels, log_page
+from crmsync.web.logpage import LogQuery, crm_labels, log_page
 from crmsync.web.routes_auth import safe_next
 from crmsync.web.views import render
 
@@ -21,6 +22,7 @@ LOGS = "/settings/logs"
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 BackTo = Annotated[str, Form(max_length=500)]
+OperationId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]  # beyond: the database overflows
 
 
 def _back_to_logs(target: str) -> str:
@@ -35,8 +37,8 @@ def logs(
     user: CurrentUser,
     status: Annotated[str, Query(max_length=30)] = "",
     person: Annotated[str, Query(max_length=128)] = "",
-    before: int | None = None,
-    after: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
+    after: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
     connection: Annotated[str, Query(max_length=32)] = "",
 ) -> Response:
     status = status if status in {s.value for s in OpStatus} else ""
@@ -79,7 +81,11 @@ def retry_failed(
 
 @router.post(LOGS + "/{operation_id}/retry", dependencies=[CsrfChecked])
 def retry(
-    operation_id: int, request: Request, rt: RuntimeDep, user: AdminUser, back: BackTo = LOGS
+    operation_id: OperationId,
+    request: Request,
+    rt: RuntimeDep,
+    user: AdminUser,
+    back: BackTo = LOGS,
 ) -> Response:
     try:
         with rt.db.session() as session:

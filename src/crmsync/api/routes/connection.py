@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from crmsync.api.deps import HostAuth, RuntimeDep
 from crmsync.api.schemas import (
+    DB_INT_MAX,
     ApiKeyConnectIn,
     AuthorizeOut,
     ConnectIn,
@@ -24,9 +25,9 @@ from crmsync.api.schemas import (
 from crmsync.services import api_key_connections, connections, operations
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["connection"])
-# Operation ids are database integers: anything beyond 64 bits cannot exist and, unchecked,
-# overflows the SQLite driver (a 500) instead of being refused.
-OperationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Operation ids are database integers: anything beyond DB_INT_MAX cannot exist and, unchecked,
+# overflows PostgreSQL's 32-bit integer or the SQLite driver (a 500) instead of being refused.
+OperationId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 
 
 @router.post(
@@ -128,7 +129,7 @@ def list_operations(
     status: SafeStr | None = None,
     person_id: SafeStr | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
 ) -> list[OperationOut]:
     """The integration log, newest first."""
     with rt.db.session() as session:

@@ -17,15 +17,19 @@ from crmsync.api.schemas import (
     PersonOut,
     SafeStr,
     UnlockIn,
+    UnlockList,
     UnlocksAccepted,
     UserIn,
     UserOut,
+    UserPatch,
     errors,
 )
+from crmsync.db.tables import User
 from crmsync.services import orgs, people
 
 router = APIRouter(prefix="/api/v1", tags=["host"])
 PersonId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")]
+UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")]
 
 
 @router.put("/people/{person_id}", response_model=PersonOut, responses=errors(400, 401, 422))
@@ -80,9 +84,33 @@ def create_org(body: OrgIn, rt: RuntimeDep, _: HostAuth) -> OrgOut:
 def create_user(org_id: SafeStr, body: UserIn, rt: RuntimeDep, _: HostAuth) -> UserOut:
     with rt.db.session() as session:
         user = orgs.create_user(session, org_id, body)
-        return UserOut(
-            id=user.id, org_id=user.org_id, email=user.email, name=user.name, role=user.role
-        )
+        return _user_out(user)
+
+
+@router.patch(
+    "/orgs/{org_id}/users/{user_id}",
+    response_model=UserOut,
+    responses=errors(400, 401, 404, 422),
+)
+def update_user(
+    org_id: SafeStr, user_id: UserId, body: UserPatch, rt: RuntimeDep, _: HostAuth
+) -> UserOut:
+    """Set a new password, or disable a user (or enable them again): either signs them out
+    of every browser session; a disabled user cannot sign in."""
+    with rt.db.session() as session:
+        user = orgs.update_user(session, orgs.get_user(session, org_id, user_id), body)
+        return _user_out(user)
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        org_id=user.org_id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        disabled=user.disabled,
+    )
 
 
 @router.post(
@@ -92,9 +120,10 @@ def create_user(org_id: SafeStr, body: UserIn, rt: RuntimeDep, _: HostAuth) -> U
     responses=errors(400, 401, 404, 422),
 )
 def unlock(
-    org_id: SafeStr, body: UnlockIn | list[UnlockIn], rt: RuntimeDep, _: HostAuth
+    org_id: SafeStr, body: UnlockIn | UnlockList, rt: RuntimeDep, _: HostAuth
 ) -> UnlocksAccepted:
-    """Record that users unlocked people; they reach the org's CRM within seconds."""
+    """Record that users unlocked people (one, or a list of up to 1,000); they reach the
+    org's CRM within seconds."""
     items = body if isinstance(body, list) else [body]
     new, touched = rt.db.transaction(lambda session: orgs.record_unlocks(session, org_id, items))
     for connection_id in touched:
