@@ -9,17 +9,9 @@ from __future__ import annotations
 
 import re
 
-from crmsync.emulation.harness import EmulatorHarness
-
 _PRODUCT = re.compile(r"(?<![\w./@-])crmsync(?![\w./@-])")
 
 
 def branded(text: str, app_name: str) -> str:
     """``"crmsync cannot sync"`` → ``"Acme cannot sync"`` (names in URLs, ids and emails stay)."""
     return _PRODUCT.sub(app_name, text)
-
-
-def name_requesting_app(harness: EmulatorHarness, app_name: str) -> None:
-    """An emulator's consent page names the app asking for access, as a real CRM shows the
-    OAuth app's registered name: that is the configured app name."""
-    harness.app.state.emulator.config.app_name = app_name

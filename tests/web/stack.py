@@ -18,11 +18,10 @@ from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from crmsync.branding import name_requesting_app
 from crmsync.cli.demo import emulated_settings
 from crmsync.cli.serving import ServerThread, free_port
 from crmsync.emulation.harness import EmulatorHarness
-from crmsync.providers.emulators import emulator
+from crmsync.providers.emulators import emulator, name_requesting_app
 from crmsync.service import Service, build_service
 from crmsync.settings import Settings
 from tests.support.consent import FormParser

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from crmsync.branding import branded, name_requesting_app
+from crmsync.branding import branded
 from crmsync.db.tables import Connection, WorkItem
+from crmsync.providers.emulators import name_requesting_app
 from tests.support.world import World, world
 from tests.web.test_web_server import signed_in
 from tests.web.test_web_truth import _gave_up, _team

@@ -27,12 +27,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from crmsync.branding import name_requesting_app
 from crmsync.cli.serving import ServerThread
 from crmsync.emulation.harness import EmulatorHarness
 from crmsync.emulation.record_page import emulated_record_url
 from crmsync.providers.catalog import BUILTIN
-from crmsync.providers.emulators import EMULATORS
+from crmsync.providers.emulators import EMULATORS, name_requesting_app
 from crmsync.service import build_service
 from crmsync.settings import Settings
 from crmsync.tuning import settle_heap

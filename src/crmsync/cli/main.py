@@ -97,10 +97,9 @@ def emulate(
 
     import uvicorn
 
-    from crmsync.branding import name_requesting_app
     from crmsync.emulation.record_page import emulated_record_url
     from crmsync.providers.catalog import BUILTIN
-    from crmsync.providers.emulators import emulator
+    from crmsync.providers.emulators import emulator, name_requesting_app
 
     harness = emulator(provider)(served=True, rate_limited=not no_rate_limit)
     name_requesting_app(harness, get_settings().app_name)

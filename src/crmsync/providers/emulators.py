@@ -32,3 +32,9 @@ def emulator(provider: str) -> EmulatorFactory:
     except KeyError:
         known = ", ".join(EMULATORS)
         raise InputError(f"no emulator of {provider!r}; emulated CRMs: {known}") from None
+
+
+def name_requesting_app(harness: EmulatorHarness, app_name: str) -> None:
+    """An emulator's consent page names the app asking for access, as a real CRM shows the
+    OAuth app's registered name: that is the configured app name."""
+    harness.app.state.emulator.config.app_name = app_name
