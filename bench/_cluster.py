@@ -38,7 +38,8 @@ from sqlalchemy.engine import make_url
 from crmsync.api.schemas import PersonIn
 from crmsync.cli.serving import free_port
 from crmsync.db.migrate import upgrade
-from crmsync.db.tables import Operation, OpStatus, Org, Person, User, WorkItem
+from crmsync.db.tables import Operation, Org, Person, User, WorkItem
+from crmsync.domain.enums import OpStatus
 from crmsync.engine.runtime import Runtime
 from crmsync.services import connections
 from crmsync.services.people import content_hash

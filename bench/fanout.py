@@ -50,7 +50,8 @@ from bench._cluster import (
 from sqlalchemy import insert, update
 
 from crmsync.api.schemas import PersonIn, UnlockIn
-from crmsync.db.tables import Lane, Person, Unlock, utcnow
+from crmsync.db.tables import Person, Unlock, utcnow
+from crmsync.domain.enums import Lane
 from crmsync.engine import outbox
 from crmsync.engine.queue import create_queue
 from crmsync.engine.runtime import Runtime

@@ -6,7 +6,7 @@ engine, and reads the result back from the provider's emulator.
 
 from __future__ import annotations
 
-from crmsync.db.tables import ConnectionStatus, Lane
+from crmsync.domain.enums import ConnectionStatus, Lane
 from tests.support.world import World
 
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from crmsync.db import migrate
 from crmsync.db.bulk import insert_rows, update_by_id, upsert_rows
 from crmsync.db.session import Database
-from crmsync.db.tables import Connection, Link, Operation, OpStatus, Org, WorkItem
+from crmsync.db.tables import Connection, Link, Operation, Org, WorkItem
+from crmsync.domain.enums import OpStatus
 
 MOMENT = datetime(2026, 11, 23, 5, 6, 7, 89, tzinfo=UTC)
 
@@ -93,7 +94,6 @@ def test_upserts_and_updates_by_id_store_what_sqlalchemy_stores(db: Database) ->
         "connection_id": "c",
         "crm_object": "contact",
         "crm_id": None,
-        "crm_ids": {},
         "written": {},
         "pending_create_at": MOMENT,
         "created_at": MOMENT,

@@ -44,3 +44,30 @@ def test_the_check_sees_an_emulator_when_one_is_imported() -> None:
         "from crmsync.settings import Settings\nimport crmsync.providers.emulators",
     )
     assert "crmsync.providers.hubspot.emulator.harness" in _loaded_after(probe)
+
+
+def test_the_domain_imports_nothing_else_of_crmsync() -> None:
+    """The domain is plain data every layer may use; it depends on none of them."""
+    import ast
+    from pathlib import Path
+
+    import crmsync.domain
+
+    package = Path(crmsync.domain.__file__).parent
+    outside: list[str] = []
+    for module in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            outside += [
+                f"{module.name}: {name}"
+                for name in names
+                if name.startswith("crmsync") and not name.startswith("crmsync.domain")
+            ]
+    assert len(list(package.glob("*.py"))) >= 3
+    assert outside == []

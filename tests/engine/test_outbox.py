@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from crmsync.db import migrate
 from crmsync.db.session import Database
-from crmsync.db.tables import Connection, Lane, Org, WorkItem, WorkStatus, utcnow
+from crmsync.db.tables import Connection, Org, WorkItem, utcnow
+from crmsync.domain.enums import Lane, WorkStatus
 from crmsync.engine import outbox
 
 
@@ -77,7 +78,8 @@ def test_release_gives_way_to_newer_pending_work(db_url: str) -> None:
 
 
 def test_an_attempt_superseded_by_newer_work_with_its_own_log_row_is_closed(db_url: str) -> None:
-    from crmsync.db.tables import Operation, OpStatus
+    from crmsync.db.tables import Operation
+    from crmsync.domain.enums import OpStatus
 
     db, cid = _setup(db_url)
     with db.session() as session:

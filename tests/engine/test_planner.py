@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmsync.db.tables import Direction, System
+from crmsync.domain.enums import Direction, System
 from crmsync.engine.planner import MappedField, after_write, desired_fields, plan_write
 
 MAPPINGS = [

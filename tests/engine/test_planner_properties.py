@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmsync.db.tables import Direction, System
+from crmsync.domain.enums import Direction, System
 from crmsync.engine.planner import MappedField, after_write, desired_fields, plan_write
 
 MAPPINGS = [

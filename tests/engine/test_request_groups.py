@@ -13,11 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
-from crmsync.db.tables import Lane, WorkItem
+from crmsync.db.tables import WorkItem
+from crmsync.domain.enums import Lane
+from crmsync.domain.outcomes import Action, Resolution
 from crmsync.engine import runner
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.runner import SyncRunner, group_size
-from crmsync.errors import Action, Resolution, TransientError
+from crmsync.errors import TransientError
 from tests.support.world import World, world
 
 

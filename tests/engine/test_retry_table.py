@@ -13,9 +13,10 @@ import pytest
 
 from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
 from crmsync.connectors.spec import OAuthSpec, ProviderSpec, RateLimitSpec
-from crmsync.db.tables import ConnectionStatus, OpStatus
+from crmsync.domain.enums import ConnectionStatus, OpStatus
+from crmsync.domain.outcomes import Action, Resolution
 from crmsync.engine.retry import OUTCOMES, consequence, delay, gives_up
-from crmsync.errors import Action, ApiProblem, Resolution, TransientError, error_for
+from crmsync.errors import ApiProblem, TransientError, error_for
 from crmsync.providers.close.client import parse_problem as close_problem
 from crmsync.providers.highlevel.client import parse_problem as highlevel_problem
 from crmsync.providers.hubspot.client import parse_problem as hubspot_problem

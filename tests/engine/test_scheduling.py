@@ -12,7 +12,8 @@ from cryptography.fernet import Fernet
 from huey import SqliteHuey
 
 from crmsync.db import migrate
-from crmsync.db.tables import Connection, Lane, Org
+from crmsync.db.tables import Connection, Org
+from crmsync.domain.enums import Lane
 from crmsync.engine import outbox
 from crmsync.engine.queue import create_queue
 from crmsync.engine.runner import SyncRunner

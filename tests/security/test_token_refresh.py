@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from crmsync.db.session import Database
-from crmsync.db.tables import ConnectionStatus, WorkItem
+from crmsync.db.tables import WorkItem
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.emulation.oauth import TokenStatus
 from crmsync.engine.tokens import ConnectionTokens
 from crmsync.errors import ReconnectRequired

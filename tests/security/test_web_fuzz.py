@@ -33,7 +33,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmsync.db.tables import OpStatus
+from crmsync.domain.enums import OpStatus
 from crmsync.providers.catalog import BUILTIN
 from crmsync.services import connections
 from crmsync.web.auth import CSRF_FIELD

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from crmsync.api.app import create_app
 from crmsync.db import migrate
 from crmsync.db.session import Database
-from crmsync.db.tables import Connection, Lane
+from crmsync.db.tables import Connection
+from crmsync.domain.enums import Lane
 from crmsync.emulation.harness import EmulatorHarness
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner

@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
-from crmsync.db.tables import Connection, ConnectionStatus
+from crmsync.db.tables import Connection
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.web import cards
 from tests.web.conftest import new_context
 from tests.web.stack import (

@@ -11,8 +11,9 @@ import httpx
 
 from crmsync.connectors.http import RateBudget, RateBudgets, RetryPolicy
 from crmsync.connectors.spec import FieldSpec, ProviderSpec
+from crmsync.domain.outcomes import Resolution
 from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
-from crmsync.errors import InputError, Resolution
+from crmsync.errors import InputError
 
 
 @dataclass(frozen=True)

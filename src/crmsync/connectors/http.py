@@ -20,7 +20,8 @@ import httpx
 from crmsync import jsoncodec
 from crmsync.connectors.paging import PageRequest
 from crmsync.connectors.spec import ProviderSpec, RateLimitSpec
-from crmsync.errors import Action, ApiProblem, ConnectorError, Resolution, classify, error_for
+from crmsync.domain.outcomes import Action, Resolution
+from crmsync.errors import ApiProblem, ConnectorError, classify, error_for
 
 ProblemParser = Callable[[httpx.Response], ApiProblem]
 """Provider hook: turn an error response into an ApiProblem (code, message, retry_after)."""

@@ -11,7 +11,8 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from crmsync.connectors.http import tls_context
 from crmsync.connectors.spec import ProviderSpec
-from crmsync.errors import Action, InputError, Resolution, TransientError, reconnect_required
+from crmsync.domain.outcomes import Action, Resolution
+from crmsync.errors import InputError, TransientError, reconnect_required
 
 
 class OAuthFlow:

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmsync.db.tables import Direction, System
+from crmsync.domain.enums import Direction, System
 from crmsync.errors import Rule
 
 

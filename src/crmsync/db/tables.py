@@ -1,10 +1,10 @@
-"""Database tables. API schemas live in ``crmsync.api.schemas``, never here."""
+"""Database tables. API schemas live in ``crmsync.api.schemas``, never here; the states and
+kinds the tables store are the domain's (``crmsync.domain.enums``)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crmsync.db.types import Timestamp
+from crmsync.domain.enums import ConnectionStatus, Direction, OpStatus, Role, System, WorkStatus
 
 
 def utcnow() -> datetime:
@@ -41,64 +42,6 @@ def new_id() -> str:
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, datetime: Timestamp()}
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    MEMBER = "member"
-
-
-class ConnectionStatus(StrEnum):
-    CONNECTED = "connected"
-    SETUP_REQUIRED = "setup_required"
-    NEEDS_RECONNECT = "needs_reconnect"
-    DISCONNECTED = "disconnected"
-
-
-class Lane(StrEnum):
-    """Work lanes, in priority order."""
-
-    LIVE = "live"
-    REFRESH = "refresh"
-    BACKFILL = "backfill"
-
-
-LANE_PRIORITY = {Lane.LIVE: 0, Lane.REFRESH: 1, Lane.BACKFILL: 2}
-
-
-class WorkStatus(StrEnum):
-    PENDING = "pending"
-    LEASED = "leased"
-    DONE = "done"
-
-
-class OpStatus(StrEnum):
-    PENDING = "pending"
-    INSERTED = "inserted"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    RETRYING = "retrying"
-    WAITING_RECONNECT = "waiting_reconnect"
-    SUPERSEDED = "superseded"
-    """A newer change of the person took over before this attempt landed."""
-
-
-class Direction(StrEnum):
-    """Which way a field flows. Only PUSH is built; the model carries all of them."""
-
-    PUSH = "push"
-    PULL = "pull"
-    BOTH = "both"
-    NONE = "none"
-
-
-class System(StrEnum):
-    """The system whose value wins for a field (its source of truth)."""
-
-    APP = "app"
-    CRM = "crm"
 
 
 class Org(Base):
@@ -238,7 +181,6 @@ class Link(Base):
     person_id: Mapped[str] = mapped_column(String(128))
     crm_object: Mapped[str] = mapped_column(String(80))
     crm_id: Mapped[str | None] = mapped_column(String(200))
-    crm_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
     written: Mapped[dict[str, Any]] = mapped_column(default=dict)
     pending_create_at: Mapped[datetime | None] = mapped_column()
     last_status: Mapped[str | None] = mapped_column(String(20))

@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import RecordWrite, WriteOutcome
 from crmsync.db.bulk import update_by_id, upsert_rows
-from crmsync.db.tables import Connection, Link, OpStatus, naive_utc, utcnow
+from crmsync.db.tables import Connection, Link, naive_utc, utcnow
+from crmsync.domain.enums import OpStatus
+from crmsync.domain.outcomes import Resolution
 from crmsync.engine import outbox
 from crmsync.engine.oplog import InFlight, OpLog, outcome_change
 from crmsync.engine.outbox import Claimed, ClaimRequest
@@ -30,7 +32,6 @@ from crmsync.engine.reads import (
 )
 from crmsync.engine.retry import consequence, delay, gives_up
 from crmsync.engine.runtime import Runtime
-from crmsync.errors import Resolution
 from crmsync.redact import redact
 
 PLAN_CHUNK = 500
@@ -312,7 +313,6 @@ class BatchRecorder:
             "person_id": person_id,
             "crm_object": self.crm_object,
             "crm_id": crm_id,
-            "crm_ids": {},
             "written": written,
             "pending_create_at": None,
             "last_synced_at": now,
@@ -330,7 +330,6 @@ class BatchRecorder:
                 "connection_id": self.connection_id,
                 "person_id": w.person_id,
                 "crm_object": self.crm_object,
-                "crm_ids": {},
                 "written": {},
                 "pending_create_at": now,
                 "created_at": now,

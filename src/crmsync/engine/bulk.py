@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 
 from crmsync.connectors.base import Connector
-from crmsync.db.tables import Lane
+from crmsync.domain.enums import Lane
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.lease import Lease

@@ -9,7 +9,8 @@ from typing import Any
 
 from crmsync.connectors.base import Connector, SetupReport
 from crmsync.db.session import Database
-from crmsync.db.tables import Connection, ConnectionStatus
+from crmsync.db.tables import Connection
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import BearerAuth, ConnectionTokens
 

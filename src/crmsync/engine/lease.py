@@ -14,7 +14,8 @@ from datetime import timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from crmsync.db.tables import Connection, ConnectionStatus, utcnow
+from crmsync.db.tables import Connection, utcnow
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.engine import outbox
 from crmsync.engine.runtime import Runtime
 

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crmsync.db.bulk import insert_returning_ids, insert_rows, update_by_id
-from crmsync.db.tables import Operation, OpStatus, WorkItem, utcnow
+from crmsync.db.tables import Operation, WorkItem, utcnow
+from crmsync.domain.enums import OpStatus
 from crmsync.engine.outbox import Claimed
 from crmsync.redact import redact
 

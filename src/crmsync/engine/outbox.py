@@ -31,18 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from crmsync.db.bulk import dialect_insert, table_of
-from crmsync.db.tables import (
-    LANE_PRIORITY,
-    Connection,
-    ConnectionStatus,
-    Lane,
-    Operation,
-    OpStatus,
-    Unlock,
-    WorkItem,
-    WorkStatus,
-    utcnow,
-)
+from crmsync.db.tables import Connection, Operation, Unlock, WorkItem, utcnow
+from crmsync.domain.enums import LANE_PRIORITY, ConnectionStatus, Lane, OpStatus, WorkStatus
 
 ACTIVE = (
     ConnectionStatus.CONNECTED,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmsync.connectors.spec import IDENTITY_FIELDS
-from crmsync.db.tables import Direction, System
+from crmsync.domain.enums import Direction, System
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from typing import Any
 from huey import Huey, PriorityRedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
-from crmsync.db.tables import LANE_PRIORITY, naive_utc, utcnow
+from crmsync.db.tables import naive_utc, utcnow
+from crmsync.domain.enums import LANE_PRIORITY
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime

@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from crmsync.db.tables import ConnectionStatus, OpStatus
-from crmsync.errors import Action, Resolution
+from crmsync.domain.enums import ConnectionStatus, OpStatus
+from crmsync.domain.outcomes import Action, Resolution
 
 
 class Wait(StrEnum):

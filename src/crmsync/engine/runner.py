@@ -20,15 +20,9 @@ from sqlalchemy import select
 
 from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
 from crmsync.connectors.http import call_guarded
-from crmsync.db.tables import (
-    Connection,
-    ConnectionStatus,
-    Lane,
-    OpStatus,
-    User,
-    naive_utc,
-    utcnow,
-)
+from crmsync.db.tables import Connection, User, naive_utc, utcnow
+from crmsync.domain.enums import ConnectionStatus, Lane, OpStatus
+from crmsync.domain.outcomes import Resolution
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.bulk import BulkJob
@@ -38,13 +32,7 @@ from crmsync.engine.outbox import ClaimRequest
 from crmsync.engine.retry import consequence, delay
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import mark_needs_reconnect
-from crmsync.errors import (
-    ConnectorError,
-    ReconnectRequired,
-    RecordRejected,
-    Resolution,
-    SetupRequired,
-)
+from crmsync.errors import ConnectorError, ReconnectRequired, RecordRejected, SetupRequired
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from crmsync.connectors.oauth import OAuthFlow
 from crmsync.db.session import Database
-from crmsync.db.tables import Connection, ConnectionStatus
+from crmsync.db.tables import Connection
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.errors import ReconnectRequired, reconnect_required
 
 

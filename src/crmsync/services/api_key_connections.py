@@ -8,7 +8,8 @@ resumes it with all its state.
 from __future__ import annotations
 
 from crmsync.connectors.base import AccountInfo, ConnectorContext, SetupReport
-from crmsync.db.tables import Connection, ConnectionStatus
+from crmsync.db.tables import Connection
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.engine.connecting import apply_setup
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import Conflict, ConnectorError, InputError

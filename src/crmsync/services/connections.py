@@ -15,16 +15,14 @@ from crmsync.connectors.base import AccountInfo, Connector, SetupReport
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.tables import (
     Connection,
-    ConnectionStatus,
     FieldMapping,
-    Lane,
     OAuthState,
     ObjectMapping,
-    OpStatus,
     WorkItem,
     naive_utc,
     utcnow,
 )
+from crmsync.domain.enums import ConnectionStatus, Lane, OpStatus
 from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS, apply_setup, open_connector
 from crmsync.engine.runtime import Runtime

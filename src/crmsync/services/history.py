@@ -15,16 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crmsync.api.schemas import OperationOut
-from crmsync.db.tables import (
-    Connection,
-    ConnectionStatus,
-    Lane,
-    Link,
-    Operation,
-    Person,
-    Unlock,
-    WorkItem,
-)
+from crmsync.db.tables import Connection, Link, Operation, Person, Unlock, WorkItem
+from crmsync.domain.enums import ConnectionStatus, Lane
 from crmsync.engine import outbox
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import NotFound

@@ -21,17 +21,8 @@ from crmsync.api.schemas import (
     SetupState,
     SyncCounts,
 )
-from crmsync.db.tables import (
-    Connection,
-    Lane,
-    Link,
-    Operation,
-    OpStatus,
-    WorkItem,
-    WorkStatus,
-    naive_utc,
-    utcnow,
-)
+from crmsync.db.tables import Connection, Link, Operation, WorkItem, naive_utc, utcnow
+from crmsync.domain.enums import Lane, OpStatus, WorkStatus
 from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS
 from crmsync.engine.runtime import Runtime

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crmsync.api.schemas import OrgIn, UnlockIn, UserIn, UserPatch
-from crmsync.db.tables import Lane, Org, Person, Unlock, User, new_id
+from crmsync.db.tables import Org, Person, Unlock, User, new_id
+from crmsync.domain.enums import Lane
 from crmsync.engine import outbox
 from crmsync.errors import Conflict, InputError, NotFound
 from crmsync.services.passwords import hash_password

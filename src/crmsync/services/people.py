@@ -14,7 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crmsync.api.schemas import PersonIn
-from crmsync.db.tables import Lane, Person, Unlock, utcnow
+from crmsync.db.tables import Person, Unlock, utcnow
+from crmsync.domain.enums import Lane
 from crmsync.engine import outbox
 from crmsync.errors import InputError
 

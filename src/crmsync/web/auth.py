@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from crmsync.api.deps import RuntimeDep
-from crmsync.db.tables import Org, Role, User
+from crmsync.db.tables import Org, User
+from crmsync.domain.enums import Role
 from crmsync.engine.runtime import Runtime
 from crmsync.services.orgs import end_sessions
 from crmsync.services.passwords import hash_password, verify_password

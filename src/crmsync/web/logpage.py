@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from crmsync.api.schemas import OperationOut
-from crmsync.db.tables import Connection, ConnectionStatus, OpStatus
+from crmsync.db.tables import Connection
+from crmsync.domain.enums import ConnectionStatus, OpStatus
 from crmsync.engine.runtime import Runtime
 from crmsync.services import connections, operations
 from crmsync.services.history import person_names

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from crmsync.api.deps import RuntimeDep
 from crmsync.api.schemas import DB_INT_MAX
-from crmsync.db.tables import OpStatus
+from crmsync.domain.enums import OpStatus
 from crmsync.errors import CrmSyncError
 from crmsync.services import connections, operations
 from crmsync.web.auth import AdminUser, CsrfChecked, CurrentUser, flash

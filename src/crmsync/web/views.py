@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
 from crmsync.branding import branded
-from crmsync.db.tables import ConnectionStatus
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.engine.runtime import Runtime
 from crmsync.services.connections import active_connection
 from crmsync.web.auth import CSRF_FIELD, WebUser, csrf_token, pop_flashes

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from crmsync.connectors.base import AppNames
-from crmsync.errors import Action, Resolution, classify
+from crmsync.domain.outcomes import Action, Resolution
+from crmsync.errors import classify
 from crmsync.providers.highlevel import mapping
 from crmsync.providers.highlevel.client import parse_problem, rate_limit_wait
 from crmsync.providers.highlevel.spec import CONTACT_NOT_FOUND, DUPLICATE_CONTACT, SPEC

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from crmsync.db.tables import ConnectionStatus
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.providers.highlevel.emulator import HighLevelEmulator
 from crmsync.providers.highlevel.emulator.harness import HighLevelHarness
 from crmsync.providers.highlevel.spec import SPEC

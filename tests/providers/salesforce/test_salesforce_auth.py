@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from crmsync.connectors.base import RecordWrite
 from crmsync.db.session import Database
-from crmsync.db.tables import ConnectionStatus, WorkItem, naive_utc, utcnow
+from crmsync.db.tables import WorkItem, naive_utc, utcnow
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.emulation import TokenStatus
 from crmsync.engine.connecting import open_connector
 from crmsync.engine.tokens import ConnectionTokens

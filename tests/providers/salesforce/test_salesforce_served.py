@@ -13,7 +13,8 @@ from sqlalchemy import insert
 
 from crmsync.cli.serving import ServerThread
 from crmsync.db.migrate import upgrade
-from crmsync.db.tables import ConnectionStatus, Org, Person, Unlock, User
+from crmsync.db.tables import Org, Person, Unlock, User
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime

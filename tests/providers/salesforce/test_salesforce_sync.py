@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmsync.db.tables import ConnectionStatus
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.providers.salesforce.mapping import NOT_PROVIDED
 from tests.providers.salesforce.conftest import (
     calls,

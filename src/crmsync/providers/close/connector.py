@@ -25,14 +25,8 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
-from crmsync.errors import (
-    Action,
-    InputError,
-    RecordRejected,
-    Resolution,
-    SetupRequired,
-    TransientError,
-)
+from crmsync.domain.outcomes import Action, Resolution
+from crmsync.errors import InputError, RecordRejected, SetupRequired, TransientError
 from crmsync.providers.close import mapping
 from crmsync.providers.close.client import CloseClient
 from crmsync.providers.close.mapping import Split

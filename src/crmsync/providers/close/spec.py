@@ -9,7 +9,8 @@ which stays under both the key and the organisation limit whatever the endpoint 
 from __future__ import annotations
 
 from crmsync.connectors.spec import OAuthSpec, ProviderSpec, RateLimitSpec
-from crmsync.errors import Action, Rule
+from crmsync.domain.outcomes import Action
+from crmsync.errors import Rule
 
 SPEC = ProviderSpec(
     name="close",

@@ -23,7 +23,8 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
-from crmsync.errors import Action, InputError, RecordRejected, Resolution, TransientError
+from crmsync.domain.outcomes import Action, Resolution
+from crmsync.errors import InputError, RecordRejected, TransientError
 from crmsync.providers.highlevel import mapping
 from crmsync.providers.highlevel.client import HighLevelClient
 from crmsync.providers.highlevel.spec import API_VERSION, SPEC

@@ -16,8 +16,9 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.outcomes import Action, Resolution
 from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
-from crmsync.errors import Action, Resolution, classify
+from crmsync.errors import classify
 from crmsync.providers.hubspot import mapping, reading
 from crmsync.providers.hubspot.client import HubSpotClient, item_problem
 from crmsync.providers.hubspot.spec import SPEC

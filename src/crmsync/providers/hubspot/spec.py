@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from crmsync.connectors.spec import OAuthSpec, ProviderSpec, RateLimitSpec
-from crmsync.errors import Action, Rule
+from crmsync.domain.outcomes import Action
+from crmsync.errors import Rule
 
 SPEC = ProviderSpec(
     name="hubspot",

@@ -21,7 +21,8 @@ from collections.abc import Callable
 
 import httpx
 
-from crmsync.errors import Action, RateLimited, Resolution
+from crmsync.domain.outcomes import Action, Resolution
+from crmsync.errors import RateLimited
 
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 MAX_SLEEP = 10.0

@@ -22,7 +22,8 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from crmsync.connectors.base import RecordWrite, WriteOutcome
-from crmsync.errors import Action, ApiProblem, ConnectorError, Resolution, classify
+from crmsync.domain.outcomes import Action, Resolution
+from crmsync.errors import ApiProblem, ConnectorError, classify
 from crmsync.providers.salesforce import mapping
 from crmsync.providers.salesforce.converted import CONVERTED, is_contact
 

@@ -22,8 +22,9 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.outcomes import Action, Resolution
 from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
-from crmsync.errors import Action, InputError, Resolution, classify
+from crmsync.errors import InputError, classify
 from crmsync.providers.salesforce import mapping, reading, spec
 from crmsync.providers.salesforce.allocation import (
     DEFAULT_PROBE,

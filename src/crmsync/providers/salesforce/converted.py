@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from crmsync.connectors.base import RecordWrite, WriteOutcome
 from crmsync.connectors.spec import ProviderSpec
-from crmsync.errors import Action, Resolution, classify
+from crmsync.domain.outcomes import Action, Resolution
+from crmsync.errors import classify
 from crmsync.providers.salesforce import mapping
 from crmsync.providers.salesforce.client import SalesforceClient, item_problem, quote
 

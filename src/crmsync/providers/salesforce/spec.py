@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from crmsync.connectors.spec import ConnectStep, OAuthSpec, ProviderSpec, RateLimitSpec
-from crmsync.errors import Action, InputError, Rule
+from crmsync.domain.outcomes import Action
+from crmsync.errors import InputError, Rule
 
 API_VERSION = "v60.0"
 PACKAGE_INSTALL_URL = "https://login.salesforce.com/packaging/installPackage.apexp?p0=04tCRMSYNC"

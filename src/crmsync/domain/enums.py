@@ -1,0 +1,66 @@
+"""The states and kinds the whole product speaks of; the database stores their values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTED = "connected"
+    SETUP_REQUIRED = "setup_required"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DISCONNECTED = "disconnected"
+
+
+class Lane(StrEnum):
+    """Work lanes, in priority order."""
+
+    LIVE = "live"
+    REFRESH = "refresh"
+    BACKFILL = "backfill"
+
+
+LANE_PRIORITY: MappingProxyType[Lane, int] = MappingProxyType(
+    {Lane.LIVE: 0, Lane.REFRESH: 1, Lane.BACKFILL: 2}
+)
+
+
+class WorkStatus(StrEnum):
+    PENDING = "pending"
+    LEASED = "leased"
+    DONE = "done"
+
+
+class OpStatus(StrEnum):
+    PENDING = "pending"
+    INSERTED = "inserted"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    WAITING_RECONNECT = "waiting_reconnect"
+    SUPERSEDED = "superseded"
+    """A newer change of the person took over before this attempt landed."""
+
+
+class Direction(StrEnum):
+    """Which way a field flows. Only PUSH is built; the model carries all of them."""
+
+    PUSH = "push"
+    PULL = "pull"
+    BOTH = "both"
+    NONE = "none"
+
+
+class System(StrEnum):
+    """The system whose value wins for a field (its source of truth)."""
+
+    APP = "app"
+    CRM = "crm"
