@@ -8,6 +8,7 @@ what is its own (title, routers in the order they must match, error answers).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -22,6 +23,17 @@ UnroutedAnswer = Callable[[Request, HTTPException], Response]
 """The CRM's answer to a path no route serves (404) or a method it does not take (405)."""
 
 UNROUTED_STATUSES = (404, 405)
+
+
+class AssembledEmulator(Protocol):
+    """An emulator's state as its app needs it: the policy its API routes run through and
+    the pieces the ``/_emulator/`` controls act on."""
+
+    @property
+    def policy(self) -> EmulationPolicy: ...
+
+    @property
+    def controls(self) -> EmulatorControls: ...
 
 
 def unrouted_handler(answer: UnroutedAnswer) -> ExceptionHandler:
@@ -39,11 +51,9 @@ def unrouted_handler(answer: UnroutedAnswer) -> ExceptionHandler:
 
 
 def create_emulator_app(
+    emulator: AssembledEmulator,
     *,
     title: str,
-    emulator: object,
-    policy: EmulationPolicy,
-    controls: EmulatorControls,
     error_handlers: Sequence[tuple[type[Exception], ExceptionHandler]],
     unrouted: UnroutedAnswer,
     routers: Sequence[APIRouter],
@@ -58,12 +68,12 @@ def create_emulator_app(
         openapi_url=f"{CONTROL_PREFIX}/openapi.json",
     )
     app.state.emulator = emulator
-    install_policy(app, policy)
+    install_policy(app, emulator.policy)
     for exc_class, handler in error_handlers:
         app.add_exception_handler(exc_class, handler)
     app.add_exception_handler(HTTPException, unrouted_handler(unrouted))
     for router in routers:
         app.include_router(router)
-    app.include_router(create_control_router(controls))
+    app.include_router(create_control_router(emulator.controls))
     app.include_router(control_router)
     return app

@@ -11,9 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from crmsync.emulation.counters import RequestCounters
-from crmsync.emulation.faults import FaultInjector
-from crmsync.emulation.oauth import OAuthStore
+from crmsync.emulation.state import ToolkitParts
 
 
 @dataclass(frozen=True)
@@ -75,19 +73,6 @@ class EmulatorHarness(Protocol):
     def set_faults(self, rates: dict[str, float], seed: int = 1) -> None: ...
 
     def faults_injected(self) -> dict[str, int]: ...
-
-
-class ToolkitParts(Protocol):
-    """The toolkit's pieces every emulator's state holds."""
-
-    @property
-    def counters(self) -> RequestCounters: ...
-
-    @property
-    def faults(self) -> FaultInjector: ...
-
-    @property
-    def oauth(self) -> OAuthStore: ...
 
 
 class HarnessControls:

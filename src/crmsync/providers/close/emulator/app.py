@@ -30,12 +30,9 @@ from crmsync.providers.close.emulator.state import CloseEmulator
 
 def create_app(config: CloseEmulatorConfig | None = None, *, served: bool = False) -> FastAPI:
     """A fresh emulated Close; ``app.state.emulator`` is its :class:`CloseEmulator`."""
-    emulator = CloseEmulator(config or CloseEmulatorConfig(), served=served)
     return create_emulator_app(
+        CloseEmulator(config or CloseEmulatorConfig(), served=served),
         title="Close emulator (crmsync)",
-        emulator=emulator,
-        policy=emulator.policy,
-        controls=emulator.controls,
         error_handlers=(
             (CloseError, handle_close_error),
             (RequestValidationError, handle_validation_error),

@@ -30,12 +30,9 @@ from crmsync.providers.highlevel.emulator.state import HighLevelEmulator
 
 def create_app(config: HighLevelEmulatorConfig | None = None, *, served: bool = False) -> FastAPI:
     """A fresh emulated agency; ``app.state.emulator`` is its :class:`HighLevelEmulator`."""
-    emulator = HighLevelEmulator(config or HighLevelEmulatorConfig(), served=served)
     return create_emulator_app(
+        HighLevelEmulator(config or HighLevelEmulatorConfig(), served=served),
         title="HighLevel emulator (crmsync)",
-        emulator=emulator,
-        policy=emulator.policy,
-        controls=emulator.controls,
         error_handlers=(
             (HighLevelError, handle_highlevel_error),
             (RequestValidationError, handle_validation_error),

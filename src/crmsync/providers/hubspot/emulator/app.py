@@ -30,12 +30,9 @@ from crmsync.providers.hubspot.emulator.state import HubSpotEmulator
 
 def create_app(config: HubSpotEmulatorConfig | None = None, *, served: bool = False) -> FastAPI:
     """A fresh emulated portal; ``app.state.emulator`` is its :class:`HubSpotEmulator`."""
-    emulator = HubSpotEmulator(config or HubSpotEmulatorConfig(), served=served)
     return create_emulator_app(
+        HubSpotEmulator(config or HubSpotEmulatorConfig(), served=served),
         title="HubSpot emulator (crmsync)",
-        emulator=emulator,
-        policy=emulator.policy,
-        controls=emulator.controls,
         error_handlers=(
             (HubSpotError, handle_hubspot_error),
             (RequestValidationError, handle_validation_error),

@@ -33,12 +33,9 @@ from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
 
 def create_app(config: SalesforceEmulatorConfig | None = None, *, served: bool = False) -> FastAPI:
     """A fresh emulated org; ``app.state.emulator`` is its :class:`SalesforceEmulator`."""
-    emulator = SalesforceEmulator(config or SalesforceEmulatorConfig(), served=served)
     return create_emulator_app(
+        SalesforceEmulator(config or SalesforceEmulatorConfig(), served=served),
         title="Salesforce emulator (crmsync)",
-        emulator=emulator,
-        policy=emulator.policy,
-        controls=emulator.controls,
         error_handlers=(
             (SalesforceError, handle_salesforce_error),
             (RecordFailure, handle_salesforce_error),
