@@ -19,20 +19,13 @@ NO_FAULTS: frozenset[FaultKind] = frozenset()
 BEARER = frozenset({"bearer"})
 
 
-def bearer_token(request: Request, schemes: frozenset[str] = BEARER) -> str | None:
-    """The token of ``Authorization: <scheme> <token>`` when the scheme is one of ``schemes``
-    (lower case)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() not in schemes:
-        return None
-    return token.strip() or None
-
-
 class PolicyBase:
     """Counters, faults and OAuth taken from the emulator's parts once (the route pipeline
     reads them on every call), and ``fault_kinds`` by route prefix."""
 
-    def __init__(self, parts: ToolkitParts, *, api_prefixes: tuple[str, ...], token_path: str):
+    def __init__(
+        self, parts: ToolkitParts, *, api_prefixes: tuple[str, ...], token_path: str
+    ) -> None:
         self._counters = parts.counters
         self._faults = parts.faults
         self.oauth = parts.oauth
@@ -57,6 +50,10 @@ class PolicyBase:
     def check_bearer(
         self, request: Request, schemes: frozenset[str] = BEARER
     ) -> tuple[TokenStatus | None, AccessToken | None]:
-        """The request's bearer token as the OAuth store knows it; ``(None, None)`` without one."""
-        token = bearer_token(request, schemes)
-        return self.oauth.check_access_token(token) if token else (None, None)
+        """The token of ``Authorization: <scheme> <token>`` (``schemes`` in lower case) as the
+        OAuth store knows it; ``(None, None)`` without one."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() not in schemes or not token:
+            return None, None
+        return self.oauth.check_access_token(token)
