@@ -33,6 +33,11 @@ class RequestCounters:
         with self._lock:
             return sum(self._by_endpoint.values())
 
+    def by_endpoint(self) -> dict[str, int]:
+        """A copy of the counts by key, for sums over some endpoints."""
+        with self._lock:
+            return dict(self._by_endpoint)
+
     def snapshot(self) -> dict[str, object]:
         """``{"total": n, "by_endpoint": {key: n}}`` with keys sorted."""
         with self._lock:

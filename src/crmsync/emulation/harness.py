@@ -7,8 +7,11 @@ would, and breaks authorisation on purpose.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from crmsync.emulation.state import ToolkitParts
 
 
 @dataclass(frozen=True)
@@ -70,3 +73,29 @@ class EmulatorHarness(Protocol):
     def set_faults(self, rates: dict[str, float], seed: int = 1) -> None: ...
 
     def faults_injected(self) -> dict[str, int]: ...
+
+
+class HarnessControls:
+    """The harness methods that act only on the toolkit's pieces, so every CRM's harness has
+    them from here; ``is_write`` says which counter keys (``"POST /path"``) write records."""
+
+    def __init__(self, parts: ToolkitParts, is_write: Callable[[str], bool]) -> None:
+        self._parts = parts
+        self._is_write = is_write
+
+    def write_calls(self) -> int:
+        """How many record-writing API calls the emulator has answered."""
+        counts = self._parts.counters.by_endpoint()
+        return sum(n for key, n in counts.items() if self._is_write(key))
+
+    def expire_access_tokens(self) -> None:
+        self._parts.oauth.expire_access_tokens()
+
+    def revoke_tokens(self) -> None:
+        self._parts.oauth.revoke_account()
+
+    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
+        self._parts.faults.configure(rates=rates, seed=seed)
+
+    def faults_injected(self) -> dict[str, int]:
+        return {str(kind): int(n) for kind, n in self._parts.faults.counts().items()}

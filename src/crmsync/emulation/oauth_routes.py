@@ -1,14 +1,15 @@
-"""The parts every emulator's OAuth endpoints share: form fields, the consent decision, and
-the two grants. Each provider keeps its own error bodies, token JSON and account chooser."""
+"""The parts every emulator's OAuth endpoints share: form fields, the error page, the consent
+decision, and the two grants. Each provider keeps its own error bodies, token JSON and account
+chooser."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 
-from crmsync.emulation.consent import ALLOW, consent_redirect
+from crmsync.emulation.consent import ALLOW, consent_redirect, render_error_page
 from crmsync.emulation.oauth import OAuthStore, TokenGrant
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -21,6 +22,24 @@ class UnsupportedGrant(Exception):
 def form_text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+def form_fields(form: FormData, names: Iterable[str]) -> dict[str, str]:
+    """The named form fields as text (``""`` when absent), as a posted consent page sends them."""
+    return {name: form_text(form, name) for name in names}
+
+
+def given_fields(params: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """The named fields that have a value: the hidden inputs that carry an authorize request
+    through the consent page."""
+    return {name: params[name] for name in names if params.get(name)}
+
+
+def error_page(provider_name: str, title: str, message: str, brand_color: str) -> HTMLResponse:
+    """An authorize request the provider refuses: its HTML error page, with status 400."""
+    return HTMLResponse(
+        render_error_page(provider_name, title, message, brand_color), status_code=400
+    )
 
 
 def consent_decision(

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crmsync.emulation import create_control_router, install_policy
+from crmsync.emulation.app import create_emulator_app
 from crmsync.providers.close.emulator import (
     routes_activities,
     routes_control,
@@ -23,29 +22,27 @@ from crmsync.providers.close.emulator.config import CloseEmulatorConfig
 from crmsync.providers.close.emulator.errors import (
     CloseError,
     handle_close_error,
-    handle_unknown_route,
     handle_validation_error,
+    unrouted,
 )
 from crmsync.providers.close.emulator.state import CloseEmulator
 
 
 def create_app(config: CloseEmulatorConfig | None = None, *, served: bool = False) -> FastAPI:
     """A fresh emulated Close; ``app.state.emulator`` is its :class:`CloseEmulator`."""
-    emulator = CloseEmulator(config or CloseEmulatorConfig(), served=served)
-    app = FastAPI(
+    return create_emulator_app(
+        CloseEmulator(config or CloseEmulatorConfig(), served=served),
         title="Close emulator (crmsync)",
-        docs_url="/_emulator/docs",
-        redoc_url=None,
-        openapi_url="/_emulator/openapi.json",
+        error_handlers=(
+            (CloseError, handle_close_error),
+            (RequestValidationError, handle_validation_error),
+        ),
+        unrouted=unrouted,
+        routers=(
+            routes_oauth.router,
+            routes_records.router,
+            routes_org.router,
+            routes_activities.router,
+        ),
+        control_router=routes_control.router,
     )
-    app.state.emulator = emulator
-    install_policy(app, emulator.policy)
-    app.add_exception_handler(CloseError, handle_close_error)
-    app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.add_exception_handler(StarletteHTTPException, handle_unknown_route)
-    routers = (routes_oauth, routes_records, routes_org, routes_activities)
-    for module in routers:
-        app.include_router(module.router)
-    app.include_router(create_control_router(emulator.controls))
-    app.include_router(routes_control.router)
-    return app

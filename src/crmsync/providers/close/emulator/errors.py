@@ -96,13 +96,8 @@ NO_ROUTE = {
 }
 
 
-async def handle_unknown_route(request: Request, exc: Exception) -> Response:
-    """No such route (404) or not this method (405), in Close's ``{"error"}`` shape; control
-    routes keep FastAPI's ``{"detail"}``."""
-    if not isinstance(exc, StarletteHTTPException):
-        raise exc
-    if request.url.path.startswith(CONTROL_PREFIX) or exc.status_code not in NO_ROUTE:
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+def unrouted(request: Request, exc: StarletteHTTPException) -> Response:
+    """No such route (404) or not this method (405), in Close's ``{"error"}`` shape."""
     return JSONResponse({"error": NO_ROUTE[exc.status_code]}, exc.status_code, headers=exc.headers)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord
+from crmsync.emulation.harness import CrmRecord, HarnessControls
 from crmsync.providers.close.emulator.app import create_app
 from crmsync.providers.close.emulator.appview import AppView
 from crmsync.providers.close.emulator.config import CloseEmulatorConfig
@@ -22,7 +22,11 @@ WRITE_ENDPOINTS = (
 )
 
 
-class CloseHarness:
+def is_write_call(key: str) -> bool:
+    return key.startswith(WRITE_ENDPOINTS)
+
+
+class CloseHarness(HarnessControls):
     duplicate_email_outcome = "synced"  # Close lets any number of contacts share an email
     consent_choices: dict[str, str] = {}
     extra_hosts: tuple[str, ...] = ()
@@ -39,6 +43,7 @@ class CloseHarness:
         self.emulator: CloseEmulator = self.app.state.emulator
         self.client_id = self.config.client_id
         self.client_secret = self.config.client_secret
+        super().__init__(self.emulator, is_write_call)
         self.view = AppView(
             self.emulator.store, self.emulator.organization_id, app or AppNames("Acme", "acme")
         )
@@ -78,22 +83,3 @@ class CloseHarness:
 
     def create_by_hand(self, values: dict[str, Any]) -> str:
         return self.view.create(values)
-
-    def write_calls(self) -> int:
-        by_endpoint = self.emulator.counters.snapshot()["by_endpoint"]
-        assert isinstance(by_endpoint, dict)
-        return sum(
-            int(count) for key, count in by_endpoint.items() if key.startswith(WRITE_ENDPOINTS)
-        )
-
-    def expire_access_tokens(self) -> None:
-        self.emulator.oauth.expire_access_tokens()
-
-    def revoke_tokens(self) -> None:
-        self.emulator.oauth.revoke_account()
-
-    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
-        self.emulator.faults.configure(rates=rates, seed=seed)
-
-    def faults_injected(self) -> dict[str, int]:
-        return {str(kind): int(n) for kind, n in self.emulator.faults.counts().items()}

@@ -17,18 +17,9 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.responses import Response
 
-from crmsync.emulation import (
-    ALL_FAULTS,
-    SERVER_FAULTS,
-    FaultInjector,
-    FaultKind,
-    OAuthStore,
-    RateDecision,
-    RequestCounters,
-    RouteInfo,
-    SlidingWindowLimiter,
-    TokenStatus,
-)
+from crmsync.emulation import FaultKind, RateDecision, RouteInfo, SlidingWindowLimiter, TokenStatus
+from crmsync.emulation.policy import NO_FAULTS, PolicyBase
+from crmsync.emulation.state import ToolkitParts
 from crmsync.providers.close.emulator.config import CloseEmulatorConfig
 from crmsync.providers.close.emulator.errors import (
     rate_limit_header,
@@ -39,7 +30,6 @@ from crmsync.providers.close.emulator.errors import (
 
 API_PREFIX = "/api/v1/"
 TOKEN_PATH = "/oauth2/token/"
-NO_FAULTS: frozenset[FaultKind] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -55,46 +45,30 @@ def route_key(route: RouteInfo) -> str:
     return f"{route.method} {route.template}"
 
 
-class ClosePolicy:
+class ClosePolicy(PolicyBase):
     """The :class:`~crmsync.emulation.EmulationPolicy` of the Close emulator."""
 
     def __init__(
         self,
+        parts: ToolkitParts,
         *,
         config: CloseEmulatorConfig,
-        counters: RequestCounters,
-        faults: FaultInjector,
-        oauth: OAuthStore,
         limiter: SlidingWindowLimiter,
         org_limiter: SlidingWindowLimiter,
         primary_org: str,
     ) -> None:
+        super().__init__(parts, api_prefixes=(API_PREFIX,), token_path=TOKEN_PATH)
         self.config = config
-        self._counters = counters
-        self._faults = faults
-        self.oauth = oauth
         self.limiter = limiter
         self.org_limiter = org_limiter
         self.primary_org = primary_org
         self.fault_scope: frozenset[str] | None = None
         """Endpoints (``"POST /api/v1/lead/"``) faults may hit; None: every API endpoint."""
 
-    @property
-    def counters(self) -> RequestCounters:
-        return self._counters
-
-    @property
-    def faults(self) -> FaultInjector:
-        return self._faults
-
     def fault_kinds(self, route: RouteInfo) -> frozenset[FaultKind]:
         if self.fault_scope is not None and route_key(route) not in self.fault_scope:
             return NO_FAULTS
-        if route.template.startswith(API_PREFIX):
-            return ALL_FAULTS
-        if route.template == TOKEN_PATH:
-            return SERVER_FAULTS
-        return NO_FAULTS
+        return super().fault_kinds(route)
 
     def fault_response(self, kind: FaultKind, route: RouteInfo) -> Response:
         if kind is FaultKind.RATE_LIMIT:

@@ -25,9 +25,16 @@ from crmsync.emulation import (
     OAuthFailure,
     TokenGrant,
     render_consent_page,
-    render_error_page,
 )
-from crmsync.emulation.oauth_routes import UnsupportedGrant, consent_decision, form_text, run_grant
+from crmsync.emulation.oauth_routes import (
+    UnsupportedGrant,
+    consent_decision,
+    error_page,
+    form_fields,
+    form_text,
+    given_fields,
+    run_grant,
+)
 from crmsync.providers.close.emulator.common import EmulatorDep
 from crmsync.providers.close.emulator.errors import oauth_error
 from crmsync.providers.close.emulator.state import CloseEmulator
@@ -49,9 +56,7 @@ router = APIRouter(route_class=EmulatedRoute, tags=["oauth"])
 
 
 def _error_page(message: str) -> HTMLResponse:
-    return HTMLResponse(
-        render_error_page("Close", "Authorization failed", message, BRAND), status_code=400
-    )
+    return error_page("Close", "Authorization failed", message, BRAND)
 
 
 def _problem(emulator: CloseEmulator, params: dict[str, str]) -> str | None:
@@ -82,7 +87,7 @@ def authorize_page(request: Request, emulator: EmulatorDep) -> HTMLResponse:
         provider_name="Close",
         app_name=emulator.config.app_name,
         action=AUTHORIZE_PATH,
-        hidden={name: params[name] for name in _FIELDS if params.get(name)},
+        hidden=given_fields(params, _FIELDS),
         scopes=params.get("scope", "").split(),
         chooser_name="organization_id",
         chooser_legend="Choose an organization",
@@ -96,7 +101,7 @@ def authorize_page(request: Request, emulator: EmulatorDep) -> HTMLResponse:
 @router.post(AUTHORIZE_PATH, response_model=None)
 async def authorize_decision(request: Request, emulator: EmulatorDep) -> Response:
     form = await request.form()
-    params = {name: form_text(form, name) for name in (*_FIELDS, "organization_id")}
+    params = form_fields(form, (*_FIELDS, "organization_id"))
     problem = _problem(emulator, params)
     if problem:
         return _error_page(problem)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crmsync.emulation import create_control_router, install_policy
+from crmsync.emulation.app import create_emulator_app
 from crmsync.providers.highlevel.emulator import (
     recordpage,
     routes_contacts,
@@ -23,29 +22,27 @@ from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
 from crmsync.providers.highlevel.emulator.errors import (
     HighLevelError,
     handle_highlevel_error,
-    handle_unknown_route,
     handle_validation_error,
+    unrouted,
 )
 from crmsync.providers.highlevel.emulator.state import HighLevelEmulator
 
 
 def create_app(config: HighLevelEmulatorConfig | None = None, *, served: bool = False) -> FastAPI:
     """A fresh emulated agency; ``app.state.emulator`` is its :class:`HighLevelEmulator`."""
-    emulator = HighLevelEmulator(config or HighLevelEmulatorConfig(), served=served)
-    app = FastAPI(
+    return create_emulator_app(
+        HighLevelEmulator(config or HighLevelEmulatorConfig(), served=served),
         title="HighLevel emulator (crmsync)",
-        docs_url="/_emulator/docs",
-        redoc_url=None,
-        openapi_url="/_emulator/openapi.json",
+        error_handlers=(
+            (HighLevelError, handle_highlevel_error),
+            (RequestValidationError, handle_validation_error),
+        ),
+        unrouted=unrouted,
+        routers=(
+            routes_oauth.router,
+            routes_contacts.router,
+            routes_locations.router,
+            recordpage.router,  # the record page the admin UI links to
+        ),
+        control_router=routes_control.router,
     )
-    app.state.emulator = emulator
-    install_policy(app, emulator.policy)
-    app.add_exception_handler(HighLevelError, handle_highlevel_error)
-    app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.add_exception_handler(StarletteHTTPException, handle_unknown_route)
-    for router in (routes_oauth.router, routes_contacts.router, routes_locations.router):
-        app.include_router(router)
-    app.include_router(recordpage.router)  # the record page the admin UI links to
-    app.include_router(create_control_router(emulator.controls))
-    app.include_router(routes_control.router)
-    return app

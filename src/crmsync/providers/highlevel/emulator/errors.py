@@ -15,8 +15,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from crmsync.emulation import CONTROL_PREFIX
-
 DUPLICATE_MESSAGE = "This location does not allow duplicated contacts."
 INVALID_TOKEN = "Invalid token: access token is invalid"
 _ERROR_NAMES = {
@@ -112,12 +110,9 @@ async def handle_validation_error(_request: Request, exc: Exception) -> JSONResp
     return unprocessable(messages).response()
 
 
-async def handle_unknown_route(request: Request, exc: Exception) -> Response:
+def unrouted(request: Request, exc: StarletteHTTPException) -> Response:
     """No route (or not this method): NestJS's own answer, ``{"statusCode": 404, "message":
     "Cannot GET /path", "error": "Not Found"}``; Express answers a wrong method the same way,
-    with no 405. Control routes keep FastAPI's errors."""
-    assert isinstance(exc, StarletteHTTPException)
-    if request.url.path.startswith(CONTROL_PREFIX) or exc.status_code not in (404, 405):
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+    with no 405."""
     message = f"Cannot {request.method} {request.url.path}"
     return HighLevelError(404, message, error=_ERROR_NAMES[404]).response()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord
+from crmsync.emulation.harness import CrmRecord, HarnessControls
 from crmsync.providers.highlevel.emulator.app import create_app
 from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
 from crmsync.providers.highlevel.emulator.records import ContactInput, StoredContact
@@ -46,7 +46,11 @@ WRITE_ENDPOINTS = frozenset(
 )
 
 
-class HighLevelHarness:
+def is_write_call(key: str) -> bool:
+    return key in WRITE_ENDPOINTS
+
+
+class HighLevelHarness(HarnessControls):
     duplicate_email_outcome = "skipped"
     extra_hosts: tuple[str, ...] = ()
     owner_fallback: str | None = None
@@ -63,6 +67,7 @@ class HighLevelHarness:
         self.emulator: HighLevelEmulator = self.app.state.emulator
         self.client_id = self.config.client_id
         self.client_secret = self.config.client_secret
+        super().__init__(self.emulator, is_write_call)
         self.consent_choices: dict[str, str] = {}
         """Set ``{"locationId": ...}`` to pick another sub-account on the page."""
         self.custom_names = custom_field_names(self.names)
@@ -139,20 +144,3 @@ class HighLevelHarness:
 
     def create_by_hand(self, values: dict[str, Any]) -> str:
         return self.emulator.store.create_contact(self.location_id, self._change(values)).id
-
-    def write_calls(self) -> int:
-        by_endpoint = self.emulator.counters.snapshot()["by_endpoint"]
-        assert isinstance(by_endpoint, dict)
-        return sum(int(n) for key, n in by_endpoint.items() if key in WRITE_ENDPOINTS)
-
-    def expire_access_tokens(self) -> None:
-        self.emulator.oauth.expire_access_tokens()
-
-    def revoke_tokens(self) -> None:
-        self.emulator.oauth.revoke_account()
-
-    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
-        self.emulator.faults.configure(rates=rates, seed=seed)
-
-    def faults_injected(self) -> dict[str, int]:
-        return {str(kind): int(n) for kind, n in self.emulator.faults.counts().items()}

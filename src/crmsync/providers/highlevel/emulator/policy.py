@@ -14,18 +14,9 @@ from collections.abc import Mapping
 from fastapi import Request
 from starlette.responses import Response
 
-from crmsync.emulation import (
-    ALL_FAULTS,
-    SERVER_FAULTS,
-    FaultInjector,
-    FaultKind,
-    OAuthStore,
-    RateDecision,
-    RequestCounters,
-    RouteInfo,
-    SlidingWindowLimiter,
-    TokenStatus,
-)
+from crmsync.emulation import FaultKind, RateDecision, RouteInfo, SlidingWindowLimiter, TokenStatus
+from crmsync.emulation.policy import PolicyBase
+from crmsync.emulation.state import ToolkitParts
 from crmsync.providers.highlevel.emulator.errors import (
     bad_request,
     status_error,
@@ -40,7 +31,6 @@ API_VERSIONS = frozenset({"v3", "2023-02-21", "2021-07-28", "2021-04-15", "legac
 emulator models no difference between them (see docs/providers/highlevel.md)."""
 API_PREFIXES = ("/contacts", "/locations", "/users")
 TOKEN_PATH = "/oauth/token"
-NO_FAULTS: frozenset[FaultKind] = frozenset()
 
 
 def required_scopes(route: RouteInfo) -> tuple[str, ...]:
@@ -58,42 +48,16 @@ def required_scopes(route: RouteInfo) -> tuple[str, ...]:
     return (f"{kind}.readonly", f"{kind}.write") if reading else (f"{kind}.write",)
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-class HighLevelPolicy:
+class HighLevelPolicy(PolicyBase):
     """The :class:`~crmsync.emulation.EmulationPolicy` of the HighLevel emulator."""
 
     def __init__(
-        self,
-        *,
-        counters: RequestCounters,
-        faults: FaultInjector,
-        oauth: OAuthStore,
-        limiter: SlidingWindowLimiter,
-        daily: SlidingWindowLimiter,
+        self, parts: ToolkitParts, *, limiter: SlidingWindowLimiter, daily: SlidingWindowLimiter
     ) -> None:
-        self._counters = counters
-        self._faults = faults
-        self.oauth = oauth
+        super().__init__(parts, api_prefixes=API_PREFIXES, token_path=TOKEN_PATH)
         self.limiter = limiter
         self.daily = daily
         self._last_daily: dict[str, RateDecision] = {}
-
-    @property
-    def counters(self) -> RequestCounters:
-        return self._counters
-
-    @property
-    def faults(self) -> FaultInjector:
-        return self._faults
-
-    def fault_kinds(self, route: RouteInfo) -> frozenset[FaultKind]:
-        if route.template.startswith(API_PREFIXES):
-            return ALL_FAULTS
-        return SERVER_FAULTS if route.template == TOKEN_PATH else NO_FAULTS
 
     def fault_response(self, kind: FaultKind, route: RouteInfo) -> Response:
         if kind is FaultKind.RATE_LIMIT:
@@ -133,8 +97,7 @@ class HighLevelPolicy:
             return bad_request("Version header was not found").response()
         if version not in API_VERSIONS:
             return bad_request(f"Version {version} is not supported").response()
-        token = _bearer(request)
-        status, access = self.oauth.check_access_token(token) if token else (None, None)
+        status, access = self.check_bearer(request)
         if status is not TokenStatus.VALID or access is None:
             return unauthorized().response()
         if not set(required_scopes(route)) & set(access.scopes):

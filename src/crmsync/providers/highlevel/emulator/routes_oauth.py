@@ -21,9 +21,15 @@ from crmsync.emulation import (
     OAuthFailure,
     TokenGrant,
     render_consent_page,
-    render_error_page,
 )
-from crmsync.emulation.oauth_routes import consent_decision, form_text, run_grant
+from crmsync.emulation.oauth_routes import (
+    consent_decision,
+    error_page,
+    form_fields,
+    form_text,
+    given_fields,
+    run_grant,
+)
 from crmsync.providers.highlevel.emulator.common import EmulatorDep
 from crmsync.providers.highlevel.emulator.errors import HighLevelError, unprocessable
 from crmsync.providers.highlevel.emulator.state import HighLevelEmulator
@@ -54,8 +60,7 @@ router = APIRouter(route_class=EmulatedRoute, tags=["oauth"])
 
 
 def _error_page(message: str) -> HTMLResponse:
-    html = render_error_page("HighLevel", "Something went wrong", message, BRAND)
-    return HTMLResponse(html, status_code=400)
+    return error_page("HighLevel", "Something went wrong", message, BRAND)
 
 
 def _authorize_problem(emulator: HighLevelEmulator, params: dict[str, str]) -> str | None:
@@ -78,7 +83,7 @@ def choose_location_page(request: Request, emulator: EmulatorDep) -> HTMLRespons
         provider_name="HighLevel",
         app_name=emulator.config.app_name,
         action=PAGE_PATH,
-        hidden={name: params[name] for name in _AUTHORIZE_FIELDS if params.get(name)},
+        hidden=given_fields(params, _AUTHORIZE_FIELDS),
         scopes=params.get("scope", "").split(),
         chooser_name="locationId",
         chooser_legend="Choose a sub-account",
@@ -95,7 +100,7 @@ def choose_location_page(request: Request, emulator: EmulatorDep) -> HTMLRespons
 @router.post(PAGE_PATH, response_model=None)
 async def choose_location(request: Request, emulator: EmulatorDep) -> Response:
     form = await request.form()
-    params = {name: form_text(form, name) for name in (*_AUTHORIZE_FIELDS, "locationId")}
+    params = form_fields(form, (*_AUTHORIZE_FIELDS, "locationId"))
     problem = _authorize_problem(emulator, params)
     if problem:
         return _error_page(problem)

@@ -7,13 +7,8 @@ from __future__ import annotations
 
 import secrets
 
-from crmsync.emulation import (
-    EmulatorControls,
-    FaultInjector,
-    OAuthStore,
-    RequestCounters,
-    SlidingWindowLimiter,
-)
+from crmsync.emulation import OAuthStore
+from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
 from crmsync.providers.highlevel.emulator.policy import HighLevelPolicy
 from crmsync.providers.highlevel.emulator.store import HighLevelStore
@@ -26,53 +21,32 @@ def _token() -> str:
     return secrets.token_hex(32)
 
 
-class HighLevelEmulator:
+class HighLevelEmulator(EmulatorState):
     """One agency (company) with its sub-accounts (locations) and one Marketplace app."""
 
     def __init__(self, config: HighLevelEmulatorConfig, *, served: bool = False) -> None:
         self.config = config
-        self.served = served
         self.store = HighLevelStore(config)
-        self.counters = RequestCounters()
-        self.faults = FaultInjector(
+        enabled = config.rate_limit_enabled
+        self.limiter = window_limiter(
+            config, config.max_requests, config.interval_seconds, enabled=enabled
+        )
+        self.daily = window_limiter(config, config.daily_requests, DAY_SECONDS, enabled=enabled)
+        super().__init__(
+            config,
             served=served,
-            seed=config.fault_seed,
-            timeout_sleep_seconds=config.timeout_sleep_seconds,
-        )
-        self.oauth = OAuthStore(
-            access_token_ttl=config.access_token_ttl,
-            rotate_refresh_tokens=True,  # HighLevel issues a new refresh token on every refresh
-            clock=config.clock,
-            access_token_factory=_token,
-            refresh_token_factory=_token,
-        )
-        self.limiter = SlidingWindowLimiter(
-            max_requests=config.max_requests,
-            interval_seconds=config.interval_seconds,
-            enabled=config.rate_limit_enabled,
-            clock=config.clock,
-        )
-        self.daily = SlidingWindowLimiter(
-            max_requests=config.daily_requests,
-            interval_seconds=DAY_SECONDS,
-            enabled=config.rate_limit_enabled,
-            clock=config.clock,
-        )
-        self.policy = HighLevelPolicy(
-            counters=self.counters,
-            faults=self.faults,
-            oauth=self.oauth,
-            limiter=self.limiter,
-            daily=self.daily,
-        )
-        self.controls = EmulatorControls(
-            faults=self.faults,
-            counters=self.counters,
+            oauth=OAuthStore(
+                access_token_ttl=config.access_token_ttl,
+                rotate_refresh_tokens=True,  # HighLevel issues a new refresh token on every refresh
+                clock=config.clock,
+                access_token_factory=_token,
+                refresh_token_factory=_token,
+            ),
             rate_limiter=self.limiter,
-            oauth=self.oauth,
-            reset=self.reset_data,
+            reset_data=self.reset_data,
             linked_limiters=(self.daily,),
         )
+        self.policy = HighLevelPolicy(self, limiter=self.limiter, daily=self.daily)
         self.chosen_location_id: str | None = None
         """The location picked on the chooselocation page most recently."""
 
@@ -84,7 +58,3 @@ class HighLevelEmulator:
     def admin_id(self) -> str:
         email = self.config.admin_email.lower()
         return next(u.id for u in self.store.users.values() if u.email == email)
-
-    def reset(self, *, include_tokens: bool = False) -> None:
-        """Fresh agency data, no faults, zero counters, empty rate windows."""
-        self.controls.reset_all(include_tokens=include_tokens)

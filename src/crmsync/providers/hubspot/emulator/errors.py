@@ -14,7 +14,6 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -211,14 +210,10 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
     return validation_error(message).response()
 
 
-async def handle_unrouted(request: Request, exc: Exception) -> Response:
+def unrouted(request: Request, exc: HTTPException) -> Response:
     """A path no route serves answers HubSpot's JSON 404 (``OBJECT_NOT_FOUND``), not FastAPI's
     ``{"detail": ...}``; a method a path does not take, a 405 in the same shape (its category
-    is a guess: HubSpot documents none). Control routes keep FastAPI's answers."""
-    if not isinstance(exc, HTTPException):
-        raise exc
-    if request.url.path.startswith(CONTROL_PREFIX) or exc.status_code not in (404, 405):
-        return await http_exception_handler(request, exc)
+    is a guess: HubSpot documents none)."""
     if exc.status_code == 404:
         return not_found().response()
     response = HubSpotError(405, "HTTP 405 Method Not Allowed", "METHOD_NOT_ALLOWED").response()

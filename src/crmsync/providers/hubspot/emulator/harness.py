@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord
+from crmsync.emulation.harness import CrmRecord, HarnessControls
 from crmsync.providers.hubspot.emulator.app import create_app
 from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
 from crmsync.providers.hubspot.emulator.state import HubSpotEmulator
@@ -39,7 +39,12 @@ def contact_properties(app: AppNames) -> dict[str, str]:
 WRITE_PREFIXES = ("POST /crm/v3/objects/contacts", "PATCH /crm/v3/objects/contacts")
 
 
-class HubSpotHarness:
+def is_write_call(key: str) -> bool:
+    """Creates, updates and batch writes of contacts; a search is a POST that writes nothing."""
+    return key.startswith(WRITE_PREFIXES) and "/search" not in key
+
+
+class HubSpotHarness(HarnessControls):
     duplicate_email_outcome = "failed"
     consent_choices: dict[str, str] = {}
     extra_hosts: tuple[str, ...] = ()
@@ -57,6 +62,7 @@ class HubSpotHarness:
         self.emulator: HubSpotEmulator = self.app.state.emulator
         self.client_id = self.config.client_id
         self.client_secret = self.config.client_secret
+        super().__init__(self.emulator, is_write_call)
         self.crm_field = contact_properties(self.names)
 
     def settings_for(self, base_url: str) -> dict[str, Any]:
@@ -97,24 +103,3 @@ class HubSpotHarness:
         return self.emulator.store.create(
             {self.crm_field[field]: value for field, value in values.items()}
         ).id
-
-    def write_calls(self) -> int:
-        by_endpoint = self.emulator.counters.snapshot()["by_endpoint"]
-        assert isinstance(by_endpoint, dict)
-        return sum(
-            int(count)
-            for key, count in by_endpoint.items()
-            if key.startswith(WRITE_PREFIXES) and "/search" not in key
-        )
-
-    def expire_access_tokens(self) -> None:
-        self.emulator.oauth.expire_access_tokens()
-
-    def revoke_tokens(self) -> None:
-        self.emulator.oauth.revoke_account()
-
-    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
-        self.emulator.faults.configure(rates=rates, seed=seed)
-
-    def faults_injected(self) -> dict[str, int]:
-        return {str(kind): int(n) for kind, n in self.emulator.faults.counts().items()}

@@ -12,18 +12,9 @@ from collections.abc import Mapping
 from fastapi import Request
 from starlette.responses import Response
 
-from crmsync.emulation import (
-    ALL_FAULTS,
-    SERVER_FAULTS,
-    FaultInjector,
-    FaultKind,
-    OAuthStore,
-    RateDecision,
-    RequestCounters,
-    RouteInfo,
-    SlidingWindowLimiter,
-    TokenStatus,
-)
+from crmsync.emulation import FaultKind, RateDecision, RouteInfo, SlidingWindowLimiter, TokenStatus
+from crmsync.emulation.policy import PolicyBase
+from crmsync.emulation.state import ToolkitParts
 from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
 from crmsync.providers.hubspot.emulator.errors import (
     missing_scopes,
@@ -36,7 +27,6 @@ TOKEN_PATH = "/oauth/v1/token"
 CRM_PREFIX = "/crm/"
 ACCOUNT_PREFIX = "/account-info/"
 AUTHENTICATED = (CRM_PREFIX, ACCOUNT_PREFIX)
-NO_FAULTS: frozenset[FaultKind] = frozenset()
 
 
 def required_scopes(route: RouteInfo) -> tuple[str, ...]:
@@ -54,52 +44,25 @@ def required_scopes(route: RouteInfo) -> tuple[str, ...]:
     return (f"{kind}.read", f"{kind}.write") if reading else (f"{kind}.write",)
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
-
-
-class HubSpotPolicy:
+class HubSpotPolicy(PolicyBase):
     """The :class:`~crmsync.emulation.EmulationPolicy` of the HubSpot emulator."""
 
     def __init__(
         self,
+        parts: ToolkitParts,
         *,
         config: HubSpotEmulatorConfig,
-        counters: RequestCounters,
-        faults: FaultInjector,
-        oauth: OAuthStore,
         limiter: SlidingWindowLimiter,
         search_limiter: SlidingWindowLimiter | None,
     ) -> None:
+        super().__init__(parts, api_prefixes=(CRM_PREFIX,), token_path=TOKEN_PATH)
         self.config = config
-        self._counters = counters
-        self._faults = faults
-        self.oauth = oauth
         self.limiter = limiter
         self.search_limiter = search_limiter
 
     @property
-    def counters(self) -> RequestCounters:
-        return self._counters
-
-    @property
-    def faults(self) -> FaultInjector:
-        return self._faults
-
-    @property
     def group_name(self) -> str:
         return f"publicapi:oauth:{self.config.app_id}:{self.config.portal_id}"
-
-    def fault_kinds(self, route: RouteInfo) -> frozenset[FaultKind]:
-        if route.template.startswith(CRM_PREFIX):
-            return ALL_FAULTS
-        if route.template == TOKEN_PATH:
-            return SERVER_FAULTS
-        return NO_FAULTS
 
     def fault_response(self, kind: FaultKind, route: RouteInfo) -> Response:
         if kind is FaultKind.RATE_LIMIT:
@@ -126,8 +89,7 @@ class HubSpotPolicy:
     def admit(self, request: Request, route: RouteInfo) -> Response | Mapping[str, str]:
         if not route.template.startswith(AUTHENTICATED):
             return {}
-        token = _bearer(request)
-        status, access = self.oauth.check_access_token(token) if token else (None, None)
+        status, access = self.check_bearer(request)
         if status is not TokenStatus.VALID or access is None:
             expired = (
                 -self.oauth.seconds_left(access)

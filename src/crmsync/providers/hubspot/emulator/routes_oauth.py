@@ -21,9 +21,16 @@ from crmsync.emulation import (
     TokenGrant,
     TokenStatus,
     render_consent_page,
-    render_error_page,
 )
-from crmsync.emulation.oauth_routes import UnsupportedGrant, consent_decision, form_text, run_grant
+from crmsync.emulation.oauth_routes import (
+    UnsupportedGrant,
+    consent_decision,
+    error_page,
+    form_fields,
+    form_text,
+    given_fields,
+    run_grant,
+)
 from crmsync.providers.hubspot.emulator.common import EmulatorDep
 from crmsync.providers.hubspot.emulator.errors import correlation_id, oauth_error
 from crmsync.providers.hubspot.emulator.state import HubSpotEmulator
@@ -50,8 +57,7 @@ router = APIRouter(route_class=EmulatedRoute, tags=["oauth"])
 
 
 def _error_page(message: str) -> HTMLResponse:
-    html = render_error_page("HubSpot", "Authorization failed", message, BRAND)
-    return HTMLResponse(html, status_code=400)
+    return error_page("HubSpot", "Authorization failed", message, BRAND)
 
 
 def _authorize_problem(emulator: HubSpotEmulator, params: dict[str, str]) -> str | None:
@@ -76,7 +82,7 @@ def authorize_page(request: Request, emulator: EmulatorDep) -> HTMLResponse:
     problem = _authorize_problem(emulator, params)
     if problem:
         return _error_page(problem)
-    hidden = {name: params[name] for name in _AUTHORIZE_FIELDS if params.get(name)}
+    hidden = given_fields(params, _AUTHORIZE_FIELDS)
     if params.get("code_challenge"):
         hidden["code_challenge_method"] = params.get("code_challenge_method") or "plain"
     page = ConsentPage(
@@ -97,8 +103,7 @@ def authorize_page(request: Request, emulator: EmulatorDep) -> HTMLResponse:
 @router.post("/oauth/authorize", response_model=None)
 async def authorize_decision(request: Request, emulator: EmulatorDep) -> Response:
     form = await request.form()
-    fields = (*_AUTHORIZE_FIELDS, "account", "code_challenge_method")
-    params = {name: form_text(form, name) for name in fields}
+    params = form_fields(form, (*_AUTHORIZE_FIELDS, "account", "code_challenge_method"))
     problem = _authorize_problem(emulator, params)
     if problem:
         return _error_page(problem)

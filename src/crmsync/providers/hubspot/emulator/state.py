@@ -8,13 +8,8 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from crmsync.emulation import (
-    EmulatorControls,
-    FaultInjector,
-    OAuthStore,
-    RequestCounters,
-    SlidingWindowLimiter,
-)
+from crmsync.emulation import OAuthStore
+from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
 from crmsync.providers.hubspot.emulator.policy import HubSpotPolicy
 from crmsync.providers.hubspot.emulator.records import Owner, StoredContact
@@ -31,58 +26,36 @@ def _refresh_token() -> str:
     return f"na1-{uuid.uuid4()}"
 
 
-class HubSpotEmulator:
+class HubSpotEmulator(EmulatorState):
     """One HubSpot portal with one installed public app."""
 
     def __init__(self, config: HubSpotEmulatorConfig, *, served: bool = False) -> None:
         self.config = config
-        self.served = served
         self.store = CrmStore(clock=config.clock, admin_email=config.admin_email)
-        self.counters = RequestCounters()
-        self.faults = FaultInjector(
-            served=served,
-            seed=config.fault_seed,
-            timeout_sleep_seconds=config.timeout_sleep_seconds,
-        )
-        self.oauth = OAuthStore(
-            access_token_ttl=config.access_token_ttl,
-            rotate_refresh_tokens=False,
-            clock=config.clock,
-            access_token_factory=_access_token,
-            refresh_token_factory=_refresh_token,
-        )
-        self.limiter = SlidingWindowLimiter(
-            max_requests=config.max_requests,
-            interval_seconds=config.interval_seconds,
-            enabled=config.rate_limit_enabled,
-            clock=config.clock,
+        enabled = config.rate_limit_enabled
+        self.limiter = window_limiter(
+            config, config.max_requests, config.interval_seconds, enabled=enabled
         )
         per_second = config.search_requests_per_second
         self.search_limiter = (
-            SlidingWindowLimiter(
-                max_requests=per_second,
-                interval_seconds=1.0,
-                enabled=config.rate_limit_enabled,
+            window_limiter(config, per_second, 1.0, enabled=enabled) if per_second else None
+        )
+        super().__init__(
+            config,
+            served=served,
+            oauth=OAuthStore(
+                access_token_ttl=config.access_token_ttl,
+                rotate_refresh_tokens=False,
                 clock=config.clock,
-            )
-            if per_second
-            else None
+                access_token_factory=_access_token,
+                refresh_token_factory=_refresh_token,
+            ),
+            rate_limiter=self.limiter,
+            reset_data=self.store.reset,
+            linked_limiters=(self.search_limiter,) if self.search_limiter else (),
         )
         self.policy = HubSpotPolicy(
-            config=config,
-            counters=self.counters,
-            faults=self.faults,
-            oauth=self.oauth,
-            limiter=self.limiter,
-            search_limiter=self.search_limiter,
-        )
-        self.controls = EmulatorControls(
-            faults=self.faults,
-            counters=self.counters,
-            rate_limiter=self.limiter,
-            oauth=self.oauth,
-            reset=self.store.reset,
-            linked_limiters=(self.search_limiter,) if self.search_limiter else (),
+            self, config=config, limiter=self.limiter, search_limiter=self.search_limiter
         )
 
     @property
@@ -105,8 +78,3 @@ class HubSpotEmulator:
     def add_owner(self, email: str, first_name: str = "", last_name: str = "") -> str:
         """Add a user to the portal; returns the owner id to put in ``hubspot_owner_id``."""
         return self.store.add_owner(email, first_name, last_name).id
-
-    def reset(self, *, include_tokens: bool = False) -> None:
-        """Fresh portal data, no faults, zero counters, empty rate windows; OAuth grants are
-        kept unless ``include_tokens`` (use ``oauth.revoke_account()`` to test reconnects)."""
-        self.controls.reset_all(include_tokens=include_tokens)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException
 
-from crmsync.emulation import create_control_router, install_policy
+from crmsync.emulation.app import create_emulator_app
 from crmsync.providers.salesforce.emulator import (
     recordpage,
     routes_bulk,
@@ -26,37 +25,31 @@ from crmsync.providers.salesforce.emulator.errors import (
     RecordFailure,
     SalesforceError,
     handle_salesforce_error,
-    handle_unrouted,
     handle_validation_error,
+    unrouted,
 )
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
 
 
 def create_app(config: SalesforceEmulatorConfig | None = None, *, served: bool = False) -> FastAPI:
     """A fresh emulated org; ``app.state.emulator`` is its :class:`SalesforceEmulator`."""
-    emulator = SalesforceEmulator(config or SalesforceEmulatorConfig(), served=served)
-    app = FastAPI(
+    return create_emulator_app(
+        SalesforceEmulator(config or SalesforceEmulatorConfig(), served=served),
         title="Salesforce emulator (crmsync)",
-        docs_url="/_emulator/docs",
-        redoc_url=None,
-        openapi_url="/_emulator/openapi.json",
+        error_handlers=(
+            (SalesforceError, handle_salesforce_error),
+            (RecordFailure, handle_salesforce_error),
+            (RequestValidationError, handle_validation_error),
+        ),
+        unrouted=unrouted,
+        routers=(
+            routes_oauth.router,
+            routes_bulk.router,
+            routes_query.router,
+            routes_tooling.router,
+            routes_replication.router,  # before "/sobjects/{sobject}/{record_id}" takes "updated"
+            routes_sobjects.router,
+            recordpage.router,  # the record page the admin UI links to
+        ),
+        control_router=routes_control.router,
     )
-    app.state.emulator = emulator
-    install_policy(app, emulator.policy)
-    app.add_exception_handler(SalesforceError, handle_salesforce_error)
-    app.add_exception_handler(RecordFailure, handle_salesforce_error)
-    app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.add_exception_handler(HTTPException, handle_unrouted)
-    for module in (
-        routes_oauth,
-        routes_bulk,
-        routes_query,
-        routes_tooling,
-        routes_replication,  # before "/sobjects/{sobject}/{record_id}" takes "updated"
-        routes_sobjects,
-    ):
-        app.include_router(module.router)
-    app.include_router(recordpage.router)  # the record page the admin UI links to
-    app.include_router(create_control_router(emulator.controls))
-    app.include_router(routes_control.router)
-    return app

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -132,13 +131,9 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
     return SalesforceError(400, "JSON_PARSER_ERROR", message).response()
 
 
-async def handle_unrouted(request: Request, exc: Exception) -> Response:
+def unrouted(request: Request, exc: HTTPException) -> Response:
     """A path no route serves is Salesforce's 404 ``NOT_FOUND``, a method a path does not take
-    its 405 ``METHOD_NOT_ALLOWED`` naming the allowed ones; control routes keep FastAPI's."""
-    if not isinstance(exc, HTTPException):
-        raise exc
-    if request.url.path.startswith(CONTROL_PREFIX) or exc.status_code not in (404, 405):
-        return await http_exception_handler(request, exc)
+    its 405 ``METHOD_NOT_ALLOWED`` naming the allowed ones."""
     if exc.status_code == 404:
         return not_found().response()
     allowed = (exc.headers or {}).get("Allow", "")

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord
+from crmsync.emulation.harness import CrmRecord, HarnessControls
 from crmsync.providers.salesforce.emulator.app import create_app
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
@@ -29,6 +29,12 @@ WRITES = (
     f"PATCH {DATA}/sobjects/",
     f"PUT {DATA}/jobs/ingest/",
 )
+
+
+def is_write_call(key: str) -> bool:
+    return key.startswith(WRITES)
+
+
 INSTANCE_URL = SalesforceEmulatorConfig.instance_url
 REQUIRED = {"LastName": "[not provided]", "Company": "[not provided]"}
 """What a Lead needs to be created, as crmsync fills it when the person has none."""
@@ -55,7 +61,7 @@ def lead_fields(app: AppNames) -> dict[str, str]:
     }
 
 
-class SalesforceHarness:
+class SalesforceHarness(HarnessControls):
     duplicate_email_outcome = "synced"
     consent_choices: dict[str, str] = {}
     extra_hosts: tuple[str, ...] = (urlsplit(INSTANCE_URL).hostname or "",)
@@ -78,6 +84,7 @@ class SalesforceHarness:
         self.emulator: SalesforceEmulator = self.app.state.emulator
         self.client_id = self.config.client_id
         self.client_secret = self.config.client_secret
+        super().__init__(self.emulator, is_write_call)
         self.owner_fallback: str | None = self.emulator.admin_id
 
     def uninstall_package(self) -> None:
@@ -129,20 +136,3 @@ class SalesforceHarness:
         for required, placeholder in REQUIRED.items():
             fields.setdefault(required, placeholder)
         return str(self.emulator.store.create("Lead", fields, self._by_hand())["Id"])
-
-    def write_calls(self) -> int:
-        by_endpoint = self.emulator.counters.snapshot()["by_endpoint"]
-        assert isinstance(by_endpoint, dict)
-        return sum(int(n) for key, n in by_endpoint.items() if key.startswith(WRITES))
-
-    def expire_access_tokens(self) -> None:
-        self.emulator.oauth.expire_access_tokens()
-
-    def revoke_tokens(self) -> None:
-        self.emulator.oauth.revoke_account()
-
-    def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
-        self.emulator.faults.configure(rates=rates, seed=seed)
-
-    def faults_injected(self) -> dict[str, int]:
-        return {str(kind): int(n) for kind, n in self.emulator.faults.counts().items()}

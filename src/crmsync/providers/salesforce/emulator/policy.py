@@ -15,17 +15,9 @@ from collections.abc import Mapping
 from fastapi import Request
 from starlette.responses import Response
 
-from crmsync.emulation import (
-    ALL_FAULTS,
-    SERVER_FAULTS,
-    AccessToken,
-    FaultInjector,
-    FaultKind,
-    OAuthStore,
-    RequestCounters,
-    RouteInfo,
-    TokenStatus,
-)
+from crmsync.emulation import AccessToken, FaultKind, RouteInfo, TokenStatus
+from crmsync.emulation.policy import PolicyBase
+from crmsync.emulation.state import ToolkitParts
 from crmsync.providers.salesforce.emulator.allocation import DailyAllocation
 from crmsync.providers.salesforce.emulator.errors import (
     invalid_session,
@@ -37,19 +29,14 @@ from crmsync.providers.salesforce.emulator.errors import (
 API_PREFIX = "/services/data/"
 IDENTITY_PREFIX = "/id/"
 TOKEN_PATH = "/services/oauth2/token"
-NO_FAULTS: frozenset[FaultKind] = frozenset()
 _VERSION = re.compile(r"^v(\d{2})\.0$")
 OLDEST_VERSION, NEWEST_VERSION = 31, 62
 DAILY_LIMIT_MESSAGE = "TotalRequests Limit exceeded."
 CONCURRENT_LIMIT_MESSAGE = "ConcurrentPerOrgLongTxn Limit exceeded."
 
 
-def bearer(request: Request) -> str | None:
-    """Salesforce takes ``Bearer <token>`` (and the older ``OAuth <token>``)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() not in ("bearer", "oauth"):
-        return None
-    return token.strip() or None
+SCHEMES = frozenset({"bearer", "oauth"})
+"""Salesforce takes ``Bearer <token>`` (and the older ``OAuth <token>``)."""
 
 
 def supported_version(version: str) -> bool:
@@ -57,38 +44,13 @@ def supported_version(version: str) -> bool:
     return match is not None and OLDEST_VERSION <= int(match.group(1)) <= NEWEST_VERSION
 
 
-class SalesforcePolicy:
+class SalesforcePolicy(PolicyBase):
     """The :class:`~crmsync.emulation.EmulationPolicy` of the Salesforce emulator."""
 
-    def __init__(
-        self,
-        *,
-        org_id: str,
-        counters: RequestCounters,
-        faults: FaultInjector,
-        oauth: OAuthStore,
-        allocation: DailyAllocation,
-    ) -> None:
+    def __init__(self, parts: ToolkitParts, *, org_id: str, allocation: DailyAllocation) -> None:
+        super().__init__(parts, api_prefixes=(API_PREFIX,), token_path=TOKEN_PATH)
         self.org_id = org_id
-        self._counters = counters
-        self._faults = faults
-        self.oauth = oauth
         self.allocation = allocation
-
-    @property
-    def counters(self) -> RequestCounters:
-        return self._counters
-
-    @property
-    def faults(self) -> FaultInjector:
-        return self._faults
-
-    def fault_kinds(self, route: RouteInfo) -> frozenset[FaultKind]:
-        if route.template.startswith(API_PREFIX):
-            return ALL_FAULTS
-        if route.template == TOKEN_PATH:
-            return SERVER_FAULTS
-        return NO_FAULTS
 
     def usage_header(self) -> dict[str, str]:
         used = self.allocation.used(self.org_id)
@@ -100,8 +62,7 @@ class SalesforcePolicy:
         return server_error(int(kind.value))
 
     def session(self, request: Request) -> AccessToken | None:
-        token = bearer(request)
-        status, access = self.oauth.check_access_token(token) if token else (None, None)
+        status, access = self.check_bearer(request, SCHEMES)
         return access if status is TokenStatus.VALID else None
 
     def admit(self, request: Request, route: RouteInfo) -> Response | Mapping[str, str]:

@@ -26,9 +26,8 @@ from crmsync.emulation import (
     OAuthFailure,
     TokenGrant,
     consent_redirect,
-    render_error_page,
 )
-from crmsync.emulation.oauth_routes import form_text
+from crmsync.emulation.oauth_routes import error_page, form_fields, form_text, given_fields
 from crmsync.providers.salesforce.emulator.common import EmulatorDep
 from crmsync.providers.salesforce.emulator.errors import not_found, oauth_error
 from crmsync.providers.salesforce.emulator.policy import NEWEST_VERSION
@@ -68,10 +67,8 @@ router = APIRouter(route_class=EmulatedRoute, tags=["oauth"])
 
 
 def _error_page(error: str, description: str) -> HTMLResponse:
-    html = render_error_page(
-        "Salesforce", "Remote Access Error", f"error={error}&error_description={description}", BRAND
-    )
-    return HTMLResponse(html, status_code=400)
+    message = f"error={error}&error_description={description}"
+    return error_page("Salesforce", "Remote Access Error", message, BRAND)
 
 
 def _authorize_problem(emulator: SalesforceEmulator, params: dict[str, str]) -> HTMLResponse | None:
@@ -128,17 +125,17 @@ def authorize_page(request: Request, emulator: EmulatorDep) -> HTMLResponse:
     problem = _authorize_problem(emulator, params)
     if problem is not None:
         return problem
-    return _login_page(emulator, {k: params[k] for k in _HIDDEN if params.get(k)})
+    return _login_page(emulator, given_fields(params, _HIDDEN))
 
 
 @router.post("/services/oauth2/authorize", response_model=None)
 async def authorize_decision(request: Request, emulator: EmulatorDep) -> Response:
     form = await request.form()
-    params = {name: form_text(form, name) for name in _HIDDEN}
+    params = form_fields(form, _HIDDEN)
     problem = _authorize_problem(emulator, params)
     if problem is not None:
         return problem
-    hidden = {k: v for k, v in params.items() if v}
+    hidden = given_fields(params, _HIDDEN)
     state = params["state"] or None
     if form_text(form, "decision") != ALLOW:
         url = consent_redirect(params["redirect_uri"], error="access_denied", state=state)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from crmsync.emulation import EmulatorControls, FaultInjector, OAuthStore, RequestCounters
+from crmsync.emulation import OAuthStore
+from crmsync.emulation.state import EmulatorState
 from crmsync.providers.salesforce.emulator.allocation import DailyAllocation
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
 from crmsync.providers.salesforce.emulator.ids import KEY_PREFIXES, IdFactory
@@ -20,12 +21,11 @@ from crmsync.providers.salesforce.emulator.store import OrgStore, Row, WriteCont
 KEPT_ON_RESET = ("User", "Organization")
 
 
-class SalesforceEmulator:
+class SalesforceEmulator(EmulatorState):
     """One Salesforce org with one connected app (and, by default, the app's package)."""
 
     def __init__(self, config: SalesforceEmulatorConfig, *, served: bool = False) -> None:
         self.config = config
-        self.served = served
         self.ids = IdFactory()
         self.org_id = self.ids.org_id()
         self.store = OrgStore(
@@ -51,39 +51,26 @@ class SalesforceEmulator:
         self.jobs.polls_in_progress = config.bulk_polls_in_progress
         self.jobs.fail_after = config.bulk_fail_after
         self.cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
-        self.counters = RequestCounters()
-        self.faults = FaultInjector(
-            served=served,
-            seed=config.fault_seed,
-            timeout_sleep_seconds=config.timeout_sleep_seconds,
-        )
-        self.oauth = OAuthStore(
-            access_token_ttl=config.session_seconds,
-            rotate_refresh_tokens=config.rotate_refresh_tokens,
-            clock=config.clock,
-            access_token_factory=self._access_token,
-            refresh_token_factory=lambda: "5Aep861" + secrets.token_urlsafe(60),
-        )
         self.allocation = DailyAllocation(
             max_requests=config.daily_allocation,
             interval_seconds=config.allocation_window_seconds,
             enabled=config.allocation_enabled,
             clock=config.clock,
         )
-        self.policy = SalesforcePolicy(
-            org_id=self.org_id,
-            counters=self.counters,
-            faults=self.faults,
-            oauth=self.oauth,
-            allocation=self.allocation,
-        )
-        self.controls = EmulatorControls(
-            faults=self.faults,
-            counters=self.counters,
+        super().__init__(
+            config,
+            served=served,
+            oauth=OAuthStore(
+                access_token_ttl=config.session_seconds,
+                rotate_refresh_tokens=config.rotate_refresh_tokens,
+                clock=config.clock,
+                access_token_factory=self._access_token,
+                refresh_token_factory=lambda: "5Aep861" + secrets.token_urlsafe(60),
+            ),
             rate_limiter=self.allocation,
-            oauth=self.oauth,
-            reset=self.reset_data,
+            reset_data=self.reset_data,
         )
+        self.policy = SalesforcePolicy(self, org_id=self.org_id, allocation=self.allocation)
 
     def _access_token(self) -> str:
         """Shaped like Salesforce's session ids: the 15-character org id, ``!``, opaque."""
