@@ -1,15 +1,11 @@
-"""Fixtures for the emulator tests: the anyio backend, a clock tests move by hand, and a
-HubSpot portal connected through OAuth."""
+"""Fixtures for the emulation toolkit's tests: the anyio backend and a clock tests move by
+hand."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
 
 import pytest
 
 from crmsync.emulation import ManualClock
-from crmsync.providers.hubspot.emulator import HubSpotEmulatorConfig, create_app
-from tests.emulators.hubspot_portal import Portal, client_for, connect
 
 
 @pytest.fixture
@@ -20,10 +16,3 @@ def anyio_backend() -> str:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
-
-
-@pytest.fixture
-async def portal(anyio_backend: str, clock: ManualClock) -> AsyncIterator[Portal]:
-    app = create_app(HubSpotEmulatorConfig(clock=clock))
-    async with client_for(app) as client:
-        yield Portal(client, app.state.emulator, await connect(client), clock)

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from crmsync.providers.hubspot.emulator import HubSpotEmulator, HubSpotEmulatorConfig, create_app
-from tests.emulators.hubspot_portal import (
+from tests.providers.hubspot.hubspot_portal import (
     CLIENT,
     PERSON_ID,
     REDIRECT,

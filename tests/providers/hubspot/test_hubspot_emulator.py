@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.emulators.hubspot_portal import (
+from tests.providers.hubspot.hubspot_portal import (
     CLIENT,
     PERSON_ID,
     REDIRECT,

@@ -28,7 +28,7 @@ from hubspot.crm.properties.exceptions import ApiException as PropertiesError
 
 from crmsync.cli.serving import ServerThread
 from crmsync.providers.hubspot.emulator import HubSpotEmulator, HubSpotEmulatorConfig, create_app
-from tests.emulators.hubspot_portal import CLIENT, REDIRECT, SCOPES
+from tests.providers.hubspot.hubspot_portal import CLIENT, REDIRECT, SCOPES
 
 PERSON_ID = "acme_person_id"
 
