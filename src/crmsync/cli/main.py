@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import warnings
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from crmsync.settings import get_settings, new_api_key
+
+if TYPE_CHECKING:  # the session type only: the CLI imports the database when a command runs
+    from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 # authlib's httpx integration announces a successor package at import; not actionable here.
 warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -161,33 +167,18 @@ def user_create(
     user_id: Annotated[str | None, typer.Option("--id", help="Default: generated.")] = None,
 ) -> None:
     """Create a user of an organisation; they sign in to the admin UI (password hashed)."""
-    from pydantic import ValidationError
-
     from crmsync.api.schemas import UserIn
-    from crmsync.db.migrate import upgrade
-    from crmsync.db.session import Database
-    from crmsync.errors import InputError
     from crmsync.services.orgs import create_user
 
-    try:
-        data = UserIn(id=user_id, email=email, name=name, role=role, password=password)
-    except ValidationError as exc:
-        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
-        console.print(f"[red]{problems}[/]")
-        raise typer.Exit(2) from None
-    settings = get_settings()
-    upgrade(settings.resolved_database_url)
-    db = Database(settings.resolved_database_url)
-    try:
-        with db.session() as session:
-            user = create_user(session, org, data)
-            summary = f"{user.role} {user.email} (id {user.id}) in organisation {user.org_id}"
-    except InputError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from None
-    finally:
-        db.dispose()
-    console.print(f"created {summary}")
+    data = _validated(
+        lambda: UserIn(id=user_id, email=email, name=name, role=role, password=password)
+    )
+
+    def create(session: Session) -> str:
+        user = create_user(session, org, data)
+        return f"{user.role} {user.email} (id {user.id}) in organisation {user.org_id}"
+
+    console.print(f"created {_on_database(create)}")
 
 
 Org = Annotated[str, typer.Option(help="The organisation's id.")]
@@ -227,33 +218,48 @@ def user_enable(org: Org, email: Email) -> None:
 def _change_user(org: str, email: str, change: dict[str, object], done: str) -> None:
     """Applies ``change`` (a ``UserPatch``) to the org's user with this email, as the host
     API's ``PATCH /api/v1/orgs/{org}/users/{id}`` does."""
-    from pydantic import ValidationError
-
     from crmsync.api.schemas import UserPatch
-    from crmsync.db.migrate import upgrade
-    from crmsync.db.session import Database
-    from crmsync.errors import InputError
     from crmsync.services.orgs import find_user, update_user
 
+    data = _validated(lambda: UserPatch.model_validate(change))
+
+    def apply(session: Session) -> str:
+        user = update_user(session, find_user(session, org, email), data)
+        return f"{user.email} (id {user.id}) in organisation {user.org_id}"
+
+    console.print(f"{done} {_on_database(apply)}")
+
+
+def _validated(build: Callable[[], T]) -> T:
+    """The command's input as a schema, or its problems printed and exit status 2."""
+    from pydantic import ValidationError
+
     try:
-        data = UserPatch.model_validate(change)
+        return build()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         console.print(f"[red]{problems}[/]")
         raise typer.Exit(2) from None
-    settings = get_settings()
-    upgrade(settings.resolved_database_url)
-    db = Database(settings.resolved_database_url)
+
+
+def _on_database(work: Callable[[Session], str]) -> str:
+    """Run ``work`` in one transaction on the configured database (migrated first); refused
+    input is printed with exit status 1."""
+    from crmsync.db.migrate import upgrade
+    from crmsync.db.session import Database
+    from crmsync.errors import InputError
+
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    db = Database(url)
     try:
         with db.session() as session:
-            user = update_user(session, find_user(session, org, email), data)
-            summary = f"{user.email} (id {user.id}) in organisation {user.org_id}"
+            return work(session)
     except InputError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
     finally:
         db.dispose()
-    console.print(f"{done} {summary}")
 
 
 @app.command()
