@@ -19,6 +19,7 @@ from crmsync.engine.queue import (
 )
 from crmsync.engine.runtime import Runtime
 from crmsync.settings import Settings
+from crmsync.web import install as install_web
 
 
 @dataclass
@@ -27,6 +28,13 @@ class Service:
     runtime: Runtime
     queue: TaskQueue
     consumer: EmbeddedConsumer | None = None
+
+
+def create_product_app(rt: Runtime) -> FastAPI:
+    """The host API with the admin UI (sign-in, Settings → Integrations, logs) beside it."""
+    app = create_app(rt)
+    install_web(app, rt)
+    return app
 
 
 def build_service(
@@ -41,7 +49,7 @@ def build_service(
     if rt.db.engine.dialect.name == "sqlite":
         upgrade(settings.resolved_database_url)
     queue = create_queue(rt)
-    app = create_app(rt)
+    app = create_product_app(rt)
     service = Service(app=app, runtime=rt, queue=queue)
 
     @asynccontextmanager

@@ -71,3 +71,21 @@ def test_the_domain_imports_nothing_else_of_crmsync() -> None:
             ]
     assert len(list(package.glob("*.py"))) >= 3
     assert outside == []
+
+
+def test_the_host_api_imports_nothing_of_the_admin_ui() -> None:
+    """Layers point one way: the service assembly composes the API and the admin UI."""
+    import ast
+    from pathlib import Path
+
+    import crmsync.api
+
+    package = Path(crmsync.api.__file__).parent
+    found = [
+        f"{module.relative_to(package)}: {node.module}"
+        for module in sorted(package.rglob("*.py"))
+        for node in ast.walk(ast.parse(module.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("crmsync.web")
+    ]
+    assert len(list(package.rglob("*.py"))) >= 5
+    assert found == []

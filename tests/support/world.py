@@ -13,7 +13,6 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from crmsync.api.app import create_app
 from crmsync.db import migrate
 from crmsync.db.session import Database
 from crmsync.db.tables import Connection
@@ -25,6 +24,7 @@ from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import Vault
 from crmsync.providers.catalog import BUILTIN
 from crmsync.providers.emulators import emulator
+from crmsync.service import create_product_app
 from crmsync.settings import Settings
 from tests.support.consent import consent
 from tests.support.routing import HostRouter
@@ -74,7 +74,9 @@ class World:
         self.kicks: list[str] = []
         self.crm_admin_id: str | None = None
         self.rt.kick = self.kicks.append
-        self.api = TestClient(create_app(self.rt), headers={"Authorization": f"Bearer {API_KEY}"})
+        self.api = TestClient(
+            create_product_app(self.rt), headers={"Authorization": f"Bearer {API_KEY}"}
+        )
         self.runner = SyncRunner(self.rt)
 
     # -- host actions ---------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Builds the FastAPI application around a Runtime."""
+"""Builds the host API's FastAPI application around a Runtime. It knows nothing of the admin
+UI: the service assembly (``crmsync.service.create_product_app``) installs that beside it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from crmsync.api.routes import connection, health, host, oauth
 from crmsync.api.schemas import errors
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import ConnectorError, InputError
-from crmsync.web import install as install_web
 
 
 def _printable(text: str) -> str:
@@ -44,7 +44,6 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(host.router)
     app.include_router(connection.router)
     app.include_router(oauth.router)
-    install_web(app, rt)  # the admin UI: sign-in, Settings → Integrations, logs
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

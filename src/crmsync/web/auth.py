@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from crmsync.api.deps import RuntimeDep
+from crmsync.browser import BINDING, new_binding
 from crmsync.db.tables import Org, User
 from crmsync.domain.enums import Role
 from crmsync.engine.runtime import Runtime
@@ -81,14 +82,6 @@ def add_session_middleware(app: Any, settings: Settings) -> None:
     )
 
 
-def session_binding(request: Request) -> str | None:
-    """The browser session's OAuth binding (None outside a browser session, e.g. host API)."""
-    if "session" not in request.scope:
-        return None
-    value = request.session.get("bind")
-    return str(value) if value else None
-
-
 def wants_json(request: Request) -> bool:
     return request.headers.get("x-requested-with") == "fetch" or request.headers.get(
         "accept", ""
@@ -110,10 +103,12 @@ def sign_in(request: Request, user: User) -> None:
     """A fresh session (no fixation): new CSRF token and OAuth binding."""
     request.session.clear()
     request.session.update(
-        uid=user.id,
-        gen=user.session_generation,
-        csrf=secrets.token_urlsafe(32),
-        bind=secrets.token_urlsafe(32),
+        {
+            "uid": user.id,
+            "gen": user.session_generation,
+            "csrf": secrets.token_urlsafe(32),
+            BINDING: new_binding(),
+        }
     )
 
 

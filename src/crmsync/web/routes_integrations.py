@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from crmsync.api.deps import RuntimeDep
+from crmsync.browser import session_binding
 from crmsync.errors import ConnectorError, CrmSyncError, NotFound
 from crmsync.services import connections
 from crmsync.services.operations import connection_status
@@ -17,7 +18,6 @@ from crmsync.web.auth import (
     CsrfChecked,
     CurrentUser,
     flash,
-    session_binding,
     wants_json,
 )
 from crmsync.web.cards import live_status, provider_cards, provider_logo, unlocked_people

@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse
 
 from crmsync.api.deps import RuntimeDep
 from crmsync.api.schemas import text_problem
+from crmsync.browser import session_binding
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import ConnectorError, InputError
 from crmsync.services import connections
-from crmsync.web.auth import session_binding
 
 router = APIRouter(tags=["oauth"])
 DENIED = "access_denied"
