@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -146,3 +146,11 @@ def _fan_out(session: Session, person_ids: Sequence[str]) -> tuple[int, list[str
         outbox.enqueue(session, conn.id, people, Lane.REFRESH)
         queued[conn.id] = len(people)
     return sum(queued.values()), list(queued)
+
+
+def unlocked_people(session: Session, org_id: str) -> int:
+    """How many people the org's users have unlocked (the card's total)."""
+    count = session.scalar(
+        select(func.count(distinct(Unlock.person_id))).where(Unlock.org_id == org_id)
+    )
+    return int(count or 0)

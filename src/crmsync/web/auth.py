@@ -18,25 +18,20 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from crmsync.api.deps import RuntimeDep
 from crmsync.browser import BINDING, new_binding
-from crmsync.db.tables import Org, User
+from crmsync.db.tables import User
 from crmsync.domain.enums import Role
 from crmsync.engine.runtime import Runtime
-from crmsync.services.orgs import end_sessions
-from crmsync.services.passwords import hash_password, verify_password
+from crmsync.services.signin import end_session, live_user
 from crmsync.settings import Settings
 
 COOKIE = "crmsync_session"
 MAX_AGE = 7 * 24 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-"""Verified against when no user matches, so a wrong email costs as long as a wrong password."""
 
 
 class SignInRequired(Exception):
@@ -89,16 +84,6 @@ def wants_json(request: Request) -> bool:
 
 
 # -- signing in and out ---------------------------------------------------------------------
-def authenticate(session: Session, email: str, password: str) -> list[User]:
-    """Every enabled user with this email whose password matches (an email may exist in
-    several orgs). A disabled user is refused like a wrong password: no more is said."""
-    users = session.scalars(select(User).where(User.email == email.strip().lower())).all()
-    if not users:
-        verify_password(password, _DUMMY_HASH)
-        return []
-    return [u for u in users if verify_password(password, u.password_hash) and not u.disabled]
-
-
 def sign_in(request: Request, user: User) -> None:
     """A fresh session (no fixation): new CSRF token and OAuth binding."""
     request.session.clear()
@@ -121,9 +106,7 @@ def sign_out(request: Request, rt: Runtime) -> None:
     if not user_id:
         return
     with rt.db.session() as session:
-        user = session.get(User, user_id)
-        if user is not None and user.session_generation == generation:
-            end_sessions(user)
+        end_session(session, user_id, generation)
 
 
 def csrf_token(request: Request) -> str:
@@ -149,17 +132,12 @@ def current_user(request: Request, rt: RuntimeDep) -> WebUser:
     if not user_id:
         raise SignInRequired()
     with rt.db.session() as session:
-        row = session.get(User, user_id)
-        org = session.get(Org, row.org_id) if row is not None else None
-        if row is None or org is None or not _live(row, request.session.get("gen")):
+        live = live_user(session, user_id, request.session.get("gen"))
+        if live is None:
             request.session.clear()
             raise SignInRequired()
+        row, org = live
         return WebUser(row.id, row.org_id, org.name, row.email, row.name, row.role)
-
-
-def _live(user: User, generation: object) -> bool:
-    """Whether a session signed in at ``generation`` still stands for ``user``."""
-    return bool(user.password_hash) and not user.disabled and user.session_generation == generation
 
 
 CurrentUser = Annotated[WebUser, Depends(current_user)]

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from crmsync.api.schemas import ConnectionOut
 from crmsync.branding import branded
 from crmsync.connectors.spec import ProviderSpec
-from crmsync.db.tables import Unlock
 from crmsync.engine.runtime import Runtime
 from crmsync.services.connections import active_connection
 from crmsync.services.operations import connection_status
@@ -106,13 +104,6 @@ def provider_logo(rt: Runtime, name: str) -> Path | None:
         return None
     path = Path(module.__file__).parent / "logo.svg"
     return path if path.is_file() else None
-
-
-def unlocked_people(session: Session, org_id: str) -> int:
-    count = session.scalar(
-        select(func.count(distinct(Unlock.person_id))).where(Unlock.org_id == org_id)
-    )
-    return int(count or 0)
 
 
 def provider_cards(rt: Runtime, session: Session, org_id: str) -> list[ProviderCard]:

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from crmsync.api.deps import RuntimeDep
-from crmsync.db.tables import Org
-from crmsync.web.auth import CsrfChecked, authenticate, sign_in, sign_out
+from crmsync.services.signin import matching_users, org_names
+from crmsync.web.auth import CsrfChecked, sign_in, sign_out
 from crmsync.web.views import render
 
 router = APIRouter(include_in_schema=False)
@@ -155,7 +155,7 @@ def signin(
         error = "Too many failed attempts. Wait a few minutes, then try again."
         return render(request, rt, "signin.html", {**context, "error": error}, status_code=429)
     with rt.db.session() as session:
-        users = authenticate(session, email, password) if email and password else []
+        users = matching_users(session, email, password) if email and password else []
         if org:
             users = [u for u in users if u.org_id == org]
         if not users:
@@ -163,7 +163,8 @@ def signin(
             error = "That email and password don't match an account."
             return render(request, rt, "signin.html", {**context, "error": error}, status_code=401)
         if len(users) > 1:
-            orgs = [(u.org_id, session.get_one(Org, u.org_id).name) for u in users]
+            names = org_names(session, [u.org_id for u in users])
+            orgs = [(u.org_id, names[u.org_id]) for u in users]
             choose = {**context, "orgs": orgs, "error": ""}
             return render(request, rt, "signin.html", choose)
         throttle.succeeded(key, address)

@@ -13,6 +13,7 @@ from crmsync.browser import session_binding
 from crmsync.errors import ConnectorError, CrmSyncError, NotFound
 from crmsync.services import connections
 from crmsync.services.operations import connection_status
+from crmsync.services.people import unlocked_people
 from crmsync.web.auth import (
     AdminUser,
     CsrfChecked,
@@ -20,7 +21,7 @@ from crmsync.web.auth import (
     flash,
     wants_json,
 )
-from crmsync.web.cards import live_status, provider_cards, provider_logo, unlocked_people
+from crmsync.web.cards import live_status, provider_cards, provider_logo
 from crmsync.web.views import render
 
 PAGE = "/settings/integrations"
