@@ -96,3 +96,13 @@ class ChangePage:
     cursor: str | None
     more: bool = False
     """More changes are ready now: read again from ``cursor`` at once."""
+
+    @classmethod
+    def of_records(cls, records: list[RemoteRecord], since: str | None, more: bool) -> ChangePage:
+        """A page of records read in stamp order: each one upserted, and the cursor at the
+        last one's stamp (``since`` when none came)."""
+        changes = [
+            Change(ChangeKind.UPSERTED, r.crm_id, r.modified_at or "", record=r) for r in records
+        ]
+        last = records[-1].modified_at if records else None
+        return cls(changes, cursor=last or since, more=more)

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from crmsync.domain.records import (
-    Change,
-    ChangeKind,
     ChangePage,
     FieldDescription,
     FieldKind,
@@ -71,11 +69,7 @@ async def read_changes(
         ]
     page = await client.search(body)
     records = [remote_record(c, fields) for c in page.get("results", [])]
-    changes = [
-        Change(ChangeKind.UPSERTED, r.crm_id, r.modified_at or "", record=r) for r in records
-    ]
-    last = records[-1].modified_at if records else None
-    return ChangePage(changes, cursor=last or cursor, more=bool(page.get("paging")))
+    return ChangePage.of_records(records, cursor, more=bool(page.get("paging")))
 
 
 def describe(properties: list[dict[str, Any]]) -> list[FieldDescription]:

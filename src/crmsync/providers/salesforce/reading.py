@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from crmsync.domain.records import (
-    Change,
-    ChangeKind,
     ChangePage,
     FieldDescription,
     FieldKind,
@@ -86,11 +84,7 @@ async def read_changes(
         f"ORDER BY {MODIFIED} ASC, Id ASC LIMIT {CHANGES_PER_READ}"
     )
     records = [remote_record(row, fields) for row in await client.query(soql)]
-    changes = [
-        Change(ChangeKind.UPSERTED, r.crm_id, r.modified_at or "", record=r) for r in records
-    ]
-    last = records[-1].modified_at if records else None
-    return ChangePage(changes, cursor=last or cursor, more=len(records) == CHANGES_PER_READ)
+    return ChangePage.of_records(records, cursor, more=len(records) == CHANGES_PER_READ)
 
 
 def describe(fields: list[dict[str, Any]]) -> list[FieldDescription]:
