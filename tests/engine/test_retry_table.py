@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -78,9 +79,10 @@ def test_retry_after_is_read_in_seconds_and_as_an_http_date(
 
 
 @pytest.mark.parametrize("parse", [hubspot_problem, close_problem, highlevel_problem])
-def test_every_provider_reads_the_wait_a_503_names(parse: object) -> None:
-    problem = parse(_unavailable("45"))  # type: ignore[operator]
-    assert isinstance(problem, ApiProblem) and problem.retry_after == 45.0
+def test_every_provider_reads_the_wait_a_503_names(
+    parse: Callable[[httpx.Response], ApiProblem],
+) -> None:
+    assert parse(_unavailable("45")).retry_after == 45.0
 
 
 def test_the_engine_never_retries_sooner_than_a_503_asked() -> None:

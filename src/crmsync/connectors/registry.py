@@ -7,7 +7,7 @@ one line there. Emulators are not providers: they are listed apart
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crmsync.connectors.base import Connector
@@ -45,6 +45,3 @@ class Providers:
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
-
-    def __iter__(self) -> Iterator[Provider]:
-        return iter(self._by_name.values())

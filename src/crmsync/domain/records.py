@@ -36,8 +36,6 @@ class FieldKind(StrEnum):
     MULTI_PICKLIST = "multi_picklist"
     REFERENCE = "reference"
     """An id of another record (an owner, a parent company)."""
-    LIST = "list"
-    """Several values of one kind (Close's emails and phones)."""
     OTHER = "other"
 
 
