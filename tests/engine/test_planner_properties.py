@@ -8,20 +8,23 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmsync.domain.enums import Direction, System
-from crmsync.engine.planner import MappedField, after_write, desired_fields, plan_write
+from crmsync.domain.mapping import APP, FieldMap, FieldMaps, ValueKind
+from crmsync.engine.planner import after_write, desired_fields, plan_write
 
-MAPPINGS = [
-    MappedField("person_id", "pid", Direction.PUSH, System.APP),
-    MappedField("profile_url", "purl", Direction.PUSH, System.APP),
-    MappedField("title", "title", Direction.PUSH, System.APP),
-    MappedField("company", "company", Direction.PUSH, System.APP),
-    MappedField("owner", "owner", Direction.PUSH, System.APP),
-]
+MAPPINGS = FieldMaps.of(
+    [
+        FieldMap("person_id", "pid", ValueKind.KEY, APP, identity=True),
+        FieldMap("profile_url", "purl", ValueKind.TEXT, APP, identity=True),
+        FieldMap("title", "title", ValueKind.TEXT, APP),
+        FieldMap("company", "company", ValueKind.TEXT, APP),
+        FieldMap("owner", "owner", ValueKind.USER, APP),
+    ]
+)
+USERS = {"u1@acme.test": "o1", "u2@acme.test": "o2"}
 texts = st.one_of(st.none(), st.sampled_from(["", "a", "b", "c"]))
 step = st.tuples(
     st.fixed_dictionaries({"title": texts, "company": texts, "profile_url": texts}),
-    st.one_of(st.none(), st.sampled_from(["o1", "o2"])),
+    st.one_of(st.none(), st.sampled_from(["u1@acme.test", "U2@acme.test", "u3@acme.test"])),
     st.booleans(),  # preserve manual edits
     st.booleans(),  # the write lands (False: lost, retried later)
 )
@@ -33,7 +36,7 @@ def test_written_state_tracks_the_crm(steps: list[Any]) -> None:
     crm: dict[str, Any] = {}
     written: dict[str, Any] | None = None
     for values, owner, preserve, lands in steps:
-        desired = desired_fields({"person_id": "p", **values}, MAPPINGS, owner)
+        desired = desired_fields({"person_id": "p", "owner": owner, **values}, MAPPINGS, USERS)
         plan = plan_write(desired, MAPPINGS, written, preserve)
         if plan.unchanged or not lands:
             continue

@@ -6,7 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmsync.domain.enums import Direction, System
+from crmsync.domain.enums import System
+from crmsync.domain.mapping import ValueKind
 from crmsync.errors import Rule
 
 
@@ -43,9 +44,11 @@ class FieldSpec:
 
     app_field: str
     crm_field: str | None
-    kind: str  # standard | equivalent | custom | skipped
-    direction: Direction = Direction.PUSH
+    provided_as: str  # standard | equivalent | custom | skipped: how the CRM has the field
+    kind: ValueKind = ValueKind.TEXT
     source_of_truth: System = System.APP
+    """Which side of the flow owns the field; seeded as ``APP`` or the connection's id."""
+    identity: bool = False
     note: str = ""
 
 
@@ -134,6 +137,3 @@ APP_FIELDS: tuple[str, ...] = (
     "owner",
 )
 """Every field a Person offers a mapping. ``email``/``phone`` are the first of their lists."""
-
-IDENTITY_FIELDS: frozenset[str] = frozenset({"person_id", "profile_url"})
-"""Written on every change even when manual edits are preserved."""

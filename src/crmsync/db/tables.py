@@ -22,7 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crmsync.db.types import Timestamp
-from crmsync.domain.enums import ConnectionStatus, Direction, OpStatus, Role, System, WorkStatus
+from crmsync.domain.enums import ConnectionStatus, Direction, OpStatus, Role, WorkStatus
+from crmsync.domain.mapping import APP, ValueKind
 
 
 def utcnow() -> datetime:
@@ -145,19 +146,32 @@ Index(
 )
 
 
+class Flow(Base):
+    """What syncs between two endpoints of one org: ``source`` (``domain.mapping.APP`` or a
+    connection id) is written into ``target`` (a connection) and read back from it."""
+
+    __tablename__ = "flows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ObjectMapping(Base):
-    """Which app object flows to which CRM object, and in which direction."""
+    """Which local object flows to which CRM object of the flow's target, and which way."""
 
     __tablename__ = "object_mappings"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id"), index=True)
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
-    app_object: Mapped[str] = mapped_column(String(40))
+    local_object: Mapped[str] = mapped_column(String(40))
     crm_object: Mapped[str] = mapped_column(String(80))
     direction: Mapped[str] = mapped_column(String(8), default=Direction.PUSH)
 
 
 class FieldMapping(Base):
-    """One app field to one CRM field, with its direction and owning system."""
+    """One local field to one CRM field: its value kind and the endpoint that owns it."""
 
     __tablename__ = "field_mappings"
     __table_args__ = (UniqueConstraint("object_mapping_id", "app_field"),)
@@ -165,9 +179,11 @@ class FieldMapping(Base):
     object_mapping_id: Mapped[int] = mapped_column(ForeignKey("object_mappings.id"))
     app_field: Mapped[str] = mapped_column(String(80))
     crm_field: Mapped[str | None] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16))  # standard|equivalent|custom|skipped
-    direction: Mapped[str] = mapped_column(String(8), default=Direction.PUSH)
-    source_of_truth: Mapped[str] = mapped_column(String(8), default=System.APP)
+    provided_as: Mapped[str] = mapped_column(String(16))  # standard|equivalent|custom|skipped
+    value_kind: Mapped[str] = mapped_column(String(20), default=ValueKind.TEXT)
+    source_of_truth: Mapped[str] = mapped_column(String(64), default=APP)
+    """An endpoint: ``app`` or the id of the connection whose value wins."""
+    identity: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")
 
 

@@ -18,15 +18,17 @@ from crmsync.connectors.base import RecordWrite, WriteOutcome
 from crmsync.db.bulk import update_by_id, upsert_rows
 from crmsync.db.tables import Connection, Link, naive_utc, utcnow
 from crmsync.domain.enums import OpStatus
+from crmsync.domain.mapping import CONTACT, FieldMaps
 from crmsync.domain.outcomes import Resolution
 from crmsync.engine import outbox
+from crmsync.engine.contacts import contact_values
 from crmsync.engine.oplog import InFlight, OpLog, outcome_change
 from crmsync.engine.outbox import Claimed, ClaimRequest
-from crmsync.engine.planner import after_write, desired_fields, person_values, plan_write
+from crmsync.engine.planner import after_write, desired_fields, plan_write
 from crmsync.engine.reads import (
     first_unlockers,
     links_of,
-    load_mappings,
+    load_flow,
     people_rows,
     preserves_manual_edits,
 )
@@ -72,7 +74,9 @@ class BatchRecorder:
         self.counts: Counter[str] = Counter()
         self.inflight: dict[str, InFlight] = {}
         with rt.db.session() as session:
-            self.mappings = load_mappings(session, conn.id)
+            self.flow = load_flow(session, conn.id)
+        contact = self.flow.object_for(CONTACT)
+        self.mappings = contact.fields if contact is not None else FieldMaps.of(())
 
     def record_and_plan(
         self,
@@ -129,13 +133,14 @@ class BatchRecorder:
                 planned.counts[OpStatus.FAILED] += 1
                 op_rows.append(self._final(item, now, OpStatus.FAILED, "the person is gone"))
                 continue
-            values = person_values(person, self.rt.settings.profile_url_template)
-            owner_id = self.owners.get((owner_emails.get(item.person_id) or "").lower())
-            desired = desired_fields(values, self.mappings, owner_id)
+            values = contact_values(
+                person, owner_emails.get(item.person_id), self.rt.settings.profile_url_template
+            )
+            desired = desired_fields(values, self.mappings, self.owners)
             link = links.get(item.person_id)
             crm_id = link["crm_id"] if link is not None else None
             written = dict(link["written"]) if link is not None and crm_id else None
-            plan = plan_write(desired, self.mappings, written, preserve)
+            plan = plan_write(desired, self.mappings, written, preserve, self.flow.source)
             if plan.unchanged:
                 planned.counts[OpStatus.UNCHANGED] += 1
                 op_rows.append(self._final(item, now, OpStatus.UNCHANGED, plan.reason, crm_id))

@@ -1,5 +1,5 @@
 """What a batch reads: its people, their links, who unlocked each first (the record's owner),
-and the connection's mapped fields.
+and the flow written into the connection, with its mapped fields.
 
 The per-batch reads are Core statements built once, with bound parameters: building the
 expression each time cost more than running it (``first_unlockers`` was a quarter of all
@@ -14,8 +14,17 @@ from sqlalchemy import BindParameter, RowMapping, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from crmsync.db.bulk import table_of
-from crmsync.db.tables import Connection, FieldMapping, Link, ObjectMapping, Person, Unlock, User
-from crmsync.engine.planner import MappedField
+from crmsync.db.tables import (
+    Connection,
+    FieldMapping,
+    Link,
+    ObjectMapping,
+    Person,
+    Unlock,
+    User,
+)
+from crmsync.db.tables import Flow as FlowRow
+from crmsync.domain.mapping import APP, FieldMap, FieldMaps, Flow, ObjectMap, ValueKind
 
 _people, _links, _unlocks, _users = (table_of(m) for m in (Person, Link, Unlock, User))
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
@@ -68,12 +77,38 @@ def preserves_manual_edits(session: Session, connection_id: str) -> bool:
     return bool(session.scalar(_PRESERVE, {"connection_id": connection_id}))
 
 
-def load_mappings(session: Session, connection_id: str) -> list[MappedField]:
-    rows = session.execute(
-        select(FieldMapping)
-        .join(ObjectMapping, ObjectMapping.id == FieldMapping.object_mapping_id)
-        .where(ObjectMapping.connection_id == connection_id, FieldMapping.crm_field.is_not(None))
-    ).scalars()
-    return [
-        MappedField(r.app_field, r.crm_field or "", r.direction, r.source_of_truth) for r in rows
-    ]
+def load_flow(session: Session, connection_id: str) -> Flow:
+    """The flow written into the connection, with its object and field mappings (a connection
+    without one writes nothing: every record plans as unchanged)."""
+    row = session.scalar(select(FlowRow).where(FlowRow.target == connection_id))
+    if row is None:
+        return Flow(id=0, source=APP, target=connection_id, objects=())
+    objects = session.scalars(select(ObjectMapping).where(ObjectMapping.flow_id == row.id))
+    return Flow(
+        id=row.id,
+        source=row.source,
+        target=row.target,
+        objects=tuple(
+            ObjectMap(obj.local_object, obj.crm_object, _field_maps(session, obj.id))
+            for obj in objects
+        ),
+    )
+
+
+def _field_maps(session: Session, object_mapping_id: int) -> FieldMaps:
+    rows = session.scalars(
+        select(FieldMapping).where(
+            FieldMapping.object_mapping_id == object_mapping_id,
+            FieldMapping.crm_field.is_not(None),
+        )
+    )
+    return FieldMaps.of(
+        FieldMap(
+            local_field=r.app_field,
+            crm_field=r.crm_field or "",
+            kind=ValueKind(r.value_kind),
+            source_of_truth=r.source_of_truth,
+            identity=r.identity,
+        )
+        for r in rows
+    )

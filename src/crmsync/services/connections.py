@@ -16,13 +16,15 @@ from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.tables import (
     Connection,
     FieldMapping,
+    Flow,
     OAuthState,
     ObjectMapping,
     WorkItem,
     naive_utc,
     utcnow,
 )
-from crmsync.domain.enums import ConnectionStatus, Lane, OpStatus
+from crmsync.domain.enums import ConnectionStatus, Lane, OpStatus, System
+from crmsync.domain.mapping import APP, CONTACT
 from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS, apply_setup, open_connector
 from crmsync.engine.runtime import Runtime
@@ -264,9 +266,17 @@ def resume_connection(
 
 
 def _seed_mappings(rt: Runtime, session: Session, conn: Connection) -> None:
+    """The app → CRM flow of a new connection, with the provider's default field mappings;
+    a field the spec gives to the CRM is owned by this connection."""
     connector = rt.provider(conn.provider).connector
+    flow = Flow(org_id=conn.org_id, source=APP, target=conn.id)
+    session.add(flow)
+    session.flush()
     obj = ObjectMapping(
-        connection_id=conn.id, app_object="person", crm_object=connector.spec.crm_object
+        flow_id=flow.id,
+        connection_id=conn.id,
+        local_object=CONTACT,
+        crm_object=connector.spec.crm_object,
     )
     session.add(obj)
     session.flush()
@@ -276,9 +286,10 @@ def _seed_mappings(rt: Runtime, session: Session, conn: Connection) -> None:
                 object_mapping_id=obj.id,
                 app_field=field.app_field,
                 crm_field=field.crm_field,
-                kind=field.kind,
-                direction=field.direction,
-                source_of_truth=field.source_of_truth,
+                provided_as=field.provided_as,
+                value_kind=field.kind,
+                source_of_truth=APP if field.source_of_truth is System.APP else conn.id,
+                identity=field.identity,
                 note=field.note,
             )
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.mapping import ValueKind
 
 FIRST_NAME = "contact.first_name"
 LAST_NAME = "contact.last_name"
@@ -76,8 +77,15 @@ def default_fields(app: AppNames) -> list[FieldSpec]:
     custom = CUSTOM_PREFIX
     lead_only = "on the Lead: written when the Lead is created, never updated"
     return [
-        FieldSpec("person_id", custom + person_id_field(app), "custom", note="match key"),
-        FieldSpec("profile_url", custom + profile_url_field(app), "custom"),
+        FieldSpec(
+            "person_id",
+            custom + person_id_field(app),
+            "custom",
+            kind=ValueKind.KEY,
+            identity=True,
+            note="match key",
+        ),
+        FieldSpec("profile_url", custom + profile_url_field(app), "custom", identity=True),
         FieldSpec("first_name", FIRST_NAME, "equivalent", note="joined into the Contact's name"),
         FieldSpec("last_name", LAST_NAME, "equivalent", note="joined into the Contact's name"),
         FieldSpec("email", None, "skipped", note="sent as the first of emails"),
@@ -93,7 +101,13 @@ def default_fields(app: AppNames) -> list[FieldSpec]:
             "country", "lead.addresses.country", "standard", note=f"ISO code only; {lead_only}"
         ),
         FieldSpec("linkedin_url", "contact.urls", "equivalent", note="the Contact's URL"),
-        FieldSpec("owner", custom + owner_field(app), "custom", note="user field, by email"),
+        FieldSpec(
+            "owner",
+            custom + owner_field(app),
+            "custom",
+            kind=ValueKind.USER,
+            note="user field, by email",
+        ),
     ]
 
 

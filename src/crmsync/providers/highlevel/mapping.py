@@ -12,6 +12,7 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.mapping import ValueKind
 
 CUSTOM_PREFIX = "contact."
 NOT_NULLABLE = frozenset({"postalCode", "country"})
@@ -41,8 +42,15 @@ def person_id_key(app: AppNames) -> str:
 def default_fields(app: AppNames) -> list[FieldSpec]:
     custom = {app_field: field_key(name) for app_field, name in custom_fields(app).items()}
     return [
-        FieldSpec("person_id", custom["person_id"], "custom", note="match key: searched by it"),
-        FieldSpec("profile_url", custom["profile_url"], "custom"),
+        FieldSpec(
+            "person_id",
+            custom["person_id"],
+            "custom",
+            kind=ValueKind.KEY,
+            identity=True,
+            note="match key: searched by it",
+        ),
+        FieldSpec("profile_url", custom["profile_url"], "custom", identity=True),
         FieldSpec("first_name", "firstName", "standard"),
         FieldSpec("last_name", "lastName", "standard"),
         FieldSpec("email", "email", "standard", note="the person's first email"),
@@ -56,7 +64,13 @@ def default_fields(app: AppNames) -> list[FieldSpec]:
         FieldSpec("zip", "postalCode", "standard"),
         FieldSpec("country", "country", "standard", note="HighLevel expects ISO codes (US)"),
         FieldSpec("linkedin_url", custom["linkedin_url"], "custom"),
-        FieldSpec("owner", "assignedTo", "standard", note="the location user with that email"),
+        FieldSpec(
+            "owner",
+            "assignedTo",
+            "standard",
+            kind=ValueKind.USER,
+            note="the location user with that email",
+        ),
     ]
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.mapping import ValueKind
 
 
 def person_id_property(app: AppNames) -> str:
@@ -45,8 +46,15 @@ def custom_properties(app: AppNames) -> list[dict[str, Any]]:
 
 def default_fields(app: AppNames) -> list[FieldSpec]:
     return [
-        FieldSpec("person_id", person_id_property(app), "custom", note="match key (unique)"),
-        FieldSpec("profile_url", f"{app.slug}_profile_url", "custom"),
+        FieldSpec(
+            "person_id",
+            person_id_property(app),
+            "custom",
+            kind=ValueKind.KEY,
+            identity=True,
+            note="match key (unique)",
+        ),
+        FieldSpec("profile_url", f"{app.slug}_profile_url", "custom", identity=True),
         FieldSpec("first_name", "firstname", "standard"),
         FieldSpec("last_name", "lastname", "standard"),
         FieldSpec("email", "email", "standard", note="the person's first email"),
@@ -60,7 +68,13 @@ def default_fields(app: AppNames) -> list[FieldSpec]:
         FieldSpec("zip", "zip", "standard"),
         FieldSpec("country", "country", "standard"),
         FieldSpec("linkedin_url", f"{app.slug}_linkedin_url", "custom"),
-        FieldSpec("owner", "hubspot_owner_id", "standard", note="matched by owner email"),
+        FieldSpec(
+            "owner",
+            "hubspot_owner_id",
+            "standard",
+            kind=ValueKind.USER,
+            note="matched by owner email",
+        ),
     ]
 
 

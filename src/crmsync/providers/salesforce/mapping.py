@@ -13,6 +13,7 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames, RecordWrite
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.mapping import ValueKind
 
 NOT_PROVIDED = "[not provided]"
 REQUIRED = ("LastName", "Company")
@@ -84,8 +85,15 @@ def custom_fields(app: AppNames) -> list[dict[str, Any]]:
 
 def default_fields(app: AppNames) -> list[FieldSpec]:
     return [
-        FieldSpec("person_id", person_id_field(app), "custom", note="external ID (unique)"),
-        FieldSpec("profile_url", profile_url_field(app), "custom"),
+        FieldSpec(
+            "person_id",
+            person_id_field(app),
+            "custom",
+            kind=ValueKind.KEY,
+            identity=True,
+            note="external ID (unique)",
+        ),
+        FieldSpec("profile_url", profile_url_field(app), "custom", identity=True),
         FieldSpec("first_name", "FirstName", "standard"),
         FieldSpec("last_name", "LastName", "standard", note=f"required: {NOT_PROVIDED} if none"),
         FieldSpec("email", "Email", "standard", note="the person's first email"),
@@ -99,7 +107,13 @@ def default_fields(app: AppNames) -> list[FieldSpec]:
         FieldSpec("zip", "PostalCode", "standard"),
         FieldSpec("country", "Country", "standard"),
         FieldSpec("linkedin_url", None, "skipped", note="Lead has no LinkedIn field"),
-        FieldSpec("owner", "OwnerId", "standard", note="the active user with the same email"),
+        FieldSpec(
+            "owner",
+            "OwnerId",
+            "standard",
+            kind=ValueKind.USER,
+            note="the active user with the same email",
+        ),
     ]
 
 
