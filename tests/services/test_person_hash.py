@@ -3,13 +3,17 @@ values must hash to the same digest as every earlier release stored (pinned belo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from crmsync.api.schemas import PersonIn
 from crmsync.db.tables import Person
+from crmsync.domain.commands import PersonRecord
+from crmsync.services import people
 from tests.support.world import World, world
 
 # Digests the content hash gave before the services took domain commands (PersonIn dumps).
@@ -64,3 +68,24 @@ def test_a_changed_value_changes_the_hash(w: World) -> None:
     """The pins above can fail: a different value stores a different digest."""
     assert w.api.put("/api/v1/people/p3", json={**ZOE, "title": "CTO"}).status_code == 200
     assert _stored_hash(w, "p3") != ZOE_HASH
+
+
+def test_the_record_hashes_to_the_pinned_digest_without_the_api() -> None:
+    """The service's own hash of a record, as the CLI or a benchmark would build it."""
+    record = PersonRecord(
+        **{
+            **ADA,
+            "first_name": "Ada",
+            "emails": tuple(ADA["emails"]),
+            "phones": ("+44 20 7946 0000",),
+        }
+    )
+    assert people.content_hash(record) == ADA_HASH
+    assert people.content_hash(PersonRecord()) == EMPTY_HASH
+
+
+def test_every_field_of_the_api_body_is_a_field_of_the_record() -> None:
+    """A field added to the API's body but not to the record would be dropped silently."""
+    record_fields = [f.name for f in dataclasses.fields(PersonRecord)]
+    assert sorted(PersonIn.model_fields) == sorted(record_fields)
+    assert dataclasses.asdict(PersonIn.model_validate(ADA).command())["zip"] == "W1"
