@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -35,10 +36,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from crmsync.api.schemas import PersonIn
 from crmsync.cli.serving import free_port
 from crmsync.db.migrate import upgrade
 from crmsync.db.tables import Operation, Org, Person, User, WorkItem
+from crmsync.domain.commands import PersonRecord
 from crmsync.domain.enums import OpStatus
 from crmsync.engine.runtime import Runtime
 from crmsync.services import connections
@@ -276,14 +277,15 @@ def seed_orgs(rt: Runtime, count: int) -> list[str]:
 
 
 def person_fields(number: int, title: str) -> dict[str, Any]:
-    data = PersonIn(
+    data = PersonRecord(
         first_name="Bench",
         last_name=f"Person {number}",
-        emails=[f"person{number}@people.test"],
+        emails=(f"person{number}@people.test",),
         company=f"Company {number % 97}",
         title=title,
     )
-    return {**data.model_dump(), "content_hash": content_hash(data)}
+    values = {**dataclasses.asdict(data), "emails": list(data.emails), "phones": list(data.phones)}
+    return {**values, "content_hash": content_hash(data)}
 
 
 def insert_people(rt: Runtime, rows: list[dict[str, Any]]) -> None:

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from crmsync.api.schemas import PersonIn, UnlockIn
 from crmsync.db.tables import Connection
+from crmsync.domain.commands import PersonRecord, UnlockPerson
 from crmsync.engine.connecting import open_connector
 from crmsync.engine.runtime import Runtime
 from crmsync.services.orgs import record_unlocks
@@ -70,17 +70,17 @@ class LiveUnlocks(threading.Thread):
 
     def unlock(self, n: int) -> Sent:
         person_id = f"live{n:07d}"
-        data = PersonIn(
+        data = PersonRecord(
             first_name="Live",
             last_name=f"Person {n}",
-            emails=[f"live{n}@bench.example"],
+            emails=(f"live{n}@bench.example",),
             company="Live Co",
             title="Unlocked during the backfill",
         )
         with self.rt.db.session() as session:  # PUT /people/{id}: new, nothing queued yet
             upsert_person(session, person_id, data)
         called = time.time()
-        unlock = UnlockIn(person_id=person_id, unlocked_by=self.user_id)
+        unlock = UnlockPerson(person_id=person_id, unlocked_by=self.user_id)
         with self.rt.db.session() as session:  # POST /orgs/{org}/unlocks
             touched = record_unlocks(session, self.org_id, [unlock])[1]
         committed = time.time()

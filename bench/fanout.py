@@ -49,8 +49,8 @@ from bench._cluster import (
 )
 from sqlalchemy import insert, update
 
-from crmsync.api.schemas import PersonIn, UnlockIn
 from crmsync.db.tables import Person, Unlock, utcnow
+from crmsync.domain.commands import PersonRecord, UnlockPerson
 from crmsync.domain.enums import Lane
 from crmsync.engine import outbox
 from crmsync.engine.queue import create_queue
@@ -117,17 +117,17 @@ class LiveUnlocks(threading.Thread):
             tick = time.monotonic()
             n = len(self.sent)
             pid, o = f"live{n:06d}", self.rng.randrange(self.orgs)
-            data = PersonIn(
+            data = PersonRecord(
                 first_name="Live",
                 last_name=f"Person {n}",
                 title=LIVE,
-                emails=[f"live{n}@people.test"],
+                emails=(f"live{n}@people.test",),
                 company="Live Co",
             )
             with self.rt.db.session() as session:
                 upsert_person(session, pid, data)  # PUT /people/{id}: new, nothing to push yet
             unlocked_at = time.time()
-            unlock = UnlockIn(person_id=pid, unlocked_by=f"u-{org_id(o)}")
+            unlock = UnlockPerson(person_id=pid, unlocked_by=f"u-{org_id(o)}")
             with self.rt.db.session() as session:  # POST /orgs/{org}/unlocks
                 touched = record_unlocks(session, org_id(o), [unlock])[1]
             for connection_id in touched:

@@ -29,7 +29,7 @@ from bench._emulator import emulate
 from bench._inprocess import ORG, OWNER_EMAIL, USER, connect, runtime, seed
 from bench.backfill import cpu_seconds
 
-from crmsync.api.schemas import PersonIn, UnlockIn
+from crmsync.domain.commands import PersonRecord, UnlockPerson
 from crmsync.engine import outbox
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
@@ -38,11 +38,11 @@ from crmsync.services.people import upsert_person
 
 
 def unlock(rt: Runtime, n: int) -> None:
-    data = PersonIn(first_name="Run", last_name=f"Cost {n}", emails=[f"run{n}@bench.example"])
+    data = PersonRecord(first_name="Run", last_name=f"Cost {n}", emails=(f"run{n}@bench.example",))
     with rt.db.session() as session:
         upsert_person(session, f"run{n:07d}", data)
     with rt.db.session() as session:
-        record_unlocks(session, ORG, [UnlockIn(person_id=f"run{n:07d}", unlocked_by=USER)])
+        record_unlocks(session, ORG, [UnlockPerson(person_id=f"run{n:07d}", unlocked_by=USER)])
 
 
 def main() -> None:

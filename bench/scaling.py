@@ -45,8 +45,8 @@ from bench._cluster import (
 )
 from sqlalchemy import update
 
-from crmsync.api.schemas import UnlockIn
 from crmsync.db.tables import Connection
+from crmsync.domain.commands import UnlockPerson
 from crmsync.engine.queue import create_queue
 from crmsync.services.orgs import record_unlocks
 
@@ -107,7 +107,7 @@ def run_round(
         with rt.db.session() as session:
             for o in range(n):
                 unlocks = [
-                    UnlockIn(person_id=person_id(round_, o, i, k), unlocked_by=f"u-{org_id(o)}")
+                    UnlockPerson(person_id=person_id(round_, o, i, k), unlocked_by=f"u-{org_id(o)}")
                     for i in range(k)
                 ]
                 touched += record_unlocks(session, org_id(o), unlocks)[1]

@@ -14,8 +14,9 @@
         ├── ReconnectRequired     refresh refused: pause the connection, keep its queue
         └── RecordRejected        the CRM refused the record: failed with a reason
 
-Every CRM response or transport exception becomes an :class:`ApiProblem`; :func:`classify`
-turns it into a :class:`Resolution` by reading :data:`TABLE` (after the provider's own rules).
+Every CRM response or transport exception becomes an :class:`ApiProblem` (a transport
+exception through :func:`transport_problem`); :func:`classify` turns it into a
+:class:`Resolution` by reading the provider's own rules, then :data:`TABLE`.
 The retry loop, the queue and the operation log all read that same resolution.
 """
 
@@ -77,7 +78,14 @@ TABLE: tuple[Rule, ...] = (
 """Provider-neutral rules; a provider's ``error_rules`` are read before these."""
 
 
+def transport_problem(exc: httpx.TransportError) -> ApiProblem:
+    """A call that got no answer (timeout, reset, refused): a problem without a status, which
+    a provider's rule may name by its exception (e.g. a read timeout on a create)."""
+    return ApiProblem(None, message=str(exc), exception=type(exc))
+
+
 def classify(problem: ApiProblem, provider_rules: Sequence[Rule] = ()) -> Resolution:
+    """The first rule that matches: the provider's own, then the shared table."""
     for rule in (*provider_rules, *TABLE):
         if rule.matches(problem):
             detail = f": {problem.message}" if problem.message else ""

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import crmsync.api
 import crmsync.domain
+import crmsync.services
 
 PRODUCTION = """
 import json, sys
@@ -79,3 +80,21 @@ def test_the_domain_imports_nothing_else_of_crmsync() -> None:
 def test_the_host_api_imports_nothing_of_the_admin_ui() -> None:
     """Layers point one way: the service assembly composes the API and the admin UI."""
     assert [(f, n) for f, n in _imports(crmsync.api) if n.startswith("crmsync.web")] == []
+
+
+EDGES = ("crmsync.api", "crmsync.web")
+
+
+def _edge(module: str) -> bool:
+    return any(module == edge or module.startswith(edge + ".") for edge in EDGES)
+
+
+def test_the_services_import_nothing_of_the_host_api_or_the_admin_ui() -> None:
+    """The edges turn their input into domain commands; the services know no schema."""
+    assert [(f, n) for f, n in _imports(crmsync.services) if _edge(n)] == []
+
+
+def test_the_edge_check_sees_an_api_import() -> None:
+    """The check above can fail: the host API's own modules are seen importing it."""
+    assert ("routes/host.py", "crmsync.api.schemas") in _imports(crmsync.api)
+    assert _edge("crmsync.api.schemas") and _edge("crmsync.web") and not _edge("crmsync.apikey")

@@ -1,4 +1,8 @@
-"""Request and response bodies of the service API (never database tables)."""
+"""Request and response bodies of the service API (never database tables).
+
+A request body turns into the domain command the services take (``command()``), and what
+the services answer turns into a response body (``of(view)``): the services know no schema.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from crmsync.domain import views
+from crmsync.domain.commands import AddUser, ChangeUser, CreateOrg, PersonRecord, UnlockPerson
+from crmsync.domain.enums import Role
 from crmsync.textcheck import text_problem as text_problem  # re-exported: api routes use it
 
 
@@ -113,6 +120,22 @@ class PersonIn(Strict):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value
 
+    def command(self) -> PersonRecord:
+        return PersonRecord(
+            first_name=self.first_name,
+            last_name=self.last_name,
+            emails=tuple(self.emails),
+            phones=tuple(self.phones),
+            company=self.company,
+            title=self.title,
+            city=self.city,
+            state=self.state,
+            zip=self.zip,
+            country=self.country,
+            linkedin_url=self.linkedin_url,
+            profile_url=self.profile_url,
+        )
+
 
 class PersonOut(PersonIn):
     person_id: str
@@ -142,6 +165,9 @@ class OrgIn(Strict):
     id: ShortIdentifier | None = None
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
+    def command(self) -> CreateOrg:
+        return CreateOrg(name=self.name, id=self.id)
+
 
 class OrgOut(BaseModel):
     id: str
@@ -170,6 +196,15 @@ class UserIn(Strict):
             raise ValueError("role must be 'admin' or 'member'")
         return value
 
+    def command(self) -> AddUser:
+        return AddUser(
+            email=self.email,
+            name=self.name,
+            role=Role(self.role),
+            password=self.password,
+            id=self.id,
+        )
+
 
 class UserPatch(Strict):
     """A new password, or the user disabled (or enabled again): either signs them out."""
@@ -182,6 +217,9 @@ class UserPatch(Strict):
         if self.password is None and self.disabled is None:
             raise ValueError("give a new password or disabled (true or false)")
         return self
+
+    def command(self) -> ChangeUser:
+        return ChangeUser(password=self.password, disabled=self.disabled)
 
 
 class UserOut(BaseModel):
@@ -196,6 +234,9 @@ class UserOut(BaseModel):
 class UnlockIn(Strict):
     person_id: Identifier
     unlocked_by: Identifier
+
+    def command(self) -> UnlockPerson:
+        return UnlockPerson(person_id=self.person_id, unlocked_by=self.unlocked_by)
 
 
 MAX_UNLOCKS_PER_CALL = 1000
@@ -252,12 +293,27 @@ class SyncCounts(BaseModel):
     failed: int
     skipped: int
 
+    @classmethod
+    def of(cls, view: views.SyncCounts) -> SyncCounts:
+        return cls(
+            synced=view.synced, pending=view.pending, failed=view.failed, skipped=view.skipped
+        )
+
 
 class BackfillProgress(BaseModel):
     total: int
     done: int
     remaining: int
     estimated_seconds: float | None
+
+    @classmethod
+    def of(cls, view: views.BackfillProgress) -> BackfillProgress:
+        return cls(
+            total=view.total,
+            done=view.done,
+            remaining=view.remaining,
+            estimated_seconds=view.estimated_seconds,
+        )
 
 
 class ConnectionOut(BaseModel):
@@ -279,6 +335,32 @@ class ConnectionOut(BaseModel):
     recommendations: list[str] = Field(default_factory=list)
     setup: SetupState = Field(default_factory=SetupState)
 
+    @classmethod
+    def of(cls, view: views.ConnectionState) -> ConnectionOut:
+        return cls(
+            id=view.id,
+            org_id=view.org_id,
+            provider=view.provider,
+            provider_name=view.provider_name,
+            status=view.status,
+            status_reason=view.status_reason,
+            connected_at=view.connected_at,
+            account_id=view.account_id,
+            account_label=view.account_label,
+            skip_backfill=view.skip_backfill,
+            preserve_manual_edits=view.preserve_manual_edits,
+            settings=view.settings,
+            counts=SyncCounts.of(view.counts),
+            backfill=BackfillProgress.of(view.backfill),
+            queue=view.queue,
+            recommendations=list(view.recommendations),
+            setup=SetupState(
+                missing=list(view.setup.missing),
+                created=list(view.setup.created),
+                message=view.setup.message,
+            ),
+        )
+
 
 class OperationOut(BaseModel):
     id: int
@@ -297,6 +379,26 @@ class OperationOut(BaseModel):
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
+    @classmethod
+    def of(cls, view: views.OperationEntry) -> OperationOut:
+        return cls(
+            id=view.id,
+            connection_id=view.connection_id,
+            provider=view.provider,
+            person_id=view.person_id,
+            lane=view.lane,
+            status=view.status,
+            reason=view.reason,
+            code=view.code,
+            crm_id=view.crm_id,
+            attempts=view.attempts,
+            retry_of=view.retry_of,
+            request_summary=view.request_summary,
+            response_summary=view.response_summary,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+        )
+
 
 class PersonSyncOut(BaseModel):
     person_id: str
@@ -307,6 +409,20 @@ class PersonSyncOut(BaseModel):
     last_synced_at: UtcDateTime | None
     queued: bool
     last_operation: OperationOut | None
+
+    @classmethod
+    def of(cls, view: views.PersonSync) -> PersonSyncOut:
+        last = view.last_operation
+        return cls(
+            person_id=view.person_id,
+            provider=view.provider,
+            status=view.status,
+            crm_id=view.crm_id,
+            crm_url=view.crm_url,
+            last_synced_at=view.last_synced_at,
+            queued=view.queued,
+            last_operation=OperationOut.of(last) if last is not None else None,
+        )
 
 
 class Message(BaseModel):

@@ -171,7 +171,7 @@ def user_create(
     from crmsync.services.orgs import create_user
 
     data = _validated(
-        lambda: UserIn(id=user_id, email=email, name=name, role=role, password=password)
+        lambda: UserIn(id=user_id, email=email, name=name, role=role, password=password).command()
     )
 
     def create(session: Session) -> str:
@@ -221,7 +221,7 @@ def _change_user(org: str, email: str, change: dict[str, object], done: str) -> 
     from crmsync.api.schemas import UserPatch
     from crmsync.services.orgs import find_user, update_user
 
-    data = _validated(lambda: UserPatch.model_validate(change))
+    data = _validated(lambda: UserPatch.model_validate(change).command())
 
     def apply(session: Session) -> str:
         user = update_user(session, find_user(session, org, email), data)
@@ -231,7 +231,7 @@ def _change_user(org: str, email: str, change: dict[str, object], done: str) -> 
 
 
 def _validated(build: Callable[[], T]) -> T:
-    """The command's input as a schema, or its problems printed and exit status 2."""
+    """The command's input, checked by its schema, or its problems printed and exit status 2."""
     from pydantic import ValidationError
 
     try:

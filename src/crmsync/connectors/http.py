@@ -10,7 +10,7 @@ import ssl
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -21,7 +21,7 @@ from crmsync import jsoncodec
 from crmsync.connectors.paging import PageRequest
 from crmsync.connectors.spec import ProviderSpec, RateLimitSpec
 from crmsync.domain.outcomes import Action, Resolution
-from crmsync.errors import ApiProblem, ConnectorError, classify, error_for
+from crmsync.errors import ApiProblem, ConnectorError, Rule, classify, error_for, transport_problem
 
 ProblemParser = Callable[[httpx.Response], ApiProblem]
 """Provider hook: turn an error response into an ApiProblem (code, message, retry_after)."""
@@ -210,12 +210,16 @@ class ApiClient:
             try:
                 response = await self.http.request(method, url, **kwargs)
             except httpx.TransportError as exc:
-                resolution = classify(ApiProblem(None, message=str(exc), exception=type(exc)))
-                if not idempotent or attempt + 1 >= self.retry.attempts:
-                    raise error_for(resolution) from exc
-                attempt += 1
-                await asyncio.sleep(self.retry.backoff(attempt))
-                continue
+                resolution = self.classify(transport_problem(exc))
+                if (
+                    resolution.action is Action.RETRY
+                    and idempotent
+                    and attempt + 1 < self.retry.attempts
+                ):
+                    attempt += 1
+                    await asyncio.sleep(self.retry.backoff(attempt))
+                    continue
+                raise error_for(resolution) from exc
             if self.on_response is not None:
                 self.on_response(response)
             if response.is_success or (accept and response.status_code in accept):
@@ -243,7 +247,11 @@ class ApiClient:
             raise error_for(resolution)
 
     def resolve(self, response: httpx.Response) -> Resolution:
-        return classify(self.parse_problem(response), self.spec.error_rules)
+        return self.classify(self.parse_problem(response))
+
+    def classify(self, problem: ApiProblem) -> Resolution:
+        """Every failure of a call, an answer or none, by the provider's rules first."""
+        return classify(problem, self.spec.error_rules)
 
     async def json(self, method: str, url: str, **kwargs: Any) -> Any:
         return (await self.request(method, url, **kwargs)).json()
@@ -277,11 +285,12 @@ def retry_after_header(response: httpx.Response, now: float | None = None) -> fl
     return max(0.0, moment.timestamp() - current)
 
 
-async def call_guarded(factory: Callable[[], Awaitable[Any]]) -> Any:
-    """Run one connector coroutine, turning stray transport errors into ConnectorErrors."""
+async def call_guarded(factory: Callable[[], Awaitable[Any]], rules: Sequence[Rule] = ()) -> Any:
+    """Run one connector coroutine, turning stray transport errors (a call that did not go
+    through ``ApiClient``) into ConnectorErrors, by the provider's ``rules`` first."""
     try:
         return await factory()
     except ConnectorError:
         raise
     except httpx.TransportError as exc:
-        raise error_for(classify(ApiProblem(None, message=str(exc), exception=type(exc)))) from exc
+        raise error_for(classify(transport_problem(exc), rules)) from exc

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crmsync.api.schemas import OperationOut
 from crmsync.db.tables import Connection, Link, Operation, Person, Unlock, WorkItem
 from crmsync.domain.enums import ConnectionStatus, Lane
+from crmsync.domain.views import OperationEntry
 from crmsync.engine import outbox
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import NotFound
@@ -43,7 +43,7 @@ class ConnectionHistory:
     written: dict[str, Any] = field(default_factory=dict)
     last_synced_at: datetime | None = None
     queued: bool = False
-    operations: list[OperationOut] = field(default_factory=list)
+    operations: list[OperationEntry] = field(default_factory=list)
     retryable: set[int] = field(default_factory=set)
     """Operations that are their person's latest run (only those offer a retry)."""
 
@@ -89,7 +89,7 @@ def person_history(
 
 def _operations(
     session: Session, org_id: str, person_id: str, connection_id: str, limit: int
-) -> list[OperationOut]:
+) -> list[OperationEntry]:
     return list_operations(
         session, org_id, person_id=person_id, limit=limit, connection_id=connection_id
     )
@@ -100,7 +100,7 @@ def _section(
     conn: Connection,
     link: Link | None,
     queued: bool,
-    ops: list[OperationOut],
+    ops: list[OperationEntry],
     session: Session,
 ) -> ConnectionHistory:
     spec = rt.spec(conn.provider)

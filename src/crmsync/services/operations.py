@@ -13,16 +13,16 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from crmsync.api.schemas import (
+from crmsync.db.tables import Connection, Link, Operation, WorkItem, naive_utc, utcnow
+from crmsync.domain.enums import Lane, OpStatus, WorkStatus
+from crmsync.domain.views import (
     BackfillProgress,
-    ConnectionOut,
-    OperationOut,
-    PersonSyncOut,
+    ConnectionState,
+    OperationEntry,
+    PersonSync,
     SetupState,
     SyncCounts,
 )
-from crmsync.db.tables import Connection, Link, Operation, WorkItem, naive_utc, utcnow
-from crmsync.domain.enums import Lane, OpStatus, WorkStatus
 from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS
 from crmsync.engine.runtime import Runtime
@@ -50,7 +50,7 @@ def list_operations(
     connection_id: str | None = None,
     latest_only: bool = False,
     after_id: int | None = None,
-) -> list[OperationOut]:
+) -> list[OperationEntry]:
     """Newest first; each with the connection and provider it was written to.
 
     ``connection_id``: that connection's operations only. ``latest_only``: each person's
@@ -110,17 +110,32 @@ def _operations(
     return query
 
 
-def _out(session: Session, query: Select[Operation, str]) -> list[OperationOut]:
-    return [operation_out(op, provider) for op, provider in session.execute(query)]
+def _out(session: Session, query: Select[Operation, str]) -> list[OperationEntry]:
+    return [operation_entry(op, provider) for op, provider in session.execute(query)]
 
 
-def operation_out(op: Operation, provider: str) -> OperationOut:
+def operation_entry(op: Operation, provider: str) -> OperationEntry:
     """The log row, labelled with the provider of the connection it was written to."""
-    columns = {c.key: getattr(op, c.key) for c in Operation.__mapper__.column_attrs}
-    return OperationOut.model_validate({**columns, "provider": provider})
+    return OperationEntry(
+        id=op.id,
+        connection_id=op.connection_id,
+        provider=provider,
+        person_id=op.person_id,
+        lane=op.lane,
+        status=op.status,
+        reason=op.reason,
+        code=op.code,
+        crm_id=op.crm_id,
+        attempts=op.attempts,
+        retry_of=op.retry_of,
+        request_summary=op.request_summary,
+        response_summary=op.response_summary,
+        created_at=op.created_at,
+        updated_at=op.updated_at,
+    )
 
 
-def latest_runs(session: Session, ops: Sequence[OperationOut]) -> set[int]:
+def latest_runs(session: Session, ops: Sequence[OperationEntry]) -> set[int]:
     """Of these operations, those that are their person's latest run on their connection:
     only those can be retried (an older failure was already followed by another run)."""
     ids = [op.id for op in ops]
@@ -150,7 +165,7 @@ def retry_all_failed(session: Session, org_id: str) -> tuple[str, int]:
     return conn.id, retry_current_failures(session, conn.id)
 
 
-def person_sync(rt: Runtime, session: Session, org_id: str, person_id: str) -> PersonSyncOut:
+def person_sync(rt: Runtime, session: Session, org_id: str, person_id: str) -> PersonSync:
     conn = require_connection(session, org_id)
     link = session.scalar(
         select(Link).where(Link.connection_id == conn.id, Link.person_id == person_id)
@@ -169,7 +184,7 @@ def person_sync(rt: Runtime, session: Session, org_id: str, person_id: str) -> P
     if link is None and not queued and last is None:
         raise NotFound(f"person {person_id!r} is not synced for organisation {org_id!r}")
     crm_id = link.crm_id if link else None
-    return PersonSyncOut(
+    return PersonSync(
         person_id=person_id,
         provider=conn.provider,
         status=(last.status if last else None) or "queued",
@@ -177,11 +192,11 @@ def person_sync(rt: Runtime, session: Session, org_id: str, person_id: str) -> P
         crm_url=record_link(rt, conn, crm_id),
         last_synced_at=link.last_synced_at if link else None,
         queued=bool(queued),
-        last_operation=operation_out(last, conn.provider) if last else None,
+        last_operation=operation_entry(last, conn.provider) if last else None,
     )
 
 
-def connection_status(rt: Runtime, session: Session, conn: Connection) -> ConnectionOut:
+def connection_status(rt: Runtime, session: Session, conn: Connection) -> ConnectionState:
     synced = session.scalar(
         select(func.count())
         .select_from(Link)
@@ -194,7 +209,8 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
     done = total - remaining
     elapsed = (naive_utc(utcnow()) - naive_utc(conn.connected_at)).total_seconds()
     estimate = remaining / (done / elapsed) if done and remaining and elapsed > 0 else None
-    return ConnectionOut(
+    setup = conn.settings.get("setup", {})
+    return ConnectionState(
         id=conn.id,
         org_id=conn.org_id,
         provider=conn.provider,
@@ -207,7 +223,11 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
         skip_backfill=conn.skip_backfill,
         preserve_manual_edits=conn.preserve_manual_edits,
         settings={k: v for k, v in conn.settings.items() if k not in HIDDEN_SETTINGS},
-        setup=SetupState(**conn.settings.get("setup", {})),
+        setup=SetupState(
+            missing=tuple(setup.get("missing", ())),
+            created=tuple(setup.get("created", ())),
+            message=setup.get("message", ""),
+        ),
         counts=SyncCounts(
             synced=int(synced or 0),
             pending=pending,
@@ -218,7 +238,9 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
             total=total, done=done, remaining=remaining, estimated_seconds=estimate
         ),
         queue=depth,
-        recommendations=_recommendations(session, conn, rt.spec(conn.provider).recommendations),
+        recommendations=tuple(
+            _recommendations(session, conn, rt.spec(conn.provider).recommendations)
+        ),
     )
 
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crmsync.api.schemas import OrgIn, UnlockIn, UserIn, UserPatch
 from crmsync.db.tables import Org, Person, Unlock, User, new_id
+from crmsync.domain.commands import AddUser, ChangeUser, CreateOrg, UnlockPerson
 from crmsync.domain.enums import Lane
 from crmsync.engine import outbox
 from crmsync.errors import Conflict, InputError, NotFound
@@ -22,7 +22,7 @@ def get_org(session: Session, org_id: str) -> Org:
     return org
 
 
-def create_org(session: Session, data: OrgIn) -> Org:
+def create_org(session: Session, data: CreateOrg) -> Org:
     org_id = data.id or new_id()
     if session.get(Org, org_id) is not None:
         raise Conflict(f"organisation {org_id!r} already exists")
@@ -32,7 +32,7 @@ def create_org(session: Session, data: OrgIn) -> Org:
     return org
 
 
-def create_user(session: Session, org_id: str, data: UserIn) -> User:
+def create_user(session: Session, org_id: str, data: AddUser) -> User:
     get_org(session, org_id)
     user_id = data.id or new_id()
     if session.get(User, user_id) is not None:
@@ -73,7 +73,7 @@ def find_user(session: Session, org_id: str, email: str) -> User:
     return user
 
 
-def update_user(session: Session, user: User, data: UserPatch) -> User:
+def update_user(session: Session, user: User, data: ChangeUser) -> User:
     """A new password or the user disabled (or enabled): their browser sessions end, so a
     session opened with the old password, or by someone since disabled, stops working."""
     if data.password is not None:
@@ -91,7 +91,7 @@ def end_sessions(user: User) -> None:
 
 
 def record_unlocks(
-    session: Session, org_id: str, unlocks: Sequence[UnlockIn]
+    session: Session, org_id: str, unlocks: Sequence[UnlockPerson]
 ) -> tuple[int, list[str]]:
     """Record unlocks and queue them live; returns (new unlocks, connections with work).
 

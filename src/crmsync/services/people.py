@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import Counter
@@ -13,21 +14,31 @@ from sqlalchemy import Table, bindparam, distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crmsync.api.schemas import PersonIn
 from crmsync.db.tables import Person, Unlock, utcnow
+from crmsync.domain.commands import PersonRecord
 from crmsync.domain.enums import Lane
 from crmsync.engine import outbox
 from crmsync.errors import InputError
 
-# The stored fields: a PersonBatchItem is a PersonIn with its id, which is not content.
-_FIELDS = set(PersonIn.model_fields)
+_FIELDS = tuple(f.name for f in dataclasses.fields(PersonRecord))
+"""The stored fields, each a column of ``people``: every field of a record is content."""
 _CHUNK = 500  # ids per IN (...) list, well inside every database's parameter limit
 _T = TypeVar("_T")
 
 
-def content_hash(data: PersonIn) -> str:
-    raw = json.dumps(data.model_dump(mode="json", include=_FIELDS), sort_keys=True)
-    return hashlib.sha256(raw.encode()).hexdigest()
+def content_hash(data: PersonRecord) -> str:
+    """The digest stored with a person: the same values give the same digest as every earlier
+    release stored (sorted keys, ASCII-escaped JSON), so an unchanged PUT queues nothing."""
+    return _digest(_content(data))
+
+
+def _digest(content: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _content(data: PersonRecord) -> dict[str, Any]:
+    """The record as its columns store it: lists where the record holds tuples."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(data).items()}
 
 
 @dataclass
@@ -46,14 +57,14 @@ def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
-def upsert_person(session: Session, person_id: str, data: PersonIn) -> tuple[Person, list[str]]:
+def upsert_person(session: Session, person_id: str, data: PersonRecord) -> tuple[Person, list[str]]:
     """Create or refresh a person; returns it and the connections that now have work."""
     done = upsert_people(session, [(person_id, data)])
     person = session.get_one(Person, person_id, populate_existing=True)
     return person, done.touched
 
 
-def upsert_people(session: Session, items: Sequence[tuple[str, PersonIn]]) -> Upserted:
+def upsert_people(session: Session, items: Sequence[tuple[str, PersonRecord]]) -> Upserted:
     """Create or refresh people in the caller's transaction, set-based.
 
     The same rules as one at a time: a person sent with the values already stored (same
@@ -69,17 +80,17 @@ def upsert_people(session: Session, items: Sequence[tuple[str, PersonIn]]) -> Up
                 "send each person once per request"
             )
         first[person_id] = index
-    wanted = {person_id: (data, content_hash(data)) for person_id, data in items}
+    wanted = {person_id: _row(data) for person_id, data in items}
     ids = sorted(wanted)  # one lock order for every writer: concurrent batches cannot deadlock
     stored = _stored_hashes(session, ids)
     done = Upserted()
     new = [pid for pid in ids if pid not in stored]
     if new:
-        inserted = _insert_new(session, [{"person_id": pid, **_row(*wanted[pid])} for pid in new])
+        inserted = _insert_new(session, [{"person_id": pid, **wanted[pid]} for pid in new])
         done.created = len(inserted)
         # Created by a concurrent request since we looked: an update like any other.
         stored.update(_stored_hashes(session, [pid for pid in new if pid not in inserted]))
-    changed = [pid for pid in ids if pid in stored and stored[pid] != wanted[pid][1]]
+    changed = [pid for pid in ids if pid in stored and stored[pid] != wanted[pid]["content_hash"]]
     done.unchanged = len(stored) - len(changed)
     done.changed = len(changed)
     if not changed:
@@ -91,14 +102,16 @@ def upsert_people(session: Session, items: Sequence[tuple[str, PersonIn]]) -> Up
         .where(people.c.person_id == bindparam("pid"))
         .values({name: bindparam(f"new_{name}") for name in [*_FIELDS, "content_hash"]})
         .values(updated_at=utcnow()),
-        [{"pid": pid, **{f"new_{k}": v for k, v in _row(*wanted[pid]).items()}} for pid in changed],
+        [{"pid": pid, **{f"new_{k}": v for k, v in wanted[pid].items()}} for pid in changed],
     )
     done.queued, done.touched = _fan_out(session, changed)
     return done
 
 
-def _row(data: PersonIn, digest: str) -> dict[str, Any]:
-    return {**data.model_dump(include=_FIELDS), "content_hash": digest}
+def _row(data: PersonRecord) -> dict[str, Any]:
+    """The person's columns: their values and the digest of those values."""
+    content = _content(data)
+    return {**content, "content_hash": _digest(content)}
 
 
 def _stored_hashes(session: Session, ids: Sequence[str]) -> dict[str, str]:

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crmsync.api.schemas import ConnectionOut
 from crmsync.branding import branded
 from crmsync.connectors.spec import ProviderSpec
+from crmsync.domain.views import ConnectionState
 from crmsync.engine.runtime import Runtime
 from crmsync.services.connections import active_connection
 from crmsync.services.operations import connection_status
@@ -48,7 +48,7 @@ class ProviderCard:
     tile: int
     has_logo: bool
     steps: tuple[Step, ...] = ()
-    connection: ConnectionOut | None = None
+    connection: ConnectionState | None = None
     blocked_by: str | None = None
     """The display name of the org's other CRM, when another one is connected."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -130,12 +130,12 @@ def provider_cards(rt: Runtime, session: Session, org_id: str) -> list[ProviderC
     return sorted(cards, key=lambda c: c.connection is None)
 
 
-def live_status(status: ConnectionOut) -> dict[str, Any]:
+def live_status(status: ConnectionState) -> dict[str, Any]:
     """What the page polls: counts, backfill progress and the state that needs a redraw."""
     backfill = status.backfill
     return {
         "status": status.status,
-        "counts": status.counts.model_dump(),
+        "counts": dataclasses.asdict(status.counts),
         "backfill": {
             "total": backfill.total,
             "done": backfill.done,

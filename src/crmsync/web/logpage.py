@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from crmsync.api.schemas import OperationOut
 from crmsync.db.tables import Connection
 from crmsync.domain.enums import ConnectionStatus, OpStatus
+from crmsync.domain.views import OperationEntry
 from crmsync.engine.runtime import Runtime
 from crmsync.services import connections, operations
 from crmsync.services.history import person_names
@@ -44,7 +44,7 @@ class LogPage:
     current: bool
     """The active connection's log (retries offered), not an earlier one's."""
     choices: list[ConnectionChoice]
-    ops: list[OperationOut]
+    ops: list[OperationEntry]
     total: int
     first: int
     """The position of the page's first row among all matching operations (from 1)."""

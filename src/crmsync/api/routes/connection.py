@@ -63,14 +63,14 @@ def connect_with_api_key(
     )
     with rt.db.session() as session:
         conn = connections.require_connection(session, org_id)
-        return operations.connection_status(rt, session, conn)
+        return ConnectionOut.of(operations.connection_status(rt, session, conn))
 
 
 @router.get("/connection", response_model=ConnectionOut, responses=errors(401, 404))
 def get_connection(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> ConnectionOut:
     with rt.db.session() as session:
         conn = connections.require_connection(session, org_id)
-        return operations.connection_status(rt, session, conn)
+        return ConnectionOut.of(operations.connection_status(rt, session, conn))
 
 
 @router.patch("/connection", response_model=ConnectionOut, responses=errors(400, 401, 404, 422))
@@ -82,7 +82,7 @@ def patch_connection(
         if body.settings is not None:
             connections.change_settings(rt, session, org_id, body.settings)
         conn = connections.update_options(session, org_id, body.preserve_manual_edits)
-        return operations.connection_status(rt, session, conn)
+        return ConnectionOut.of(operations.connection_status(rt, session, conn))
 
 
 @router.delete("/connection", response_model=Message, responses=errors(401, 404))
@@ -105,7 +105,7 @@ def setup(org_id: SafeStr, body: SetupIn, rt: RuntimeDep, _: HostAuth) -> Connec
     asyncio.run(connections.run_setup(rt, org_id, body.create_missing_fields))
     with rt.db.session() as session:
         conn = connections.require_connection(session, org_id)
-        return operations.connection_status(rt, session, conn)
+        return ConnectionOut.of(operations.connection_status(rt, session, conn))
 
 
 @router.post(
@@ -133,7 +133,8 @@ def list_operations(
 ) -> list[OperationOut]:
     """The integration log, newest first."""
     with rt.db.session() as session:
-        return operations.list_operations(session, org_id, status, person_id, limit, before_id)
+        entries = operations.list_operations(session, org_id, status, person_id, limit, before_id)
+        return [OperationOut.of(entry) for entry in entries]
 
 
 @router.post(
@@ -165,4 +166,4 @@ def retry_failed(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> Message:
 @router.get("/people/{person_id}/sync", response_model=PersonSyncOut, responses=errors(401, 404))
 def person_sync(org_id: SafeStr, person_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> PersonSyncOut:
     with rt.db.session() as session:
-        return operations.person_sync(rt, session, org_id, person_id)
+        return PersonSyncOut.of(operations.person_sync(rt, session, org_id, person_id))

@@ -36,7 +36,7 @@ UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")]
 def put_person(person_id: PersonId, body: PersonIn, rt: RuntimeDep, _: HostAuth) -> PersonOut:
     """Create or refresh a person; a change is pushed to every org that unlocked them."""
     _person, touched = rt.db.transaction(
-        lambda session: people.upsert_person(session, person_id, body)
+        lambda session: people.upsert_person(session, person_id, body.command())
     )
     for connection_id in touched:
         rt.kick(connection_id)
@@ -54,7 +54,7 @@ def put_people(
     """Create or refresh up to 1,000 people in one transaction, each as `PUT /people/{id}`
     would: a change is pushed to every org that unlocked them. One invalid item, or a person
     given twice, refuses the whole request and nothing is written."""
-    items = [(item.person_id, item) for item in body]
+    items = [(item.person_id, item.command()) for item in body]
     done = rt.db.transaction(lambda session: people.upsert_people(session, items))
     for connection_id in done.touched:
         rt.kick(connection_id)
@@ -71,7 +71,7 @@ def put_people(
 @router.post("/orgs", response_model=OrgOut, status_code=201, responses=errors(400, 401, 409, 422))
 def create_org(body: OrgIn, rt: RuntimeDep, _: HostAuth) -> OrgOut:
     with rt.db.session() as session:
-        org = orgs.create_org(session, body)
+        org = orgs.create_org(session, body.command())
         return OrgOut(id=org.id, name=org.name)
 
 
@@ -83,7 +83,7 @@ def create_org(body: OrgIn, rt: RuntimeDep, _: HostAuth) -> OrgOut:
 )
 def create_user(org_id: SafeStr, body: UserIn, rt: RuntimeDep, _: HostAuth) -> UserOut:
     with rt.db.session() as session:
-        user = orgs.create_user(session, org_id, body)
+        user = orgs.create_user(session, org_id, body.command())
         return _user_out(user)
 
 
@@ -98,7 +98,8 @@ def update_user(
     """Set a new password, or disable a user (or enable them again): either signs them out
     of every browser session; a disabled user cannot sign in."""
     with rt.db.session() as session:
-        user = orgs.update_user(session, orgs.get_user(session, org_id, user_id), body)
+        user = orgs.get_user(session, org_id, user_id)
+        user = orgs.update_user(session, user, body.command())
         return _user_out(user)
 
 
@@ -124,7 +125,7 @@ def unlock(
 ) -> UnlocksAccepted:
     """Record that users unlocked people (one, or a list of up to 1,000); they reach the
     org's CRM within seconds."""
-    items = body if isinstance(body, list) else [body]
+    items = [unlock.command() for unlock in (body if isinstance(body, list) else [body])]
     new, touched = rt.db.transaction(lambda session: orgs.record_unlocks(session, org_id, items))
     for connection_id in touched:
         rt.kick(connection_id)
