@@ -115,10 +115,13 @@ def _detail(response: httpx.Response) -> object:
 
 
 def _segment(value: str | int) -> str:
-    """A path parameter as one path segment: ``/`` and every reserved character escaped,
-    and ``.``/``..``, which a URL would resolve away, spelt with ``%2E``."""
+    """A path parameter as one path segment, its reserved characters escaped; ``.`` and
+    ``..``, which a URL would resolve away, spelt with ``%2E``. A ``/`` is refused: servers
+    decode ``%2F`` before routing, so no id with one can be named in a path."""
     text = str(value)
-    if text.strip(".") == "" and text:
+    if "/" in text:
+        raise ValueError(f"a path parameter cannot contain '/': {text!r}")
+    if text and not text.strip("."):
         return "%2E" * len(text)
     return quote(text, safe="")
 
