@@ -160,9 +160,9 @@ def test_each_request_carries_the_key_and_no_other_call_does() -> None:
 
 
 def test_a_client_needs_a_base_url_or_an_http_client() -> None:
-    with pytest.raises(ValueError, match="give base_url or http"):
+    with pytest.raises(ValueError, match="give exactly one of base_url and http"):
         Client(api_key="k")
-    with pytest.raises(ValueError, match="give base_url or http"):
+    with pytest.raises(ValueError, match="give exactly one of base_url and http"):
         AsyncClient("http://x", api_key="k", http=httpx.AsyncClient())
 
 

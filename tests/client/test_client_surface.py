@@ -150,6 +150,43 @@ def test_request_models_have_the_fields_of_the_api_schemas(app: FastAPI) -> None
     assert set(Unlock.model_fields) == set(components["UnlockIn"]["properties"])
 
 
+BODY_OF = {
+    "create_org": "OrgIn",
+    "create_user": "UserIn",
+    "update_user": "UserPatch",
+    "unlock": "UnlockIn",
+    "connect": "ConnectIn",
+    "connect_with_api_key": "ApiKeyConnectIn",
+    "update_connection": "ConnectionPatch",
+    "check_setup": "SetupIn",
+}
+"""Operations whose keyword parameters are the fields of a request body, by component name;
+the people and the list of unlocks are sent as ``Person`` and ``Unlock`` models."""
+AS_MODELS = {"PersonIn", "PersonBatchItem", "UnlockIn"}
+
+
+def test_operation_parameters_are_the_fields_of_the_request_bodies(app: FastAPI) -> None:
+    document = app.openapi()
+    components: dict[str, Any] = document["components"]["schemas"]
+    bodies: set[str] = set()
+    for ops in document["paths"].values():
+        for op in ops.values():
+            bodies |= _referenced(op.get("requestBody", {}))
+    assert bodies == set(BODY_OF.values()) | AS_MODELS, "a body the client does not map"
+    operations = _operation_functions()
+    for name, component in BODY_OF.items():
+        fields = {p for p in operations[name].parameters if p not in ("org_id", "user_id")}
+        assert fields == set(components[component]["properties"]), name
+
+
+def test_the_log_is_filtered_and_paged_by_the_api_query_parameters(app: FastAPI) -> None:
+    route = _operations.LIST_OPERATIONS
+    op = app.openapi()["paths"][route.path][route.method.lower()]
+    query = {p["name"] for p in op["parameters"] if p["in"] == "query"}
+    signature = _operation_functions()["list_operations"]
+    assert set(signature.parameters) - {"org_id"} == query
+
+
 def test_the_package_exports_exactly_its_public_names() -> None:
     exported = crmsync.client.__all__
     assert exported == sorted(exported)

@@ -46,7 +46,7 @@ class AsyncClient:
         timeout: float = 30.0,
     ) -> None:
         if (base_url is None) == (http is None):
-            raise ValueError("give base_url or http, not both")
+            raise ValueError("give exactly one of base_url and http")
         self._api_key = api_key
         self._owned = http is None
         if http is None:
