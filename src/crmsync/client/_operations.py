@@ -1,0 +1,254 @@
+"""Every operation of the host API, defined once as a request: the sync and async clients
+send exactly these, so the two cannot drift.
+
+Adding a route: a ``Route`` constant (listed in ``ROUTES``), a function returning its
+``Call`` (or a ``Pager``), a model in ``models.py`` for its answer, and one line in each of
+``Client`` and ``AsyncClient`` with the same signature (``tests/client`` checks all four).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crmsync.client._call import Call, Credential, Pager, Route, model, models, text
+from crmsync.client.models import (
+    Authorization,
+    Connection,
+    Health,
+    Message,
+    Operation,
+    Org,
+    PeopleSaved,
+    Person,
+    PersonSaved,
+    PersonSync,
+    Role,
+    Unlock,
+    UnlocksAccepted,
+    User,
+)
+
+PUT_PERSON = Route("PUT", "/api/v1/people/{person_id}")
+PUT_PEOPLE = Route("PUT", "/api/v1/people")
+CREATE_ORG = Route("POST", "/api/v1/orgs")
+CREATE_USER = Route("POST", "/api/v1/orgs/{org_id}/users")
+UPDATE_USER = Route("PATCH", "/api/v1/orgs/{org_id}/users/{user_id}")
+UNLOCK = Route("POST", "/api/v1/orgs/{org_id}/unlocks")
+CONNECT = Route("POST", "/api/v1/orgs/{org_id}/connection")
+CONNECT_WITH_API_KEY = Route("POST", "/api/v1/orgs/{org_id}/connection/api-key")
+GET_CONNECTION = Route("GET", "/api/v1/orgs/{org_id}/connection")
+UPDATE_CONNECTION = Route("PATCH", "/api/v1/orgs/{org_id}/connection")
+DISCONNECT = Route("DELETE", "/api/v1/orgs/{org_id}/connection")
+CHECK_SETUP = Route("POST", "/api/v1/orgs/{org_id}/connection/setup")
+RECONNECT = Route("POST", "/api/v1/orgs/{org_id}/connection/reconnect")
+LIST_OPERATIONS = Route("GET", "/api/v1/orgs/{org_id}/operations")
+RETRY_OPERATION = Route("POST", "/api/v1/orgs/{org_id}/operations/{operation_id}/retry")
+RETRY_FAILED = Route("POST", "/api/v1/orgs/{org_id}/operations/retry-failed")
+PERSON_SYNC = Route("GET", "/api/v1/orgs/{org_id}/people/{person_id}/sync")
+HEALTH = Route("GET", "/healthz")
+READINESS = Route("GET", "/readyz")
+METRICS = Route("GET", "/metrics")
+
+ROUTES = (
+    PUT_PERSON,
+    PUT_PEOPLE,
+    CREATE_ORG,
+    CREATE_USER,
+    UPDATE_USER,
+    UNLOCK,
+    CONNECT,
+    CONNECT_WITH_API_KEY,
+    GET_CONNECTION,
+    UPDATE_CONNECTION,
+    DISCONNECT,
+    CHECK_SETUP,
+    RECONNECT,
+    LIST_OPERATIONS,
+    RETRY_OPERATION,
+    RETRY_FAILED,
+    PERSON_SYNC,
+    HEALTH,
+    READINESS,
+    METRICS,
+)
+"""The routes the client covers; a test holds them to the API's OpenAPI document."""
+
+_person_saved = model(PersonSaved)
+_people_saved = model(PeopleSaved)
+_org = model(Org)
+_user = model(User)
+_unlocks = model(UnlocksAccepted)
+_authorization = model(Authorization)
+_connection = model(Connection)
+_message = model(Message)
+_operations = models(Operation)
+_person_sync = model(PersonSync)
+_health = model(Health)
+
+
+def _sent(person: Person) -> dict[str, Any]:
+    """The fields the caller set (a PUT stores exactly what is sent)."""
+    return person.model_dump(mode="json", exclude_unset=True)
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """A body of the fields that were given: ``None`` means "leave it as it is"."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+# -- people, orgs, users, unlocks ------------------------------------------------------
+
+
+def put_person(person_id: str, person: Person) -> Call[PersonSaved]:
+    return PUT_PERSON.call(_person_saved, path={"person_id": person_id}, body=_sent(person))
+
+
+def put_people(people: Mapping[str, Person]) -> Call[PeopleSaved]:
+    body = [{"person_id": person_id, **_sent(p)} for person_id, p in people.items()]
+    return PUT_PEOPLE.call(_people_saved, body=body)
+
+
+def create_org(name: str, *, id: str | None = None) -> Call[Org]:
+    return CREATE_ORG.call(_org, body=_given(id=id, name=name))
+
+
+def create_user(
+    org_id: str,
+    email: str,
+    *,
+    id: str | None = None,
+    name: str = "",
+    role: Role = "member",
+    password: str | None = None,
+) -> Call[User]:
+    body = _given(id=id, email=email, name=name, role=role, password=password)
+    return CREATE_USER.call(_user, path={"org_id": org_id}, body=body)
+
+
+def update_user(
+    org_id: str, user_id: str, *, password: str | None = None, disabled: bool | None = None
+) -> Call[User]:
+    body = _given(password=password, disabled=disabled)
+    return UPDATE_USER.call(_user, path={"org_id": org_id, "user_id": user_id}, body=body)
+
+
+def unlock(org_id: str, person_id: str, unlocked_by: str) -> Call[UnlocksAccepted]:
+    body = {"person_id": person_id, "unlocked_by": unlocked_by}
+    return UNLOCK.call(_unlocks, path={"org_id": org_id}, body=body)
+
+
+def unlock_many(org_id: str, unlocks: Sequence[Unlock]) -> Call[UnlocksAccepted]:
+    body = [u.model_dump(mode="json") for u in unlocks]
+    return UNLOCK.call(_unlocks, path={"org_id": org_id}, body=body)
+
+
+# -- the connection --------------------------------------------------------------------
+
+
+def connect(
+    org_id: str,
+    provider: str,
+    *,
+    skip_backfill: bool = False,
+    options: Mapping[str, str] | None = None,
+) -> Call[Authorization]:
+    body = {"provider": provider, "skip_backfill": skip_backfill, "options": dict(options or {})}
+    return CONNECT.call(_authorization, path={"org_id": org_id}, body=body)
+
+
+def connect_with_api_key(
+    org_id: str, provider: str, api_key: str, *, skip_backfill: bool = False
+) -> Call[Connection]:
+    body = {"provider": provider, "api_key": api_key, "skip_backfill": skip_backfill}
+    return CONNECT_WITH_API_KEY.call(_connection, path={"org_id": org_id}, body=body)
+
+
+def get_connection(org_id: str) -> Call[Connection]:
+    return GET_CONNECTION.call(_connection, path={"org_id": org_id})
+
+
+def update_connection(
+    org_id: str,
+    *,
+    preserve_manual_edits: bool | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> Call[Connection]:
+    body = _given(
+        preserve_manual_edits=preserve_manual_edits,
+        settings=None if settings is None else dict(settings),
+    )
+    return UPDATE_CONNECTION.call(_connection, path={"org_id": org_id}, body=body)
+
+
+def disconnect(org_id: str) -> Call[Message]:
+    return DISCONNECT.call(_message, path={"org_id": org_id})
+
+
+def check_setup(org_id: str, *, create_missing_fields: bool = False) -> Call[Connection]:
+    body = {"create_missing_fields": create_missing_fields}
+    return CHECK_SETUP.call(_connection, path={"org_id": org_id}, body=body)
+
+
+def reconnect(org_id: str) -> Call[Authorization]:
+    return RECONNECT.call(_authorization, path={"org_id": org_id})
+
+
+# -- the integration log ---------------------------------------------------------------
+
+
+def list_operations(
+    org_id: str,
+    *,
+    status: str | None = None,
+    person_id: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> Call[list[Operation]]:
+    params = {"status": status, "person_id": person_id, "limit": limit, "before_id": before_id}
+    return LIST_OPERATIONS.call(_operations, path={"org_id": org_id}, params=params)
+
+
+def iter_operations(
+    org_id: str, *, status: str | None = None, person_id: str | None = None, page_size: int = 500
+) -> Pager[Operation]:
+    """Every operation, newest first, a page of ``page_size`` at a time."""
+
+    def older(page: list[Operation]) -> Call[list[Operation]] | None:
+        if len(page) < page_size:
+            return None
+        return list_operations(
+            org_id, status=status, person_id=person_id, limit=page_size, before_id=page[-1].id
+        )
+
+    first = list_operations(org_id, status=status, person_id=person_id, limit=page_size)
+    return Pager(first, older)
+
+
+def retry_operation(org_id: str, operation_id: int) -> Call[Message]:
+    path: dict[str, str | int] = {"org_id": org_id, "operation_id": operation_id}
+    return RETRY_OPERATION.call(_message, path=path)
+
+
+def retry_failed(org_id: str) -> Call[Message]:
+    return RETRY_FAILED.call(_message, path={"org_id": org_id})
+
+
+def person_sync(org_id: str, person_id: str) -> Call[PersonSync]:
+    return PERSON_SYNC.call(_person_sync, path={"org_id": org_id, "person_id": person_id})
+
+
+# -- health ----------------------------------------------------------------------------
+
+
+def health() -> Call[Health]:
+    return HEALTH.call(_health, credential=Credential.NONE)
+
+
+def readiness() -> Call[Health]:
+    return READINESS.call(_health, credential=Credential.NONE)
+
+
+def metrics(token: str | None = None) -> Call[str]:
+    """Without ``token``, the service answers only clients on its own host (loopback)."""
+    return METRICS.call(text, credential=Credential.TOKEN, token=token)

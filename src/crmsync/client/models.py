@@ -1,0 +1,202 @@
+"""What the client sends and what it returns, as typed models of the API's bodies.
+
+They are the client's own, not the service's schemas, so a host application imports no
+server code. Validation stays with the service (one set of rules, answered with a 422);
+request models only refuse unknown fields, response models ignore fields added later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Authorization",
+    "BackfillProgress",
+    "Connection",
+    "Health",
+    "Message",
+    "Operation",
+    "Org",
+    "PeopleSaved",
+    "Person",
+    "PersonSaved",
+    "PersonSync",
+    "Role",
+    "SetupState",
+    "SyncCounts",
+    "Unlock",
+    "UnlocksAccepted",
+    "User",
+]
+
+Role = Literal["admin", "member"]
+
+
+class _Sent(BaseModel):
+    """A request body: a misspelt field fails here, not silently on the service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Answer(BaseModel):
+    """A response body: fields the service adds later are ignored, not an error."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Person(_Sent):
+    """A person's values, as the host has them; ``PUT`` stores what is sent."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    emails: list[str] = Field(default_factory=list)
+    phones: list[str] = Field(default_factory=list)
+    company: str | None = None
+    title: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    linkedin_url: str | None = None
+    profile_url: str | None = None
+
+
+class Unlock(_Sent):
+    """A user of the org unlocked a person."""
+
+    person_id: str
+    unlocked_by: str
+
+
+class PersonSaved(Person):
+    """A stored person, and whether the change was pushed anywhere."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    person_id: str
+    changed: bool = False
+    orgs_notified: int = 0
+
+
+class PeopleSaved(_Answer):
+    accepted: int
+    created: int
+    changed: int
+    unchanged: int
+    queued: int
+    orgs_notified: int
+
+
+class Org(_Answer):
+    id: str
+    name: str
+
+
+class User(_Answer):
+    id: str
+    org_id: str
+    email: str
+    name: str
+    role: str
+    disabled: bool = False
+
+
+class UnlocksAccepted(_Answer):
+    accepted: int
+    new: int
+    queued: int
+
+
+class Authorization(_Answer):
+    """Where to send the org's admin (a popup) to authorise the CRM, and until when."""
+
+    authorize_url: str
+    state_expires_at: datetime
+
+
+class SyncCounts(_Answer):
+    synced: int
+    pending: int
+    failed: int
+    skipped: int
+
+
+class BackfillProgress(_Answer):
+    total: int
+    done: int
+    remaining: int
+    estimated_seconds: float | None
+
+
+class SetupState(_Answer):
+    missing: list[str] = Field(default_factory=list)
+    created: list[str] = Field(default_factory=list)
+    message: str = ""
+
+
+class Connection(_Answer):
+    """An org's CRM connection: its state, counts, backfill progress and options."""
+
+    id: str
+    org_id: str
+    provider: str
+    provider_name: str
+    status: str
+    status_reason: str | None
+    connected_at: datetime
+    account_id: str | None
+    account_label: str | None
+    skip_backfill: bool
+    preserve_manual_edits: bool
+    settings: dict[str, Any]
+    counts: SyncCounts
+    backfill: BackfillProgress
+    queue: dict[str, int]
+    recommendations: list[str] = Field(default_factory=list)
+    setup: SetupState = Field(default_factory=SetupState)
+
+
+class Operation(_Answer):
+    """One attempted write to the CRM: a row of the integration log."""
+
+    id: int
+    connection_id: str
+    provider: str
+    person_id: str
+    lane: str
+    status: str
+    reason: str
+    code: str | None = None
+    crm_id: str | None
+    attempts: int
+    retry_of: int | None
+    request_summary: dict[str, Any]
+    response_summary: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PersonSync(_Answer):
+    """Where one person stands in the org's CRM."""
+
+    person_id: str
+    provider: str
+    status: str
+    crm_id: str | None
+    crm_url: str | None
+    last_synced_at: datetime | None
+    queued: bool
+    last_operation: Operation | None
+
+
+class Message(_Answer):
+    """An answer in words (a disconnect, a retry queued)."""
+
+    detail: str
+
+
+class Health(_Answer):
+    status: str
