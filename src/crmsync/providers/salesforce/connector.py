@@ -165,7 +165,16 @@ class SalesforceConnector(Connector):
         return await reading.read(self.client, self.spec.crm_object, crm_ids, fields)
 
     async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
+        """Each change's ``origin`` is its ``LastModifiedById``: the engine tells its own
+        writes (echoes) by :attr:`integration_user_id`."""
         return await reading.read_changes(self.client, self.spec.crm_object, cursor, fields)
+
+    @property
+    def integration_user_id(self) -> str | None:
+        """The user crmsync's connection writes as: the one who authorised it, whose id
+        ends the token's identity URL (``describe_account`` keeps it as ``user_id``)."""
+        user_id = self.ctx.settings.get("user_id")
+        return str(user_id) if user_id else None
 
     async def describe_fields(self) -> list[FieldDescription]:
         return reading.describe(await self.client.describe_fields(self.spec.crm_object))
