@@ -149,6 +149,13 @@ def test_a_converted_lead_is_merged_into_the_contact_it_became(w: World) -> None
     converted = _latest(_read_through(w, cursor)[0])[ids["p1"]]
     assert (converted.kind, converted.merged_into) == (ChangeKind.MERGED, contact)
     assert contact.startswith("003")
+    fields = ["Title", "City", "Company"]
+    read = {r.crm_id: r for r in _with_connector(w, lambda c: c.read([contact, ids["p1"]], fields))}
+    assert set(read) == {contact, ids["p1"]}, "the lead and the contact it became, each by id"
+    followed = read[contact]
+    assert followed.fields["Title"] == "Engineer"
+    assert "City" in followed.fields and "MailingCity" not in followed.fields, "Lead's names"
+    assert "Company" not in followed.fields, "Contact has no Company: left out, not emptied"
 
 
 def test_a_cursor_older_than_the_delete_log_asks_for_a_full_reconciliation(w: World) -> None:

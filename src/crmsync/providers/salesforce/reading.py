@@ -1,5 +1,5 @@
-"""Salesforce's read half: records by id, changes by ``SystemModstamp``, and the object's
-field catalogue from its describe.
+"""Salesforce's read half: records by id (a converted lead's Contact by its own id), changes
+by ``SystemModstamp``, and the object's field catalogue from its describe.
 
 Changes come from one ``queryAll`` SOQL, ascending by ``SystemModstamp`` then ``Id``, 2,000
 rows a call: it reads live rows and the recycle bin alike, so edits, deletes (``IsDeleted``),
@@ -19,7 +19,7 @@ within it. The engine dedupes what is read twice by its shadows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from crmsync.domain.records import (
     RemoteRecord,
 )
 from crmsync.providers.salesforce.client import SalesforceClient, soql_string
+from crmsync.providers.salesforce.mapping import CONTACT_FIELDS
 
 IDS_PER_QUERY = 200
 """Keeps each SOQL statement far below Salesforce's 100,000-character limit."""
@@ -131,6 +132,36 @@ async def read(
         quoted = ", ".join(soql_string(i) for i in ids[start : start + IDS_PER_QUERY])
         soql = f"SELECT {_columns(sobject, fields, False)} FROM {sobject} WHERE Id IN ({quoted})"
         found += [remote_record(row, fields) for row in await client.query(soql)]
+    return found
+
+
+async def read_contacts(
+    client: SalesforceClient,
+    ids: Sequence[str],
+    fields: Sequence[str],
+    contact_fields: Collection[str],
+) -> list[RemoteRecord]:
+    """Contacts that converted leads became, read under the Lead field names asked for; a
+    field Contact lacks (``Company``) is left out, not reported empty."""
+    renamed = {
+        name: target
+        for name in fields
+        if (target := CONTACT_FIELDS.get(name, name if name.endswith("__c") else ""))
+        and target in contact_fields
+    }
+    found: list[RemoteRecord] = []
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        quoted = ", ".join(soql_string(i) for i in ids[start : start + IDS_PER_QUERY])
+        columns = ", ".join(dict.fromkeys(["Id", MODIFIED, *renamed.values()]))
+        rows = await client.query(f"SELECT {columns} FROM Contact WHERE Id IN ({quoted})")
+        found += [
+            RemoteRecord(
+                crm_id=str(row["Id"]),
+                fields={name: row.get(target) for name, target in renamed.items()},
+                modified_at=row.get(MODIFIED),
+            )
+            for row in rows
+        ]
     return found
 
 
