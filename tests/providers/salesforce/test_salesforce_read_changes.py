@@ -158,25 +158,50 @@ def test_a_converted_lead_is_merged_into_the_contact_it_became(w: World) -> None
     assert "Company" not in followed.fields, "Contact has no Company: left out, not emptied"
 
 
+def _checked_cursor(w: World) -> str | None:
+    """A cursor whose delete log has been checked once (every read after the first)."""
+    _, cursor = _read_through(w, None)
+    _, cursor = _read_through(w, cursor)
+    assert cursor is not None and not cursor.endswith("|")
+    return cursor
+
+
 def test_a_cursor_older_than_the_delete_log_asks_for_a_full_reconciliation(w: World) -> None:
     ids = _pushed(w, "p1", "p2")
-    _, cursor = _read_through(w, None)
+    cursor = _checked_cursor(w)
+    harness(w).advance_clock(120)
     harness(w).delete_by_hand(ids["p2"])
     harness(w).advance_clock(16 * DAY)  # the delete was purged unseen
     page = _read(w, cursor)
     assert page.full_sync_needed and page.changes == [] and page.cursor is None
-    fresh, _ = _read_through(w, None)
-    assert {c.crm_id for c in fresh} == {ids["p1"]}, "a fresh read starts over, no gap"
+    fresh, cursor = _read_through(w, None)
+    assert {c.crm_id for c in fresh} == {ids["p1"]}, "a fresh read starts over"
+    assert not _read(w, cursor).full_sync_needed, "and reads on without asking again"
 
 
 def test_a_cursor_within_the_retention_reads_the_delete(w: World) -> None:
     ids = _pushed(w, "p1", "p2")
-    _, cursor = _read_through(w, None)
+    cursor = _checked_cursor(w)
+    harness(w).advance_clock(120)
     harness(w).delete_by_hand(ids["p2"])
     harness(w).advance_clock(14 * DAY)
     page = _read(w, cursor)
     assert not page.full_sync_needed
     assert _latest(page.changes)[ids["p2"]].kind is ChangeKind.DELETED
+
+
+def test_a_quiet_org_asks_for_one_reconciliation_after_30_days_unread_not_one_per_read(
+    w: World,
+) -> None:
+    _pushed(w, "p1")
+    cursor = _checked_cursor(w)
+    harness(w).advance_clock(31 * DAY)
+    assert _read(w, cursor).full_sync_needed, "getDeleted no longer reaches the last check"
+    _, fresh = _read_through(w, None)
+    for _ in range(2):
+        page = _read(w, fresh)
+        assert not page.full_sync_needed
+        fresh = page.cursor
 
 
 def test_a_bare_stamp_cursor_of_the_one_way_release_still_reads_from_its_second(
@@ -198,12 +223,21 @@ def _row(stamp: str, record_id: str) -> dict[str, str]:
     return {"SystemModstamp": f"2026-12-01T09:00:{stamp}.000+0000", "Id": record_id}
 
 
-def test_a_caught_up_cursor_steps_back_by_the_overlap_but_never_behind_where_it_read_from() -> None:
+def test_a_caught_up_position_steps_back_by_the_overlap_but_never_behind_where_it_read_from() -> (
+    None
+):
     rows = [_row("10", "00QA"), _row("20", "00QB")]
-    assert reading.next_cursor(None, rows, False, 0) == "2026-12-01T09:00:20.000+0000|"
-    assert reading.next_cursor(None, rows, False, 5) == "2026-12-01T09:00:15.000+0000|"
-    after_full_page = reading.next_cursor(None, rows, True, 5)
-    assert after_full_page == "2026-12-01T09:00:20.000+0000|00QB"
-    behind = reading.next_cursor(after_full_page, [_row("21", "00QC")], False, 5)
-    assert behind == after_full_page, "the cursor never moves back"
-    assert reading.next_cursor(after_full_page, [], False, 5) == after_full_page
+    assert reading.next_position(None, rows, False, 0) == ("2026-12-01T09:00:20.000+0000", "")
+    assert reading.next_position(None, rows, False, 5) == ("2026-12-01T09:00:15.000+0000", "")
+    after_full_page = reading.next_position(None, rows, True, 5)
+    assert after_full_page == ("2026-12-01T09:00:20.000+0000", "00QB")
+    behind = reading.next_position(after_full_page, [_row("21", "00QC")], False, 5)
+    assert behind == after_full_page, "the position never moves back"
+    assert reading.next_position(after_full_page, [], False, 5) == after_full_page
+
+
+def test_the_cursor_round_trips_its_position_and_check() -> None:
+    position = ("2026-12-01T09:00:20.000+0000", "00QB")
+    cursor = reading.encode_cursor(position, "2026-12-01T09:00:00.000+0000")
+    assert reading.decode_cursor(cursor) == (position, "2026-12-01T09:00:00.000+0000")
+    assert reading.decode_cursor(position[0]) == ((position[0], ""), "")

@@ -4,17 +4,19 @@ by ``SystemModstamp``, and the object's field catalogue from its describe.
 Changes come from one ``queryAll`` SOQL, ascending by ``SystemModstamp`` then ``Id``, 2,000
 rows a call: it reads live rows and the recycle bin alike, so edits, deletes (``IsDeleted``),
 merges (a deleted loser's ``MasterRecordId``), undeletes (back with a new stamp) and lead
-conversions (``ConvertedContactId``) come in one order under one cursor. ``getDeleted`` was
-not chosen for deletes: its windows are whole minutes (a second cursor), and it does not say
-which deletions were merges (a third call). It answers only what ``queryAll`` cannot: whether
-the delete log still reaches back to the cursor (``earliestDateAvailable``, 15 days); when it
+conversions (``ConvertedContactId``) come in one order under one cursor. ``getDeleted`` was not
+chosen for deletes: its windows are whole minutes (a second cursor), and it does not say which
+deletions were merges (a third call). It answers only what ``queryAll`` cannot: whether the
+delete log still reaches back to the last read (``earliestDateAvailable``, 15 days); when it
 does not, deletions may have been purged unseen and the page asks for a full reconciliation.
+So a read costs two calls: one query page and one small ``getDeleted``.
 
-The cursor is Salesforce's own: ``<SystemModstamp>|<Id>`` of where to read from. Stamps are
-whole seconds, so many rows share one: after a full page the next read starts just after the
-last row in (stamp, Id) order, never looping on a crowded second; a page that caught up
-re-reads from its last second (``overlap_seconds`` earlier if asked), for rows committed late
-within it. The engine dedupes what is read twice by its shadows.
+The cursor is Salesforce's own: ``<SystemModstamp>|<Id>|<latestDateCovered>``, where to read
+from and up to when the delete log was last found whole. Stamps are whole seconds, so many rows
+share one: after a full page the next read starts just after the last row in (stamp, Id) order,
+never looping on a crowded second; a page that caught up re-reads from its last second
+(``overlap_seconds`` earlier if asked), for rows committed late within it. The engine dedupes
+what is read twice by its shadows.
 """
 
 from __future__ import annotations
@@ -75,14 +77,20 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".000+0000"
 
 
-def encode_cursor(stamp: str, last_id: str = "") -> str:
-    return f"{stamp}|{last_id}"
+Position = tuple[str, str]
+"""(SystemModstamp, Id) to read after; an empty Id reads the whole second again."""
 
 
-def decode_cursor(cursor: str) -> tuple[str, str]:
-    """(stamp, last id); a bare stamp (the cursors of earlier versions) has no id."""
-    stamp, _, last_id = cursor.partition("|")
-    return stamp, last_id
+def encode_cursor(position: Position, checked: str = "") -> str:
+    return f"{position[0]}|{position[1]}|{checked}"
+
+
+def decode_cursor(cursor: str) -> tuple[Position, str]:
+    """The position and ``checked``, the ``latestDateCovered`` up to which the delete log was
+    last found whole ("" after a full read: no gap known); a bare stamp has neither."""
+    stamp, _, rest = cursor.partition("|")
+    last_id, _, checked = rest.partition("|")
+    return (stamp, last_id), checked
 
 
 def _columns(sobject: str, fields: Sequence[str], tracking: bool) -> str:
@@ -165,43 +173,44 @@ async def read_contacts(
     return found
 
 
-async def deletes_kept_since(client: SalesforceClient, sobject: str, stamp: str) -> bool:
-    """Whether Salesforce's delete log still covers ``stamp``: a window starting before the
-    last physically deleted record is refused. Windows are whole minutes, so the one asked
-    for starts a minute early: a purge near the cursor counts as a gap."""
-    moment = _moment(stamp)
-    start = moment.replace(second=0, microsecond=0) - timedelta(minutes=1)
+async def delete_log_covered(client: SalesforceClient, sobject: str, since: str) -> str | None:
+    """``latestDateCovered`` (Salesforce's own now, to the minute) when the delete log still
+    reaches back to ``since``, None when a record deleted after it may have been purged
+    unseen (or ``since`` is past the 30 days ``getDeleted`` looks back). Unconfirmed: that
+    Salesforce caps an ``end`` in the future at now, as the emulator does."""
+    moment = _moment(since)
+    start = moment.replace(second=0, microsecond=0)
     window = await client.deleted(
-        sobject, start.isoformat(), (start + timedelta(minutes=3)).isoformat()
+        sobject, start.isoformat(), (start + timedelta(days=30)).isoformat()
     )
-    return window is not None and _moment(str(window["earliestDateAvailable"])) <= moment
+    if window is None or _moment(str(window["earliestDateAvailable"])) > moment:
+        return None
+    return str(window["latestDateCovered"])
 
 
-def _where(cursor: str | None) -> str:
-    if not cursor:
+def _where(position: Position | None) -> str:
+    if position is None:
         return ""
-    stamp, last_id = decode_cursor(cursor)
-    at = soql_datetime(stamp)
+    at, last_id = soql_datetime(position[0]), position[1]
     if not last_id:
         return f" WHERE {MODIFIED} >= {at}"
     return f" WHERE {MODIFIED} > {at} OR ({MODIFIED} = {at} AND Id > {soql_string(last_id)})"
 
 
-def next_cursor(
-    cursor: str | None, rows: list[dict[str, Any]], full: bool, overlap_seconds: int
-) -> str | None:
+def next_position(
+    position: Position | None, rows: list[dict[str, Any]], full: bool, overlap_seconds: int
+) -> Position | None:
     """After a full page: just past its last row. After a caught-up page: its last second
-    (less the overlap), never behind the cursor it was read from."""
+    (less the overlap), never behind the position it was read from."""
     if not rows:
-        return cursor
+        return position
     last_stamp, last_id = str(rows[-1][MODIFIED]), str(rows[-1]["Id"])
     if full:
-        return encode_cursor(last_stamp, last_id)
+        return last_stamp, last_id
     edge = _stamp(_moment(last_stamp) - timedelta(seconds=overlap_seconds))
-    if cursor is None:
-        return encode_cursor(edge)
-    stamp, last = decode_cursor(cursor)
-    return encode_cursor(edge) if (_moment(edge), "") > (_moment(stamp), last) else cursor
+    if position is None or (_moment(edge), "") > (_moment(position[0]), position[1]):
+        return edge, ""
+    return position
 
 
 async def read_changes(
@@ -211,17 +220,25 @@ async def read_changes(
     fields: Sequence[str],
     overlap_seconds: int = 0,
 ) -> ChangePage:
-    if cursor and not await deletes_kept_since(client, sobject, decode_cursor(cursor)[0]):
-        return ChangePage([], cursor=None, full_sync_needed=True)
+    """One page of changes. A cursor whose delete log was checked before and is no longer
+    whole asks for a full reconciliation; one from a full read (nothing checked yet) only
+    starts the checks, so a quiet org's old cursor cannot ask for one at every read."""
+    position, checked = decode_cursor(cursor) if cursor else (None, "")
+    if position is not None:
+        covered = await delete_log_covered(client, sobject, checked or position[0])
+        if covered is None and checked:
+            return ChangePage([], cursor=None, full_sync_needed=True)
+        checked = covered or ""
     soql = (
-        f"SELECT {_columns(sobject, fields, True)} FROM {sobject}{_where(cursor)} "
+        f"SELECT {_columns(sobject, fields, True)} FROM {sobject}{_where(position)} "
         f"ORDER BY {MODIFIED} ASC, Id ASC LIMIT {CHANGES_PER_READ}"
     )
     rows = await client.query(soql, include_deleted=True)
     full = len(rows) == CHANGES_PER_READ
+    after = next_position(position, rows, full, overlap_seconds)
     return ChangePage(
         [change_of(row, fields) for row in rows],
-        cursor=next_cursor(cursor, rows, full, overlap_seconds),
+        cursor=encode_cursor(after, checked) if after is not None else None,
         more=full,
     )
 
