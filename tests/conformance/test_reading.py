@@ -99,6 +99,16 @@ def test_read_changes_follows_a_crm_users_edit_from_the_cursor(team: World) -> N
     )
 
 
+def test_a_cursor_the_crm_still_covers_needs_no_full_reconciliation(team: World) -> None:
+    _declares(team, Capability.READ_CHANGES)
+    _pushed(team, p1={"title": "Engineer"})
+    fields = [_crm_field(team, "title")]
+    first = _with_connector(team, lambda c: c.read_changes(None, fields))
+    assert not first.full_sync_needed and not first.more
+    again = _with_connector(team, lambda c: c.read_changes(first.cursor, fields))
+    assert not again.full_sync_needed and again.cursor, "a fresh cursor reads on"
+
+
 def test_describe_fields_lists_every_mapped_crm_field_with_a_kind(team: World) -> None:
     _declares(team, Capability.DESCRIBE_FIELDS)
     team.connect("org1")  # the custom fields exist from here on

@@ -94,6 +94,10 @@ class ChangePage:
     cursor: str | None
     more: bool = False
     """More changes are ready now: read again from ``cursor`` at once."""
+    full_sync_needed: bool = False
+    """The cursor is older than what the CRM keeps (e.g. Salesforce's deletes, 15 days):
+    changes may have been lost, so reconcile in full, then read on from ``cursor`` (None:
+    from the start)."""
 
     @classmethod
     def of_records(cls, records: list[RemoteRecord], since: str | None, more: bool) -> ChangePage:

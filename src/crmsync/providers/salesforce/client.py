@@ -122,12 +122,30 @@ class SalesforceClient:
             return False
         raise error_for(self.api.resolve(response))
 
-    async def query(self, soql: str) -> list[dict[str, Any]]:
-        """Every record of a SOQL query, following ``nextRecordsUrl`` until ``done``."""
+    async def query(self, soql: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """Every record of a SOQL query, following ``nextRecordsUrl`` until ``done``;
+        ``include_deleted`` runs it as ``queryAll`` (the recycle bin too)."""
         paging = NextUrlPaging(
             items=("records",), next_url=("nextRecordsUrl",), done=("done",), base=self.instance_url
         )
-        return await collect(self._page, PageRequest("GET", self.url("query"), {"q": soql}), paging)
+        path = "queryAll" if include_deleted else "query"
+        return await collect(self._page, PageRequest("GET", self.url(path), {"q": soql}), paging)
+
+    async def deleted(self, sobject: str, start: str, end: str) -> dict[str, Any] | None:
+        """``getDeleted`` over [start, end); None when Salesforce refuses the window
+        (``INVALID_REPLICATION_DATE``: older than it keeps)."""
+        response = await self.request(
+            "GET",
+            f"sobjects/{sobject}/deleted/",
+            params={"start": start, "end": end},
+            accept={400: True},
+        )
+        if response.is_success:
+            body: dict[str, Any] = response.json()
+            return body
+        if self.parse_problem(response).code == "INVALID_REPLICATION_DATE":
+            return None
+        raise error_for(self.api.resolve(response))
 
     async def _page(self, request: PageRequest) -> Any:
         await self.allocation.before_request()  # every call counts towards the daily allocation

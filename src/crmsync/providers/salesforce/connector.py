@@ -162,10 +162,26 @@ class SalesforceConnector(Connector):
         return users
 
     async def read(self, crm_ids: Sequence[str], fields: Sequence[str]) -> list[RemoteRecord]:
-        return await reading.read(self.client, self.spec.crm_object, crm_ids, fields)
+        """Leads by id; the Contacts converted leads became by theirs."""
+        leads = [i for i in crm_ids if not is_contact(i)]
+        contacts = [i for i in crm_ids if is_contact(i)]
+        found = await reading.read(self.client, self.spec.crm_object, leads, fields)
+        if contacts:
+            known = await self.converted.contact_fields()
+            found += await reading.read_contacts(self.client, contacts, fields, known)
+        return found
 
     async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
+        """Each change's ``origin`` is its ``LastModifiedById``: the engine tells its own
+        writes (echoes) by :attr:`integration_user_id`."""
         return await reading.read_changes(self.client, self.spec.crm_object, cursor, fields)
+
+    @property
+    def integration_user_id(self) -> str | None:
+        """The user crmsync's connection writes as: the one who authorised it, whose id
+        ends the token's identity URL (``describe_account`` keeps it as ``user_id``)."""
+        user_id = self.ctx.settings.get("user_id")
+        return str(user_id) if user_id else None
 
     async def describe_fields(self) -> list[FieldDescription]:
         return reading.describe(await self.client.describe_fields(self.spec.crm_object))

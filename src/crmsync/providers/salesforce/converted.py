@@ -113,6 +113,10 @@ class ConvertedLeads:
                     found[str(row[self.id_field])] = str(row["ConvertedContactId"])
         return found
 
+    async def contact_fields(self) -> set[str]:
+        """The Contact fields crmsync can write (described once per connector)."""
+        return await self._fields()
+
     async def _fields(self) -> set[str]:
         if self._contact_fields is None:
             described = await self.client.describe_fields("Contact")

@@ -40,6 +40,11 @@ class SalesforceEmulatorConfig:
     """How many job-info reads show ``InProgress`` before a closed job is ``JobComplete``."""
     bulk_fail_after: int | None = None
     """Fail every ingest job after this many rows (the rest stay unprocessed)."""
+    deleted_retention_days: float = 15.0
+    """How long a deleted record stays in the recycle bin (``queryAll``) and the delete log
+    (``getDeleted``) before it is physically deleted."""
+    crm_user_email: str = "sales.rep@crmsync-demo.test"
+    """The user harness controls act as ("a CRM user"), so their edits are not crmsync's."""
     timeout_sleep_seconds: float = 30.0
     fault_seed: int = 0
     clock: Callable[[], float] = field(default=time.time)

@@ -84,6 +84,11 @@ def not_found() -> SalesforceError:
     return SalesforceError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
 
 
+def is_deleted() -> SalesforceError:
+    """A record in the recycle bin, read or deleted again by id."""
+    return SalesforceError(404, "ENTITY_IS_DELETED", "entity is deleted")
+
+
 def invalid_session() -> JSONResponse:
     return SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid").response(
         headers={"WWW-Authenticate": 'Token realm="Salesforce"'}

@@ -61,6 +61,10 @@ def lead_fields(app: AppNames) -> dict[str, str]:
     }
 
 
+def _sobject(crm_id: str) -> str:
+    return "Contact" if crm_id.startswith("003") else "Lead"
+
+
 class SalesforceHarness(HarnessControls):
     duplicate_email_outcome = "synced"
     consent_choices: dict[str, str] = {}
@@ -122,13 +126,34 @@ class SalesforceHarness(HarnessControls):
         return {f.name for f in lead.fields.values() if f.custom}
 
     def _by_hand(self) -> WriteContext:
-        return WriteContext(self.emulator.admin_id, manual=True)
+        """A CRM user's edit in the UI: not the user crmsync's connection writes as."""
+        return WriteContext(self.emulator.crm_user(), manual=True)
 
     def manual_edit(self, crm_id: str, app_field: str, value: Any) -> None:
-        sobject = "Contact" if crm_id.startswith("003") else "Lead"
         self.emulator.store.update(
-            sobject, crm_id, {self.crm_field[app_field]: value}, self._by_hand()
+            _sobject(crm_id), crm_id, {self.crm_field[app_field]: value}, self._by_hand()
         )
+
+    def crm_user_id(self) -> str:
+        """Who the hand edits, deletes, merges and conversions are stamped with."""
+        return self.emulator.crm_user()
+
+    def delete_by_hand(self, crm_id: str) -> None:
+        self.emulator.delete(_sobject(crm_id), crm_id)
+
+    def restore_by_hand(self, crm_id: str) -> None:
+        """Undelete from the recycle bin."""
+        self.emulator.undelete(_sobject(crm_id), crm_id)
+
+    def merge_by_hand(self, survivor: str, merged: list[str]) -> None:
+        self.emulator.merge(_sobject(survivor), survivor, merged)
+
+    def convert_by_hand(self, lead_id: str) -> str:
+        """Convert a lead; returns the Contact it became."""
+        return str(self.emulator.convert_lead(lead_id)["ConvertedContactId"])
+
+    def advance_clock(self, seconds: float) -> None:
+        self.emulator.clock.advance(seconds)
 
     def create_by_hand(self, values: dict[str, Any]) -> str:
         """A lead a user typed in: the UI insists on LastName and Company too."""

@@ -240,7 +240,7 @@ class IngestJobs:
                 record_id = str(values.pop("Id", "") or "")
                 saved, created = self.store.update(job.sobject, record_id, values, ctx), False
             else:
-                self.store.delete(job.sobject, str(values.get("Id") or ""))
+                self.store.delete(job.sobject, str(values.get("Id") or ""), ctx.user_id)
                 saved, created = {"Id": values.get("Id")}, False
         except RecordFailure as exc:
             job.failed.append(["", exc.errors[0].bulk_text(), *row])

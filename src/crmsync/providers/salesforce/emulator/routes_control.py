@@ -1,6 +1,8 @@
-"""Salesforce's own ``/_emulator/`` routes: seed users, read and hand-edit records, convert a
-lead, set the duplicate rule, add a lead assignment rule, remove the package's fields, shape
-bulk jobs (no auth, no allocation, no faults)."""
+"""Salesforce's own ``/_emulator/`` routes: seed users, read and hand-edit records, delete,
+undelete, merge and convert as a CRM user, move the clock on, empty the recycle bin, set the
+duplicate rule, add a lead assignment rule, remove the package's fields, shape bulk jobs (no
+auth, no allocation, no faults). Hand edits are the CRM user's (``crm_user``), never the user
+crmsync's connection writes as."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.emulation import CONTROL_PREFIX
 from crmsync.providers.salesforce.emulator.common import EmulatorDep
-from crmsync.providers.salesforce.emulator.store import WriteContext
+from crmsync.providers.salesforce.emulator.store import WriteContext, timestamp
 
 
 class UserSeed(BaseModel):
@@ -28,6 +30,19 @@ class Conversion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     opportunity: bool = False
+
+
+class Merge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    masterRecordId: str
+    recordIds: list[str] = Field(min_length=1, max_length=2)
+
+
+class ClockShift(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    advanceSeconds: float = Field(ge=0)
 
 
 class DuplicateRule(BaseModel):
@@ -70,7 +85,7 @@ def stored_records(sobject: str, emulator: EmulatorDep) -> JSONResponse:
 @router.post("/records/{sobject}", status_code=201)
 def create_by_hand(sobject: str, body: dict[str, Any], emulator: EmulatorDep) -> JSONResponse:
     """A record a user creates in the UI (same validation, no duplicate rule prompt)."""
-    row = emulator.store.create(sobject, body, WriteContext(emulator.admin_id, manual=True))
+    row = emulator.store.create(sobject, body, WriteContext(emulator.crm_user(), manual=True))
     return JSONResponse(row, status_code=201)
 
 
@@ -79,14 +94,45 @@ def edit_by_hand(
     sobject: str, record_id: str, body: dict[str, Any], emulator: EmulatorDep
 ) -> JSONResponse:
     row = emulator.store.update(
-        sobject, record_id, body, WriteContext(emulator.admin_id, manual=True)
+        sobject, record_id, body, WriteContext(emulator.crm_user(), manual=True)
     )
     return JSONResponse(row)
+
+
+@router.delete("/records/{sobject}/{record_id}")
+def delete_by_hand(sobject: str, record_id: str, emulator: EmulatorDep) -> JSONResponse:
+    """Into the recycle bin, as a CRM user."""
+    return JSONResponse(emulator.delete(sobject, record_id))
+
+
+@router.post("/records/{sobject}/{record_id}/undelete")
+def undelete_by_hand(sobject: str, record_id: str, emulator: EmulatorDep) -> JSONResponse:
+    """Restored from the recycle bin, with new stamps."""
+    return JSONResponse(emulator.undelete(sobject, record_id))
+
+
+@router.post("/records/{sobject}/merge")
+def merge_by_hand(sobject: str, body: Merge, emulator: EmulatorDep) -> JSONResponse:
+    """What SOAP's ``merge`` call does: the master survives, the others are deleted."""
+    return JSONResponse(emulator.merge(sobject, body.masterRecordId, body.recordIds))
 
 
 @router.post("/leads/{lead_id}/convert")
 def convert(lead_id: str, body: Conversion, emulator: EmulatorDep) -> JSONResponse:
     return JSONResponse(emulator.convert_lead(lead_id, body.opportunity))
+
+
+@router.post("/clock")
+def advance_clock(body: ClockShift, emulator: EmulatorDep) -> dict[str, str]:
+    """The org's clock moves on (tokens, allocation windows and the recycle bin age too)."""
+    emulator.clock.advance(body.advanceSeconds)
+    return {"now": timestamp(emulator.clock())}
+
+
+@router.post("/recycle-bin/empty")
+def empty_recycle_bin(emulator: EmulatorDep) -> dict[str, int]:
+    """An admin empties the bin: every deleted record is physically deleted now."""
+    return {"purged": emulator.purge_deleted(everything=True)}
 
 
 @router.put("/duplicate-rule")

@@ -1,4 +1,6 @@
-"""``GET /query?q=SOQL`` and its ``nextRecordsUrl`` pages (``/query/01g...-2000``).
+"""``GET /query?q=SOQL`` and its ``nextRecordsUrl`` pages (``/query/01g...-2000``), and
+``GET /queryAll?q=SOQL``, which also reads the recycle bin (deleted and merged records, with
+``IsDeleted`` true), paged under ``/queryAll/``.
 
 Pages hold 2,000 records unless ``Sforce-Query-Options: batchSize=N`` (200 to 2,000) asks
 for fewer; the rows of a query are fixed when it runs, as with a real query locator.
@@ -32,7 +34,7 @@ def _page_size(request: Request, default: int) -> int:
 
 def _page(
     emulator: SalesforceEmulator,
-    version: str,
+    path: str,
     cursor: str,
     rows: list[dict[str, Any]],
     offset: int,
@@ -41,7 +43,7 @@ def _page(
     page = rows[offset : offset + size]
     body: dict[str, Any] = {"totalSize": len(rows), "done": offset + size >= len(rows)}
     if not body["done"]:
-        body["nextRecordsUrl"] = f"/services/data/{version}/query/{cursor}-{offset + size}"
+        body["nextRecordsUrl"] = f"{path}/{cursor}-{offset + size}"
         emulator.cursors[cursor] = (rows, size)
     else:
         emulator.cursors.pop(cursor, None)
@@ -49,15 +51,15 @@ def _page(
     return JSONResponse(body)
 
 
-@router.get(f"{DATA}/query")
-@router.get(f"{DATA}/query/")
-def query(
-    version: str, request: Request, emulator: EmulatorDep, q: str | None = None
+def _run(
+    version: str, request: Request, emulator: EmulatorDep, q: str | None, include_deleted: bool
 ) -> JSONResponse:
     if not q:
         raise SalesforceError(400, "MALFORMED_QUERY", "A query string has to be specified")
     parsed = soql.parse(q)
     store = emulator.store
+    if include_deleted:
+        emulator.purge_deleted()
     with store.lock:
         try:
             obj = store.sobject(parsed.sobject)
@@ -69,22 +71,49 @@ def query(
                 "a custom object, be sure to append the '__c' after the entity name.",
                 "INVALID_TYPE",
             ) from None
-        total, records = soql.execute(
-            parsed, obj, store.objects, store.rows[obj.name].values(), store.locate, version
-        )
+        rows = list(store.rows[obj.name].values())
+        if include_deleted:
+            rows += store.recycled[obj.name].values()
+        total, records = soql.execute(parsed, obj, store.objects, rows, store.locate, version)
         if parsed.count:
             return JSONResponse({"totalSize": total, "done": True, "records": []})
     cursor = store.ids.new(KEY_PREFIXES["QueryLocator"])
-    return _page(
-        emulator, version, cursor, records, 0, _page_size(request, emulator.config.query_page_size)
-    )
+    path = f"/services/data/{version}/{'queryAll' if include_deleted else 'query'}"
+    size = _page_size(request, emulator.config.query_page_size)
+    return _page(emulator, path, cursor, records, 0, size)
 
 
-@router.get(f"{DATA}/query/{{locator}}")
-def query_more(version: str, locator: str, emulator: EmulatorDep) -> JSONResponse:
+@router.get(f"{DATA}/query")
+@router.get(f"{DATA}/query/")
+def query(
+    version: str, request: Request, emulator: EmulatorDep, q: str | None = None
+) -> JSONResponse:
+    return _run(version, request, emulator, q, include_deleted=False)
+
+
+@router.get(f"{DATA}/queryAll")
+@router.get(f"{DATA}/queryAll/")
+def query_all(
+    version: str, request: Request, emulator: EmulatorDep, q: str | None = None
+) -> JSONResponse:
+    """Live records and those in the recycle bin alike."""
+    return _run(version, request, emulator, q, include_deleted=True)
+
+
+def _more(version: str, endpoint: str, locator: str, emulator: SalesforceEmulator) -> JSONResponse:
     cursor, _, offset = locator.rpartition("-")
     found = emulator.cursors.get(cursor)
     if found is None or not offset.isdigit():
         raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
     rows, size = found
-    return _page(emulator, version, cursor, rows, int(offset), size)
+    return _page(emulator, f"/services/data/{version}/{endpoint}", cursor, rows, int(offset), size)
+
+
+@router.get(f"{DATA}/query/{{locator}}")
+def query_more(version: str, locator: str, emulator: EmulatorDep) -> JSONResponse:
+    return _more(version, "query", locator, emulator)
+
+
+@router.get(f"{DATA}/queryAll/{{locator}}")
+def query_all_more(version: str, locator: str, emulator: EmulatorDep) -> JSONResponse:
+    return _more(version, "queryAll", locator, emulator)

@@ -3,8 +3,11 @@
 
 As Salesforce documents: the seconds of ``start`` and ``end`` are dropped, ``start`` must come
 before ``end`` and lie within the last 30 days (``INVALID_REPLICATION_DATE`` otherwise), updates
-are found by ``SystemModstamp``, and more than 600,000 ids is ``EXCEEDED_ID_LIMIT``. The
-emulator keeps every deletion, so ``earliestDateAvailable`` is when the org began.
+are found by ``SystemModstamp``, and more than 600,000 ids is ``EXCEEDED_ID_LIMIT``.
+Deletions are kept for the configured retention (15 days) or until the bin is emptied;
+``earliestDateAvailable`` is when the last physically deleted record had been deleted (the
+org's start when none has been), and once one has been, a ``start`` before it is
+``INVALID_REPLICATION_DATE``: the caller must resync.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from crmsync.emulation import EmulatedRoute
+from crmsync.providers.salesforce.emulator import lifecycle
 from crmsync.providers.salesforce.emulator.common import DATA, EmulatorDep
 from crmsync.providers.salesforce.emulator.errors import SalesforceError
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
@@ -91,20 +95,26 @@ def deleted(
     sobject: str, emulator: EmulatorDep, start: str | None = None, end: str | None = None
 ) -> JSONResponse:
     low, high = _window(emulator, start, end)
+    emulator.purge_deleted()
     store = emulator.store
     with store.lock:
-        log = store.deleted[store.sobject(sobject).name]
+        name = store.sobject(sobject).name
+        earliest = lifecycle.earliest_available(store, name, emulator.started_at)
+        if name in store.purged and low < earliest:
+            raise _replication_error(
+                f"startDate is before the earliest date available: {timestamp(earliest)}"
+            )
+        log = store.deleted[name]
         found = [
             {"id": record_id, "deletedDate": timestamp(when)}
             for record_id, when in log
             if low <= when < high
         ]
     _too_many(len(found))
-    began = emulator.started_at - emulator.started_at % 60
     return JSONResponse(
         {
             "deletedRecords": found,
-            "earliestDateAvailable": timestamp(began),
+            "earliestDateAvailable": timestamp(earliest),
             "latestDateCovered": timestamp(high),
         }
     )

@@ -115,8 +115,11 @@ async def update(
 
 
 @router.delete(f"{DATA}/sobjects/{{sobject}}/{{record_id}}", status_code=204, response_model=None)
-def delete(version: str, sobject: str, record_id: str, emulator: EmulatorDep) -> Response:
-    emulator.store.delete(sobject, record_id)
+def delete(
+    version: str, sobject: str, record_id: str, emulator: EmulatorDep, user: UserDep
+) -> Response:
+    """Into the recycle bin: ``query`` no longer reads it, ``queryAll`` and ``getDeleted`` do."""
+    emulator.store.delete(sobject, record_id, user)
     return Response(status_code=204)
 
 

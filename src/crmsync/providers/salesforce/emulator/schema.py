@@ -171,6 +171,19 @@ def _system(owner: bool = True) -> list[FieldDef]:
     return fields
 
 
+def _master(name: str) -> FieldDef:
+    """Set on the losers of a merge (deleted, visible with ``queryAll``): the survivor's id."""
+    return FieldDef(
+        "MasterRecordId",
+        "reference",
+        "Master Record ID",
+        18,
+        reference_to=(name,),
+        createable=False,
+        updateable=False,
+    )
+
+
 def _text(name: str, length: int, label: str = "", **kwargs: Any) -> FieldDef:
     return FieldDef(name, "string", label or name, length, **kwargs)
 
@@ -203,6 +216,7 @@ def standard_objects() -> dict[str, SObjectType]:
         "Lead",
         [
             *_system(),
+            _master("Lead"),
             *person,
             _text("Company", 255, nillable=NOT_NULL),
             _text("City", 40),
@@ -254,6 +268,7 @@ def standard_objects() -> dict[str, SObjectType]:
         "Contact",
         [
             *_system(),
+            _master("Contact"),
             *person,
             _text("MailingCity", 40, "Mailing City"),
             _text("MailingState", 80, "Mailing State/Province"),
@@ -268,6 +283,7 @@ def standard_objects() -> dict[str, SObjectType]:
         "Account",
         [
             *_system(),
+            _master("Account"),
             _text("Name", 255, "Account Name", nillable=NOT_NULL),
             FieldDef("Website", "url", "Website", 255),
             FieldDef("Phone", "phone", "Phone", 40),

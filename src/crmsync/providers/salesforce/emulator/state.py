@@ -10,7 +10,9 @@ from typing import Any
 
 from crmsync.emulation import OAuthStore
 from crmsync.emulation.state import EmulatorState
+from crmsync.providers.salesforce.emulator import lifecycle
 from crmsync.providers.salesforce.emulator.allocation import DailyAllocation
+from crmsync.providers.salesforce.emulator.clock import ShiftedClock
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
 from crmsync.providers.salesforce.emulator.ids import KEY_PREFIXES, IdFactory
 from crmsync.providers.salesforce.emulator.ingest import IngestJobs
@@ -25,6 +27,8 @@ class SalesforceEmulator(EmulatorState):
     """One Salesforce org with one connected app (and, by default, the app's package)."""
 
     def __init__(self, config: SalesforceEmulatorConfig, *, served: bool = False) -> None:
+        self.clock = ShiftedClock(config.clock)
+        config.clock = self.clock  # every part reads the one clock a harness can move
         self.config = config
         self.ids = IdFactory()
         self.org_id = self.ids.org_id()
@@ -46,6 +50,7 @@ class SalesforceEmulator(EmulatorState):
             },
         )
         self.admin_id = self.add_user(config.admin_email, "Admin", "User")
+        self._crm_user: str | None = None
         self.install_package()
         self.jobs = IngestJobs(self.store)
         self.jobs.polls_in_progress = config.bulk_polls_in_progress
@@ -135,8 +140,31 @@ class SalesforceEmulator(EmulatorState):
     def records(self, sobject: str) -> list[Row]:
         return self.store.snapshot(sobject)
 
+    def crm_user(self) -> str:
+        """The user harness controls act as (created on first use): someone other than
+        the user crmsync's connection writes as."""
+        if self._crm_user is None:
+            self._crm_user = self.add_user(self.config.crm_user_email, "Sam", "Sales")
+        return self._crm_user
+
     def convert_lead(self, lead_id: str, opportunity: bool = False) -> Row:
-        return self.store.convert_lead(lead_id, self.context(), opportunity)
+        return lifecycle.convert_lead(
+            self.store, lead_id, WriteContext(self.crm_user()), opportunity
+        )
+
+    def delete(self, sobject: str, record_id: str) -> Row:
+        return self.store.delete(sobject, record_id, self.crm_user())
+
+    def undelete(self, sobject: str, record_id: str) -> Row:
+        return self.store.restore(sobject, record_id, self.crm_user())
+
+    def merge(self, sobject: str, master_id: str, merged: list[str]) -> Row:
+        return lifecycle.merge(self.store, sobject, master_id, merged, self.crm_user())
+
+    def purge_deleted(self, everything: bool = False) -> int:
+        """Physically delete what outlived the retention (or empty the bin)."""
+        seconds = self.config.deleted_retention_days * 86_400
+        return lifecycle.purge(self.store, seconds, everything)
 
     def reset_data(self) -> None:
         """Every record but the users goes; custom fields back to the package's."""
@@ -146,6 +174,9 @@ class SalesforceEmulator(EmulatorState):
                     rows.clear()
             for log in self.store.deleted.values():
                 log.clear()
+            for recycled in self.store.recycled.values():
+                recycled.clear()
+            self.store.purged.clear()
             self.store.rows["AssignmentRule"].clear()
             self.store.assignees.clear()
             for field_name in [

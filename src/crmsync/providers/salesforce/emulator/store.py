@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from crmsync.providers.salesforce.emulator import ids
@@ -17,6 +17,7 @@ from crmsync.providers.salesforce.emulator.errors import (
     ItemError,
     RecordFailure,
     SalesforceError,
+    is_deleted,
     not_found,
 )
 from crmsync.providers.salesforce.emulator.schema import (
@@ -58,9 +59,11 @@ class MultipleMatches(Exception):
 
 
 def timestamp(seconds: float) -> str:
-    """Salesforce's datetime format: ``2024-05-01T12:00:00.000+0000``."""
+    """Salesforce's datetime format: ``2024-05-01T12:00:00.000+0000``. Salesforce keeps
+    whole seconds (the milliseconds are always 000), so records written within one second
+    share their stamps."""
     moment = datetime.fromtimestamp(seconds, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + ".000+0000"
 
 
 class OrgStore:
@@ -79,8 +82,12 @@ class OrgStore:
         self.duplicate_rule_name = duplicate_rule_name
         self.objects: dict[str, SObjectType] = standard_objects()
         self.rows: dict[str, dict[str, Row]] = {name: {} for name in self.objects}
+        self.recycled: dict[str, dict[str, Row]] = {name: {} for name in self.objects}
+        """The recycle bin: deleted rows (``IsDeleted`` true), which only ``queryAll`` reads."""
         self.deleted: dict[str, list[tuple[str, float]]] = {name: [] for name in self.objects}
         """Per sObject, (id, when) of each deleted record, for ``/sobjects/X/deleted/``."""
+        self.purged: dict[str, float] = {}
+        """Per sObject, when the last physically deleted record had been deleted."""
         self.assignees: dict[str, str] = {}
         """Each lead assignment rule's one entry: the user it assigns every lead to."""
         self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
@@ -129,7 +136,7 @@ class OrgStore:
             full = ids.normalise(record_id)
             row = self.rows[obj.name].get(full or "")
             if row is None:
-                raise not_found()
+                raise is_deleted() if (full or "") in self.recycled[obj.name] else not_found()
             return dict(row)
 
     def find(self, sobject: str, field_name: str, value: str) -> list[str]:
@@ -299,14 +306,59 @@ class OrgStore:
             )
         return definition
 
-    def delete(self, sobject: str, record_id: str) -> None:
+    def delete(
+        self, sobject: str, record_id: str, user_id: str, master_id: str | None = None
+    ) -> Row:
+        """Into the recycle bin, stamped by the deleting user (a merge's loser also names
+        its ``MasterRecordId``); 404 ``ENTITY_IS_DELETED`` when it is already there."""
         with self.lock:
             obj = self.sobject(sobject)
-            row = self.rows[obj.name].pop(ids.normalise(record_id) or "", None)
+            full = ids.normalise(record_id) or ""
+            row = self.rows[obj.name].pop(full, None)
             if row is None:
-                raise not_found()
+                raise is_deleted() if full in self.recycled[obj.name] else not_found()
             self._unindex(obj.name, row)
-            self.deleted[obj.name].append((row["Id"], self.clock()))
+            now = self.clock()
+            stamp = timestamp(now)
+            # Unconfirmed: that a delete moves LastModifiedById as well as the stamps.
+            row.update(
+                IsDeleted=True,
+                LastModifiedDate=stamp,
+                LastModifiedById=user_id,
+                SystemModstamp=stamp,
+            )
+            if master_id is not None:
+                row["MasterRecordId"] = master_id
+            self.recycled[obj.name][full] = row
+            self.deleted[obj.name].append((full, now))
+            return dict(row)
+
+    def restore(self, sobject: str, record_id: str, user_id: str) -> Row:
+        """Undelete: back from the recycle bin with new stamps, its unique values checked
+        again (another record may hold them by now)."""
+        with self.lock:
+            obj = self.sobject(sobject)
+            full = ids.normalise(record_id) or ""
+            row = self.recycled[obj.name].get(full)
+            if row is None:
+                if full in self.rows[obj.name]:
+                    raise RecordFailure(
+                        [ItemError("UNDELETE_FAILED", "Entity is not in the recycle bin")]
+                    )
+                raise not_found()
+            unique = {k: v for k, v in row.items() if k in obj.fields and obj.fields[k].unique}
+            self._check_rules(obj, unique, row, WriteContext(user_id, manual=True))
+            del self.recycled[obj.name][full]
+            self.deleted[obj.name] = [e for e in self.deleted[obj.name] if e[0] != full]
+            stamp = timestamp(self.clock())
+            row.update(
+                IsDeleted=False,
+                MasterRecordId=None,
+                LastModifiedDate=stamp,
+                LastModifiedById=user_id,
+                SystemModstamp=stamp,
+            )
+            return self._apply(obj, row, {}, None, created=True)
 
     def rollback(self, undo: Undo) -> None:
         """Put back every row an ``allOrNone`` request changed, newest change first."""
@@ -318,54 +370,6 @@ class OrgStore:
                 if before is not None:
                     self.rows[sobject][record_id] = before
                     self._reindex(sobject, before)
-
-    def convert_lead(self, lead_id: str, ctx: WriteContext, opportunity: bool = False) -> Row:
-        """Convert a lead as a user would: an Account, a Contact and optionally an Opportunity."""
-        with self.lock:
-            lead = self.get("Lead", lead_id)
-            if lead.get("IsConverted"):
-                raise RecordFailure([ItemError("CANNOT_UPDATE_CONVERTED_LEAD", CONVERTED_MESSAGE)])
-            owner = lead["OwnerId"]
-            user = WriteContext(ctx.user_id, allow_save=True, manual=True)
-            account = self.create("Account", {"Name": lead.get("Company"), "OwnerId": owner}, user)
-            contact_fields = self.objects["Contact"]
-            moved = {
-                "FirstName": lead.get("FirstName"),
-                "LastName": lead.get("LastName"),
-                "Email": lead.get("Email"),
-                "Phone": lead.get("Phone"),
-                "Title": lead.get("Title"),
-                "MailingCity": lead.get("City"),
-                "MailingState": lead.get("State"),
-                "MailingPostalCode": lead.get("PostalCode"),
-                "MailingCountry": lead.get("Country"),
-                "AccountId": account["Id"],
-                "OwnerId": owner,
-                **{
-                    name: value
-                    for name, value in lead.items()
-                    if name.endswith("__c") and contact_fields.field(name) is not None
-                },
-            }
-            contact = self.create("Contact", moved, user)
-            converted: Row = {
-                "IsConverted": True,
-                "Status": "Closed - Converted",
-                "ConvertedDate": date.fromtimestamp(self.clock()).isoformat(),
-                "ConvertedAccountId": account["Id"],
-                "ConvertedContactId": contact["Id"],
-            }
-            if opportunity:
-                close = date.fromtimestamp(self.clock()) + timedelta(days=30)
-                deal = {
-                    "Name": f"{lead.get('Company')}-",
-                    "StageName": "Prospecting",
-                    "CloseDate": close.isoformat(),
-                    "AccountId": account["Id"],
-                    "OwnerId": owner,
-                }
-                converted["ConvertedOpportunityId"] = self.create("Opportunity", deal, user)["Id"]
-            return self.update("Lead", lead["Id"], converted, user)
 
     # -- internals -------------------------------------------------------------------
     def _values(
