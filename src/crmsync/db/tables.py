@@ -1,5 +1,5 @@
-"""Database tables. API schemas live in ``crmsync.api.schemas``, never here; the states and
-kinds the tables store are the domain's (``crmsync.domain.enums``)."""
+"""Database tables: push's, then two-way sync's. API schemas live in ``crmsync.api.schemas``,
+never here; the states and kinds the tables store are the domain's (``crmsync.domain.enums``)."""
 
 from __future__ import annotations
 
@@ -135,6 +135,8 @@ class Connection(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column()
     backfill_total: Mapped[int] = mapped_column(Integer, default=0)
+    sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    """How often changes are read back from the CRM (10 minutes to 24 hours)."""
 
 
 Index(
@@ -280,3 +282,109 @@ class OAuthState(Base):
     session_binding: Mapped[str | None] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column()
     consumed_at: Mapped[datetime | None] = mapped_column()
+
+
+# Two-way sync: where each read of a CRM stands, the org's view of its records, the change
+# feed the host reads, the host's webhook endpoints and their deliveries, CRM events seen.
+
+
+class SyncState(Base):
+    """Where reading one object of one connection stands. ``cursor`` is the CRM's own, saved
+    in the transaction that commits the changes it covers."""
+
+    __tablename__ = "sync_states"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    crm_object: Mapped[str] = mapped_column(String(80), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    next_run_at: Mapped[datetime | None] = mapped_column()
+    last_run_at: Mapped[datetime | None] = mapped_column()
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    last_full_sync_at: Mapped[datetime | None] = mapped_column()
+    full_sync_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The last run's counts (taken, drift, deactivated, ...), for the admin and the host."""
+
+
+class OrgRecord(Base):
+    """One org's view of an app record: the values its CRM owns (a title edited in org A's CRM
+    never changes the person for org B), who owns it, and whether it is active."""
+
+    __tablename__ = "org_records"
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    object_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Local field → value, for the fields the CRM owns."""
+    owner_user_id: Mapped[str | None] = mapped_column(String(64))
+    owner_crm_email: Mapped[str | None] = mapped_column(String(320))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Local field → {"app": iso, "crm": iso}: when it last changed on each side."""
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Change(Base):
+    """The durable, ordered feed of what changed on the app side, for the host to read at its
+    pace (``seq`` is the cursor) and for webhook deliveries."""
+
+    __tablename__ = "changes"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    connection_id: Mapped[str | None] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(20))
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owner: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_changes_org_seq", Change.org_id, Change.seq)
+
+
+class WebhookEndpoint(Base):
+    """A URL of the host's that receives every change of one org, signed with its secret."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One change to one endpoint: retried with backoff until delivered or given up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("endpoint_id", "change_seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    change_seq: Mapped[int] = mapped_column(ForeignKey("changes.seq"))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index(
+    "ix_webhook_deliveries_due",
+    WebhookDelivery.next_attempt_at,
+    sqlite_where=text("status = 'pending'"),
+    postgresql_where=text("status = 'pending'"),
+)
+
+
+class InboundEvent(Base):
+    """A CRM webhook event already taken in: a redelivered one is recognised by its id."""
+
+    __tablename__ = "inbound_events"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
