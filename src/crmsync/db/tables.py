@@ -382,9 +382,21 @@ Index(
 
 
 class InboundEvent(Base):
-    """A CRM webhook event already taken in: a redelivered one is recognised by its id."""
+    """A CRM webhook event taken in: a hint to read ``crm_id`` again (``processed_at`` None
+    until a run has), recognised by its id when the CRM delivers it twice."""
 
     __tablename__ = "inbound_events"
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    crm_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column()
+
+
+Index(
+    "ix_inbound_events_pending",
+    InboundEvent.connection_id,
+    sqlite_where=text("processed_at IS NULL"),
+    postgresql_where=text("processed_at IS NULL"),
+)

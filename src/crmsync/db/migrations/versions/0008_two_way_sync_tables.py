@@ -81,12 +81,22 @@ def upgrade() -> None:
         "inbound_events",
         sa.Column("connection_id", sa.String(length=32), nullable=False),
         sa.Column("event_id", sa.String(length=200), nullable=False),
+        sa.Column("crm_id", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("received_at", crmsync.db.types.Timestamp(timezone=True), nullable=False),
+        sa.Column("processed_at", crmsync.db.types.Timestamp(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["connection_id"],
             ["connections.id"],
         ),
         sa.PrimaryKeyConstraint("connection_id", "event_id"),
+    )
+    op.create_index(  # hints waiting for a run
+        "ix_inbound_events_pending",
+        "inbound_events",
+        ["connection_id"],
+        sqlite_where=sa.text("processed_at IS NULL"),
+        postgresql_where=sa.text("processed_at IS NULL"),
     )
     op.create_table(
         "sync_states",
@@ -149,6 +159,11 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("sync_interval_minutes", sa.Integer(), server_default="15", nullable=False)
         )
+    # connectors that read changes sync both ways from now on (the product's default)
+    op.execute(
+        "UPDATE object_mappings SET direction = 'both' WHERE connection_id IN "
+        "(SELECT id FROM connections WHERE provider IN ('hubspot', 'salesforce'))"
+    )
 
 
 def downgrade() -> None:
@@ -165,6 +180,7 @@ def downgrade() -> None:
 
     op.drop_table("webhook_deliveries")
     op.drop_table("sync_states")
+    op.drop_index("ix_inbound_events_pending", table_name="inbound_events")
     op.drop_table("inbound_events")
     with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_endpoints_org_id"))
