@@ -1,0 +1,273 @@
+"""Takes one page of a CRM's changes into the app, in one transaction with the cursor that
+covers them: so a worker killed between reading and committing misses nothing and applies
+nothing twice (the page is read again, and equal-to-shadow is no change).
+
+Per change: the record's link is found by its CRM id or an alias; a record not linked yet is
+matched by the match key it carries (the Person ID) to a record the org has, otherwise
+ignored. ``reconcile`` decides each field; this module makes it so: CRM-owned values and the
+owner go to the org's view of the record (``OrgRecord``) and to the change feed, drifted
+app-owned fields queue a push that puts the app's value back, deletes deactivate and restores
+reactivate, a merge re-links to the survivor and keeps the merged id as an alias.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crmsync.db.tables import Link, LinkAlias, OrgRecord, Unlock, User, utcnow
+from crmsync.domain.enums import Lane
+from crmsync.domain.keys import CONTACT
+from crmsync.domain.mapping import ObjectMap, ValueKind
+from crmsync.domain.records import Change, ChangeKind
+from crmsync.engine import feed, outbox
+from crmsync.engine.reconcile import reconcile
+
+OWNER = "owner"
+
+
+@dataclass
+class Intake:
+    """What one connection's reading needs to take changes in: its flow's object mapping,
+    whose endpoint it reads as, and how to translate users."""
+
+    org_id: str
+    connection_id: str
+    reader: str
+    """The endpoint the changes come from (the connection's id)."""
+    mapping: ObjectMap
+    user_emails: dict[str, str]
+    """The CRM's user ids → their emails."""
+    preserve_manual_edits: bool = False
+    stored: Callable[[str, Any], Any] | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def key_field(self) -> str | None:
+        """The CRM field holding the app's id of the record (the match key)."""
+        return next((f.crm_field for f in self.mapping.fields.fields if f.kind is ValueKind.KEY), None)
+
+    def take(self, session: Session, changes: list[Change]) -> None:
+        """Apply a page of changes (the caller commits, with the cursor)."""
+        latest: dict[str, Change] = {}
+        for change in changes:  # a record changed twice in one page: its last state counts
+            latest.pop(change.crm_id, None)
+            latest[change.crm_id] = change
+        ids = list(latest) + [c.merged_into for c in latest.values() if c.merged_into]
+        links = self._links(session, ids)
+        for change in latest.values():
+            link = links.get(change.crm_id)
+            if change.kind is ChangeKind.MERGED and change.merged_into:
+                self._merge(session, change, link, links.get(change.merged_into))
+            elif change.kind is ChangeKind.DELETED or (
+                change.record is not None and change.record.archived
+            ):
+                if link is None:
+                    self.counts["ignored"] += 1
+                else:
+                    self._set_active(session, link.local_id, False, change.stamp)
+            elif change.record is not None:
+                if link is None:
+                    link = self._match(session, change)
+                if link is None:
+                    self.counts["ignored"] += 1
+                    continue
+                self._update(session, link, change)
+
+    def _links(self, session: Session, crm_ids: list[str]) -> dict[str, Link]:
+        if not crm_ids:
+            return {}
+        crm_object = self.mapping.crm_object
+        direct = session.scalars(
+            select(Link).where(
+                Link.connection_id == self.connection_id,
+                Link.crm_object == crm_object,
+                Link.crm_id.in_(crm_ids),
+            )
+        )
+        found: dict[str, Link] = {link.crm_id or "": link for link in direct}
+        missing = [i for i in crm_ids if i not in found]
+        if missing:
+            aliased = session.execute(
+                select(LinkAlias.crm_id, Link)
+                .join(Link, Link.id == LinkAlias.link_id)
+                .where(
+                    LinkAlias.connection_id == self.connection_id,
+                    LinkAlias.crm_id.in_(missing),
+                )
+            )
+            found.update({crm_id: link for crm_id, link in aliased.tuples()})
+        return found
+
+    def _match(self, session: Session, change: Change) -> Link | None:
+        """A CRM record crmsync has not linked: matched by its match key to a record the org
+        has (import mode "match existing"), else left alone."""
+        key = self.key_field
+        record = change.record
+        local_id = record.fields.get(key) if key and record is not None else None
+        if not local_id or self.mapping.local_object != CONTACT:
+            return None
+        has = session.scalar(
+            select(func.count())
+            .select_from(Unlock)
+            .where(Unlock.org_id == self.org_id, Unlock.person_id == str(local_id))
+        )
+        if not has:
+            return None
+        link = session.scalar(
+            select(Link).where(
+                Link.connection_id == self.connection_id,
+                Link.object_type == CONTACT,
+                Link.local_id == str(local_id),
+            )
+        )
+        if link is not None and link.crm_id not in (None, change.crm_id):
+            self.counts["duplicate"] += 1  # the org has it linked to another CRM record
+            return None
+        if link is None:
+            link = Link(
+                connection_id=self.connection_id,
+                object_type=CONTACT,
+                local_id=str(local_id),
+                crm_object=self.mapping.crm_object,
+                written={},
+            )
+            session.add(link)
+        link.crm_id = change.crm_id
+        link.pending_create_at = None
+        self.counts["matched"] += 1
+        return link
+
+    def _update(self, session: Session, link: Link, change: Change) -> None:
+        assert change.record is not None
+        result = reconcile(
+            change.record.fields,
+            self.mapping.fields,
+            dict(link.written or {}),
+            self.reader,
+            self.user_emails,
+            self.preserve_manual_edits,
+            self.stored,
+        )
+        record = self._org_record(session, link.local_id)
+        was_inactive = not record.active
+        if was_inactive:
+            self._set_active(session, link.local_id, True, change.stamp, record)
+        if not result.changed:
+            self.counts["unchanged"] += 1
+            return
+        link.written = result.shadow
+        if result.drift:
+            self.counts["drift"] += 1
+            outbox.enqueue(session, self.connection_id, CONTACT, [link.local_id], Lane.REFRESH)
+        taken = dict(result.taken)
+        if not taken:
+            return
+        self.counts["taken"] += 1
+        stamp = change.stamp or utcnow().isoformat()
+        owner_taken = OWNER in taken
+        owner_email = taken.pop(OWNER, None)
+        record.fields = {**(record.fields or {}), **taken}
+        record.changed_at = {
+            **(record.changed_at or {}),
+            **{name: {**(record.changed_at or {}).get(name, {}), "crm": stamp} for name in result.taken},
+        }
+        record.updated_at = utcnow()
+        if taken:
+            self._emit(session, link.local_id, feed.ChangeKind.UPDATED, taken, record)
+        if owner_taken:
+            record.owner_crm_email = owner_email
+            record.owner_user_id = self._user_id(session, owner_email)
+            self._emit(session, link.local_id, feed.ChangeKind.OWNER_CHANGED, {}, record)
+
+    def _set_active(
+        self,
+        session: Session,
+        local_id: str,
+        active: bool,
+        stamp: str,
+        record: OrgRecord | None = None,
+    ) -> None:
+        record = record or self._org_record(session, local_id)
+        if record.active == active:
+            return
+        record.active = active
+        record.updated_at = utcnow()
+        kind = feed.ChangeKind.REACTIVATED if active else feed.ChangeKind.DEACTIVATED
+        self.counts[str(kind)] += 1
+        self._emit(session, local_id, kind, {}, record)
+
+    def _merge(
+        self, session: Session, change: Change, loser: Link | None, survivor: Link | None
+    ) -> None:
+        """``change.crm_id`` was merged into ``change.merged_into``: its link follows the
+        survivor (or, when the survivor is linked already, answers to the merged id as an
+        alias, and the merged record's app side is deactivated: one CRM record, one link)."""
+        survivor_id = change.merged_into or ""
+        if loser is None:
+            self.counts["ignored"] += 1
+            return
+        if survivor is not None and survivor.id == loser.id:
+            return  # seen already
+        target = survivor or loser
+        if survivor is None:
+            loser.crm_id = survivor_id
+        else:
+            self._set_active(session, loser.local_id, False, change.stamp)
+        session.flush()
+        session.add(
+            LinkAlias(
+                connection_id=self.connection_id,
+                crm_object=self.mapping.crm_object,
+                crm_id=change.crm_id,
+                link_id=target.id,
+                reason="merged",
+            )
+        )
+        self.counts["relinked"] += 1
+
+    def _org_record(self, session: Session, local_id: str) -> OrgRecord:
+        key = (self.org_id, self.mapping.local_object, local_id)
+        record = session.get(OrgRecord, key)
+        if record is None:
+            record = OrgRecord(
+                org_id=self.org_id,
+                object_type=self.mapping.local_object,
+                local_id=local_id,
+                fields={},
+                changed_at={},
+                active=True,
+            )
+            session.add(record)
+        return record
+
+    def _user_id(self, session: Session, email: str | None) -> str | None:
+        if not email:
+            return None
+        return session.scalar(
+            select(User.id).where(User.org_id == self.org_id, func.lower(User.email) == email.lower())
+        )
+
+    def _emit(
+        self,
+        session: Session,
+        local_id: str,
+        kind: feed.ChangeKind,
+        fields: Mapping[str, Any],
+        record: OrgRecord,
+    ) -> None:
+        feed.append(
+            session,
+            org_id=self.org_id,
+            connection_id=self.connection_id,
+            entity=self.mapping.local_object,
+            record_id=local_id,
+            kind=kind,
+            fields=dict(fields),
+            owner={"user_id": record.owner_user_id, "crm_user_email": record.owner_crm_email},
+        )
