@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
+from crmsync.connectors.base import RecordWrite, WriteOutcome
 from crmsync.db.tables import WorkItem
 from crmsync.domain.enums import Lane
 from crmsync.domain.outcomes import Action, Resolution
-from crmsync.engine import runner
+from crmsync.engine import pump
 from crmsync.engine.batch import BatchRecorder
-from crmsync.engine.runner import SyncRunner, group_size
+from crmsync.engine.pump import Pump, group_size
 from crmsync.errors import TransientError
 from tests.support.world import World, world
 
@@ -40,24 +40,22 @@ def spy_requests(
     """Each request's people, in the order sent; request number ``fail_request`` (from 1)
     fails as a whole, as a CRM's 503 would; each takes ``latency`` seconds more."""
     sent: list[list[str]] = []
-    push = SyncRunner._push
+    push = Pump._push
 
-    async def spied(
-        self: SyncRunner, connector: Connector, writes: list[RecordWrite]
-    ) -> list[WriteOutcome]:
+    async def spied(self: Pump, writes: list[RecordWrite]) -> list[WriteOutcome]:
         sent.append([w.person_id for w in writes])
         await asyncio.sleep(latency)
         if len(sent) == fail_request:
             raise TransientError(Resolution(Action.RETRY, "service unavailable", None, 503))
-        return await push(self, connector, writes)
+        return await push(self, writes)
 
-    monkeypatch.setattr(SyncRunner, "_push", spied)
+    monkeypatch.setattr(Pump, "_push", spied)
     return sent
 
 
 def largest_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     """Groups grow to the most allowed at once, whichever side was faster."""
-    monkeypatch.setattr(runner, "group_size", lambda requests, faster, most: most)
+    monkeypatch.setattr(pump, "group_size", lambda requests, faster, most: most)
 
 
 def claims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
