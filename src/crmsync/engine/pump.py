@@ -275,7 +275,9 @@ class Pump:
     async def _push(self, writes: list[RecordWrite]) -> list[WriteOutcome]:
         """Push a batch; a batch the CRM refused as a whole is split to find the bad record."""
         try:
-            outcomes: list[WriteOutcome] = await call_guarded(lambda: self.connector.push(writes))
+            outcomes: list[WriteOutcome] = await call_guarded(
+                lambda: self.connector.push(writes), self.connector.spec.error_rules
+            )
             return outcomes
         except RecordRejected as exc:
             if len(writes) == 1:

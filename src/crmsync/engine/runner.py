@@ -177,7 +177,7 @@ class SyncRunner:
             checked = _fresh(row.setup_checked_at, settings.setup_check_seconds)
             checked = checked and not row.settings.get("setup", {}).get("missing")
         if not checked:
-            report = await call_guarded(connector.ensure_setup)
+            report = await call_guarded(connector.ensure_setup, connector.spec.error_rules)
             with self.rt.db.session() as session:
                 row = session.get_one(Connection, conn.id)
                 row.setup_checked_at = utcnow()
@@ -191,7 +191,9 @@ class SyncRunner:
             owners = dict(row.owner_cache)
         if stale:
             emails = await asyncio.to_thread(self._org_emails, conn.org_id)
-            users = await call_guarded(lambda: connector.list_users(emails))
+            users = await call_guarded(
+                lambda: connector.list_users(emails), connector.spec.error_rules
+            )
             owners = {u.email.lower(): u.id for u in users if u.active and u.email}
             with self.rt.db.session() as session:
                 row = session.get_one(Connection, conn.id)
