@@ -21,7 +21,7 @@ STAGES = {  # the first found on a stack names its stage: the most specific come
     "record: rows to write": "BatchRecorder._outcome_rows (",
     "record: write them": "BatchRecorder._write_outcomes (",
     "transaction (begin, commit)": "Database.transaction (",
-    "push (HTTP, JSON)": "SyncRunner._push (",
+    "push (HTTP, JSON)": "Pump._push (",
     "lease renew": "Lease.renew (",
     "bulk job": "BulkJob._job (",
 }

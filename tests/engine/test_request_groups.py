@@ -3,7 +3,6 @@ requests' worth of people, and a request failing mid-group loses nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,20 +11,21 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
 from crmsync.db.tables import WorkItem
 from crmsync.domain.enums import Lane
 from crmsync.domain.outcomes import Action, Resolution
-from crmsync.engine import runner
+from crmsync.engine import pump
 from crmsync.engine.batch import BatchRecorder
-from crmsync.engine.runner import SyncRunner, group_size
+from crmsync.engine.pump import group_size
 from crmsync.errors import TransientError
-from tests.support.world import World, world
+from tests.support.fake_connector import FakeCrm, FakeWorld, Hold, Land, Raise, fake_world
 
 
 @contextmanager
-def backlog(sqlite_url: str, tmp_path: Path, people: int, group: int) -> Iterator[World]:
-    with world(sqlite_url, tmp_path, "hubspot", requests_per_transaction=group) as w:
+def backlog(
+    sqlite_url: str, tmp_path: Path, people: int, group: int, crm: FakeCrm
+) -> Iterator[FakeWorld]:
+    with fake_world(sqlite_url, tmp_path, crm, requests_per_transaction=group) as w:
         w.org("org1", {"u1": "owner@acme.test"})
         w.connect("org1")
         for i in range(people):
@@ -34,30 +34,13 @@ def backlog(sqlite_url: str, tmp_path: Path, people: int, group: int) -> Iterato
         yield w
 
 
-def spy_requests(
-    monkeypatch: pytest.MonkeyPatch, fail_request: int = 0, latency: float = 0.0
-) -> list[list[str]]:
-    """Each request's people, in the order sent; request number ``fail_request`` (from 1)
-    fails as a whole, as a CRM's 503 would; each takes ``latency`` seconds more."""
-    sent: list[list[str]] = []
-    push = SyncRunner._push
-
-    async def spied(
-        self: SyncRunner, connector: Connector, writes: list[RecordWrite]
-    ) -> list[WriteOutcome]:
-        sent.append([w.person_id for w in writes])
-        await asyncio.sleep(latency)
-        if len(sent) == fail_request:
-            raise TransientError(Resolution(Action.RETRY, "service unavailable", None, 503))
-        return await push(self, connector, writes)
-
-    monkeypatch.setattr(SyncRunner, "_push", spied)
-    return sent
+UNAVAILABLE = Raise(TransientError(Resolution(Action.RETRY, "service unavailable", None, 503)))
+"""A request failing as a whole, as a CRM's 503 would."""
 
 
 def largest_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     """Groups grow to the most allowed at once, whichever side was faster."""
-    monkeypatch.setattr(runner, "group_size", lambda requests, faster, most: most)
+    monkeypatch.setattr(pump, "group_size", lambda requests, faster, most: most)
 
 
 def claims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -85,14 +68,12 @@ def test_one_transaction_claims_and_plans_a_group_of_requests(
 ) -> None:
     claimed = claims(monkeypatch)
     largest_groups(monkeypatch)
-    with backlog(sqlite_url, tmp_path, people=650, group=2) as w:
-        sent = spy_requests(monkeypatch)
+    crm = FakeCrm()
+    with backlog(sqlite_url, tmp_path, people=650, group=2, crm=crm) as w:
         w.runner.run(w.connection().id)
         assert claimed[:5] == [100, 100, 200, 200, 50], "a run starts with one request's worth"
-        assert [len(people) for people in sent] == [100] * 6 + [50], "the API's limit a request"
-        assert {p: len(r) for p, r in w.records_by_person().items()} == {
-            f"p{i:03d}": 1 for i in range(650)
-        }
+        assert [len(people) for people in crm.requests] == [100] * 6 + [50], "a batch a request"
+        assert crm.landed == {f"p{i:03d}": 1 for i in range(650)}
 
 
 def test_a_slow_crm_keeps_groups_at_one_request(
@@ -101,25 +82,27 @@ def test_a_slow_crm_keeps_groups_at_one_request(
     """Under a rate limit the engine waits on the CRM anyway: a larger group would only make a
     new unlock wait behind more requests."""
     claimed = claims(monkeypatch)
-    with backlog(sqlite_url, tmp_path, people=400, group=8) as w:
-        spy_requests(monkeypatch, latency=0.3)
+    crm = FakeCrm(default=Hold(seconds=0.3))
+    with backlog(sqlite_url, tmp_path, people=400, group=8, crm=crm) as w:
         w.runner.run(w.connection().id)
         assert max(claimed) == 100
-        assert len(w.records_by_person()) == 400
+        assert len(crm.landed) == 400
 
 
 def test_a_request_failing_mid_group_keeps_what_landed_and_loses_nobody(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     largest_groups(monkeypatch)
-    with backlog(sqlite_url, tmp_path, people=600, group=3) as w:
-        # groups of 1, 1 and 3 requests: the third group's second request fails
-        sent = spy_requests(monkeypatch, fail_request=4)
+    crm = FakeCrm()
+    crm.script(Land(), Land(), Land(), UNAVAILABLE)  # the third group's second request fails
+    with backlog(sqlite_url, tmp_path, people=600, group=3, crm=crm) as w:
+        # groups of 1, 1 and 3 requests
         result = w.runner.run(w.connection().id)
+        sent = list(crm.requests)
         assert "service unavailable" in result.stopped
         assert len(sent) == 4, "the group stops at the failed request"
         landed, failed = {p for people in sent[:3] for p in people}, set(sent[3])
-        assert set(w.records_by_person()) == landed
+        assert set(crm.landed) == landed
         with w.rt.db.session() as session:
             items = {i.person_id: i for i in session.scalars(select(WorkItem))}
         assert landed.isdisjoint(items), "what landed was recorded, not sent again"
@@ -133,6 +116,4 @@ def test_a_request_failing_mid_group_keeps_what_landed_and_loses_nobody(
 
         monkeypatch.undo()
         w.drain()
-        assert {p: len(r) for p, r in w.records_by_person().items()} == {
-            f"p{i:03d}": 1 for i in range(600)
-        }
+        assert crm.landed == {f"p{i:03d}": 1 for i in range(600)}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -18,8 +17,8 @@ from crmsync.engine import outbox
 from crmsync.engine.queue import create_queue
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
-from crmsync.providers.hubspot.connector import HubSpotConnector
 from crmsync.settings import Settings
+from tests.support.fake_connector import FakeCrm, fake_world
 from tests.support.world import World, world
 
 
@@ -83,29 +82,20 @@ def test_a_run_gives_its_thread_back_only_when_others_wait(
             assert result.batches == 3 and landed == 250 and not result.more_due
 
 
-def test_the_setup_check_is_cached_between_runs(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_setup_check_is_cached_between_runs(sqlite_url: str, tmp_path: Path) -> None:
     """Runs now restart every few seconds under load: asking the CRM whether its custom
     fields exist at each start would spend its rate limit (one extra call per run)."""
-    calls: list[int] = []
-    original = HubSpotConnector.ensure_setup
-
-    async def counted(self: HubSpotConnector) -> Any:
-        calls.append(1)
-        return await original(self)
-
-    monkeypatch.setattr(HubSpotConnector, "ensure_setup", counted)
-    with world(sqlite_url, tmp_path, "hubspot") as w:
+    crm = FakeCrm()
+    with fake_world(sqlite_url, tmp_path, crm) as w:
         w.org("org1", {"u1": "owner@acme.test"})
         w.connect("org1")
-        before = len(calls)
+        before = crm.calls["ensure_setup"]
         for i in range(3):
             w.person(f"p{i}")
             w.unlock("org1", f"p{i}", "u1")
             w.runner.run(w.connection().id)
-        assert len(w.harness.records()) == 3
-        assert len(calls) - before <= 1
+        assert crm.landed == {"p0": 1, "p1": 1, "p2": 1}
+        assert crm.calls["ensure_setup"] - before <= 1
 
 
 def test_a_stopping_worker_gets_its_threads_back_with_leases_dropped(

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from crmsync.connectors.registry import Provider
 from crmsync.db import migrate
 from crmsync.db.session import Database
 from crmsync.db.tables import Connection
@@ -38,41 +40,45 @@ def spec_hosts(provider: str) -> set[str]:
     return {urlsplit(u).hostname or "" for u in urls}
 
 
-class World:
-    def __init__(self, db_url: str, data_dir: Path, provider: str, **settings: Any) -> None:
-        self.provider = provider
-        self.harness: EmulatorHarness = emulator(provider)(served=False)
-        self.router = HostRouter()
-        for host in spec_hosts(provider) | set(self.harness.extra_hosts):
-            self.router.add(host, self.harness.app)
-        fast_retries: dict[str, Any] = {
-            "retry_base_seconds": 0.0,
-            "retry_max_seconds": 0.0,
-            "http_retry_base_seconds": 0.0,
-        }
-        self.settings = Settings(
-            data_dir=data_dir,
-            database_url=db_url,
-            encryption_key=Fernet.generate_key().decode(),
-            public_url="http://crmsync.test",
-            host_api_keys=[API_KEY],
-            provider_overrides={
-                provider: {
-                    "client_id": self.harness.client_id,
-                    "client_secret": self.harness.client_secret,
-                }
-            },
-            **{**fast_retries, **settings},
-        )
-        migrate.upgrade(db_url)
+def settings_for_test(
+    db_url: str, data_dir: Path, provider_overrides: dict[str, Any], **settings: Any
+) -> Settings:
+    """Settings for one test's crmsync: its own database and key, no waits between retries."""
+    fast_retries: dict[str, Any] = {
+        "retry_base_seconds": 0.0,
+        "retry_max_seconds": 0.0,
+        "http_retry_base_seconds": 0.0,
+    }
+    return Settings(
+        data_dir=data_dir,
+        database_url=db_url,
+        encryption_key=Fernet.generate_key().decode(),
+        public_url="http://crmsync.test",
+        host_api_keys=[API_KEY],
+        provider_overrides=provider_overrides,
+        **{**fast_retries, **settings},
+    )
+
+
+class Host:
+    """A migrated database, a runtime offering ``offered``, the host API and a runner."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport,
+        offered: tuple[Provider, ...] = BUILTIN,
+    ) -> None:
+        self.settings = settings
+        migrate.upgrade(settings.database_url)
         self.rt = Runtime(
             settings=self.settings,
-            db=Database(db_url),
+            db=Database(settings.database_url),
             vault=Vault(self.settings.encryption_key),
-            transport=self.router,
+            transport=transport,
+            offered=offered,
         )
         self.kicks: list[str] = []
-        self.crm_admin_id: str | None = None
         self.rt.kick = self.kicks.append
         self.api = TestClient(
             create_product_app(self.rt), headers={"Authorization": f"Bearer {API_KEY}"}
@@ -107,27 +113,6 @@ class World:
             json={"person_id": person_id, "unlocked_by": user_id},
         )
         assert r.status_code == 202, r.text
-
-    def connect(self, org_id: str, skip_backfill: bool = False) -> dict[str, Any]:
-        r = self.api.post(
-            f"/api/v1/orgs/{org_id}/connection",
-            json={"provider": self.provider, "skip_backfill": skip_backfill},
-        )
-        assert r.status_code == 201, r.text
-        return self.authorize(r.json()["authorize_url"])
-
-    def reconnect(self, org_id: str) -> dict[str, Any]:
-        r = self.api.post(f"/api/v1/orgs/{org_id}/connection/reconnect")
-        assert r.status_code == 201, r.text
-        return self.authorize(r.json()["authorize_url"])
-
-    def authorize(self, authorize_url: str) -> dict[str, Any]:
-        location = asyncio.run(consent(self.router, authorize_url, self.harness.consent_choices))
-        parts = urlsplit(location)
-        assert parts.hostname == "crmsync.test", location
-        r = self.api.get(f"{parts.path}?{parts.query}")
-        assert r.status_code == 200, r.text
-        return self.status()
 
     def status(self, org_id: str = "org1") -> dict[str, Any]:
         r = self.api.get(f"/api/v1/orgs/{org_id}/connection")
@@ -168,16 +153,56 @@ class World:
         with self.rt.db.session() as session:
             outbox.enqueue(session, self.connection().id, person_ids, lane)
 
+    def close(self) -> None:
+        self.api.close()
+        self.rt.db.dispose()
+
+
+class World(Host):
+    """A whole crmsync talking to one provider's emulator, in process."""
+
+    def __init__(self, db_url: str, data_dir: Path, provider: str, **settings: Any) -> None:
+        self.provider = provider
+        self.harness: EmulatorHarness = emulator(provider)(served=False)
+        self.router = HostRouter()
+        for host in spec_hosts(provider) | set(self.harness.extra_hosts):
+            self.router.add(host, self.harness.app)
+        credentials = {
+            "client_id": self.harness.client_id,
+            "client_secret": self.harness.client_secret,
+        }
+        super().__init__(
+            settings_for_test(db_url, data_dir, {provider: credentials}, **settings), self.router
+        )
+        self.crm_admin_id: str | None = None
+
+    def connect(self, org_id: str, skip_backfill: bool = False) -> dict[str, Any]:
+        r = self.api.post(
+            f"/api/v1/orgs/{org_id}/connection",
+            json={"provider": self.provider, "skip_backfill": skip_backfill},
+        )
+        assert r.status_code == 201, r.text
+        return self.authorize(r.json()["authorize_url"])
+
+    def reconnect(self, org_id: str) -> dict[str, Any]:
+        r = self.api.post(f"/api/v1/orgs/{org_id}/connection/reconnect")
+        assert r.status_code == 201, r.text
+        return self.authorize(r.json()["authorize_url"])
+
+    def authorize(self, authorize_url: str) -> dict[str, Any]:
+        location = asyncio.run(consent(self.router, authorize_url, self.harness.consent_choices))
+        parts = urlsplit(location)
+        assert parts.hostname == "crmsync.test", location
+        r = self.api.get(f"{parts.path}?{parts.query}")
+        assert r.status_code == 200, r.text
+        return self.status()
+
     def records_by_person(self) -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {}
         for record in self.harness.records():
             if record.person_id:
                 found.setdefault(record.person_id, []).append(record)
         return found
-
-    def close(self) -> None:
-        self.api.close()
-        self.rt.db.dispose()
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from crmsync.connectors.http import RateBudget, RateBudgets, RetryPolicy
+from crmsync.connectors.http import Allocations, RateBudget, RateBudgets, RetryPolicy
 from crmsync.connectors.spec import FieldSpec, ProviderSpec
 from crmsync.domain.outcomes import Resolution
 from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
@@ -88,6 +88,8 @@ class ConnectorContext:
     """In-call retries of idempotent requests (timings come from settings)."""
     budgets: RateBudgets = field(default_factory=RateBudgets)
     """The process's rate budgets (the runtime's), shared by every connector of an account."""
+    allocations: Allocations = field(default_factory=Allocations)
+    """The process's per-account quota state (the runtime's), e.g. a daily API allocation."""
 
 
 class Connector(ABC):

@@ -13,7 +13,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -22,6 +22,8 @@ from crmsync.connectors.paging import PageRequest
 from crmsync.connectors.spec import ProviderSpec, RateLimitSpec
 from crmsync.domain.outcomes import Action, Resolution
 from crmsync.errors import ApiProblem, ConnectorError, Rule, classify, error_for, transport_problem
+
+_State = TypeVar("_State")
 
 ProblemParser = Callable[[httpx.Response], ApiProblem]
 """Provider hook: turn an error response into an ApiProblem (code, message, retry_after)."""
@@ -151,6 +153,24 @@ class RateBudgets:
             if budget is None or budget.limit != limit:
                 budget = self._budgets[key] = RateBudget(limit)
             return budget
+
+
+class Allocations:
+    """Per-account quota state beyond the rate budget (e.g. a CRM's daily API allocation, as
+    its answers report it), one object of a kind per account. Owned by the process's
+    ``Runtime``, so every connector of one account in this process shares it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_account: dict[tuple[type, str], object] = {}
+
+    def for_account(self, key: str, kind: type[_State]) -> _State:
+        """The account's ``kind``, made (with no arguments) the first time it is asked for."""
+        with self._lock:
+            found = self._by_account.get((kind, key))
+            if not isinstance(found, kind):
+                found = self._by_account[(kind, key)] = kind()
+            return found
 
 
 @dataclass

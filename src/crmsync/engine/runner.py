@@ -1,4 +1,4 @@
-"""Runs one connection's pending work: claim a batch, plan, push, record, repeat.
+"""Runs one connection's pending work: lease, setup, owners, then the pump (``pump.py``).
 
 One runner holds a connection's lease at a time (ordering and the CRM's rate limit). Every
 outcome goes through the error table's Resolution: landed, failed with a reason, retried
@@ -11,28 +11,26 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
+from crmsync.connectors.base import Connector
 from crmsync.connectors.http import call_guarded
 from crmsync.db.tables import Connection, User, naive_utc, utcnow
-from crmsync.domain.enums import ConnectionStatus, Lane, OpStatus
+from crmsync.domain.enums import ConnectionStatus, OpStatus
 from crmsync.domain.outcomes import Resolution
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
-from crmsync.engine.bulk import BulkJob
 from crmsync.engine.connecting import apply_setup, mark_setup_required, open_connector
 from crmsync.engine.lease import Lease
-from crmsync.engine.outbox import ClaimRequest
+from crmsync.engine.pump import Pump
 from crmsync.engine.retry import consequence, delay
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import mark_needs_reconnect
-from crmsync.errors import ConnectorError, ReconnectRequired, RecordRejected, SetupRequired
+from crmsync.errors import ConnectorError, ReconnectRequired, SetupRequired
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +100,11 @@ class SyncRunner:
             if not await self._prepare(conn, connector, recorder):
                 result.stopped = "setup required"
                 return
-            await self._pump(connector, recorder, lease, budget, result, sending)
+            pump = Pump(self.rt, connector, recorder, lease, budget, sending, self.others_waiting)
+            try:
+                await pump.run()
+            finally:
+                result.batches += pump.batches
         except ConnectorError as exc:
             paused = consequence(exc.resolution).pause
             if paused is not None:
@@ -119,90 +121,6 @@ class SyncRunner:
             recorder.abandon()
             for status, count in recorder.counts.items():
                 result.outcomes[status] = result.outcomes.get(status, 0) + count
-
-    async def _pump(
-        self,
-        connector: Connector,
-        recorder: BatchRecorder,
-        lease: Lease,
-        budget: float,
-        result: RunResult,
-        sending: set[str],
-    ) -> None:
-        """Claim, plan, push and record batches until none is due or time is up.
-
-        A pipeline: as soon as a group of requests returns, the group planned meanwhile is
-        sent, and while it is in flight the returned outcomes are recorded and the next group
-        is claimed and planned, in one transaction. The engine's own work hides behind the
-        CRM's latency and the rate limit. A group is one request's worth of people, or while
-        the CRM answers faster than the engine records, up to ``requests_per_transaction``
-        requests' worth (``group_size``), sent one request after another. People in
-        flight are never claimed again until their outcome is recorded. ``sending`` names the
-        people of requests in flight, for the caller to reschedule if one fails (planned
-        people never sent go back through ``abandon``). A large backfill goes to the CRM's
-        bulk API as jobs while live unlocks keep flowing beside them.
-        """
-        size = connector.ctx.spec.batch_size
-        most, requests = self.rt.settings.requests_per_transaction, 1
-        in_flight: asyncio.Task[Sent] | None = None
-        planned: list[RecordWrite] = []
-        connection_id = lease.connection_id
-        bulk = BulkJob(self.rt, connector, recorder, lease)
-        deadline = time.monotonic() + budget
-        claiming = True
-        try:
-            while True:
-                # Time is up (and at least one batch moved): give the thread back if other
-                # work waits for one, else carry on for another budget.
-                if claiming and result.batches and time.monotonic() >= deadline:
-                    if await self._yield_due():
-                        claiming = False
-                    else:
-                        deadline = time.monotonic() + budget
-                if claiming:
-                    await bulk.start_if_due(sending)
-                outcomes: list[WriteOutcome] = []
-                if in_flight is not None:
-                    sent = await in_flight
-                    in_flight, outcomes = None, sent.outcomes
-                    if sent.failure is not None:
-                        await self._record_then_raise(recorder, sent, sent.failure, sending)
-                if planned:
-                    sending.update(w.person_id for w in planned)
-                    in_flight = asyncio.create_task(self._push_group(connector, planned, size))
-                claim = None
-                if claiming or bulk.running:
-                    claim = self._claim(connection_id, size * requests, bulk.lanes)
-                batch, planned = await asyncio.to_thread(recorder.record_and_plan, outcomes, claim)
-                if in_flight is not None:
-                    requests = group_size(requests, in_flight.done(), most)
-                sending.difference_update(o.person_id for o in outcomes)
-                result.batches += 1 if batch else 0
-                await bulk.finish_if_done(sending)
-                if not batch and not planned and in_flight is None:
-                    if not bulk.running:
-                        return
-                    await bulk.wait(seconds=0.25)  # nothing else due: wait on the job
-                # renewed here as well as by the heartbeat: under load the heartbeat's turn
-                # can come late, and a lease that lapses mid-run lets the sweep hand this
-                # run's people to another worker (the soak caught it with 3 s leases)
-                if lease.renewal_due():
-                    await asyncio.to_thread(lease.renew)
-        finally:
-            for task in (in_flight, *bulk.tasks):
-                if task is not None and not task.done():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-
-    async def _yield_due(self) -> bool:
-        """Time is up: give the thread back only if other work waits for one."""
-        if self.others_waiting is None:
-            return True
-        try:
-            return bool(await asyncio.to_thread(self.others_waiting))
-        except Exception:  # the queue is unreachable: yield, the sweep re-enqueues us
-            return True
 
     async def _heartbeat(self, lease: Lease) -> None:
         """Keep this run's leases while it lives, however long a batch takes: only a dead
@@ -247,12 +165,6 @@ class SyncRunner:
             recorder.pause(reason, OpStatus.WAITING_RECONNECT)
         return reason
 
-    def _claim(self, connection_id: str, size: int, lanes: tuple[Lane, ...]) -> ClaimRequest:
-        """The next batch's claim, for the recorder to run in its transaction.
-        People in flight are never claimed again (``outbox._due``) until recorded."""
-        lease = timedelta(seconds=self.rt.settings.batch_lease_seconds)
-        return ClaimRequest(connection_id, size, lease, lanes)
-
     async def _prepare(self, conn: Connection, connector: Connector, rec: BatchRecorder) -> bool:
         """Custom fields exist and the owner cache is fresh, before any write of this run.
 
@@ -265,7 +177,7 @@ class SyncRunner:
             checked = _fresh(row.setup_checked_at, settings.setup_check_seconds)
             checked = checked and not row.settings.get("setup", {}).get("missing")
         if not checked:
-            report = await call_guarded(connector.ensure_setup)
+            report = await call_guarded(connector.ensure_setup, connector.spec.error_rules)
             with self.rt.db.session() as session:
                 row = session.get_one(Connection, conn.id)
                 row.setup_checked_at = utcnow()
@@ -279,7 +191,9 @@ class SyncRunner:
             owners = dict(row.owner_cache)
         if stale:
             emails = await asyncio.to_thread(self._org_emails, conn.org_id)
-            users = await call_guarded(lambda: connector.list_users(emails))
+            users = await call_guarded(
+                lambda: connector.list_users(emails), connector.spec.error_rules
+            )
             owners = {u.email.lower(): u.id for u in users if u.active and u.email}
             with self.rt.db.session() as session:
                 row = session.get_one(Connection, conn.id)
@@ -287,64 +201,6 @@ class SyncRunner:
                 row.owners_fetched_at = utcnow()
         rec.owners = owners
         return True
-
-    async def _push_group(self, connector: Connector, writes: list[RecordWrite], size: int) -> Sent:
-        """Send a group's writes, ``size`` to a request, one request after another; stop at
-        the first request that fails as a whole."""
-        sent = Sent()
-        for start in range(0, len(writes), size):
-            try:
-                sent.outcomes += await self._push(connector, writes[start : start + size])
-            except ConnectorError as exc:
-                sent.failure = exc
-                sent.unsent = [w.person_id for w in writes[start + size :]]
-                break
-        return sent
-
-    async def _record_then_raise(
-        self, recorder: BatchRecorder, sent: Sent, failure: ConnectorError, sending: set[str]
-    ) -> None:
-        """A request of a group failed: what the group's earlier requests landed is recorded
-        first, and the people of its later requests go back unsent (``abandon``: no attempt
-        counted); the failure then ends the run as a single request's would."""
-        await asyncio.to_thread(recorder.record, sent.outcomes)
-        sending.difference_update(o.person_id for o in sent.outcomes)
-        sending.difference_update(sent.unsent)
-        raise failure
-
-    async def _push(self, connector: Connector, writes: list[RecordWrite]) -> list[WriteOutcome]:
-        """Push a batch; a batch the CRM refused as a whole is split to find the bad record."""
-        try:
-            outcomes: list[WriteOutcome] = await call_guarded(lambda: connector.push(writes))
-            return outcomes
-        except RecordRejected as exc:
-            if len(writes) == 1:
-                return [WriteOutcome(writes[0].person_id, resolution=exc.resolution)]
-            middle = len(writes) // 2
-            return await self._push(connector, writes[:middle]) + await self._push(
-                connector, writes[middle:]
-            )
-
-
-def group_size(requests: int, crm_was_faster: bool, most: int) -> int:
-    """Requests' worth of people for the next group. While the CRM answers before the engine
-    has recorded the last group, the engine's own work is the bottleneck: larger groups share
-    a transaction, and its dozen statements, between more requests (doubling, so one slow
-    answer costs little). Once the engine waits on the CRM (its latency, a rate limit), a
-    group is one request again at once: the shortest wait for a new unlock, which joins the
-    next group claimed."""
-    return min(most, requests * 2) if crm_was_faster else 1
-
-
-@dataclass
-class Sent:
-    """What a group of requests came back with."""
-
-    outcomes: list[WriteOutcome] = field(default_factory=list)
-    failure: ConnectorError | None = None
-    """The request that failed as a whole (the group stopped there)."""
-    unsent: list[str] = field(default_factory=list)
-    """People of the requests after the failed one: never sent."""
 
 
 class _LoopHolder:

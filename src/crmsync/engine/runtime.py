@@ -16,7 +16,13 @@ import httpx
 from prometheus_client import Histogram
 
 from crmsync.connectors.base import AppNames, ConnectorContext
-from crmsync.connectors.http import CallStats, RateBudgets, RetryPolicy, tls_context
+from crmsync.connectors.http import (
+    Allocations,
+    CallStats,
+    RateBudgets,
+    RetryPolicy,
+    tls_context,
+)
 from crmsync.connectors.oauth import OAuthFlow
 from crmsync.connectors.registry import Provider, Providers
 from crmsync.connectors.spec import ProviderSpec
@@ -43,14 +49,18 @@ class Runtime:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     budgets: RateBudgets = field(default_factory=RateBudgets)
     """One rate budget per CRM account, shared by every run and setup of this process."""
+    allocations: Allocations = field(default_factory=Allocations)
+    """Quota state per CRM account beyond the rate (Salesforce's daily API allocation)."""
     calls: CallStats = field(default_factory=CallStats)
     """CRM responses seen by this process, by provider and status (metrics, benchmarks)."""
     sync_latency: Histogram = field(default_factory=sync_latency_histogram)
+    offered: tuple[Provider, ...] = BUILTIN
+    """The CRMs this process could offer: the built-in list (a test adds its fake CRM)."""
     providers: Providers = field(init=False)
-    """The CRMs this process offers: the built-in list, less those the settings leave out."""
+    """The CRMs this process offers: those offered, less those the settings leave out."""
 
     def __post_init__(self) -> None:
-        self.providers = Providers(BUILTIN, self.settings.enabled_providers)
+        self.providers = Providers(self.offered, self.settings.enabled_providers)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -117,7 +127,8 @@ class Runtime:
         account_id: str | None = None,
         settings: dict[str, Any] | None = None,
     ) -> ConnectorContext:
-        """What a connector instance gets: the spec, a client, and this process's budgets."""
+        """What a connector instance gets: the spec, a client, and this process's budgets and
+        allocations."""
         return ConnectorContext(
             spec=spec,
             http=http,
@@ -126,4 +137,5 @@ class Runtime:
             settings=dict(settings or {}),
             retry=self.retry_policy(),
             budgets=self.budgets,
+            allocations=self.allocations,
         )

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from crmsync.connectors.base import RecordWrite
+from crmsync.connectors.http import Allocations
 from crmsync.db.session import Database
 from crmsync.db.tables import WorkItem, naive_utc, utcnow
 from crmsync.domain.enums import ConnectionStatus
@@ -21,7 +22,7 @@ from crmsync.emulation import TokenStatus
 from crmsync.engine.connecting import open_connector
 from crmsync.engine.tokens import ConnectionTokens
 from crmsync.errors import InputError, RateLimited
-from crmsync.providers.salesforce.allocation import MAX_SLEEP, Allocation, allocation_for
+from crmsync.providers.salesforce.allocation import MAX_SLEEP, Allocation
 from crmsync.providers.salesforce.spec import oauth_overrides
 from tests.providers.salesforce.conftest import operations_of, org, set_connection_settings
 from tests.support.world import World
@@ -238,12 +239,12 @@ def test_usage_near_the_share_slows_down_then_pauses() -> None:
     assert raised.value.resolution.retry_after == 3_600.0
 
 
-def test_the_connector_reads_the_usage_header(w: World) -> None:
+def test_the_connector_reads_the_usage_header_into_the_runtimes_allocation(w: World) -> None:
     w.connect("org1")
     w.person("p1")
     w.unlock("org1", "p1", "u-admin")
     w.drain()
-    seen = allocation_for(f"salesforce:{w.connection().account_id}")
+    seen = w.rt.allocations.for_account(f"salesforce:{w.connection().account_id}", Allocation)
     assert (seen.used, seen.limit) == (org(w).allocation.used(org(w).org_id), 100_000)
 
 
@@ -269,3 +270,12 @@ def test_a_403_request_limit_exceeded_pauses_and_spares_further_calls(w: World) 
     assert 0 < (first.resolution.retry_after or 0) <= 900
     assert "waiting for the next window" in second.resolution.reason
     assert emulator.counters.get("PATCH", UPSERT) == 1, "the second push never left crmsync"
+
+
+def test_two_runtimes_share_no_allocation() -> None:
+    """Process state lives in the runtime: another runtime (another test) starts fresh."""
+    first, second = Allocations(), Allocations()
+    seen = first.for_account("salesforce:org-1", Allocation)
+    assert first.for_account("salesforce:org-1", Allocation) is seen
+    assert second.for_account("salesforce:org-1", Allocation) is not seen
+    assert first.for_account("salesforce:org-2", Allocation) is not seen

@@ -1,4 +1,5 @@
-"""The org's daily API allocation as crmsync sees it, shared by every connector of one org.
+"""The org's daily API allocation as crmsync sees it, shared by every connector of one org
+(one per account in the runtime's ``Allocations``, through ``ConnectorContext``).
 
 Every answer carries ``Sforce-Limit-Info: api-usage=used/max``. Past ``share`` of the
 allocation crmsync spreads what is left over the time until the window turns, leaving the
@@ -32,6 +33,8 @@ DEFAULT_PROBE = 3_600.0
 
 
 class Allocation:
+    """What Salesforce's answers said of the org's usage, and how long to hold requests."""
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.lock = threading.Lock()
@@ -87,13 +90,3 @@ class Allocation:
             )
         if wait > 0:
             await asyncio.sleep(wait)
-
-
-_allocations: dict[str, Allocation] = {}
-_allocations_lock = threading.Lock()
-
-
-def allocation_for(org: str) -> Allocation:
-    """The process-wide view of one org's allocation."""
-    with _allocations_lock:
-        return _allocations.setdefault(org, Allocation())

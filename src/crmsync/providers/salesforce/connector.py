@@ -30,7 +30,7 @@ from crmsync.providers.salesforce.allocation import (
     DEFAULT_PROBE,
     DEFAULT_SHARE,
     DEFAULT_WINDOW,
-    allocation_for,
+    Allocation,
 )
 from crmsync.providers.salesforce.bulk import BulkUpsert
 from crmsync.providers.salesforce.client import SalesforceClient, item_problem, soql_string
@@ -52,7 +52,8 @@ class SalesforceConnector(Connector):
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
         settings = ctx.settings
-        self.allocation = allocation_for(f"salesforce:{ctx.account_id or id(self)}")
+        owner = ctx.account_id or id(self)
+        self.allocation = ctx.allocations.for_account(f"salesforce:{owner}", Allocation)
         self.allocation.configure(
             float(settings.get("api_usage_share", DEFAULT_SHARE)),
             float(settings.get("api_window_seconds", DEFAULT_WINDOW)),
