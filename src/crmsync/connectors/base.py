@@ -176,6 +176,11 @@ class Connector(ABC):
         declared by ``Capability.DESCRIBE_FIELDS``."""
         raise self._undeclared(Capability.DESCRIBE_FIELDS)
 
+    def stored_value(self, crm_field: str, value: Any) -> Any:
+        """What the CRM keeps when crmsync writes ``value`` to ``crm_field`` (a CRM that
+        truncates or fills in a value overrides this), so that reading it back is no edit."""
+        return value
+
     def _undeclared(self, capability: Capability) -> NotImplementedError:
         return NotImplementedError(f"{self.spec.display_name} does not declare {capability}")
 

@@ -51,7 +51,7 @@ class OpStatus(StrEnum):
 
 
 class Direction(StrEnum):
-    """Which way a field flows. Only PUSH is built; the model carries all of them."""
+    """Which ways an object mapping syncs: PUSH writes the CRM, PULL reads it back, BOTH."""
 
     PUSH = "push"
     PULL = "pull"

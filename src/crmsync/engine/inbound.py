@@ -16,6 +16,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -102,7 +103,7 @@ def connections_reading_due(session: Session, now: datetime | None = None) -> li
 
 
 def request_sync(session: Session, connection_id: str, full: bool) -> None:
-    """"Sync now" (and "Full sync"): the next run reads at once."""
+    """ "Sync now" (and "Full sync"): the next run reads at once."""
     for obj in reading_objects(session, connection_id):
         state = _state(session, connection_id, obj.crm_object)
         state.next_run_at = utcnow()
@@ -145,6 +146,14 @@ class InboundSync:
         with self.rt.db.session() as session:
             at = next_read_at(session, self.conn.id)
         return at is not None and naive_utc(at) <= naive_utc(utcnow())
+
+    def failed(self, reason: str, wait_seconds: float) -> None:
+        """A read the CRM refused (rate limit, outage): the cursor stays, the read waits."""
+        with self.rt.db.session() as session:
+            for obj in reading_objects(session, self.conn.id):
+                state = _state(session, self.conn.id, obj.crm_object)
+                state.last_error = reason
+                state.next_run_at = utcnow() + timedelta(seconds=wait_seconds)
 
     async def run(self, give_way: Callable[[], Awaitable[bool]]) -> Counter[str]:
         """Read hints, then changes since the cursor, until caught up or ``give_way`` says
@@ -195,7 +204,10 @@ class InboundSync:
             fields = [f.crm_field for f in intake.mapping.fields.fields]
             records = await self.connector.read(ids, fields)
             found = {r.crm_id for r in records}
-            changes = [Change(ChangeKind.UPSERTED, r.crm_id, r.modified_at or "", record=r) for r in records]
+            changes = [
+                Change(ChangeKind.UPSERTED, r.crm_id, r.modified_at or "", record=r)
+                for r in records
+            ]
             changes += [
                 Change(ChangeKind.DELETED, e.crm_id, "")
                 for e in events
@@ -203,7 +215,9 @@ class InboundSync:
             ]
             keys = [(e.connection_id, e.event_id) for e in events]
 
-            def take(session: Session) -> None:
+            def take(
+                session: Session, changes: list[Change] = changes, keys: list[Any] = keys
+            ) -> None:
                 intake.take(session, changes)
                 for connection_id, event_id in keys:
                     session.execute(
@@ -233,7 +247,9 @@ class InboundSync:
             self.counts["read"] += len(page.changes)
             done = not page.more
 
-            def take(session: Session, page: ChangePage = page, done: bool = done) -> None:
+            def take(
+                session: Session, page: ChangePage = page, done: bool = done, full: bool = full
+            ) -> None:
                 intake.take(session, page.changes)
                 state = _state(session, self.conn.id, crm_object)
                 state.cursor = page.cursor
@@ -259,4 +275,3 @@ def either_due(*times: datetime | None) -> datetime | None:
     """The earliest of the times given (None: not due)."""
     known = [naive_utc(t) for t in times if t is not None]
     return min(known) if known else None
-

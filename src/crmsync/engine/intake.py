@@ -50,7 +50,9 @@ class Intake:
     @property
     def key_field(self) -> str | None:
         """The CRM field holding the app's id of the record (the match key)."""
-        return next((f.crm_field for f in self.mapping.fields.fields if f.kind is ValueKind.KEY), None)
+        return next(
+            (f.crm_field for f in self.mapping.fields.fields if f.kind is ValueKind.KEY), None
+        )
 
     def take(self, session: Session, changes: list[Change]) -> None:
         """Apply a page of changes (the caller commits, with the cursor)."""
@@ -175,7 +177,10 @@ class Intake:
         record.fields = {**(record.fields or {}), **taken}
         record.changed_at = {
             **(record.changed_at or {}),
-            **{name: {**(record.changed_at or {}).get(name, {}), "crm": stamp} for name in result.taken},
+            **{
+                name: {**(record.changed_at or {}).get(name, {}), "crm": stamp}
+                for name in result.taken
+            },
         }
         record.updated_at = utcnow()
         if taken:
@@ -250,7 +255,9 @@ class Intake:
         if not email:
             return None
         return session.scalar(
-            select(User.id).where(User.org_id == self.org_id, func.lower(User.email) == email.lower())
+            select(User.id).where(
+                User.org_id == self.org_id, func.lower(User.email) == email.lower()
+            )
         )
 
     def _emit(

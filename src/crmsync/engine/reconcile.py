@@ -111,7 +111,7 @@ def reconcile(
                 verdicts.append(FieldVerdict(mapped, Verdict.TAKEN, value, "a new record"))
             continue
         agreed = shadow.get(mapped.crm_field)
-        if stored is not None and not _empty(agreed):
+        if stored is not None:
             agreed = stored(mapped.crm_field, agreed)
         if same(mapped.kind, value, agreed):
             continue

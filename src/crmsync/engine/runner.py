@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from crmsync.domain.outcomes import Resolution
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.connecting import apply_setup, mark_setup_required, open_connector
+from crmsync.engine.inbound import InboundSync, either_due, next_read_at
 from crmsync.engine.lease import Lease
 from crmsync.engine.pump import Pump
 from crmsync.engine.retry import consequence, delay
@@ -42,6 +44,8 @@ class RunResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     more_due: bool = False
     next_due: datetime | None = None
+    inbound: dict[str, int] = field(default_factory=dict)
+    """What reading the CRM back took in (empty when no read was due)."""
     stopped: str = ""
 
 
@@ -77,7 +81,9 @@ class SyncRunner:
             mark_needs_reconnect(self.rt.db, connection_id, str(exc))
             result.stopped = str(exc)
         with self.rt.db.session() as session:
-            result.next_due = outbox.next_due(session, connection_id)
+            result.next_due = either_due(
+                outbox.next_due(session, connection_id), next_read_at(session, connection_id)
+            )
         if result.next_due is not None:
             due = naive_utc(result.next_due) <= naive_utc(utcnow())
             result.more_due = due and not result.stopped
@@ -105,6 +111,7 @@ class SyncRunner:
                 await pump.run()
             finally:
                 result.batches += pump.batches
+            await self._read_back(conn, connector, budget, result)
         except ConnectorError as exc:
             paused = consequence(exc.resolution).pause
             if paused is not None:
@@ -121,6 +128,34 @@ class SyncRunner:
             recorder.abandon()
             for status, count in recorder.counts.items():
                 result.outcomes[status] = result.outcomes.get(status, 0) + count
+
+    async def _read_back(
+        self, conn: Connection, connector: Connector, budget: float, result: RunResult
+    ) -> None:
+        """Once the push work due is sent: read the CRM's changes back, if due, giving way
+        between pages as soon as push work is due again or the budget is spent."""
+        inbound = InboundSync(self.rt, conn, connector)
+        if not await asyncio.to_thread(inbound.due):
+            return
+        deadline = time.monotonic() + budget
+
+        async def give_way() -> bool:
+            if time.monotonic() >= deadline:
+                return True
+            with self.rt.db.session() as session:
+                due = outbox.next_due(session, conn.id)
+            return due is not None and naive_utc(due) <= naive_utc(utcnow())
+
+        try:
+            counts = await inbound.run(give_way)
+        except ConnectorError as exc:
+            if consequence(exc.resolution).pause is not None:
+                raise
+            settings = self.rt.settings
+            wait = delay(0, settings.retry_base_seconds, settings.retry_max_seconds, exc.resolution)
+            await asyncio.to_thread(inbound.failed, str(exc), wait)
+            return
+        result.inbound = dict(counts)
 
     async def _heartbeat(self, lease: Lease) -> None:
         """Keep this run's leases while it lives, however long a batch takes: only a dead

@@ -23,8 +23,9 @@ from crmsync.db.tables import (
     naive_utc,
     utcnow,
 )
-from crmsync.domain.enums import ConnectionStatus, Lane, OpStatus, System
+from crmsync.domain.enums import ConnectionStatus, Direction, Lane, OpStatus, System
 from crmsync.domain.mapping import APP, CONTACT
+from crmsync.domain.records import Capability
 from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS, apply_setup, open_connector
 from crmsync.engine.runtime import Runtime
@@ -277,6 +278,9 @@ def _seed_mappings(rt: Runtime, session: Session, conn: Connection) -> None:
         connection_id=conn.id,
         local_object=CONTACT,
         crm_object=connector.spec.crm_object,
+        direction=Direction.BOTH
+        if Capability.READ_CHANGES in connector.capabilities
+        else Direction.PUSH,
     )
     session.add(obj)
     session.flush()

@@ -15,6 +15,7 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.enums import System
 from crmsync.domain.mapping import ValueKind
 
 FIRST_NAME = "contact.first_name"
@@ -106,6 +107,7 @@ def default_fields(app: AppNames) -> list[FieldSpec]:
             custom + owner_field(app),
             "custom",
             kind=ValueKind.USER,
+            source_of_truth=System.CRM,
             note="user field, by email",
         ),
     ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.enums import System
 from crmsync.domain.mapping import ValueKind
 
 CUSTOM_PREFIX = "contact."
@@ -69,6 +70,7 @@ def default_fields(app: AppNames) -> list[FieldSpec]:
             "assignedTo",
             "standard",
             kind=ValueKind.USER,
+            source_of_truth=System.CRM,
             note="the location user with that email",
         ),
     ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.enums import System
 from crmsync.domain.mapping import ValueKind
 
 
@@ -73,6 +74,7 @@ def default_fields(app: AppNames) -> list[FieldSpec]:
             "hubspot_owner_id",
             "standard",
             kind=ValueKind.USER,
+            source_of_truth=System.CRM,
             note="matched by owner email",
         ),
     ]

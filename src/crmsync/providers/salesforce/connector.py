@@ -229,6 +229,9 @@ class SalesforceConnector(Connector):
     ) -> list[WriteOutcome]:
         return await BulkUpsert(self, heartbeat).run(writes)
 
+    def stored_value(self, crm_field: str, value: Any) -> Any:
+        return mapping.stored_value(crm_field, value)
+
     def record_url(self, crm_id: str) -> str | None:
         instance = self.ctx.settings.get("instance_url")
         if not instance:

@@ -13,6 +13,7 @@ from typing import Any
 
 from crmsync.connectors.base import AppNames, RecordWrite
 from crmsync.connectors.spec import FieldSpec
+from crmsync.domain.enums import System
 from crmsync.domain.mapping import ValueKind
 
 NOT_PROVIDED = "[not provided]"
@@ -112,9 +113,18 @@ def default_fields(app: AppNames) -> list[FieldSpec]:
             "OwnerId",
             "standard",
             kind=ValueKind.USER,
+            source_of_truth=System.CRM,
             note="the active user with the same email",
         ),
     ]
+
+
+def stored_value(name: str, value: Any) -> Any:
+    """What a Lead keeps for a value crmsync wrote: cut to the field's length, and the
+    placeholder where a required field was empty."""
+    if name in REQUIRED and value in (None, ""):
+        return NOT_PROVIDED
+    return _value(name, value)
 
 
 def _value(name: str, value: Any) -> Any:
