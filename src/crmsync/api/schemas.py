@@ -282,6 +282,9 @@ class AuthorizeOut(BaseModel):
 
 class ConnectionPatch(Strict):
     preserve_manual_edits: bool | None = None
+    sync_interval_minutes: int | None = Field(
+        None, description="How often changes are read back from the CRM: 10 to 1440 minutes."
+    )
     settings: dict[str, Any] | None = Field(
         None, description="Provider choices, e.g. Salesforce's converted_leads: update|skip."
     )
@@ -316,6 +319,36 @@ class BackfillProgress(BaseModel):
         )
 
 
+class SyncRequest(Strict):
+    full: bool = Field(
+        False, description="Read everything again (reconciliation), not only what changed."
+    )
+
+
+class ReadBackOut(BaseModel):
+    """Two-way sync: how the connection reads its CRM back."""
+
+    two_way: bool
+    interval_minutes: int
+    next_run_at: UtcDateTime | None
+    last_success_at: UtcDateTime | None
+    last_full_sync_at: UtcDateTime | None
+    last_error: str | None
+    last_report: dict[str, int]
+
+    @classmethod
+    def of(cls, view: views.ReadBack) -> ReadBackOut:
+        return cls(
+            two_way=view.two_way,
+            interval_minutes=view.interval_minutes,
+            next_run_at=view.next_run_at,
+            last_success_at=view.last_success_at,
+            last_full_sync_at=view.last_full_sync_at,
+            last_error=view.last_error,
+            last_report=dict(view.last_report),
+        )
+
+
 class ConnectionOut(BaseModel):
     id: str
     org_id: str
@@ -334,6 +367,7 @@ class ConnectionOut(BaseModel):
     queue: dict[str, int]
     recommendations: list[str] = Field(default_factory=list)
     setup: SetupState = Field(default_factory=SetupState)
+    sync: ReadBackOut | None = None
 
     @classmethod
     def of(cls, view: views.ConnectionState) -> ConnectionOut:
@@ -359,6 +393,7 @@ class ConnectionOut(BaseModel):
                 created=list(view.setup.created),
                 message=view.setup.message,
             ),
+            sync=ReadBackOut.of(view.sync) if view.sync is not None else None,
         )
 
 

@@ -69,6 +69,19 @@ class SetupState:
 
 
 @dataclass(frozen=True)
+class ReadBack:
+    """How a connection reads its CRM back (two-way sync)."""
+
+    two_way: bool
+    interval_minutes: int
+    next_run_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_full_sync_at: datetime | None = None
+    last_error: str | None = None
+    last_report: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ConnectionState:
     """An org's connection as its card and ``GET /connection`` show it."""
 
@@ -89,3 +102,4 @@ class ConnectionState:
     queue: dict[str, int]
     recommendations: tuple[str, ...] = ()
     setup: SetupState = field(default_factory=SetupState)
+    sync: ReadBack | None = None

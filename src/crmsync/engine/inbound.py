@@ -110,6 +110,17 @@ def request_sync(session: Session, connection_id: str, full: bool) -> None:
         state.full_sync_requested = state.full_sync_requested or full
 
 
+def reschedule(session: Session, conn: Connection) -> None:
+    """A new interval: reads scheduled further out than it allows come forward."""
+    latest = naive_utc(utcnow()) + timedelta(minutes=conn.sync_interval_minutes)
+    for obj in reading_objects(session, conn.id):
+        state = _state(session, conn.id, obj.crm_object)
+        base = state.last_success_at or conn.connected_at
+        state.next_run_at = min(
+            naive_utc(base) + timedelta(minutes=conn.sync_interval_minutes), latest
+        )
+
+
 def _hinted(session: Session, connection_id: str) -> bool:
     return bool(
         session.scalar(

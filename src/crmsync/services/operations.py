@@ -27,6 +27,7 @@ from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import Conflict, InputError, NotFound
+from crmsync.services import readback
 from crmsync.services.connections import require_connection, retry_current_failures
 from crmsync.services.links import record_link
 from crmsync.services.runs import current_runs, is_latest_run
@@ -237,6 +238,7 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
         backfill=BackfillProgress(
             total=total, done=done, remaining=remaining, estimated_seconds=estimate
         ),
+        sync=readback.read_back(session, conn),
         queue=depth,
         recommendations=tuple(
             _recommendations(session, conn, rt.spec(conn.provider).recommendations)

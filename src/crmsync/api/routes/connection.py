@@ -20,9 +20,10 @@ from crmsync.api.schemas import (
     PersonSyncOut,
     SafeStr,
     SetupIn,
+    SyncRequest,
     errors,
 )
-from crmsync.services import api_key_connections, connections, operations
+from crmsync.services import api_key_connections, connections, operations, readback
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["connection"])
 # Operation ids are database integers: anything beyond DB_INT_MAX cannot exist and, unchecked,
@@ -82,7 +83,28 @@ def patch_connection(
         if body.settings is not None:
             connections.change_settings(rt, session, org_id, body.settings)
         conn = connections.update_options(session, org_id, body.preserve_manual_edits)
+        if body.sync_interval_minutes is not None:
+            readback.set_interval(session, conn, body.sync_interval_minutes)
         return ConnectionOut.of(operations.connection_status(rt, session, conn))
+
+
+@router.post(
+    "/connection/sync",
+    response_model=Message,
+    status_code=202,
+    responses=errors(401, 404, 409, 422),
+)
+def sync_now(
+    org_id: SafeStr, rt: RuntimeDep, _: HostAuth, body: SyncRequest | None = None
+) -> Message:
+    """Read the CRM's changes back now ("Sync now"), or everything (``full``: reconcile)."""
+    full = body.full if body is not None else False
+    with rt.db.session() as session:
+        conn = connections.require_connection(session, org_id)
+        readback.sync_now(session, conn, full)
+        connection_id = conn.id
+    rt.kick(connection_id)
+    return Message(detail="a full sync was queued" if full else "a sync was queued")
 
 
 @router.delete("/connection", response_model=Message, responses=errors(401, 404))
