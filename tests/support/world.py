@@ -13,6 +13,7 @@ import httpx
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from crmsync.connectors.registry import Provider
 from crmsync.db import migrate
@@ -20,7 +21,7 @@ from crmsync.db.session import Database
 from crmsync.db.tables import Connection
 from crmsync.domain.enums import Lane
 from crmsync.emulation.harness import EmulatorHarness
-from crmsync.engine import outbox
+from crmsync.engine import inbound, outbox
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
 from crmsync.engine.tokens import Vault
@@ -133,11 +134,28 @@ class Host:
             with self.rt.db.session() as session:
                 outbox.recover_expired_leases(session)
                 due = outbox.connections_with_due_work(session)
+                due += [c for c in inbound.connections_reading_due(session) if c not in due]
             if not due:
                 return
             for connection_id in due:
                 self.runner.run(connection_id, budget_seconds=60)
         raise AssertionError(f"work still pending after {rounds} rounds")
+
+    def sync_back(self, org_id: str = "org1", full: bool = False) -> None:
+        """ "Sync now" through the host API, then run the engine until nothing is due."""
+        r = self.api.post(f"/api/v1/orgs/{org_id}/connection/sync", json={"full": full})
+        assert r.status_code == 202, r.text
+        self.drain()
+
+    def connection_row(self, session: Session, org_id: str = "org1") -> Connection:
+        """The org's latest connection, attached to ``session`` (to change it)."""
+        conn = session.scalars(
+            select(Connection)
+            .where(Connection.org_id == org_id)
+            .order_by(Connection.connected_at.desc())
+        ).first()
+        assert conn is not None
+        return conn
 
     def connection(self, org_id: str = "org1") -> Connection:
         with self.rt.db.session() as session:

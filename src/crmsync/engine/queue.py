@@ -20,7 +20,8 @@ from huey.consumer import Consumer
 
 from crmsync.db.tables import naive_utc, utcnow
 from crmsync.domain.enums import LANE_PRIORITY
-from crmsync.engine import outbox
+from crmsync.engine import inbound, outbox
+from crmsync.engine.inbound import either_due, next_read_at
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
 
@@ -100,7 +101,9 @@ def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
     def _follow_up(connection_id: str) -> None:
         """Re-check after the lease is gone, so a kick that found us busy is never lost."""
         with rt.db.session() as session:
-            due = outbox.next_due(session, connection_id)
+            due = either_due(
+                outbox.next_due(session, connection_id), next_read_at(session, connection_id)
+            )
         if due is None:
             return
         delay = (naive_utc(due) - naive_utc(utcnow())).total_seconds()
@@ -125,10 +128,12 @@ def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
 
 
 def sweep_now(rt: Runtime, enqueue: Any) -> int:
-    """Recover work whose worker died and enqueue every connection with due work."""
+    """Recover work whose worker died and enqueue every connection with due work (push work
+    or a read of the CRM)."""
     with rt.db.session() as session:
         outbox.recover_expired_leases(session)
         due = outbox.connections_with_due_work(session)
+        due += [c for c in inbound.connections_reading_due(session) if c not in due]
     for connection_id in due:
         enqueue(connection_id)
     return len(due)

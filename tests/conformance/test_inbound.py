@@ -1,0 +1,142 @@
+"""The inbound half of the conformance suite, run for every connector that declares
+``read_changes``: what a CRM user does in the CRM comes back to the app as the ownership
+rules say, and crmsync's own writes never come back at all.
+
+Each test edits the CRM through the emulator's harness as a CRM user would, asks for a sync
+through the host API, runs the engine, and looks at the change feed, the org's records and the
+CRM's stored record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from crmsync.db.tables import Change, SyncState
+from crmsync.domain.records import Capability
+from crmsync.engine import intake
+from tests.support.world import World
+
+
+@pytest.fixture
+def linked(team: World) -> World:
+    if Capability.READ_CHANGES not in team.rt.provider(team.provider).connector.capabilities:
+        pytest.skip(f"{team.provider} does not declare read_changes")
+    team.connect("org1")
+    team.person("p1", first_name="Grace", last_name="Hopper", title="Admiral", company="Navy")
+    team.unlock("org1", "p1", "u-admin")
+    team.drain()
+    team.sync_back()  # the first read takes in what the push just wrote: no change
+    assert changes(team) == []
+    return team
+
+
+def changes(w: World) -> list[dict[str, Any]]:
+    with w.rt.db.session() as session:
+        rows = session.scalars(select(Change).order_by(Change.seq))
+        return [
+            {"kind": c.kind, "record_id": c.record_id, "fields": c.fields, "owner": c.owner}
+            for c in rows
+        ]
+
+
+def crm_record(w: World, person_id: str) -> Any:
+    (record,) = w.records_by_person()[person_id]
+    return record
+
+
+def test_a_quiet_second_sync_writes_nothing_and_reports_nothing(linked: World) -> None:
+    writes = linked.harness.write_calls()
+    linked.sync_back()
+    assert linked.harness.write_calls() == writes
+    assert changes(linked) == []
+
+
+def test_an_app_owned_field_edited_in_the_crm_is_put_back_at_the_next_sync(
+    linked: World,
+) -> None:
+    record = crm_record(linked, "p1")
+    linked.harness.manual_edit(record.crm_id, "title", "Pirate")
+    linked.sync_back()
+    assert crm_record(linked, "p1").values["title"] == "Admiral"
+    assert changes(linked) == [], "the app owns the title: nothing changed on the app side"
+    writes = linked.harness.write_calls()
+    linked.sync_back()
+    assert linked.harness.write_calls() == writes, "reverted once, then quiet"
+
+
+def test_with_manual_edits_preserved_a_crm_edit_reaches_the_feed(linked: World) -> None:
+    r = linked.api.patch("/api/v1/orgs/org1/connection", json={"preserve_manual_edits": True})
+    assert r.status_code == 200, r.text
+    record = crm_record(linked, "p1")
+    linked.harness.manual_edit(record.crm_id, "title", "Rear Admiral")
+    linked.sync_back()
+    assert changes(linked) == [
+        {
+            "kind": "updated",
+            "record_id": "p1",
+            "fields": {"title": "Rear Admiral"},
+            "owner": {"user_id": None, "crm_user_email": None},
+        }
+    ]
+    assert crm_record(linked, "p1").values["title"] == "Rear Admiral", "never reverted"
+
+
+def test_an_emptied_crm_owned_field_empties_the_app_value(linked: World) -> None:
+    linked.api.patch("/api/v1/orgs/org1/connection", json={"preserve_manual_edits": True})
+    linked.harness.manual_edit(crm_record(linked, "p1").crm_id, "title", "")
+    linked.sync_back()
+    assert [c["fields"] for c in changes(linked)] == [{"title": None}]
+
+
+def test_an_owner_reassigned_in_the_crm_flows_back_as_the_matching_user(linked: World) -> None:
+    member = linked.harness.add_user("member@acme.test", "Max", "Member")
+    linked.api.patch("/api/v1/orgs/org1/connection", json={"sync_interval_minutes": 10})
+    with linked.rt.db.session() as session:  # the CRM's users are read again at the next run
+        linked.connection_row(session).owners_fetched_at = None
+    linked.harness.manual_edit(crm_record(linked, "p1").crm_id, "owner", member)
+    linked.sync_back()
+    owned = [c for c in changes(linked) if c["kind"] == "owner_changed"]
+    assert owned and owned[-1]["owner"] == {
+        "user_id": "u-member",
+        "crm_user_email": "member@acme.test",
+    }
+    assert crm_record(linked, "p1").owner_id == member, "the CRM owns ownership: kept"
+
+
+def test_a_change_is_taken_in_once_even_if_the_worker_dies_before_committing(
+    linked: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linked.api.patch("/api/v1/orgs/org1/connection", json={"preserve_manual_edits": True})
+    linked.harness.manual_edit(crm_record(linked, "p1").crm_id, "title", "Commodore")
+    with linked.rt.db.session() as session:
+        before = session.scalars(select(SyncState.cursor)).all()
+    real = intake.Intake.take
+
+    def dies(self: intake.Intake, session: Any, page: Any) -> None:
+        real(self, session, page)
+        raise KeyboardInterrupt("the worker is killed before the page commits")
+
+    monkeypatch.setattr(intake.Intake, "take", dies)
+    with pytest.raises(KeyboardInterrupt):
+        linked.sync_back()
+    with linked.rt.db.session() as session:
+        assert session.scalars(select(SyncState.cursor)).all() == before, "cursor not moved"
+    assert changes(linked) == []
+    monkeypatch.setattr(intake.Intake, "take", real)
+    linked.sync_back()
+    linked.sync_back()
+    assert [c["fields"] for c in changes(linked)] == [{"title": "Commodore"}]
+
+
+def test_sync_interval_is_validated_and_a_push_only_connection_refuses_sync_now(
+    linked: World,
+) -> None:
+    for bad in (5, 1441, "often"):
+        r = linked.api.patch("/api/v1/orgs/org1/connection", json={"sync_interval_minutes": bad})
+        assert r.status_code == 422, r.text
+    assert linked.status()["sync"]["interval_minutes"] == 15
+    r = linked.api.patch("/api/v1/orgs/org1/connection", json={"sync_interval_minutes": 60})
+    assert r.status_code == 200 and r.json()["sync"]["interval_minutes"] == 60
