@@ -90,7 +90,7 @@ def test_a_large_backfill_goes_as_one_bulk_job_while_live_unlocks_keep_flowing(
     real_push = HubSpotConnector.push
 
     async def push(self: HubSpotConnector, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
-        if any(wr.person_id.startswith("live") for wr in writes):
+        if any(wr.local_id.startswith("live") for wr in writes):
             live_pushed.set()
         return await real_push(self, writes)
 
@@ -141,7 +141,7 @@ def test_bulk_jobs_overlap_up_to_bulk_parallel_with_disjoint_people(
         writes: Sequence[RecordWrite],
         heartbeat: Callable[[], Awaitable[None]],
     ) -> list[WriteOutcome]:
-        jobs.append({wr.person_id for wr in writes})
+        jobs.append({wr.local_id for wr in writes})
         open_jobs.append(1)
         if len(open_jobs) >= 2:
             both_open.set()

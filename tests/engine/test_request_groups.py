@@ -45,7 +45,7 @@ def spy_requests(
     async def spied(
         self: SyncRunner, connector: Connector, writes: list[RecordWrite]
     ) -> list[WriteOutcome]:
-        sent.append([w.person_id for w in writes])
+        sent.append([w.local_id for w in writes])
         await asyncio.sleep(latency)
         if len(sent) == fail_request:
             raise TransientError(Resolution(Action.RETRY, "service unavailable", None, 503))
@@ -121,7 +121,7 @@ def test_a_request_failing_mid_group_keeps_what_landed_and_loses_nobody(
         landed, failed = {p for people in sent[:3] for p in people}, set(sent[3])
         assert set(w.records_by_person()) == landed
         with w.rt.db.session() as session:
-            items = {i.person_id: i for i in session.scalars(select(WorkItem))}
+            items = {i.local_id: i for i in session.scalars(select(WorkItem))}
         assert landed.isdisjoint(items), "what landed was recorded, not sent again"
         assert {items[p].attempts for p in failed} == {1}, "the failed request used an attempt"
         unsent = set(items) - failed  # the group's last request, and the next group planned

@@ -168,7 +168,7 @@ class SyncRunner:
                     if sent.failure is not None:
                         await self._record_then_raise(recorder, sent, sent.failure, sending)
                 if planned:
-                    sending.update(w.person_id for w in planned)
+                    sending.update(w.local_id for w in planned)
                     in_flight = asyncio.create_task(self._push_group(connector, planned, size))
                 claim = None
                 if claiming or bulk.running:
@@ -176,7 +176,7 @@ class SyncRunner:
                 batch, planned = await asyncio.to_thread(recorder.record_and_plan, outcomes, claim)
                 if in_flight is not None:
                     requests = group_size(requests, in_flight.done(), most)
-                sending.difference_update(o.person_id for o in outcomes)
+                sending.difference_update(o.local_id for o in outcomes)
                 result.batches += 1 if batch else 0
                 await bulk.finish_if_done(sending)
                 if not batch and not planned and in_flight is None:
@@ -297,7 +297,7 @@ class SyncRunner:
                 sent.outcomes += await self._push(connector, writes[start : start + size])
             except ConnectorError as exc:
                 sent.failure = exc
-                sent.unsent = [w.person_id for w in writes[start + size :]]
+                sent.unsent = [w.local_id for w in writes[start + size :]]
                 break
         return sent
 
@@ -308,7 +308,7 @@ class SyncRunner:
         first, and the people of its later requests go back unsent (``abandon``: no attempt
         counted); the failure then ends the run as a single request's would."""
         await asyncio.to_thread(recorder.record, sent.outcomes)
-        sending.difference_update(o.person_id for o in sent.outcomes)
+        sending.difference_update(o.local_id for o in sent.outcomes)
         sending.difference_update(sent.unsent)
         raise failure
 
@@ -319,7 +319,7 @@ class SyncRunner:
             return outcomes
         except RecordRejected as exc:
             if len(writes) == 1:
-                return [WriteOutcome(writes[0].person_id, resolution=exc.resolution)]
+                return [WriteOutcome(writes[0].local_id, resolution=exc.resolution)]
             middle = len(writes) // 2
             return await self._push(connector, writes[:middle]) + await self._push(
                 connector, writes[middle:]
