@@ -57,12 +57,12 @@ def verify(
         unsettled = sum(operations[status] for status in UNSETTLED)
         for row in conn.execute(
             text(
-                "SELECT org_id, id, person_id, status, attempts, reason FROM operations "
+                "SELECT org_id, id, local_id, status, attempts, reason FROM operations "
                 "WHERE status IN :statuses ORDER BY id LIMIT 10"
             ).bindparams(bindparam("statuses", value=list(UNSETTLED), expanding=True)),
         ):
             examples.append(
-                f"{row.org_id} op {row.id} {row.person_id} {row.status} after "
+                f"{row.org_id} op {row.id} {row.local_id} {row.status} after "
                 f"{row.attempts} attempts: {row.reason[:140]}"
             )
         work = dict(

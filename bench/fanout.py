@@ -52,6 +52,7 @@ from sqlalchemy import insert, update
 from crmsync.db.tables import Person, Unlock, utcnow
 from crmsync.domain.commands import PersonRecord, UnlockPerson
 from crmsync.domain.enums import Lane
+from crmsync.domain.keys import CONTACT
 from crmsync.engine import outbox
 from crmsync.engine.queue import create_queue
 from crmsync.engine.runtime import Runtime
@@ -99,7 +100,7 @@ def refresh_everyone(rt: Runtime, people: int, conns: dict[str, str], unlocked: 
     with rt.db.session() as session:
         session.execute(update(Person), changes)
         for org, connection_id in conns.items():
-            outbox.enqueue(session, connection_id, unlocked[org], Lane.REFRESH)
+            outbox.enqueue(session, connection_id, CONTACT, unlocked[org], Lane.REFRESH)
 
 
 class LiveUnlocks(threading.Thread):

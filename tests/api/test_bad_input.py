@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from crmsync.api.deps import hash_key
-from crmsync.db.tables import ApiKey, Person
+from crmsync.db.tables import ApiKey, Connection, Person
+from tests.support.consent import consent
 from tests.support.world import World
 
 RowCounts = Callable[[], dict[str, int]]
@@ -259,6 +263,33 @@ def test_second_connection_while_one_is_active_is_409(team: World, rows: RowCoun
     assert "already connected to hubspot" in r.json()["detail"]
     assert "disconnect it before connecting another CRM" in r.json()["detail"]
     assert rows() == before
+
+
+def test_a_connect_finished_after_another_crm_connected_meanwhile_is_409(
+    team: World, rows: RowCounts
+) -> None:
+    """One CRM per organisation is the product's rule (the table no longer holds it): two
+    authorisations started side by side, the second to come back is refused."""
+    team.person("p1")
+    team.unlock("org1", "p1", "u-admin")
+    started = [
+        team.api.post("/api/v1/orgs/org1/connection", json={"provider": "hubspot"})
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in started] == [201, 201]
+    team.authorize(started[0].json()["authorize_url"])
+    before = rows()
+    location = asyncio.run(
+        consent(team.router, started[1].json()["authorize_url"], team.harness.consent_choices)
+    )
+    parts = urlsplit(location)
+    r = team.api.get(f"{parts.path}?{parts.query}")
+    assert r.status_code == 409, r.text
+    assert "already connected to hubspot" in r.text  # (the popup page says it)
+    assert "disconnect it before connecting another CRM" in r.text
+    assert rows() == before
+    with team.rt.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Connection)) == 1
 
 
 def test_patch_cannot_change_skip_backfill(team: World, rows: RowCounts) -> None:

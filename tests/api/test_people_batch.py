@@ -50,7 +50,7 @@ def _pending(w: World) -> list[tuple[str, str, str]]:
     with w.rt.db.session() as session:
         org_of = {w.connection(org).id: org for org in ("org1", "org2")}
         items = session.scalars(select(WorkItem).where(WorkItem.status == "pending"))
-        return sorted((org_of[i.connection_id], i.person_id, i.lane) for i in items)
+        return sorted((org_of[i.connection_id], i.local_id, i.lane) for i in items)
 
 
 @pytest.fixture

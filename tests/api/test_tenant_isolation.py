@@ -133,7 +133,7 @@ def test_a_batch_refresh_queues_each_person_only_for_the_orgs_that_unlocked_them
     org_of = {two.connection(org).id: org for org in ("org1", "org2")}
     with two.rt.db.session() as session:
         pending = sorted(
-            (org_of[item.connection_id], item.person_id)
+            (org_of[item.connection_id], item.local_id)
             for item in session.scalars(select(WorkItem).where(WorkItem.status == "pending"))
         )
     assert pending == [("org1", "a1"), ("org1", "shared"), ("org2", "b1"), ("org2", "shared")]

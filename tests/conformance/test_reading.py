@@ -47,7 +47,7 @@ def _crm_field(w: World, app_field: str) -> str:
 
 def _crm_ids(w: World) -> dict[str, str]:
     with w.rt.db.session() as session:
-        rows = session.execute(select(Link.person_id, Link.crm_id)).all()
+        rows = session.execute(select(Link.local_id, Link.crm_id)).all()
     return {person_id: crm_id for person_id, crm_id in rows if crm_id}
 
 

@@ -15,6 +15,7 @@ from crmsync.db.bulk import insert_rows, update_by_id, upsert_rows
 from crmsync.db.session import Database
 from crmsync.db.tables import Connection, Link, Operation, Org, WorkItem
 from crmsync.domain.enums import OpStatus
+from crmsync.domain.keys import CONTACT
 
 MOMENT = datetime(2026, 11, 23, 5, 6, 7, 89, tzinfo=UTC)
 
@@ -31,11 +32,12 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def log_row(person_id: str, **changes: Any) -> dict[str, Any]:
+def log_row(local_id: str, **changes: Any) -> dict[str, Any]:
     row = {
         "org_id": "o",
         "connection_id": "c",
-        "person_id": person_id,
+        "object_type": CONTACT,
+        "local_id": local_id,
         "lane": "backfill",
         "status": OpStatus.INSERTED,
         "reason": "",
@@ -51,12 +53,12 @@ def log_row(person_id: str, **changes: Any) -> dict[str, Any]:
     return {**row, **changes}
 
 
-def stored(session: Session, table: str, person_id: str) -> dict[str, Any]:
+def stored(session: Session, table: str, local_id: str) -> dict[str, Any]:
     """A row as the database holds it (raw: no type processing on the way out)."""
     row = session.execute(
-        text(f"SELECT * FROM {table} WHERE person_id = :p"), {"p": person_id}
+        text(f"SELECT * FROM {table} WHERE local_id = :p"), {"p": local_id}
     ).mappings()
-    return {k: v for k, v in next(iter(row)).items() if k not in ("id", "person_id")}
+    return {k: v for k, v in next(iter(row)).items() if k not in ("id", "local_id")}
 
 
 @pytest.fixture
@@ -92,25 +94,32 @@ def test_rows_inserted_in_bulk_are_stored_as_sqlalchemy_stores_them(
 def test_upserts_and_updates_by_id_store_what_sqlalchemy_stores(db: Database) -> None:
     link = {
         "connection_id": "c",
+        "object_type": CONTACT,
         "crm_object": "contact",
         "crm_id": None,
         "written": {},
         "pending_create_at": MOMENT,
         "created_at": MOMENT,
     }
-    keys, changes = ("connection_id", "person_id"), ("crm_id", "written", "pending_create_at")
+    keys, changes = (
+        ("connection_id", "object_type", "local_id"),
+        ("crm_id", "written", "pending_create_at"),
+    )
     outcome = {"crm_id": "55", "written": {"email": "a@b.c"}, "pending_create_at": None}
     with db.session() as session:
-        upsert_rows(session, Link, [{**link, "person_id": "a"}], keys, changes)
-        upsert_rows(session, Link, [{**link, "person_id": "a", **outcome}], keys, changes)
-        session.execute(insert(Link), [{**link, "person_id": "b", **outcome}])
+        upsert_rows(session, Link, [{**link, "local_id": "a"}], keys, changes)
+        upsert_rows(session, Link, [{**link, "local_id": "a", **outcome}], keys, changes)
+        # (another CRM id: a link is unique on the CRM side too)
+        session.execute(insert(Link), [{**link, "local_id": "b", **outcome, "crm_id": "56"}])
     with db.session() as session:
-        assert stored(session, "links", "a") == stored(session, "links", "b")
+        a, b = stored(session, "links", "a"), stored(session, "links", "b")
+        assert (a.pop("crm_id"), b.pop("crm_id")) == ("55", "56")
+        assert a == b
 
     with db.session() as session:
         insert_rows(session, Operation, [log_row("x"), log_row("y")])
     with db.session() as session:
-        ids = dict(session.execute(select(Operation.person_id, Operation.id)).tuples().all())
+        ids = dict(session.execute(select(Operation.local_id, Operation.id)).tuples().all())
         change = {"status": OpStatus.FAILED, "updated_at": MOMENT, "response_summary": {"n": 1}}
         update_by_id(session, Operation, [{"id": ids["x"], **change}])
         session.query(Operation).filter_by(id=ids["y"]).update(change)
@@ -125,8 +134,13 @@ def test_rows_that_leave_a_default_to_the_database_layer_still_get_it(db: Databa
         insert_rows(
             session,
             WorkItem,
-            [{"connection_id": "c", "person_id": "p", "lane": "live", "priority": 0}],
+            [{"connection_id": "c", "local_id": "p", "lane": "live", "priority": 0}],
         )
     with db.session() as session:
         item = session.scalars(select(WorkItem)).one()
-    assert item.status == "pending" and item.attempts == 0 and item.created_at is not None
+    assert (
+        item.status == "pending"
+        and item.attempts == 0
+        and item.object_type == CONTACT
+        and item.created_at is not None
+    )

@@ -104,7 +104,7 @@ def test_a_request_failing_mid_group_keeps_what_landed_and_loses_nobody(
         landed, failed = {p for people in sent[:3] for p in people}, set(sent[3])
         assert set(crm.landed) == landed
         with w.rt.db.session() as session:
-            items = {i.person_id: i for i in session.scalars(select(WorkItem))}
+            items = {i.local_id: i for i in session.scalars(select(WorkItem))}
         assert landed.isdisjoint(items), "what landed was recorded, not sent again"
         assert {items[p].attempts for p in failed} == {1}, "the failed request used an attempt"
         unsent = set(items) - failed  # the group's last request, and the next group planned

@@ -13,6 +13,7 @@ from huey import SqliteHuey
 from crmsync.db import migrate
 from crmsync.db.tables import Connection, Org
 from crmsync.domain.enums import Lane
+from crmsync.domain.keys import CONTACT
 from crmsync.engine import outbox
 from crmsync.engine.queue import create_queue
 from crmsync.engine.runner import SyncRunner
@@ -45,8 +46,8 @@ def test_a_live_unlock_is_taken_before_backfills_queued_earlier(
         session.add_all(conns)
         session.flush()
         backfill, live = (c.id for c in conns)
-        outbox.enqueue(session, backfill, ["p1", "p2"], Lane.BACKFILL)
-        outbox.enqueue(session, live, ["p3"], Lane.LIVE)
+        outbox.enqueue(session, backfill, CONTACT, ["p1", "p2"], Lane.BACKFILL)
+        outbox.enqueue(session, live, CONTACT, ["p3"], Lane.LIVE)
     huey = SqliteHuey("test", filename=str(tmp_path / "queue.db"))
     queue = create_queue(rt, huey)
     queue.kick(backfill)

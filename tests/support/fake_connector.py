@@ -122,7 +122,7 @@ class FakeCrm:
             case Land(created=created):
                 return [self._land(w, created) for w in writes]
             case Fail(resolution=resolution):
-                return [WriteOutcome(w.person_id, resolution=resolution) for w in writes]
+                return [WriteOutcome(w.local_id, resolution=resolution) for w in writes]
             case Raise(error=error):
                 raise error
             case Hold(seconds=seconds, until=until, timeout=timeout, then=then):
@@ -134,13 +134,13 @@ class FakeCrm:
                 return await self.play(then, writes)
 
     def _land(self, write: RecordWrite, created: bool | None) -> WriteOutcome:
-        new = write.person_id not in self.records
-        record = self.records.setdefault(write.person_id, {})
+        new = write.local_id not in self.records
+        record = self.records.setdefault(write.local_id, {})
         record.update(write.fields)
-        self.landed[write.person_id] += 1
-        crm_id = f"fake-{write.person_id}"
+        self.landed[write.local_id] += 1
+        crm_id = f"fake-{write.local_id}"
         return WriteOutcome(
-            write.person_id, created=new if created is None else created, crm_id=crm_id
+            write.local_id, created=new if created is None else created, crm_id=crm_id
         )
 
 
@@ -192,7 +192,7 @@ class FakeConnector(Connector):
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         crm = self.crm
         crm.calls["push"] += 1
-        crm.requests.append([w.person_id for w in writes])
+        crm.requests.append([w.local_id for w in writes])
         return await crm.play(crm.pushes.popleft() if crm.pushes else crm.default, writes)
 
     async def push_bulk(
@@ -200,7 +200,7 @@ class FakeConnector(Connector):
     ) -> list[WriteOutcome]:
         crm = self.crm
         crm.calls["push_bulk"] += 1
-        crm.jobs.append([w.person_id for w in writes])
+        crm.jobs.append([w.local_id for w in writes])
         crm.open_jobs += 1
         crm.most_open_jobs = max(crm.most_open_jobs, crm.open_jobs)
         try:

@@ -20,6 +20,7 @@ from crmsync.db import migrate
 from crmsync.db.session import Database
 from crmsync.db.tables import Connection
 from crmsync.domain.enums import Lane
+from crmsync.domain.keys import CONTACT
 from crmsync.emulation.harness import EmulatorHarness
 from crmsync.engine import inbound, outbox
 from crmsync.engine.runner import SyncRunner
@@ -169,7 +170,7 @@ class Host:
 
     def enqueue(self, person_ids: list[str], lane: Lane = Lane.REFRESH) -> None:
         with self.rt.db.session() as session:
-            outbox.enqueue(session, self.connection().id, person_ids, lane)
+            outbox.enqueue(session, self.connection().id, CONTACT, person_ids, lane)
 
     def close(self) -> None:
         self.api.close()

@@ -63,7 +63,7 @@ def test_creating_the_fields_retries_what_failed_for_want_of_them(w: World) -> N
     assert w.status()["status"] == "connected"
     with w.rt.db.session() as session:
         [item] = session.scalars(select(WorkItem)).all()
-        assert (item.person_id, item.operation_id) == ("p-lost", failed["id"])
+        assert (item.local_id, item.operation_id) == ("p-lost", failed["id"])
     w.drain()
     newest = w.operations(person_id="p-lost")[0]
     assert newest["status"] == "inserted" and newest["retry_of"] == failed["id"]

@@ -204,7 +204,7 @@ def test_sync_now_queues_a_refresh_for_admins_only(w: World) -> None:
     assert "sent to the CRM again" in admin.get("/settings/people/p1").text
     with w.rt.db.session() as session:
         [item] = session.scalars(select(WorkItem)).all()
-        assert (item.person_id, item.lane) == ("p1", "refresh")
+        assert (item.local_id, item.lane) == ("p1", "refresh")
     w.drain()
     newest = w.operations(person_id="p1")[0]
     assert newest["lane"] == "refresh" and newest["status"] == "unchanged"

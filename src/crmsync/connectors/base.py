@@ -11,6 +11,7 @@ import httpx
 
 from crmsync.connectors.http import Allocations, RateBudget, RateBudgets, RetryPolicy
 from crmsync.connectors.spec import FieldSpec, ProviderSpec
+from crmsync.domain.enums import AliasReason
 from crmsync.domain.outcomes import Resolution
 from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
 from crmsync.errors import InputError
@@ -50,9 +51,12 @@ class CrmUser:
 
 @dataclass(frozen=True)
 class RecordWrite:
-    """One person to write: CRM field values, already mapped. ``crm_id`` when known."""
+    """One record to write: CRM field values, already mapped. ``crm_id`` when known.
 
-    person_id: str
+    ``local_id`` is the app record's id: for contacts, the Person ID, which connectors also
+    write as the match key."""
+
+    local_id: str
     fields: dict[str, Any]
     crm_id: str | None = None
     first_write: bool = True
@@ -60,15 +64,28 @@ class RecordWrite:
     """An earlier attempt to create this record lost its response: look before creating."""
 
 
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """The record the write landed in is not the one the link held: ``crm_id`` is now a
+    ``crm_object`` record (a converted lead's contact), the old id becomes the link's alias."""
+
+    crm_object: str
+    from_object: str
+    from_id: str
+    reason: AliasReason
+
+
 @dataclass(frozen=True)
 class WriteOutcome:
-    """What happened to one RecordWrite. ``resolution`` is set when it did not land."""
+    """What happened to one RecordWrite (``local_id`` is the write's). ``resolution`` is set
+    when it did not land; ``moved`` when it landed in another record than the link's."""
 
-    person_id: str
+    local_id: str
     created: bool = False
     crm_id: str | None = None
     resolution: Resolution | None = None
     response_summary: dict[str, Any] = field(default_factory=dict)
+    moved: Moved | None = None
 
     @property
     def ok(self) -> bool:

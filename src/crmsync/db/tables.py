@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crmsync.db.types import Timestamp
 from crmsync.domain.enums import ConnectionStatus, Direction, OpStatus, Role, WorkStatus
+from crmsync.domain.keys import CONTACT
 from crmsync.domain.mapping import APP, ValueKind
 
 
@@ -113,7 +114,8 @@ Index("ix_unlocks_org_person", Unlock.org_id, Unlock.person_id, Unlock.id)
 
 
 class Connection(Base):
-    """An org's link to one CRM. At most one non-disconnected connection per org."""
+    """An org's link to one CRM. The app↔CRM product allows one active connection per org
+    (``services.connections`` enforces it); the table does not, for CRM-to-CRM."""
 
     __tablename__ = "connections"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -137,15 +139,6 @@ class Connection(Base):
     backfill_total: Mapped[int] = mapped_column(Integer, default=0)
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     """How often changes are read back from the CRM (10 minutes to 24 hours)."""
-
-
-Index(
-    "uq_connections_active_org",
-    Connection.org_id,
-    unique=True,
-    sqlite_where=text("status != 'disconnected'"),
-    postgresql_where=text("status != 'disconnected'"),
-)
 
 
 class Flow(Base):
@@ -189,14 +182,22 @@ class FieldMapping(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+def _object_type() -> Mapped[str]:
+    return mapped_column(String(40), default=CONTACT, server_default=CONTACT)
+
+
 class Link(Base):
-    """Where a person lives in a connection's CRM, and what crmsync last wrote there."""
+    """Where a local record lives in a connection's CRM, and what crmsync last wrote there.
+    Unique on both sides: one CRM record per local record, one local record per CRM record."""
 
     __tablename__ = "links"
-    __table_args__ = (UniqueConstraint("connection_id", "person_id"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "object_type", "local_id", name="uq_links_record"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
-    person_id: Mapped[str] = mapped_column(String(128))
+    object_type: Mapped[str] = _object_type()
+    local_id: Mapped[str] = mapped_column(String(128))
     crm_object: Mapped[str] = mapped_column(String(80))
     crm_id: Mapped[str | None] = mapped_column(String(200))
     written: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -206,13 +207,42 @@ class Link(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+Index(
+    "uq_links_crm_record",
+    Link.connection_id,
+    Link.crm_object,
+    Link.crm_id,
+    unique=True,
+    sqlite_where=text("crm_id IS NOT NULL"),
+    postgresql_where=text("crm_id IS NOT NULL"),
+)
+
+
+class LinkAlias(Base):
+    """Another CRM id a link answers to: a record merged into the linked one, a converted
+    lead whose contact the link now holds."""
+
+    __tablename__ = "link_aliases"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "crm_object", "crm_id", name="uq_link_aliases_crm"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    crm_object: Mapped[str] = mapped_column(String(80))
+    crm_id: Mapped[str] = mapped_column(String(200))
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # AliasReason
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WorkItem(Base):
-    """The durable outbox: one row per person waiting to be written to a connection."""
+    """The durable outbox: one row per record waiting to be written to a connection."""
 
     __tablename__ = "work_items"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
-    person_id: Mapped[str] = mapped_column(String(128))
+    object_type: Mapped[str] = _object_type()
+    local_id: Mapped[str] = mapped_column(String(128))
     lane: Mapped[str] = mapped_column(String(10))
     priority: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default=WorkStatus.PENDING)
@@ -227,16 +257,18 @@ Index("ix_work_claim", WorkItem.connection_id, WorkItem.status, WorkItem.priorit
 Index(
     "uq_work_pending",
     WorkItem.connection_id,
-    WorkItem.person_id,
+    WorkItem.object_type,
+    WorkItem.local_id,
     unique=True,
     sqlite_where=text("status = 'pending'"),
     postgresql_where=text("status = 'pending'"),
 )
-Index(  # claims skip people with an item in flight (outbox._due); status is a column too,
+Index(  # claims skip records with an item in flight (outbox._due); status is a column too,
     # so that SQLite's planner, which has no statistics, prefers it to ix_work_claim
-    "ix_work_leased_person",
+    "ix_work_leased_record",
     WorkItem.connection_id,
-    WorkItem.person_id,
+    WorkItem.object_type,
+    WorkItem.local_id,
     WorkItem.status,
     sqlite_where=text("status = 'leased'"),
     postgresql_where=text("status = 'leased'"),
@@ -244,13 +276,14 @@ Index(  # claims skip people with an item in flight (outbox._due); status is a c
 
 
 class Operation(Base):
-    """One attempted write of one person to one connection: the integration log."""
+    """One attempted write of one record to one connection: the integration log."""
 
     __tablename__ = "operations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(String(64))
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
-    person_id: Mapped[str] = mapped_column(String(128))
+    object_type: Mapped[str] = _object_type()
+    local_id: Mapped[str] = mapped_column(String(128))
     lane: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20), default=OpStatus.PENDING)
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -265,7 +298,9 @@ class Operation(Base):
 
 
 Index("ix_operations_org_status", Operation.org_id, Operation.status, Operation.id)
-Index("ix_operations_conn_person", Operation.connection_id, Operation.person_id)
+Index(
+    "ix_operations_conn_record", Operation.connection_id, Operation.object_type, Operation.local_id
+)
 
 
 class OAuthState(Base):

@@ -37,6 +37,13 @@ class WorkStatus(StrEnum):
     DONE = "done"
 
 
+class AliasReason(StrEnum):
+    """Why a link answers to another CRM id too."""
+
+    MERGED = "merged"
+    CONVERTED = "converted"
+
+
 class OpStatus(StrEnum):
     PENDING = "pending"
     INSERTED = "inserted"

@@ -24,8 +24,6 @@ from typing import Final
 
 APP: Final = "app"
 """The host application as an endpoint; any other endpoint is a connection's id."""
-CONTACT: Final = "contact"
-"""The app's contact, the object every app -> CRM flow maps today."""
 
 
 class ValueKind(StrEnum):

@@ -18,10 +18,12 @@ from crmsync.connectors.base import RecordWrite, WriteOutcome
 from crmsync.db.bulk import update_by_id, upsert_rows
 from crmsync.db.tables import Connection, Link, naive_utc, utcnow
 from crmsync.domain.enums import OpStatus
-from crmsync.domain.mapping import CONTACT, FieldMaps
+from crmsync.domain.keys import CONTACT, RecordKey
+from crmsync.domain.mapping import FieldMaps
 from crmsync.domain.outcomes import Resolution
 from crmsync.engine import outbox
 from crmsync.engine.contacts import contact_values
+from crmsync.engine.links import Move, holder, record_moves
 from crmsync.engine.oplog import InFlight, OpLog, outcome_change
 from crmsync.engine.outbox import Claimed, ClaimRequest
 from crmsync.engine.planner import after_write, desired_fields, plan_write
@@ -38,7 +40,7 @@ from crmsync.redact import redact
 
 PLAN_CHUNK = 500
 """People planned per transaction: keeps every IN list well under database parameter limits."""
-_LINK_KEY = ("connection_id", "person_id")
+_LINK_KEY = ("connection_id", "object_type", "local_id")
 _LINK_OUTCOME = ("crm_id", "written", "pending_create_at", "last_synced_at", "last_status")
 
 
@@ -59,17 +61,22 @@ class Recorded:
     links: list[dict[str, Any]] = field(default_factory=list)
     finished: list[int] = field(default_factory=list)
     retries: list[tuple[InFlight, Resolution]] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
 
 
 class BatchRecorder:
+    """Plans and records one connection's writes of the app's contacts (the object type is
+    fixed per recorder, so its batches carry local ids only)."""
+
     def __init__(self, rt: Runtime, conn: Connection) -> None:
         self.rt = rt
         self.connection_id = conn.id
         self.org_id = conn.org_id
+        self.object_type = CONTACT
         spec = rt.spec(conn.provider)
         self.crm_object = spec.crm_object
         self.marks_creates = not spec.upserts
-        self.log = OpLog(conn.org_id, conn.id)
+        self.log = OpLog(conn.org_id, conn.id, self.object_type)
         self.owners: dict[str, str] = {}
         self.counts: Counter[str] = Counter()
         self.inflight: dict[str, InFlight] = {}
@@ -118,26 +125,26 @@ class BatchRecorder:
     def _plan_chunk(self, session: Session, batch: list[Claimed], planned: Planned) -> None:
         """Plan into ``planned``, changing nothing outside the session (its transaction may
         run again)."""
-        ids = [item.person_id for item in batch]
+        ids = [item.local_id for item in batch]
         now = utcnow()
         preserve = preserves_manual_edits(session, self.connection_id)
         people = people_rows(session, ids)
-        links = links_of(session, self.connection_id, ids)
+        links = links_of(session, self.connection_id, self.object_type, ids)
         owner_emails = first_unlockers(session, self.org_id, ids)
         open_ops = self.log.open_rows(session, batch)
         op_rows: list[dict[str, Any]] = []  # one per item, in batch order
         writes: list[tuple[Claimed, RecordWrite]] = []
         for item in batch:
-            person = people.get(item.person_id)
+            person = people.get(item.local_id)
             if person is None:
                 planned.counts[OpStatus.FAILED] += 1
                 op_rows.append(self._final(item, now, OpStatus.FAILED, "the person is gone"))
                 continue
             values = contact_values(
-                person, owner_emails.get(item.person_id), self.rt.settings.profile_url_template
+                person, owner_emails.get(item.local_id), self.rt.settings.profile_url_template
             )
             desired = desired_fields(values, self.mappings, self.owners)
-            link = links.get(item.person_id)
+            link = links.get(item.local_id)
             crm_id = link["crm_id"] if link is not None else None
             written = dict(link["written"]) if link is not None and crm_id else None
             plan = plan_write(desired, self.mappings, written, preserve, self.flow.source)
@@ -158,7 +165,7 @@ class BatchRecorder:
                 (
                     item,
                     RecordWrite(
-                        person_id=item.person_id,
+                        local_id=item.local_id,
                         fields=plan.send,
                         crm_id=crm_id,
                         first_write=plan.first_write,
@@ -171,8 +178,8 @@ class BatchRecorder:
         if self.marks_creates:
             self._mark_pending_creates(session, [w for _, w in writes], links, now)
         for item, write in writes:
-            link = links.get(item.person_id)
-            planned.flights[item.person_id] = InFlight(
+            link = links.get(item.local_id)
+            planned.flights[item.local_id] = InFlight(
                 item_id=item.id,
                 operation_id=op_ids.get(item.id),
                 attempts=item.attempts,
@@ -180,13 +187,13 @@ class BatchRecorder:
                 written=dict(link["written"]) if link is not None and write.crm_id else {},
                 crm_id=write.crm_id,
                 queued_at=item.created_at,
-                person_id=item.person_id,
+                local_id=item.local_id,
                 lane=item.lane,
                 first_write=write.first_write,
                 retry_of=deferred.get(item.id),
                 opened_at=now,
             )
-        outbox.finish(session, [i.id for i in batch if i.person_id not in planned.flights])
+        outbox.finish(session, [i.id for i in batch if i.local_id not in planned.flights])
         self._touch_unchanged_links(session, batch, links, op_rows)
         planned.writes += [write for _, write in writes]
 
@@ -202,7 +209,7 @@ class BatchRecorder:
         now = utcnow()
         recorded = Recorded()
         for outcome in outcomes:
-            flight = self.inflight[outcome.person_id]
+            flight = self.inflight[outcome.local_id]
             resolution = outcome.resolution
             summary = redact(outcome.response_summary)
             if resolution is None:
@@ -223,13 +230,22 @@ class BatchRecorder:
                 continue
             self.counts[status] += 1
             recorded.ops.append((flight, change))
-            recorded.links.append(self._link_row(flight.person_id, crm_id, written, status, now))
+            link = self._link_row(flight.local_id, crm_id, written, status, now)
+            if resolution is None and outcome.moved is not None and crm_id is not None:
+                key = RecordKey(self.connection_id, self.object_type, flight.local_id)
+                recorded.moves.append(Move(key, crm_id, outcome.moved))
+                link["crm_object"] = outcome.moved.crm_object
+            recorded.links.append(link)
             recorded.finished.append(flight.item_id)
         return recorded
 
     def _write_outcomes(self, session: Session, recorded: Recorded) -> None:
         self.log.settle(session, recorded.ops)
-        upsert_rows(session, Link, recorded.links, _LINK_KEY, _LINK_OUTCOME)
+        links, moves = recorded.links, recorded.moves
+        if moves:
+            links, moves = _settle_moves(session, links, moves)
+        upsert_rows(session, Link, links, _LINK_KEY, _LINK_OUTCOME)
+        record_moves(session, moves)
         outbox.finish(session, recorded.finished)
         for flight, resolution in recorded.retries:
             self._retry(session, flight, resolution)
@@ -237,7 +253,7 @@ class BatchRecorder:
     def _forget(self, outcomes: list[WriteOutcome]) -> None:
         """Recorded: these people are no longer in flight."""
         for outcome in outcomes:
-            self.inflight.pop(outcome.person_id, None)
+            self.inflight.pop(outcome.local_id, None)
 
     def retry_later(self, resolution: Resolution, people: set[str]) -> None:
         """A request hit a transient problem: its people wait and retry (an attempt counts);
@@ -309,13 +325,14 @@ class BatchRecorder:
         return {**self.log.base(item, now), "status": status, "reason": reason, "crm_id": crm_id}
 
     def _link_row(
-        self, person_id: str, crm_id: str | None, written: dict[str, Any], status: str, now: Any
+        self, local_id: str, crm_id: str | None, written: dict[str, Any], status: str, now: Any
     ) -> dict[str, Any]:
-        """A person's link after an outcome: inserted if the person had none (a CRM that
+        """A record's link after an outcome: inserted if the record had none (a CRM that
         upserts gets no pending-create marker first), else its outcome columns updated."""
         return {
             "connection_id": self.connection_id,
-            "person_id": person_id,
+            "object_type": self.object_type,
+            "local_id": local_id,
             "crm_object": self.crm_object,
             "crm_id": crm_id,
             "written": written,
@@ -333,7 +350,8 @@ class BatchRecorder:
         rows = [
             {
                 "connection_id": self.connection_id,
-                "person_id": w.person_id,
+                "object_type": self.object_type,
+                "local_id": w.local_id,
                 "crm_object": self.crm_object,
                 "written": {},
                 "pending_create_at": now,
@@ -341,7 +359,7 @@ class BatchRecorder:
             }
             for w in writes
             if w.crm_id is None
-            and (w.person_id not in links or links[w.person_id]["pending_create_at"] is None)
+            and (w.local_id not in links or links[w.local_id]["pending_create_at"] is None)
         ]
         upsert_rows(session, Link, rows, _LINK_KEY, ("pending_create_at",))
 
@@ -353,9 +371,35 @@ class BatchRecorder:
         rows: list[dict[str, Any]],
     ) -> None:
         touched = [
-            {"id": links[item.person_id]["id"], "last_status": OpStatus.UNCHANGED}
+            {"id": links[item.local_id]["id"], "last_status": OpStatus.UNCHANGED}
             for item, row in zip(batch, rows, strict=True)
-            if row["status"] == OpStatus.UNCHANGED and item.person_id in links
+            if row["status"] == OpStatus.UNCHANGED and item.local_id in links
         ]
         if touched:
             update_by_id(session, Link, touched)
+
+
+def _settle_moves(
+    session: Session, links: list[dict[str, Any]], moves: list[Move]
+) -> tuple[list[dict[str, Any]], list[Move]]:
+    """Moves whose record another link already holds (two leads converted into one contact)
+    keep their link on the old id: a link is unique on the CRM side too. The rows are new
+    lists: the transaction may run again."""
+    taken: set[str] = set()
+    kept: list[Move] = []
+    diverted: dict[str, Move] = {}
+    for move in moves:
+        if move.crm_id in taken or holder(session, move) is not None:
+            diverted[move.key.local_id] = move
+        else:
+            taken.add(move.crm_id)
+            kept.append(move)
+    if not diverted:
+        return links, kept
+    rows = []
+    for row in links:
+        away = diverted.get(row["local_id"])
+        if away is not None:
+            row = {**row, "crm_id": away.moved.from_id, "crm_object": away.moved.from_object}
+        rows.append(row)
+    return rows, kept

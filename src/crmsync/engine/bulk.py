@@ -74,7 +74,7 @@ class BulkJob:
         async with self.claiming:  # one claim at a time: each skips the others' people
             items = await asyncio.to_thread(self._claim)
             writes = await asyncio.to_thread(self.recorder.plan, items)
-            sending.update(w.person_id for w in writes)
+            sending.update(w.local_id for w in writes)
         self.next_check = 0.0  # the next slot may be filled at once
         if not writes:
             return
@@ -83,7 +83,7 @@ class BulkJob:
         for start in range(0, len(outcomes), RECORD_SLICE):
             chunk = outcomes[start : start + RECORD_SLICE]
             await asyncio.to_thread(self.recorder.record, chunk)
-            sending.difference_update(o.person_id for o in chunk)
+            sending.difference_update(o.local_id for o in chunk)
 
     async def finish_if_done(self, sending: set[str]) -> None:
         """Forget finished jobs; their errors surface to the runner (which reschedules the

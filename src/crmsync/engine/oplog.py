@@ -1,4 +1,4 @@
-"""The integration log's rows for one connection: one row per attempted write of a person.
+"""The integration log's rows for one connection: one row per attempted write of a record.
 
 A first attempt's row is written once, at its outcome (one INSERT, not an INSERT and an
 UPDATE per record); a retried attempt continues its earlier row, so the log keeps one row per
@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from crmsync.db.bulk import insert_returning_ids, insert_rows, update_by_id
 from crmsync.db.tables import Operation, WorkItem, utcnow
 from crmsync.domain.enums import OpStatus
+from crmsync.domain.keys import CONTACT
 from crmsync.engine.outbox import Claimed
 from crmsync.redact import redact
 
 OPEN = (OpStatus.PENDING, OpStatus.RETRYING, OpStatus.WAITING_RECONNECT)
-"""A log row in one of these states is continued by the person's next attempt."""
+"""A log row in one of these states is continued by the record's next attempt."""
 
 
 @dataclass(slots=True)
@@ -37,7 +38,7 @@ class InFlight:
     written: dict[str, Any]
     crm_id: str | None
     queued_at: datetime
-    person_id: str = ""
+    local_id: str = ""
     lane: str = ""
     first_write: bool = False
     retry_of: int | None = None
@@ -46,21 +47,23 @@ class InFlight:
 
 
 class OpLog:
-    def __init__(self, org_id: str, connection_id: str) -> None:
+    def __init__(self, org_id: str, connection_id: str, object_type: str = CONTACT) -> None:
         self.org_id = org_id
         self.connection_id = connection_id
+        self.object_type = object_type
 
     def base(self, item: Claimed, now: datetime) -> dict[str, Any]:
         """A new row for ``item``'s attempt, without its status."""
-        return self._new_row(item.person_id, item.lane, now)
+        return self._new_row(item.local_id, item.lane, now)
 
     def _new_row(
-        self, person_id: str, lane: str, at: datetime | None, retry_of: int | None = None
+        self, local_id: str, lane: str, at: datetime | None, retry_of: int | None = None
     ) -> dict[str, Any]:
         return {
             "org_id": self.org_id,
             "connection_id": self.connection_id,
-            "person_id": person_id,
+            "object_type": self.object_type,
+            "local_id": local_id,
             "lane": lane,
             "reason": "",
             "code": None,
@@ -154,7 +157,7 @@ class OpLog:
 
     def _first_row(self, flight: InFlight) -> dict[str, Any]:
         """A first attempt's row as it was planned: pending since ``opened_at``."""
-        row = self._new_row(flight.person_id, flight.lane, flight.opened_at, flight.retry_of)
+        row = self._new_row(flight.local_id, flight.lane, flight.opened_at, flight.retry_of)
         row["status"] = OpStatus.PENDING
         row["request_summary"] = request_summary(flight.first_write, flight.sent)
         return row

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from crmsync.db.bulk import dialect_insert, table_of
 from crmsync.db.tables import Connection, Operation, Unlock, WorkItem, utcnow
 from crmsync.domain.enums import LANE_PRIORITY, ConnectionStatus, Lane, OpStatus, WorkStatus
+from crmsync.domain.keys import CONTACT
 
 ACTIVE = (
     ConnectionStatus.CONNECTED,
@@ -43,7 +44,7 @@ ACTIVE = (
 
 
 def _upsert_pending(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert work items; a person with pending work on the connection keeps that one item,
+    """Insert work items; a record with pending work on the connection keeps that one item,
     moved up to the new lane if it is higher (never down).
 
     The conflict branch is an UPDATE on purpose, not DO NOTHING: it locks the pending item
@@ -58,7 +59,7 @@ def _upsert_pending(session: Session, rows: list[dict[str, Any]]) -> None:
     higher = stmt.excluded.priority < WorkItem.priority
     session.execute(
         stmt.on_conflict_do_update(
-            index_elements=["connection_id", "person_id"],
+            index_elements=["connection_id", "object_type", "local_id"],
             index_where=text("status = 'pending'"),
             set_={
                 "lane": case((higher, stmt.excluded.lane), else_=WorkItem.lane),
@@ -72,12 +73,14 @@ def _upsert_pending(session: Session, rows: list[dict[str, Any]]) -> None:
 def enqueue(
     session: Session,
     connection_id: str,
-    person_ids: Iterable[str],
+    object_type: str,
+    local_ids: Iterable[str],
     lane: Lane,
     operation_id: int | None = None,
 ) -> None:
-    """Queue people on one connection; pending work already queued moves up to this lane."""
-    ids = list(dict.fromkeys(person_ids))
+    """Queue records of one object type on one connection; pending work already queued
+    moves up to this lane."""
+    ids = list(dict.fromkeys(local_ids))
     priority = LANE_PRIORITY[lane]
     now = utcnow()
     for chunk in _chunks(ids, 500):
@@ -86,7 +89,8 @@ def enqueue(
             [
                 {
                     "connection_id": connection_id,
-                    "person_id": pid,
+                    "object_type": object_type,
+                    "local_id": pid,
                     "lane": lane,
                     "priority": priority,
                     "status": WorkStatus.PENDING,
@@ -119,7 +123,7 @@ def enqueue_backfill(session: Session, connection: Connection) -> int:
         )
         if not page:
             break
-        enqueue(session, connection.id, page, Lane.BACKFILL)
+        enqueue(session, connection.id, CONTACT, page, Lane.BACKFILL)
         total += len(page)
         after = page[-1]
     connection.backfill_total = total
@@ -139,33 +143,42 @@ def active_connections(session: Session, org_ids: Sequence[str]) -> list[Connect
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """A leased work item as the runner needs it: plain values, no ORM identity to track."""
+    """A leased work item as the runner needs it: plain values, no ORM identity to track
+    (of the object type its claim asked for)."""
 
     id: int
-    person_id: str
+    local_id: str
     lane: str
     attempts: int
     operation_id: int | None
     created_at: datetime
 
 
-_CLAIMED = ("id", "person_id", "lane", "attempts", "operation_id", "created_at")
+_CLAIMED = ("id", "local_id", "lane", "attempts", "operation_id", "created_at")
 """The columns of :class:`Claimed`, in its order."""
 _WORK = table_of(WorkItem)
 
 
 @dataclass(frozen=True)
 class ClaimRequest:
-    """What the next claim takes: up to ``size`` due items of ``lanes``, leased for
-    ``lease``. The runner decides it; the recorder runs it inside its transaction."""
+    """What the next claim takes: up to ``size`` due items of ``lanes`` and ``object_type``,
+    leased for ``lease``. The runner decides it; the recorder runs it inside its transaction."""
 
     connection_id: str
     size: int
     lease: timedelta
     lanes: tuple[Lane, ...] = tuple(Lane)
+    object_type: str = CONTACT
 
     def run(self, session: Session) -> list[Claimed]:
-        return claim(session, self.connection_id, self.size, self.lease, lanes=self.lanes)
+        return claim(
+            session,
+            self.connection_id,
+            self.size,
+            self.lease,
+            lanes=self.lanes,
+            object_type=self.object_type,
+        )
 
 
 def claim(
@@ -175,6 +188,7 @@ def claim(
     lease: timedelta,
     now: datetime | None = None,
     lanes: Collection[Lane] = tuple(Lane),
+    object_type: str = CONTACT,
 ) -> list[Claimed]:
     """Lease the next batch: live first, but lower lanes always keep a share of each batch.
 
@@ -184,7 +198,7 @@ def claim(
     now = now or utcnow()
     share = max(1, size // 10)
     candidates: dict[str, list[Claimed]] = {lane: [] for lane in Lane}
-    params = {"connection_id": connection_id, "now": now, "size": size}
+    params = {"connection_id": connection_id, "object_type": object_type, "now": now, "size": size}
     for row in session.execute(_due_in(tuple(lane for lane in Lane if lane in lanes)), params):
         item = Claimed(*row)
         candidates[item.lane].append(item)
@@ -207,6 +221,7 @@ def claim(
 
 
 _CONNECTION = bindparam("connection_id", type_=_WORK.c.connection_id.type)
+_OBJECT_TYPE = bindparam("object_type", type_=_WORK.c.object_type.type)
 _NOW = bindparam("now", type_=_WORK.c.not_before.type)
 
 
@@ -215,7 +230,8 @@ def _due_in(lanes: tuple[Lane, ...]) -> CompoundSelect[Any]:
     """One statement for the due items of several lanes, up to ``:size`` of each: built once
     (an expression rebuilt per claim cost more than running it)."""
     per_lane = [
-        select(_due(_CONNECTION, lane, _NOW).limit(bindparam("size")).subquery()) for lane in lanes
+        select(_due(_CONNECTION, _OBJECT_TYPE, lane, _NOW).limit(bindparam("size")).subquery())
+        for lane in lanes
     ]
     return union_all(*per_lane)
 
@@ -226,19 +242,26 @@ def claim_lane(
     lane: Lane,
     size: int,
     lease: timedelta,
+    object_type: str = CONTACT,
 ) -> list[Claimed]:
     """Lease up to ``size`` due items of one lane (a bulk job's worth of backfill)."""
     now = utcnow()
-    items = _fetch(session, _due(connection_id, lane, now).limit(size))
+    items = _fetch(session, _due(connection_id, object_type, lane, now).limit(size))
     _lease(session, items, now + lease)
     return items
 
 
-def count_due(session: Session, connection_id: str, lane: Lane, up_to: int | None = None) -> int:
+def count_due(
+    session: Session,
+    connection_id: str,
+    lane: Lane,
+    up_to: int | None = None,
+    object_type: str = CONTACT,
+) -> int:
     """Due items of one lane, counted up to ``up_to`` at most: "are there at least this many?"
     costs that many index entries, not the whole queue (a 1,000,000-person backfill was
     counted in full before every bulk job)."""
-    due = _due(connection_id, lane, utcnow()).order_by(None)
+    due = _due(connection_id, object_type, lane, utcnow()).order_by(None)
     if up_to is not None:
         due = due.limit(up_to)
     return int(session.scalar(select(func.count()).select_from(due.subquery())) or 0)
@@ -263,18 +286,23 @@ _FINISH = delete(_WORK).where(_WORK.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _due(
-    connection_id: str | BindParameter[str], lane: Lane, now: datetime | BindParameter[datetime]
+    connection_id: str | BindParameter[str],
+    object_type: str | BindParameter[str],
+    lane: Lane,
+    now: datetime | BindParameter[datetime],
 ) -> Select[Any]:
-    """Due pending items of one lane, oldest first, except people with an item in flight
-    (leased): two writes of one person are never sent at once. (A ``NOT IN`` list of the
-    people in flight made SQLite cache a ~1 MB statement per distinct list length: RSS grew
-    with the size of a backfill.) In Core, not the ORM: the claim runs once a batch."""
+    """Due pending items of one lane and object type, oldest first, except records with an
+    item in flight (leased): two writes of one record are never sent at once. (A ``NOT IN``
+    list of the records in flight made SQLite cache a ~1 MB statement per distinct list
+    length: RSS grew with the size of a backfill.) In Core, not the ORM: the claim runs once
+    a batch."""
     work, in_flight = _WORK.c, _IN_FLIGHT.c
     busy = (
         select(in_flight.id)
         .where(
             in_flight.connection_id == connection_id,
-            in_flight.person_id == work.person_id,
+            in_flight.object_type == work.object_type,
+            in_flight.local_id == work.local_id,
             # a literal, not a parameter: only then can the planner use the partial index
             in_flight.status == literal_column(f"'{WorkStatus.LEASED.value}'"),
         )
@@ -284,6 +312,7 @@ def _due(
         select(*(work[name] for name in _CLAIMED))
         .where(
             work.connection_id == connection_id,
+            work.object_type == object_type,
             work.status == WorkStatus.PENDING,
             work.priority == LANE_PRIORITY[lane],
             work.not_before <= now,
@@ -301,23 +330,23 @@ def release(
 ) -> None:
     """Put leased work back, due at ``not_before``.
 
-    If a newer pending item for the same person arrived meanwhile, it supersedes this one and
+    If a newer pending item for the same record arrived meanwhile, it supersedes this one and
     inherits its operation row, so the log keeps one row per attempted write.
     """
     for chunk in _chunks(list(item_ids), 500):
         items = list(session.scalars(select(WorkItem).where(WorkItem.id.in_(chunk))))
         newer = {
-            (w.connection_id, w.person_id): w
+            (w.connection_id, w.object_type, w.local_id): w
             for w in session.scalars(
                 select(WorkItem).where(
                     WorkItem.connection_id.in_({i.connection_id for i in items}),
-                    WorkItem.person_id.in_([i.person_id for i in items]),
+                    WorkItem.local_id.in_([i.local_id for i in items]),
                     WorkItem.status == WorkStatus.PENDING,
                 )
             )
         }
         for item in items:
-            successor = newer.get((item.connection_id, item.person_id))
+            successor = newer.get((item.connection_id, item.object_type, item.local_id))
             if successor is not None:
                 if successor.operation_id is None:
                     successor.operation_id = item.operation_id
@@ -333,7 +362,7 @@ def release(
 
 
 def _close_superseded(session: Session, operation_id: int, successor_op: int) -> None:
-    """Every log row ends settled: this attempt's person continues in ``successor_op``."""
+    """Every log row ends settled: this attempt's record continues in ``successor_op``."""
     session.execute(
         update(Operation)
         .where(Operation.id == operation_id)

@@ -196,7 +196,7 @@ class Pump:
                 self.failed = sent
                 return State.FAILED
         if self.planned:
-            self.sending.update(w.person_id for w in self.planned)
+            self.sending.update(w.local_id for w in self.planned)
             self.in_flight = asyncio.create_task(self._push_group(self.planned))
         return State.RECORDING
 
@@ -209,7 +209,7 @@ class Pump:
         )
         if self.in_flight is not None:
             self.requests = group_size(self.requests, self.in_flight.done(), self.most)
-        self.sending.difference_update(o.person_id for o in outcomes)
+        self.sending.difference_update(o.local_id for o in outcomes)
         self.batches += 1 if self.claimed else 0
         await self.bulk.finish_if_done(self.sending)
         if not self.claimed and not self.planned and self.in_flight is None:
@@ -230,7 +230,7 @@ class Pump:
         sent = self.failed
         assert sent is not None and sent.failure is not None
         await asyncio.to_thread(self.recorder.record, sent.outcomes)
-        self.sending.difference_update(o.person_id for o in sent.outcomes)
+        self.sending.difference_update(o.local_id for o in sent.outcomes)
         self.sending.difference_update(sent.unsent)
         raise sent.failure
 
@@ -268,7 +268,7 @@ class Pump:
                 sent.outcomes += await self._push(writes[start : start + size])
             except ConnectorError as exc:
                 sent.failure = exc
-                sent.unsent = [w.person_id for w in writes[start + size :]]
+                sent.unsent = [w.local_id for w in writes[start + size :]]
                 break
         return sent
 
@@ -281,6 +281,6 @@ class Pump:
             return outcomes
         except RecordRejected as exc:
             if len(writes) == 1:
-                return [WriteOutcome(writes[0].person_id, resolution=exc.resolution)]
+                return [WriteOutcome(writes[0].local_id, resolution=exc.resolution)]
             middle = len(writes) // 2
             return await self._push(writes[:middle]) + await self._push(writes[middle:])

@@ -32,11 +32,15 @@ _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _PEOPLE = select(_people).where(_people.c.person_id.in_(_IDS))
 _LINKS = select(
     _links.c.id,
-    _links.c.person_id,
+    _links.c.local_id,
     _links.c.crm_id,
     _links.c.written,
     _links.c.pending_create_at,
-).where(_links.c.connection_id == bindparam("connection_id"), _links.c.person_id.in_(_IDS))
+).where(
+    _links.c.connection_id == bindparam("connection_id"),
+    _links.c.object_type == bindparam("object_type"),
+    _links.c.local_id.in_(_IDS),
+)
 _first = (
     select(_unlocks.c.person_id, func.min(_unlocks.c.id).label("first_id"))
     .where(_unlocks.c.org_id == bindparam("org_id"), _unlocks.c.person_id.in_(_IDS))
@@ -60,10 +64,13 @@ def people_rows(session: Session, person_ids: list[str]) -> dict[str, RowMapping
     return {row["person_id"]: row for row in rows}
 
 
-def links_of(session: Session, connection_id: str, person_ids: list[str]) -> dict[str, RowMapping]:
-    """The people's links on the connection: CRM id, what was written, pending create."""
-    params = {"connection_id": connection_id, "ids": person_ids}
-    return {row["person_id"]: row for row in session.execute(_LINKS, params).mappings()}
+def links_of(
+    session: Session, connection_id: str, object_type: str, local_ids: list[str]
+) -> dict[str, RowMapping]:
+    """The records' links on the connection, by local id: CRM id, what was written, pending
+    create."""
+    params = {"connection_id": connection_id, "object_type": object_type, "ids": local_ids}
+    return {row["local_id"]: row for row in session.execute(_LINKS, params).mappings()}
 
 
 def first_unlockers(session: Session, org_id: str, person_ids: list[str]) -> dict[str, str]:

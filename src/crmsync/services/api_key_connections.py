@@ -12,8 +12,13 @@ from crmsync.db.tables import Connection
 from crmsync.domain.enums import ConnectionStatus
 from crmsync.engine.connecting import apply_setup
 from crmsync.engine.runtime import Runtime
-from crmsync.errors import Conflict, ConnectorError, InputError
-from crmsync.services.connections import active_connection, create_connection, resume_connection
+from crmsync.errors import ConnectorError, InputError
+from crmsync.services.connections import (
+    active_connection,
+    create_connection,
+    resume_connection,
+    second_crm,
+)
 from crmsync.services.orgs import get_org
 
 
@@ -24,10 +29,7 @@ async def connect_with_api_key(
         get_org(session, org_id)
         existing = active_connection(session, org_id)
     if existing is not None and existing.provider != provider:
-        raise Conflict(
-            f"organisation {org_id!r} is already connected to {existing.provider}; "
-            "disconnect it before connecting another CRM"
-        )
+        raise second_crm(org_id, existing)
     account, report = await _inspect(rt, provider, api_key)
     with rt.db.session() as session:
         if existing is None:

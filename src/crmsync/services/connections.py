@@ -19,12 +19,14 @@ from crmsync.db.tables import (
     Flow,
     OAuthState,
     ObjectMapping,
+    Org,
     WorkItem,
     naive_utc,
     utcnow,
 )
 from crmsync.domain.enums import ConnectionStatus, Direction, Lane, OpStatus, System
-from crmsync.domain.mapping import APP, CONTACT
+from crmsync.domain.keys import CONTACT
+from crmsync.domain.mapping import APP
 from crmsync.domain.records import Capability
 from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS, apply_setup, open_connector
@@ -42,6 +44,21 @@ def active_connection(session: Session, org_id: str) -> Connection | None:
         select(Connection).where(
             Connection.org_id == org_id, Connection.status != ConnectionStatus.DISCONNECTED
         )
+    )
+
+
+def refuse_second_crm(session: Session, org_id: str) -> None:
+    """The app↔CRM product's rule, one CRM per organisation (the table allows more, for
+    CRM-to-CRM): a Conflict if the org has an active connection."""
+    existing = active_connection(session, org_id)
+    if existing is not None:
+        raise second_crm(org_id, existing)
+
+
+def second_crm(org_id: str, existing: Connection) -> Conflict:
+    return Conflict(
+        f"organisation {org_id!r} is already connected to {existing.provider}; "
+        "disconnect it before connecting another CRM"
     )
 
 
@@ -77,12 +94,7 @@ def start_authorization(
     ``options`` are the provider's connection options (validated by its connector)."""
     get_org(session, org_id)
     rt.provider(provider).connector.oauth_overrides(options or {})  # unknown → InputError
-    existing = active_connection(session, org_id)
-    if existing is not None:
-        raise Conflict(
-            f"organisation {org_id!r} is already connected to {existing.provider}; "
-            "disconnect it before connecting another CRM"
-        )
+    refuse_second_crm(session, org_id)
     return _new_state(
         rt, session, org_id, provider, "connect", None, skip_backfill, session_binding, options
     )
@@ -220,9 +232,12 @@ def create_connection(
     skip_backfill: bool,
     sealed_options: str | None = None,
 ) -> Connection:
-    """A new connection with its default mappings, and its backfill queued unless skipped."""
-    if active_connection(session, org_id) is not None:
-        raise Conflict("this organisation connected a CRM meanwhile; disconnect it first")
+    """A new connection with its default mappings, and its backfill queued unless skipped.
+
+    The org's row is locked first, so two connects of one org serialise and the second sees
+    the first's connection (on SQLite the write transaction serialises them)."""
+    session.execute(select(Org.id).where(Org.id == org_id).with_for_update())
+    refuse_second_crm(session, org_id)
     skip = skip_backfill
     conn = Connection(
         org_id=org_id,
@@ -327,7 +342,9 @@ def retry_current_failures(session: Session, connection_id: str) -> int:
     that failed for another reason fails again, and says so in the log)."""
     failed = session.scalars(current_runs(connection_id, OpStatus.FAILED)).all()
     for op in failed:
-        outbox.enqueue(session, connection_id, [op.person_id], Lane.REFRESH, operation_id=op.id)
+        outbox.enqueue(
+            session, connection_id, op.object_type, [op.local_id], Lane.REFRESH, operation_id=op.id
+        )
     return len(failed)
 
 

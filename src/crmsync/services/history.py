@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from crmsync.db.tables import Connection, Link, Operation, Person, Unlock, WorkItem
 from crmsync.domain.enums import ConnectionStatus, Lane
+from crmsync.domain.keys import CONTACT
 from crmsync.domain.views import OperationEntry
 from crmsync.engine import outbox
 from crmsync.engine.runtime import Runtime
@@ -24,6 +25,7 @@ from crmsync.services.connections import org_connections, require_connection
 from crmsync.services.links import record_link
 from crmsync.services.operations import latest_runs, list_operations
 from crmsync.services.orgs import get_org
+from crmsync.services.records import contact_record
 
 
 @dataclass(frozen=True)
@@ -59,20 +61,20 @@ def person_history(
     links = {
         link.connection_id: link
         for link in session.scalars(
-            select(Link).where(Link.connection_id.in_(ids), Link.person_id == person_id)
+            select(Link).where(Link.connection_id.in_(ids), *contact_record(Link, person_id))
         )
     }
     queued = set(
         session.scalars(
             select(WorkItem.connection_id)
-            .where(WorkItem.connection_id.in_(ids), WorkItem.person_id == person_id)
+            .where(WorkItem.connection_id.in_(ids), *contact_record(WorkItem, person_id))
             .distinct()
         )
     )
     with_ops = set(
         session.scalars(
             select(Operation.connection_id)
-            .where(Operation.org_id == org_id, Operation.person_id == person_id)
+            .where(Operation.org_id == org_id, *contact_record(Operation, person_id))
             .distinct()
         )
     )
@@ -158,5 +160,5 @@ def sync_now(session: Session, org_id: str, person_id: str) -> str:
     conn = require_connection(session, org_id)
     if person_details(session, org_id, person_id) is None:
         raise NotFound(f"person {person_id!r} does not exist in organisation {org_id!r}")
-    outbox.enqueue(session, conn.id, [person_id], Lane.REFRESH)
+    outbox.enqueue(session, conn.id, CONTACT, [person_id], Lane.REFRESH)
     return conn.id

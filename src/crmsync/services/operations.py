@@ -30,6 +30,7 @@ from crmsync.errors import Conflict, InputError, NotFound
 from crmsync.services import readback
 from crmsync.services.connections import require_connection, retry_current_failures
 from crmsync.services.links import record_link
+from crmsync.services.records import contact_record
 from crmsync.services.runs import current_runs, is_latest_run
 
 RETRYABLE = (OpStatus.FAILED, OpStatus.SKIPPED)
@@ -105,7 +106,7 @@ def _operations(
     if status:
         query = query.where(Operation.status == status)
     if person_id:
-        query = query.where(Operation.person_id == person_id)
+        query = query.where(*contact_record(Operation, person_id))
     if latest_only:
         query = query.where(is_latest_run())
     return query
@@ -121,7 +122,7 @@ def operation_entry(op: Operation, provider: str) -> OperationEntry:
         id=op.id,
         connection_id=op.connection_id,
         provider=provider,
-        person_id=op.person_id,
+        person_id=op.local_id,
         lane=op.lane,
         status=op.status,
         reason=op.reason,
@@ -156,7 +157,9 @@ def retry_operation(session: Session, org_id: str, operation_id: int) -> str:
         raise Conflict(f"operation {operation_id} is {op.status}; only failed or skipped retry")
     if op.connection_id != conn.id:
         raise Conflict("that operation belongs to a previous connection")
-    outbox.enqueue(session, conn.id, [op.person_id], Lane.REFRESH, operation_id=op.id)
+    outbox.enqueue(
+        session, conn.id, op.object_type, [op.local_id], Lane.REFRESH, operation_id=op.id
+    )
     return conn.id
 
 
@@ -169,16 +172,16 @@ def retry_all_failed(session: Session, org_id: str) -> tuple[str, int]:
 def person_sync(rt: Runtime, session: Session, org_id: str, person_id: str) -> PersonSync:
     conn = require_connection(session, org_id)
     link = session.scalar(
-        select(Link).where(Link.connection_id == conn.id, Link.person_id == person_id)
+        select(Link).where(Link.connection_id == conn.id, *contact_record(Link, person_id))
     )
     queued = session.scalar(
         select(func.count())
         .select_from(WorkItem)
-        .where(WorkItem.connection_id == conn.id, WorkItem.person_id == person_id)
+        .where(WorkItem.connection_id == conn.id, *contact_record(WorkItem, person_id))
     )
     last = session.scalar(
         select(Operation)
-        .where(Operation.connection_id == conn.id, Operation.person_id == person_id)
+        .where(Operation.connection_id == conn.id, *contact_record(Operation, person_id))
         .order_by(Operation.id.desc())
         .limit(1)
     )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from crmsync.db.tables import Org, Person, Unlock, User, new_id
 from crmsync.domain.commands import AddUser, ChangeUser, CreateOrg, UnlockPerson
 from crmsync.domain.enums import Lane
+from crmsync.domain.keys import CONTACT
 from crmsync.engine import outbox
 from crmsync.errors import Conflict, InputError, NotFound
 from crmsync.services.passwords import hash_password
@@ -134,6 +135,6 @@ def record_unlocks(
     session.flush()
     touched = []
     for conn in outbox.active_connections(session, [org_id]):
-        outbox.enqueue(session, conn.id, sorted(person_ids), Lane.LIVE)
+        outbox.enqueue(session, conn.id, CONTACT, sorted(person_ids), Lane.LIVE)
         touched.append(conn.id)
     return new, touched

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crmsync.db.tables import Person, Unlock, utcnow
 from crmsync.domain.commands import PersonRecord
 from crmsync.domain.enums import Lane
+from crmsync.domain.keys import CONTACT
 from crmsync.engine import outbox
 from crmsync.errors import InputError
 
@@ -156,7 +157,7 @@ def _fan_out(session: Session, person_ids: Sequence[str]) -> tuple[int, list[str
     connections = outbox.active_connections(session, sorted(by_org))
     for conn in sorted(connections, key=lambda c: c.id):
         people = sorted(set(by_org[conn.org_id]))
-        outbox.enqueue(session, conn.id, people, Lane.REFRESH)
+        outbox.enqueue(session, conn.id, CONTACT, people, Lane.REFRESH)
         queued[conn.id] = len(people)
     return sum(queued.values()), list(queued)
 

@@ -1,4 +1,4 @@
-"""What is *failed* (or *skipped*) now: a person whose latest run on the connection ended so.
+"""What is *failed* (or *skipped*) now: a record whose latest run on the connection ended so.
 
 The one definition behind the card's counts, the log's Failed and Skipped filters, "Retry all
 failed" and the retries after a setup: an earlier failure that another run followed is
@@ -14,17 +14,18 @@ from crmsync.db.tables import Operation
 
 
 def is_latest_run() -> ColumnElement[bool]:
-    """The operation is its person's latest run on its connection (no later one exists)."""
+    """The operation is its record's latest run on its connection (no later one exists)."""
     later = aliased(Operation)
     return ~exists().where(
         later.connection_id == Operation.connection_id,
-        later.person_id == Operation.person_id,
+        later.object_type == Operation.object_type,
+        later.local_id == Operation.local_id,
         later.id > Operation.id,
     )
 
 
 def current_runs(connection_id: str, status: str) -> Select[Operation]:
-    """The operations of people whose latest run on the connection ended with ``status``:
+    """The operations of records whose latest run on the connection ended with ``status``:
     what the card counts as failed (or skipped) and what "Retry all failed" retries."""
     return select(Operation).where(
         Operation.connection_id == connection_id, Operation.status == status, is_latest_run()

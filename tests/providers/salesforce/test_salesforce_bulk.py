@@ -77,7 +77,7 @@ def test_a_20000_person_backfill_goes_through_bulk_jobs_with_per_person_results(
     assert calls(w, JOBS) == 20_000 // SPEC.bulk_max, "full jobs of bulk_max people"
     assert calls(w, UPSERT) == 1, "only the refused rows go again, through one collection call"
     assert _statuses(w) == {"inserted": 19_997, "updated": 1, "failed": 2}
-    by_person = {op.person_id: op for op in operations_of(w)}
+    by_person = {op.local_id: op for op in operations_of(w)}
     stored = {lead[PERSON_ID]: lead["Id"] for lead in leads(w) if lead.get(PERSON_ID)}
     assert by_person["p12345"].crm_id == stored["p12345"]
     assert by_person["p12345"].response_summary["job"]
@@ -119,7 +119,7 @@ def test_rows_a_failed_job_never_processed_are_retried_and_land(
     w.connect("org1")
     w.runner.run(w.connection().id, budget_seconds=60)
 
-    statuses = {op.person_id: op for op in operations_of(w)}
+    statuses = {op.local_id: op for op in operations_of(w)}
     assert Counter(op.status for op in statuses.values()) == {"inserted": 3, "retrying": 7}
     retrying = next(op for op in statuses.values() if op.status == "retrying")
     assert "the bulk job ended Failed before this record" in retrying.reason
@@ -155,7 +155,7 @@ def test_uploads_split_below_the_size_limit_with_a_header_each_and_every_row_onc
     monkeypatch.setattr(bulk, "MAX_UPLOAD_BYTES", 400)
     writes = [
         RecordWrite(
-            person_id=f"p{i:03d}",
+            local_id=f"p{i:03d}",
             fields={"LastName": f"Last, {i}", "Title": None if i % 2 else "Engineer"},
             crm_id=None,
             first_write=True,
@@ -169,9 +169,9 @@ def test_uploads_split_below_the_size_limit_with_a_header_each_and_every_row_onc
     for chunk, data in uploads:
         assert len(data) <= 400
         parsed = list(csv.DictReader(io.StringIO(data.decode())))
-        assert [r[PERSON_ID] for r in parsed] == [w.person_id for w in chunk]
+        assert [r[PERSON_ID] for r in parsed] == [w.local_id for w in chunk]
         rows += parsed
-    assert [r[PERSON_ID] for r in rows] == [w.person_id for w in writes]
+    assert [r[PERSON_ID] for r in rows] == [w.local_id for w in writes]
     assert rows[3]["LastName"] == "Last, 3" and rows[3]["Title"] == "#N/A"
 
 

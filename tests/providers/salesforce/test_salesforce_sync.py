@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from crmsync.db.tables import Link, LinkAlias
 from crmsync.domain.enums import ConnectionStatus
+from crmsync.domain.keys import CONTACT, RecordKey
+from crmsync.engine.links import link_for_crm_id
 from crmsync.providers.salesforce.mapping import NOT_PROVIDED
 from tests.providers.salesforce.conftest import (
     calls,
@@ -116,6 +121,47 @@ def test_a_refresh_of_a_converted_lead_updates_its_contact_and_creates_no_lead(w
     assert org(w).store.get("Contact", contact_id)["Title"] == "CEO"
     assert calls(w, UPSERT) == upserts
     assert len(leads(w)) == 1
+
+
+def test_a_followed_lead_leaves_its_link_on_the_contact_and_the_lead_id_as_an_alias(
+    w: World,
+) -> None:
+    w.connect("org1")
+    _sync(w, "p1", title="Engineer")
+    lead_id = str(_lead(w, "p1")["Id"])
+    contact_id = str(org(w).convert_lead(lead_id)["ConvertedContactId"])
+    w.person("p1", title="CTO")
+    w.drain()
+    conn_id = w.connection().id
+    p1 = RecordKey(conn_id, CONTACT, "p1")
+    with w.rt.db.session() as session:
+        link = session.scalars(select(Link).where(Link.local_id == "p1")).one()
+        aliases = session.execute(select(LinkAlias.crm_object, LinkAlias.crm_id, LinkAlias.reason))
+        assert (link.crm_object, link.crm_id) == ("Contact", contact_id)
+        assert [tuple(a) for a in aliases] == [("Lead", lead_id, "converted")]
+        assert link_for_crm_id(session, conn_id, "Lead", lead_id) == p1
+        assert link_for_crm_id(session, conn_id, "Contact", contact_id) == p1
+        assert link_for_crm_id(session, conn_id, "Lead", contact_id) is None
+
+
+def test_two_leads_converted_into_one_contact_keep_one_link_on_it(w: World) -> None:
+    """A link is unique on the CRM side too: the second person's link stays on its lead
+    (and is followed again next time) rather than failing the whole batch."""
+    w.connect("org1")
+    _sync(w, "p1", title="Engineer")
+    _sync(w, "p2", title="Designer")
+    contact_id = str(org(w).convert_lead(str(_lead(w, "p1")["Id"]))["ConvertedContactId"])
+    p2_lead = str(_lead(w, "p2")["Id"])
+    org(w).convert_lead(p2_lead)
+    org(w).store.rows["Lead"][p2_lead]["ConvertedContactId"] = contact_id  # merged on convert
+    w.person("p1", title="CTO")
+    w.person("p2", title="CDO")
+    w.drain()
+    with w.rt.db.session() as session:
+        links = {r[0]: r[1] for r in session.execute(select(Link.local_id, Link.crm_id))}
+    assert sorted(links.values()) == sorted([contact_id, p2_lead])
+    assert org(w).store.get("Contact", contact_id)["Title"] in ("CTO", "CDO")
+    assert [op["status"] for op in w.operations()][:2] == ["updated", "updated"]
 
 
 def test_converted_leads_are_skipped_with_a_reason_when_the_org_chose_so(w: World) -> None:

@@ -103,27 +103,27 @@ class CloseConnector(Connector):
             split = mapping.split_fields(write.fields)
             problem = _unmappable(split, ids)
             if problem:
-                outcomes[write.person_id] = _failed(write, problem)
+                outcomes[write.local_id] = _failed(write, problem)
             else:
                 planned.append((write, split))
         found = await self._find([w for w, _ in planned if w.crm_id is None], ids)
         failures_in_a_row = 0
         for write, split in planned:
             if failures_in_a_row >= OUTAGE_AFTER:
-                outcomes[write.person_id] = _held_back(write, failures_in_a_row)
+                outcomes[write.local_id] = _held_back(write, failures_in_a_row)
                 continue
             try:
-                outcomes[write.person_id] = await self._write(
-                    write, split, found.get(write.person_id), ids
+                outcomes[write.local_id] = await self._write(
+                    write, split, found.get(write.local_id), ids
                 )
                 failures_in_a_row = 0
             except RecordRejected as exc:
-                outcomes[write.person_id] = _failed(write, exc.resolution)
+                outcomes[write.local_id] = _failed(write, exc.resolution)
                 failures_in_a_row = 0
             except TransientError as exc:  # incl. a create whose answer was lost
-                outcomes[write.person_id] = WriteOutcome(write.person_id, resolution=exc.resolution)
+                outcomes[write.local_id] = WriteOutcome(write.local_id, resolution=exc.resolution)
                 failures_in_a_row += 1
-        return [outcomes[w.person_id] for w in writes]
+        return [outcomes[w.local_id] for w in writes]
 
     async def _field_ids(self) -> dict[str, str]:
         if self.field_ids is None:
@@ -142,7 +142,7 @@ class CloseConnector(Connector):
         field_id = ids[mapping.person_id_field(self.ctx.app)]
         key = f"custom.{field_id}"
         rows = await self.client.contacts_by_custom_value(
-            field_id, [w.person_id for w in writes], ["id", "lead_id", "date_created", key]
+            field_id, [w.local_id for w in writes], ["id", "lead_id", "date_created", key]
         )
         found: dict[str, dict[str, Any]] = {}
         for row in sorted(rows, key=lambda r: str(r.get("date_created") or "")):
@@ -171,7 +171,7 @@ class CloseConnector(Connector):
         if existing is not None:
             summary["found_by_person_id"] = True
         return WriteOutcome(
-            write.person_id,
+            write.local_id,
             # found after a lost create answer: that create was ours, this is its insert
             created=existing is not None and write.create_may_have_landed,
             crm_id=contact_id,
@@ -191,7 +191,7 @@ class CloseConnector(Connector):
             return _failed(write, Resolution(Action.FAIL, reason))
         contact_id = str(contacts[0]["id"])
         return WriteOutcome(
-            write.person_id,
+            write.local_id,
             created=True,
             crm_id=contact_id,
             response_summary={"lead_id": lead.get("id"), "contact_id": contact_id},
@@ -247,11 +247,11 @@ def _held_back(write: RecordWrite, failures: int) -> WriteOutcome:
     rate-limit waits); each write is one call here, so a batch would take minutes to fail."""
     reason = f"held back: the previous {failures} calls to Close failed"
     return WriteOutcome(
-        write.person_id, resolution=Resolution(Action.DEFER, reason, code="held_back")
+        write.local_id, resolution=Resolution(Action.DEFER, reason, code="held_back")
     )
 
 
 def _failed(write: RecordWrite, resolution: Resolution) -> WriteOutcome:
     return WriteOutcome(
-        write.person_id, resolution=resolution, response_summary={"error": resolution.reason}
+        write.local_id, resolution=resolution, response_summary={"error": resolution.reason}
     )

@@ -118,10 +118,10 @@ class HighLevelConnector(Connector):
         field_ids = self.field_ids or {}
         client = self._client()
         person_field = field_ids[mapping.person_id_key(self.ctx.app)]
-        unknown = [w.person_id for w in writes if w.crm_id is None]
+        unknown = [w.local_id for w in writes if w.crm_id is None]
         existing = await self._existing(client, person_field, unknown) if unknown else {}
         return [
-            await self._write(client, write, existing.get(write.person_id), field_ids)
+            await self._write(client, write, existing.get(write.local_id), field_ids)
             for write in writes
         ]
 
@@ -149,28 +149,28 @@ class HighLevelConnector(Connector):
         fields = dict(write.fields)
         target = write.crm_id or existing_id
         if target is None:  # a create always carries the match key
-            fields.setdefault(mapping.person_id_key(self.ctx.app), write.person_id)
+            fields.setdefault(mapping.person_id_key(self.ctx.app), write.local_id)
         payload, missing = mapping.to_payload(fields, field_ids)
         if missing:
             reason = f"the location has no custom field {', '.join(sorted(missing))}"
-            return WriteOutcome(write.person_id, resolution=Resolution(Action.FAIL, reason))
+            return WriteOutcome(write.local_id, resolution=Resolution(Action.FAIL, reason))
         try:
             if target is None:
                 contact = await client.create_contact(payload)
                 return WriteOutcome(
-                    write.person_id,
+                    write.local_id,
                     created=True,
                     crm_id=str(contact["id"]),
                     response_summary={"id": contact["id"], "created": True},
                 )
             await client.update_contact(target, payload)
             return WriteOutcome(
-                write.person_id, crm_id=target, response_summary={"id": target, "created": False}
+                write.local_id, crm_id=target, response_summary={"id": target, "created": False}
             )
         except (RecordRejected, TransientError) as exc:
             # One person's problem; the rest of the batch goes on. Auth errors propagate.
             return WriteOutcome(
-                write.person_id,
+                write.local_id,
                 resolution=exc.resolution,
                 response_summary={"error": exc.resolution.reason},
             )

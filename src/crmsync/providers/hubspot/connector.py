@@ -79,7 +79,7 @@ class HubSpotConnector(Connector):
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         inputs = [
             {
-                "id": w.person_id,
+                "id": w.local_id,
                 "idProperty": self.id_property,
                 "properties": mapping.to_properties(w.fields, self.id_property),
             }
@@ -101,28 +101,28 @@ class HubSpotConnector(Connector):
         outcomes: list[WriteOutcome] = []
         unknown: list[RecordWrite] = []
         for write in writes:
-            if write.person_id in landed:
-                result = landed[write.person_id]
+            if write.local_id in landed:
+                result = landed[write.local_id]
                 outcomes.append(
                     WriteOutcome(
-                        write.person_id,
+                        write.local_id,
                         created=bool(result.get("new")),
                         crm_id=str(result["id"]),
                         response_summary={"id": result["id"], "new": result.get("new")},
                     )
                 )
-            elif write.person_id in failed:
-                resolution = failed[write.person_id]
+            elif write.local_id in failed:
+                resolution = failed[write.local_id]
                 outcomes.append(
                     WriteOutcome(
-                        write.person_id,
+                        write.local_id,
                         resolution=resolution,
                         response_summary={"error": resolution.reason},
                     )
                 )
             else:
                 unknown.append(write)
-                outcomes.append(WriteOutcome(write.person_id))
+                outcomes.append(WriteOutcome(write.local_id))
         if unknown:
             return await self._settle_unknown(writes, outcomes, unknown, unattributed)
         return outcomes
@@ -141,6 +141,6 @@ class HubSpotConnector(Connector):
                 if unattributed
                 else Resolution(Action.RETRY, "HubSpot did not report this record")
             )
-            return [WriteOutcome(writes[0].person_id, resolution=resolution)]
-        redone = {w.person_id: (await self.push([w]))[0] for w in unknown}
-        return [redone.get(o.person_id, o) for o in outcomes]
+            return [WriteOutcome(writes[0].local_id, resolution=resolution)]
+        redone = {w.local_id: (await self.push([w]))[0] for w in unknown}
+        return [redone.get(o.local_id, o) for o in outcomes]

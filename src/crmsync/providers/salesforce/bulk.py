@@ -76,10 +76,10 @@ class BulkUpsert:
         for start in range(0, len(resend), self.connector.spec.batch_size):
             chunk = resend[start : start + self.connector.spec.batch_size]
             await self.heartbeat()
-            outcomes.update({o.person_id: o for o in await self.connector.push(chunk)})
+            outcomes.update({o.local_id: o for o in await self.connector.push(chunk)})
         unreported = Resolution(Action.RETRY, "the bulk job did not report this record")
         return [
-            outcomes.get(w.person_id) or WriteOutcome(w.person_id, resolution=unreported)
+            outcomes.get(w.local_id) or WriteOutcome(w.local_id, resolution=unreported)
             for w in writes
         ]
 
@@ -126,7 +126,7 @@ class BulkUpsert:
                 await self.client.set_job_state(job_id, "Aborted")
             raise
         info = await self._wait(job_id)
-        return await self._results(job_id, info, {w.person_id: w for w in writes})
+        return await self._results(job_id, info, {w.local_id: w for w in writes})
 
     async def _wait(self, job_id: str) -> dict[str, Any]:
         delay = FIRST_POLL

@@ -201,11 +201,11 @@ class SalesforceConnector(Connector):
                 if outcome.resolution is not None and outcome.resolution.code == CONVERTED:
                     converted.append(write)
                 else:
-                    outcomes[write.person_id] = outcome
+                    outcomes[write.local_id] = outcome
             if converted:
                 outcomes.update(await self.converted.follow(converted))
         return [
-            outcomes.get(w.person_id) or WriteOutcome(w.person_id, resolution=UNREPORTED)
+            outcomes.get(w.local_id) or WriteOutcome(w.local_id, resolution=UNREPORTED)
             for w in writes
         ]
 
@@ -213,7 +213,7 @@ class SalesforceConnector(Connector):
         if result.get("success"):
             summary = {"id": result.get("id"), "created": result.get("created")}
             return WriteOutcome(
-                write.person_id,
+                write.local_id,
                 created=bool(result.get("created")),
                 crm_id=str(result["id"]),
                 response_summary=summary,
@@ -221,7 +221,7 @@ class SalesforceConnector(Connector):
         errors = result.get("errors") or [{}]
         resolution = classify(item_problem(errors[0]), self.ctx.spec.error_rules)
         return WriteOutcome(
-            write.person_id, resolution=resolution, response_summary={"error": resolution.reason}
+            write.local_id, resolution=resolution, response_summary={"error": resolution.reason}
         )
 
     async def push_bulk(

@@ -3,15 +3,18 @@
 crmsync follows the lead's ``ConvertedContactId`` and updates that Contact instead (the same
 values under Contact's field names, where Contact has the field), or, when the connection's
 ``converted_leads`` setting is ``skip``, logs the person skipped. It never creates a new Lead.
-Once followed, the person's CRM id is the Contact's, so later writes go straight to it.
+Once followed, the person's CRM id is the Contact's, so later writes go straight to it; the
+outcome says the record moved, and the lead's id stays the link's alias.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
-from crmsync.connectors.base import RecordWrite, WriteOutcome
+from crmsync.connectors.base import Moved, RecordWrite, WriteOutcome
 from crmsync.connectors.spec import ProviderSpec
+from crmsync.domain.enums import AliasReason
 from crmsync.domain.outcomes import Action, Resolution
 from crmsync.errors import classify
 from crmsync.providers.salesforce import mapping
@@ -43,19 +46,24 @@ class ConvertedLeads:
     async def follow(self, writes: Sequence[RecordWrite]) -> dict[str, WriteOutcome]:
         """Writes Salesforce refused because their lead is converted."""
         if self.skip:
-            return {w.person_id: self._skipped(w) for w in writes}
-        contacts = await self._contact_ids([w.person_id for w in writes])
+            return {w.local_id: self._skipped(w) for w in writes}
+        converted = await self._converted([w.local_id for w in writes])
         outcomes: dict[str, WriteOutcome] = {}
         found: list[tuple[RecordWrite, str]] = []
         for write in writes:
-            contact_id = contacts.get(write.person_id)
+            lead_id, contact_id = converted.get(write.local_id, ("", ""))
             if contact_id:
                 found.append((write, contact_id))
             else:
                 reason = "the lead was converted but Salesforce names no contact for it"
                 resolution = Resolution(Action.FAIL, reason, code=CONVERTED)
-                outcomes[write.person_id] = WriteOutcome(write.person_id, resolution=resolution)
-        outcomes.update(await self.update_contacts(found))
+                outcomes[write.local_id] = WriteOutcome(write.local_id, resolution=resolution)
+        for local_id, outcome in (await self.update_contacts(found)).items():
+            lead_id = converted[local_id][0]
+            if outcome.ok and lead_id:
+                moved = Moved("Contact", "Lead", lead_id, AliasReason.CONVERTED)
+                outcome = replace(outcome, moved=moved)
+            outcomes[local_id] = outcome
         return outcomes
 
     async def update_contacts(
@@ -63,7 +71,7 @@ class ConvertedLeads:
     ) -> dict[str, WriteOutcome]:
         """Write each person's values to the Contact their lead became."""
         if self.skip:
-            return {w.person_id: self._skipped(w) for w, _ in pairs}
+            return {w.local_id: self._skipped(w) for w, _ in pairs}
         fields = await self._fields() if pairs else set()
         outcomes: dict[str, WriteOutcome] = {}
         sending: list[tuple[RecordWrite, str, dict[str, object]]] = []
@@ -73,14 +81,14 @@ class ConvertedLeads:
                 sending.append((write, contact_id, {"id": contact_id, **values}))
             else:
                 summary = {"id": contact_id, "converted": True, "sent": "nothing Contact has"}
-                outcomes[write.person_id] = WriteOutcome(
-                    write.person_id, crm_id=contact_id, response_summary=summary
+                outcomes[write.local_id] = WriteOutcome(
+                    write.local_id, crm_id=contact_id, response_summary=summary
                 )
         for start in range(0, len(sending), CHUNK):
             chunk = sending[start : start + CHUNK]
             results = await self.client.update("Contact", [record for *_, record in chunk])
             for (write, contact_id, _), result in zip(chunk, results, strict=False):
-                outcomes[write.person_id] = self._outcome(write, contact_id, result)
+                outcomes[write.local_id] = self._outcome(write, contact_id, result)
         return outcomes
 
     def _outcome(
@@ -88,29 +96,31 @@ class ConvertedLeads:
     ) -> WriteOutcome:
         if result.get("success"):
             summary = {"id": contact_id, "converted": True}
-            return WriteOutcome(write.person_id, crm_id=contact_id, response_summary=summary)
+            return WriteOutcome(write.local_id, crm_id=contact_id, response_summary=summary)
         errors = result.get("errors")
         error = errors[0] if isinstance(errors, list) and errors else {}
         resolution = classify(item_problem(error), self.spec.error_rules)
         return WriteOutcome(
-            write.person_id, resolution=resolution, response_summary={"error": resolution.reason}
+            write.local_id, resolution=resolution, response_summary={"error": resolution.reason}
         )
 
     def _skipped(self, write: RecordWrite) -> WriteOutcome:
         resolution = Resolution(Action.SKIP, SKIP_REASON, code=CONVERTED)
-        return WriteOutcome(write.person_id, resolution=resolution)
+        return WriteOutcome(write.local_id, resolution=resolution)
 
-    async def _contact_ids(self, person_ids: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    async def _converted(self, person_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Person ID → (the converted lead's id, its contact's id)."""
+        found: dict[str, tuple[str, str]] = {}
         for start in range(0, len(person_ids), CHUNK):
             values = ", ".join(quote(p) for p in person_ids[start : start + CHUNK])
             rows = await self.client.query(
-                f"SELECT {self.id_field}, ConvertedContactId FROM Lead "
+                f"SELECT Id, {self.id_field}, ConvertedContactId FROM Lead "
                 f"WHERE IsConverted = true AND {self.id_field} IN ({values})"
             )
             for row in rows:
                 if row.get("ConvertedContactId"):
-                    found[str(row[self.id_field])] = str(row["ConvertedContactId"])
+                    lead_id = str(row.get("Id") or "")
+                    found[str(row[self.id_field])] = (lead_id, str(row["ConvertedContactId"]))
         return found
 
     async def contact_fields(self) -> set[str]:

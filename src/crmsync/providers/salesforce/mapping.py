@@ -145,7 +145,7 @@ def lead_values(write: RecordWrite, id_field: str) -> dict[str, Any]:
             write.first_write and name not in values
         ):
             values[name] = NOT_PROVIDED
-    return {id_field: write.person_id, **values}
+    return {id_field: write.local_id, **values}
 
 
 def contact_values(write: RecordWrite, contact_fields: Collection[str]) -> dict[str, Any]:

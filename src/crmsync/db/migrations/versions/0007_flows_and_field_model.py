@@ -9,7 +9,7 @@ on every change (match key, profile link). A field's own direction is dropped: a
 flows both ways by the ownership rules, and the object mapping says which ways the flow runs.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02 05:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
