@@ -50,6 +50,6 @@ def mark_failed(w: World, person_id: str) -> None:
     with w.rt.db.session() as session:
         session.execute(
             update(Operation)
-            .where(Operation.person_id == person_id)
+            .where(Operation.local_id == person_id)
             .values(status="failed", reason="refused by the test")
         )

@@ -94,7 +94,7 @@ def test_connection_changes_retries_and_disconnect(w: World, app: FastAPI) -> No
         assert "queued for retry" in (await client.retry_operation("org1", failed.id)).detail
         assert (await client.retry_failed("org1")).detail.startswith("1 failed")
         with w.rt.db.session() as session:
-            assert list(session.scalars(select(WorkItem.person_id))) == ["p1"]
+            assert list(session.scalars(select(WorkItem.local_id))) == ["p1"]
 
         assert "disconnected" in (await client.disconnect("org1")).detail
         try:

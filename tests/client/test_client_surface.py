@@ -27,6 +27,7 @@ from crmsync.client import (
     Person,
     PersonSaved,
     PersonSync,
+    ReadBack,
     SetupState,
     SyncCounts,
     Unlock,
@@ -52,6 +53,7 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "PeopleBatchOut": PeopleSaved,
     "PersonOut": PersonSaved,
     "PersonSyncOut": PersonSync,
+    "ReadBackOut": ReadBack,
     "SetupState": SetupState,
     "SyncCounts": SyncCounts,
     "UnlocksAccepted": UnlocksAccepted,
@@ -159,6 +161,7 @@ BODY_OF = {
     "connect_with_api_key": "ApiKeyConnectIn",
     "update_connection": "ConnectionPatch",
     "check_setup": "SetupIn",
+    "sync_now": "SyncRequest",
 }
 """Operations whose keyword parameters are the fields of a request body, by component name;
 the people and the list of unlocks are sent as ``Person`` and ``Unlock`` models."""

@@ -128,7 +128,7 @@ def test_failed_writes_are_retried_one_or_all(w: World, client: Client) -> None:
     mark_failed(w, "p2")
     assert client.retry_failed("org1").detail == "1 failed operations queued for retry"
     with w.rt.db.session() as session:
-        assert list(session.scalars(select(WorkItem.person_id))) == ["p2"]
+        assert list(session.scalars(select(WorkItem.local_id))) == ["p2"]
 
 
 def test_the_whole_log_is_walked_page_by_page(w: World, client: Client) -> None:

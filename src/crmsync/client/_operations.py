@@ -42,6 +42,7 @@ UPDATE_CONNECTION = Route("PATCH", "/api/v1/orgs/{org_id}/connection")
 DISCONNECT = Route("DELETE", "/api/v1/orgs/{org_id}/connection")
 CHECK_SETUP = Route("POST", "/api/v1/orgs/{org_id}/connection/setup")
 RECONNECT = Route("POST", "/api/v1/orgs/{org_id}/connection/reconnect")
+SYNC_NOW = Route("POST", "/api/v1/orgs/{org_id}/connection/sync")
 LIST_OPERATIONS = Route("GET", "/api/v1/orgs/{org_id}/operations")
 RETRY_OPERATION = Route("POST", "/api/v1/orgs/{org_id}/operations/{operation_id}/retry")
 RETRY_FAILED = Route("POST", "/api/v1/orgs/{org_id}/operations/retry-failed")
@@ -63,6 +64,7 @@ ROUTES = (
     UPDATE_CONNECTION,
     DISCONNECT,
     CHECK_SETUP,
+    SYNC_NOW,
     RECONNECT,
     LIST_OPERATIONS,
     RETRY_OPERATION,
@@ -173,12 +175,19 @@ def update_connection(
     *,
     preserve_manual_edits: bool | None = None,
     settings: Mapping[str, Any] | None = None,
+    sync_interval_minutes: int | None = None,
 ) -> Call[Connection]:
     body = _given(
         preserve_manual_edits=preserve_manual_edits,
         settings=None if settings is None else dict(settings),
+        sync_interval_minutes=sync_interval_minutes,
     )
     return UPDATE_CONNECTION.call(_connection, path={"org_id": org_id}, body=body)
+
+
+def sync_now(org_id: str, *, full: bool = False) -> Call[Message]:
+    """Read the CRM's changes back now; ``full`` reads everything (reconciliation)."""
+    return SYNC_NOW.call(_message, path={"org_id": org_id}, body={"full": full})
 
 
 def disconnect(org_id: str) -> Call[Message]:

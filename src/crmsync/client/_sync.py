@@ -156,12 +156,20 @@ class Client:
         *,
         preserve_manual_edits: bool | None = None,
         settings: Mapping[str, Any] | None = None,
+        sync_interval_minutes: int | None = None,
     ) -> Connection:
         return self.send(
             op.update_connection(
-                org_id, preserve_manual_edits=preserve_manual_edits, settings=settings
+                org_id,
+                preserve_manual_edits=preserve_manual_edits,
+                settings=settings,
+                sync_interval_minutes=sync_interval_minutes,
             )
         )
+
+    def sync_now(self, org_id: str, *, full: bool = False) -> Message:
+        """Read the CRM's changes back now; ``full`` reads everything (reconciliation)."""
+        return self.send(op.sync_now(org_id, full=full))
 
     def disconnect(self, org_id: str) -> Message:
         return self.send(op.disconnect(org_id))

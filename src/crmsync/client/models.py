@@ -137,6 +137,18 @@ class SetupState(_Answer):
     message: str = ""
 
 
+class ReadBack(_Answer):
+    """Two-way sync: how the connection reads its CRM back."""
+
+    two_way: bool
+    interval_minutes: int
+    next_run_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_full_sync_at: datetime | None = None
+    last_error: str | None = None
+    last_report: dict[str, int] = Field(default_factory=dict)
+
+
 class Connection(_Answer):
     """An org's CRM connection: its state, counts, backfill progress and options."""
 
@@ -157,6 +169,7 @@ class Connection(_Answer):
     queue: dict[str, int]
     recommendations: list[str] = Field(default_factory=list)
     setup: SetupState = Field(default_factory=SetupState)
+    sync: ReadBack | None = None
 
 
 class Operation(_Answer):
