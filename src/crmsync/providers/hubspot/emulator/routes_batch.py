@@ -21,11 +21,7 @@ from crmsync.providers.hubspot.emulator.common import (
     EmulatorDep,
     batch_response,
 )
-from crmsync.providers.hubspot.emulator.errors import (
-    HubSpotError,
-    history_not_supported,
-    validation_error,
-)
+from crmsync.providers.hubspot.emulator.errors import HubSpotError, validation_error
 from crmsync.providers.hubspot.emulator.records import StoredContact
 from crmsync.providers.hubspot.emulator.store import ID_PROPERTY
 
@@ -118,15 +114,16 @@ def build_batch_router(object_type: str) -> APIRouter:
         return batch_response(emulator, started_at=started, results=results, ok_status=201)
 
     @router.post("/read")
-    def batch_read(body: BatchRead, emulator: EmulatorDep) -> JSONResponse:
+    def batch_read(body: BatchRead, emulator: EmulatorDep, archived: bool = False) -> JSONResponse:
+        """An archived id is not found unless ``?archived=true`` (which reads only archived
+        ones); a merged-away id answers its survivor, once however many ids lead to it."""
         _check_size(body.inputs)
-        history_not_supported(body.propertiesWithHistory)
         started = emulator.store.now()
         found: dict[str, StoredContact] = {}
         missing: list[str] = []
         for item in body.inputs:
             try:
-                contact = emulator.store.get(item.id, body.idProperty)
+                contact = emulator.store.get(item.id, body.idProperty, archived=archived)
             except HubSpotError as exc:
                 if exc.category != "OBJECT_NOT_FOUND":
                     raise
@@ -137,7 +134,7 @@ def build_batch_router(object_type: str) -> APIRouter:
         return batch_response(
             emulator,
             started_at=started,
-            results=[c.as_json(names) for c in found.values()],
+            results=[c.as_json(names, body.propertiesWithHistory) for c in found.values()],
             errors=[_not_found_error(missing)] if missing else [],
         )
 
