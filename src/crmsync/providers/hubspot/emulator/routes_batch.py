@@ -25,6 +25,9 @@ from crmsync.providers.hubspot.emulator.errors import HubSpotError, validation_e
 from crmsync.providers.hubspot.emulator.records import StoredContact
 from crmsync.providers.hubspot.emulator.store import ID_PROPERTY
 
+MAX_HISTORY_BATCH = 50
+"""A batch read asking for ``propertiesWithHistory`` takes at most 50 ids (HubSpot's 400 as
+reported in PipedreamHQ/pipedream#8462)."""
 NOT_FOUND_MESSAGE = (
     "Could not get some CONTACT objects, they may be deleted or not exist. "
     "Check that ids are valid."
@@ -118,6 +121,12 @@ def build_batch_router(object_type: str) -> APIRouter:
         """An archived id is not found unless ``?archived=true`` (which reads only archived
         ones); a merged-away id answers its survivor, once however many ids lead to it."""
         _check_size(body.inputs)
+        if body.propertiesWithHistory and len(body.inputs) > MAX_HISTORY_BATCH:
+            raise validation_error(
+                "The maximum number of inputs supported in a batch request for property "
+                f"histories is {MAX_HISTORY_BATCH}. Please reduce the number of items and try "
+                "again"
+            )
         started = emulator.store.now()
         found: dict[str, StoredContact] = {}
         missing: list[str] = []
