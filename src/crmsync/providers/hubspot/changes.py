@@ -151,6 +151,11 @@ class ChangeReader:
         else:
             rows, caught_up = await self._forward(pos)
         fresh = [r for r in rows if pos.edge.get(r.crm_id) != r.millis]
+        # a contact delivered before (in the edge) changed after that stamp; others since the
+        # read's start: the versions after that are what changed
+        starts = {
+            r.crm_id: pos.edge[r.crm_id] + 1 if r.crm_id in pos.edge else since for r in fresh
+        }
         if caught_up:
             # a tail read saw the whole window: what it found is the edge; a forward read
             # adds to the edge the reads before it kept
@@ -161,7 +166,7 @@ class ChangeReader:
         else:
             pos.edge.update({r.crm_id: r.millis for r in fresh})
         pos.edge = _prune(pos.edge, pos.stamp - self.overlap)
-        changes = await self._upserts(fresh, fields, since)
+        changes = await self._upserts(fresh, fields, starts)
         lap_done = True
         if caught_up:
             changes += await self._archived(pos)
@@ -170,7 +175,7 @@ class ChangeReader:
         return ChangePage(changes, cursor=pos.encode(), more=not (caught_up and lap_done))
 
     async def _upserts(
-        self, rows: Sequence[Found], fields: Sequence[str], since: int
+        self, rows: Sequence[Found], fields: Sequence[str], starts: dict[str, int]
     ) -> list[Change]:
         stamps = {r.crm_id: r.stamp for r in rows}
         ids = list(stamps)
@@ -180,9 +185,9 @@ class ChangeReader:
             chunk = ids[start : start + HISTORY_BATCH]
             for contact in await self.client.batch_read(chunk, [*wanted, MODIFIED], wanted):
                 crm_id = str(contact["id"])
-                changes += self._contact_changes(
-                    contact, stamps.get(crm_id) or _modified(contact) or "", fields, since
-                )
+                stamp = stamps.get(crm_id) or _modified(contact) or ""
+                since = starts.get(crm_id, 0)
+                changes += self._contact_changes(contact, stamp, fields, since)
         return changes
 
     def _contact_changes(
@@ -248,7 +253,7 @@ class ChangeReader:
                 continue
             at = millis(str(archived_at))
             pos.archived_latest = max(pos.archived_latest, at)
-            if at >= pos.archived_floor:
+            if at > pos.archived_floor:
                 crm_id = str(contact["id"])
                 record = RemoteRecord(crm_id, modified_at=_modified(contact), archived=True)
                 changes.append(Change(ChangeKind.DELETED, crm_id, str(archived_at), record=record))

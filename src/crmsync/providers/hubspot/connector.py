@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crmsync.connectors.base import (
@@ -17,9 +17,15 @@ from crmsync.connectors.base import (
 )
 from crmsync.connectors.spec import FieldSpec
 from crmsync.domain.outcomes import Action, Resolution
-from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
+from crmsync.domain.records import (
+    Capability,
+    ChangeHint,
+    ChangePage,
+    FieldDescription,
+    RemoteRecord,
+)
 from crmsync.errors import classify
-from crmsync.providers.hubspot import changes, mapping, reading
+from crmsync.providers.hubspot import changes, mapping, reading, webhooks
 from crmsync.providers.hubspot.client import HubSpotClient, item_problem
 from crmsync.providers.hubspot.spec import SPEC
 
@@ -80,6 +86,15 @@ class HubSpotConnector(Connector):
 
     async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
         return await self.changes.read(cursor, fields)
+
+    def webhook_hints(
+        self, *, method: str, uri: str, body: bytes, headers: Mapping[str, str], now_ms: int
+    ) -> list[ChangeHint]:
+        """A webhook delivery's events as hints, once its v3 signature is checked against
+        the app's client secret (``webhooks.SignatureError`` when forged or stale)."""
+        secret = str(self.ctx.settings.get("client_secret") or "")
+        webhooks.verify(secret, method=method, uri=uri, body=body, headers=headers, now_ms=now_ms)
+        return webhooks.parse(body, app_id=self.changes.app_id)
 
     async def describe_fields(self) -> list[FieldDescription]:
         return reading.describe(await self.client.contact_properties())

@@ -117,6 +117,7 @@ class HubSpotHarness(HarnessControls):
         """A CRM user merges ``merged_id`` into ``survivor_id``."""
         self.emulator.store.merge(survivor_id, merged_id, self.emulator.store.admin_source)
 
-    def set_search_lag(self, seconds: float) -> None:
-        """Writes become searchable ``seconds`` later (on the emulator's clock)."""
-        self.emulator.store.set_search_lag(seconds)
+    def set_search_lag(self, seconds: float, create_seconds: float | None = None) -> None:
+        """Updates become searchable ``seconds`` later, creates ``create_seconds`` later (on
+        the emulator's clock; HubSpot: ~60 s and ~10 s)."""
+        self.emulator.store.set_search_lag(seconds, create_seconds)

@@ -19,29 +19,40 @@ class SearchIndex:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self.lag_seconds = 0.0
+        self.create_lag_seconds = 0.0
         self._visible: dict[str, StoredContact] = {}
         self._queue: deque[tuple[float, StoredContact]] = deque()
 
-    def set_lag(self, seconds: float, live: Mapping[str, StoredContact]) -> None:
-        """From now on writes are searchable ``seconds`` later; what is stored now is indexed."""
-        if seconds < 0:
+    def set_lag(
+        self, seconds: float, live: Mapping[str, StoredContact], create_seconds: float | None = None
+    ) -> None:
+        """From now on updates are searchable ``seconds`` later and creates ``create_seconds``
+        later (the same by default); what is stored now is indexed."""
+        create = seconds if create_seconds is None else create_seconds
+        if seconds < 0 or create < 0:
             raise ValueError("a search lag is not negative")
-        self.lag_seconds = seconds
+        self.lag_seconds, self.create_lag_seconds = seconds, create
         self._queue.clear()
-        self._visible = {cid: c.copy() for cid, c in live.items()} if seconds else {}
+        lagging = seconds or create
+        self._visible = {cid: c.copy() for cid, c in live.items()} if lagging else {}
 
-    def written(self, contact: StoredContact) -> None:
-        """Called under the store's lock after every change to a live contact."""
-        if self.lag_seconds:
-            self._queue.append((self._clock() + self.lag_seconds, contact.copy()))
+    def written(self, contact: StoredContact, *, created: bool = False) -> None:
+        """Called under the store's lock after every change to a live contact. Versions
+        become searchable in the order they are due, not the order they were written."""
+        if self.lag_seconds or self.create_lag_seconds:
+            lag = self.create_lag_seconds if created else self.lag_seconds
+            self._queue.append((self._clock() + lag, contact.copy()))
 
     def searchable(self, live: Mapping[str, StoredContact]) -> list[StoredContact]:
-        """Copies of what search finds now, in id order (called under the store's lock)."""
-        if not self.lag_seconds:
-            return sorted((c.copy() for c in live.values()), key=lambda c: int(c.id))
+        """What search finds now, in id order: the stored contacts themselves, so read them
+        only under the store's lock."""
+        if not (self.lag_seconds or self.create_lag_seconds):
+            return sorted(live.values(), key=lambda c: int(c.id))
         now = self._clock()
-        while self._queue and self._queue[0][0] <= now:
-            _, version = self._queue.popleft()
-            self._visible[version.id] = version
+        due = [entry for entry in self._queue if entry[0] <= now]
+        if due:
+            self._queue = deque(entry for entry in self._queue if entry[0] > now)
+            for _, version in sorted(due, key=lambda entry: entry[0]):
+                self._visible[version.id] = version
         found = [c for cid, c in self._visible.items() if cid in live]
-        return sorted((c.copy() for c in found), key=lambda c: int(c.id))
+        return sorted(found, key=lambda c: int(c.id))

@@ -43,6 +43,7 @@ class SearchLag(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lag_seconds: float = Field(ge=0)
+    create_lag_seconds: float | None = Field(default=None, ge=0)
 
 
 class WebhookSubscription(BaseModel):
@@ -133,9 +134,9 @@ def merge_by_hand(
 
 
 @router.put("/search")
-def set_search_lag(body: SearchLag, emulator: EmulatorDep) -> dict[str, float]:
-    emulator.store.set_search_lag(body.lag_seconds)
-    return {"lag_seconds": body.lag_seconds}
+def set_search_lag(body: SearchLag, emulator: EmulatorDep) -> dict[str, float | None]:
+    emulator.store.set_search_lag(body.lag_seconds, body.create_lag_seconds)
+    return body.model_dump()
 
 
 @router.put("/webhooks")

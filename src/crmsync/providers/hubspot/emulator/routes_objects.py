@@ -74,8 +74,8 @@ def build_objects_router(object_type: str) -> APIRouter:
     @router.post("/search")
     def search_contacts(body: SearchRequest, emulator: EmulatorDep) -> JSONResponse:
         """Over the search index, which may trail writes (``search_lag_seconds``)."""
-        found = emulator.store.searchable()
-        return JSONResponse(search(body, found, emulator.store.definitions()))
+        definitions = emulator.store.definitions()
+        return JSONResponse(emulator.store.search(lambda found: search(body, found, definitions)))
 
     @router.post("/merge")
     def merge_contacts(body: MergeInput, emulator: EmulatorDep) -> JSONResponse:

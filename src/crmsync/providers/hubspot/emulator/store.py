@@ -11,7 +11,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from crmsync.providers.hubspot.emulator.errors import (
     HubSpotError,
@@ -55,6 +55,7 @@ ID_PROPERTY = "hs_object_id"
 MERGED_IDS = "hs_merged_object_ids"
 
 Upserted = tuple[StoredContact, bool]
+T = TypeVar("T")
 
 
 class CrmStore:
@@ -82,7 +83,7 @@ class CrmStore:
             self.archived: dict[str, StoredContact] = {}
             self.merged: dict[str, str] = {}
             """A merged-away id → the id of the contact that survived it."""
-            self.index.set_lag(self.index.lag_seconds, {})
+            self.index.set_lag(self.index.lag_seconds, {}, self.index.create_lag_seconds)
             if self.events is not None:
                 self.events.clear()
             self.properties: dict[str, PropertyDef] = {
@@ -218,13 +219,20 @@ class CrmStore:
             return contact.copy()
 
     def searchable(self) -> list[StoredContact]:
-        """What search finds now: the live contacts as the lagging index has them."""
+        """Copies of what search finds now: the live contacts as the lagging index has them."""
         with self.lock:
-            return self.index.searchable(self.contacts)
+            return [c.copy() for c in self.index.searchable(self.contacts)]
 
-    def set_search_lag(self, seconds: float) -> None:
+    def search(self, run: Callable[[list[StoredContact]], T]) -> T:
+        """``run`` over what search finds now, under the lock (no copy of every contact: a
+        search reads them all and answers a page)."""
         with self.lock:
-            self.index.set_lag(seconds, self.contacts)
+            return run(self.index.searchable(self.contacts))
+
+    def set_search_lag(self, seconds: float, create_seconds: float | None = None) -> None:
+        """Updates searchable ``seconds`` later, creates ``create_seconds`` (default: same)."""
+        with self.lock:
+            self.index.set_lag(seconds, self.contacts, create_seconds)
 
     def capture_events(self, on: bool) -> None:
         """Keep changes for the webhooks from now on (or stop and forget them)."""
@@ -321,7 +329,7 @@ class CrmStore:
         if changed:
             contact.properties["lastmodifieddate"] = now
             contact.updated_at = now
-            self.index.written(contact)
+            self.index.written(contact, created=created)
         return contact
 
     def create(self, raw: Mapping[str, object], source: Source | None = None) -> StoredContact:
