@@ -23,7 +23,7 @@ the read's start), ``origin`` (``sourceType:sourceId`` of the newest version) an
 **Tombstones.** Archiving does not move ``lastmodifieddate`` and search never returns archived
 contacts, so the archived list (``?archived=true``, id order, no filter) is walked a page a
 read once search is caught up, a lap at a time; a lap reports archives whose ``archivedAt`` is
-at or after the latest one seen by the end of the lap before it, so one archived during a
+later than the latest one seen by the end of the lap two before it, so one archived during a
 lap, in a page already passed, is reported by the next lap (an archive may be reported
 twice; never missed). A restore moves the stamp and comes back as an upsert. Webhooks
 (``webhooks.py``) report archives within seconds; this is the safety net.
