@@ -43,7 +43,7 @@ SEARCH_PAGE = 200
 SEARCH_CAP = 10_000
 HISTORY_BATCH = 50
 ARCHIVED_PAGE = 100
-EDGE_CAP = 2_000
+EDGE_CAP = 1_000
 """At most this many contacts kept in the cursor's edge; beyond it, older ones in the window
 may be delivered again (the engine's shadows make a repeat a no-op)."""
 DEFAULT_OVERLAP_SECONDS = 60.0

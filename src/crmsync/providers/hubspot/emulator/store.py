@@ -53,6 +53,8 @@ FIRST_OWNER_ID = 50000001
 FIRST_USER_ID = 7000001
 ID_PROPERTY = "hs_object_id"
 MERGED_IDS = "hs_merged_object_ids"
+MAX_VERSIONS = 50
+"""Versions kept per property (memory stays bounded in soak tests; HubSpot keeps more)."""
 
 Upserted = tuple[StoredContact, bool]
 T = TypeVar("T")
@@ -312,7 +314,8 @@ class CrmStore:
             if old == (value or None):
                 continue
             changed = True
-            contact.history[prop] = (*contact.history.get(prop, ()), Version(value, now, source))
+            kept = contact.history.get(prop, ())[-(MAX_VERSIONS - 1) :]
+            contact.history[prop] = (*kept, Version(value, now, source))
             if not created:  # a new contact is one creation event, as HubSpot sends it
                 self._emit(
                     PROPERTY_CHANGE, contact.id, source, property_name=prop, property_value=value
