@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import pytest
 from sqlalchemy import select
 
 from crmsync.connectors.base import Connector
 from crmsync.db.tables import Link
-from crmsync.domain.records import Capability, FieldKind
+from crmsync.domain.records import Capability, Change, ChangeKind, FieldKind
 from crmsync.engine.connecting import open_connector
 from tests.support.world import World
 
@@ -130,3 +130,68 @@ def test_an_undeclared_half_is_refused_by_name(team: World) -> None:
     team.connect("org1")
     with pytest.raises(NotImplementedError, match="does not declare"):
         _with_connector(team, lambda c: c.read_changes(None, []))
+
+
+@runtime_checkable
+class ArchivesByHand(Protocol):
+    """A harness whose CRM users can delete (archive) and restore records by hand."""
+
+    def archive_by_hand(self, crm_id: str) -> None: ...
+
+    def restore_by_hand(self, crm_id: str) -> None: ...
+
+
+@runtime_checkable
+class LagsSearch(Protocol):
+    """A harness whose CRM's change feed trails writes (HubSpot's search index)."""
+
+    def set_search_lag(self, seconds: float, create_seconds: float | None = None) -> None: ...
+
+
+def _drain(w: World, cursor: str | None, fields: list[str]) -> tuple[list[Change], str | None]:
+    """Read until the CRM has nothing more now."""
+    changes: list[Change] = []
+    for _ in range(50):
+        page = _with_connector(w, lambda c, at=cursor: c.read_changes(at, fields))
+        changes, cursor = changes + page.changes, page.cursor
+        if not page.more:
+            return changes, cursor
+    raise AssertionError("read_changes kept saying more")
+
+
+def test_read_changes_reports_a_delete_by_hand_then_the_restore(team: World) -> None:
+    _declares(team, Capability.READ_CHANGES)
+    harness = team.harness
+    if not isinstance(harness, ArchivesByHand):
+        pytest.skip(f"{team.provider}'s harness cannot delete by hand")
+    ids = _pushed(team, p1={"title": "Engineer"}, p2={"title": "Designer"})
+    fields = [_crm_field(team, "title")]
+    _, cursor = _drain(team, None, fields)
+    time.sleep(1.1)  # the delete and the restore land in later seconds than the writes
+    harness.archive_by_hand(ids["p1"])
+    deleted, cursor = _drain(team, cursor, fields)
+    assert [(c.kind, c.crm_id) for c in deleted] == [(ChangeKind.DELETED, ids["p1"])]
+    time.sleep(1.1)
+    harness.restore_by_hand(ids["p1"])
+    restored, _ = _drain(team, cursor, fields)
+    assert (ChangeKind.UPSERTED, ids["p1"]) in [(c.kind, c.crm_id) for c in restored]
+    assert ids["p2"] not in {c.crm_id for c in deleted + restored}
+
+
+def test_read_changes_reads_an_edit_the_crm_showed_late(team: World) -> None:
+    _declares(team, Capability.READ_CHANGES)
+    harness = team.harness
+    if not isinstance(harness, LagsSearch):
+        pytest.skip(f"{team.provider}'s change feed does not lag")
+    ids = _pushed(team, p1={"title": "Engineer"})
+    fields = [_crm_field(team, "title")]
+    _, cursor = _drain(team, None, fields)
+    harness.set_search_lag(1.0)
+    time.sleep(1.1)
+    team.harness.manual_edit(ids["p1"], "title", "CTO")
+    early, cursor = _drain(team, cursor, fields)
+    assert ids["p1"] not in {c.crm_id for c in early}, "not in the feed yet"
+    time.sleep(1.2)
+    late, _ = _drain(team, cursor, fields)
+    [edit] = [c for c in late if c.crm_id == ids["p1"]]
+    assert edit.record is not None and edit.record.fields[fields[0]] == "CTO"

@@ -83,6 +83,25 @@ class Change:
     origin: str | None = None
     """Who made the change, as the CRM tells it (a user id, an integration's source id)."""
     merged_into: str | None = None
+    echo: bool = False
+    """crmsync's own write coming back, as the CRM marks it (its origin is this integration)."""
+
+
+@dataclass(frozen=True)
+class ChangeHint:
+    """A CRM's notice that a record changed (a webhook event): a hint to refetch the record,
+    never its values. The engine dedupes by ``event_id``; order is not guaranteed."""
+
+    crm_id: str
+    kind: ChangeKind
+    event_id: str
+    occurred_at: str
+    """The CRM's own time of the change, as it gives it."""
+    origin: str | None = None
+    changed_field: str | None = None
+    merged_into: str | None = None
+    echo: bool = False
+    """crmsync's own write, as the CRM marks it."""
 
 
 @dataclass(frozen=True)

@@ -142,29 +142,29 @@ def test_owners_are_found_by_email(hubspot: HubSpot, emulator: HubSpotEmulator) 
     assert hubspot.crm.owners.owners_api.get_by_id(owner_id).last_name == "Owner"
 
 
-def test_property_history_is_refused_not_silently_left_out(hubspot: HubSpot) -> None:
-    """The emulator keeps no history: an empty propertiesWithHistory would read as "never
-    changed", so each read asking for it is refused with HubSpot's 400."""
+def test_property_history_names_the_app_and_the_crm_user_for_each_value(
+    hubspot: HubSpot, emulator: HubSpotEmulator
+) -> None:
     contacts = hubspot.crm.contacts
     created = contacts.basic_api.create(
-        SimplePublicObjectInputForCreate(properties={"email": "ada@example.com"})
+        SimplePublicObjectInputForCreate(properties={"email": "ada@example.com", "firstname": "A"})
     )
-    calls = [
-        lambda: contacts.basic_api.get_by_id(created.id, properties_with_history=["email"]),
-        lambda: contacts.basic_api.get_page(properties_with_history=["email"]),
-        lambda: contacts.batch_api.read(
-            BatchReadInputSimplePublicObjectId(
-                inputs=[{"id": created.id}], properties=[], properties_with_history=["email"]
-            )
-        ),
-    ]
-    for call in calls:
-        with pytest.raises(ContactsError) as refused:
-            call()
-        assert refused.value.status == 400
-        error = body_of(refused.value)
-        assert error["category"] == "VALIDATION_ERROR" and error["status"] == "error"
-        assert "propertiesWithHistory" in error["message"]
+    emulator.store.update(created.id, {"firstname": "Ada"}, manual=True)
+    read = contacts.basic_api.get_by_id(created.id, properties_with_history=["firstname"])
+    newest, oldest = read.properties_with_history["firstname"]
+    app_id = str(emulator.config.app_id)
+    assert (oldest.value, oldest.source_type, oldest.source_id) == ("A", "INTEGRATION", app_id)
+    admin = emulator.store.admin_source.user_id
+    assert (newest.value, newest.source_type, newest.updated_by_user_id) == ("Ada", "CRM_UI", admin)
+    assert newest.timestamp >= oldest.timestamp
+    [batch] = contacts.batch_api.read(
+        BatchReadInputSimplePublicObjectId(
+            inputs=[{"id": created.id}], properties=[], properties_with_history=["email"]
+        )
+    ).results
+    assert [v.source_type for v in batch.properties_with_history["email"]] == ["INTEGRATION"]
+    listed = contacts.basic_api.get_page(properties_with_history=["firstname"]).results
+    assert [len(c.properties_with_history["firstname"]) for c in listed] == [2]
 
 
 # Properties ----------------------------------------------------------------------------------

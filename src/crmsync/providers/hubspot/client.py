@@ -107,15 +107,26 @@ class HubSpotClient:
         body: dict[str, Any] = jsoncodec.loads(response.content)  # a result per record
         return body
 
-    async def batch_read(self, ids: list[str], properties: list[str]) -> list[dict[str, Any]]:
-        """Contacts by id (up to 100); ids HubSpot no longer has are left out (a 207)."""
+    async def batch_read(
+        self, ids: list[str], properties: list[str], history: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Contacts by id (up to 100, or 50 with ``history``: HubSpot's limit for
+        ``propertiesWithHistory``); ids HubSpot no longer has are left out (a 207)."""
+        body: dict[str, Any] = {"inputs": [{"id": i} for i in ids], "properties": properties}
+        if history:
+            body["propertiesWithHistory"] = history
         response = await self.api.request(
-            "POST",
-            "/crm/v3/objects/contacts/batch/read",
-            json={"inputs": [{"id": i} for i in ids], "properties": properties},
-            accept={207: True},
+            "POST", "/crm/v3/objects/contacts/batch/read", json=body, accept={207: True}
         )
         return list(jsoncodec.loads(response.content).get("results", []))
+
+    async def archived_page(self, after: str | None, limit: int) -> dict[str, Any]:
+        """One page of archived contacts (in id order, each with ``archivedAt``)."""
+        params: dict[str, Any] = {"archived": "true", "limit": limit}
+        if after:
+            params["after"] = after
+        page: dict[str, Any] = await self.api.json("GET", "/crm/v3/objects/contacts", params=params)
+        return page
 
     async def search(self, body: dict[str, Any]) -> dict[str, Any]:
         """One page of ``POST /crm/v3/objects/contacts/search``."""

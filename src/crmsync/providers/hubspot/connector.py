@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crmsync.connectors.base import (
@@ -17,9 +17,15 @@ from crmsync.connectors.base import (
 )
 from crmsync.connectors.spec import FieldSpec
 from crmsync.domain.outcomes import Action, Resolution
-from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
+from crmsync.domain.records import (
+    Capability,
+    ChangeHint,
+    ChangePage,
+    FieldDescription,
+    RemoteRecord,
+)
 from crmsync.errors import classify
-from crmsync.providers.hubspot import mapping, reading
+from crmsync.providers.hubspot import changes, mapping, reading, webhooks
 from crmsync.providers.hubspot.client import HubSpotClient, item_problem
 from crmsync.providers.hubspot.spec import SPEC
 
@@ -34,6 +40,14 @@ class HubSpotConnector(Connector):
         super().__init__(ctx)
         self.client = HubSpotClient(ctx.http, ctx.spec, self.rate_budget(), ctx.retry)
         self.id_property = mapping.person_id_property(ctx.app)
+        app_id = ctx.settings.get("app_id")
+        self.changes = changes.ChangeReader(
+            self.client,
+            app_id=str(app_id) if app_id else None,
+            overlap_seconds=float(
+                ctx.settings.get("overlap_seconds") or changes.DEFAULT_OVERLAP_SECONDS
+            ),
+        )
 
     @classmethod
     def default_fields(cls, app: AppNames) -> list[FieldSpec]:
@@ -71,7 +85,16 @@ class HubSpotConnector(Connector):
         return await reading.read(self.client, crm_ids, fields)
 
     async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
-        return await reading.read_changes(self.client, cursor, fields)
+        return await self.changes.read(cursor, fields)
+
+    def webhook_hints(
+        self, *, method: str, uri: str, body: bytes, headers: Mapping[str, str], now_ms: int
+    ) -> list[ChangeHint]:
+        """A webhook delivery's events as hints, once its v3 signature is checked against
+        the app's client secret (``webhooks.SignatureError`` when forged or stale)."""
+        secret = str(self.ctx.settings.get("client_secret") or "")
+        webhooks.verify(secret, method=method, uri=uri, body=body, headers=headers, now_ms=now_ms)
+        return webhooks.parse(body, app_id=self.changes.app_id)
 
     async def describe_fields(self) -> list[FieldDescription]:
         return reading.describe(await self.client.contact_properties())

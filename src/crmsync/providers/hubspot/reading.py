@@ -1,11 +1,5 @@
-"""HubSpot's read half: contacts by id (batch read), changes by ``lastmodifieddate`` (search),
-and the contact property catalogue.
-
-Changes are read as HubSpot's search gives them: ascending by ``lastmodifieddate``, from the
-cursor's stamp inclusive, one page of 200 a call (search pages stop at 10,000 results, so the
-cursor moves by stamp, not by page token). Contacts sharing the cursor's stamp are read again
-at the edge: the engine dedupes by the shadows it keeps.
-"""
+"""HubSpot's read half: contacts by id (batch read) and the contact property catalogue; the
+change feed is ``changes.py``."""
 
 from __future__ import annotations
 
@@ -13,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from crmsync.domain.records import (
-    ChangePage,
     FieldDescription,
     FieldKind,
     RemoteRecord,
@@ -21,7 +14,6 @@ from crmsync.domain.records import (
 from crmsync.providers.hubspot.client import HubSpotClient
 
 BATCH_READ = 100
-SEARCH_PAGE = 200
 MODIFIED = "lastmodifieddate"
 KINDS = {
     "string": FieldKind.STRING,
@@ -53,23 +45,6 @@ async def read(
         chunk = list(ids[start : start + BATCH_READ])
         found += [remote_record(c, fields) for c in await client.batch_read(chunk, list(fields))]
     return found
-
-
-async def read_changes(
-    client: HubSpotClient, cursor: str | None, fields: Sequence[str]
-) -> ChangePage:
-    body: dict[str, Any] = {
-        "sorts": [{"propertyName": MODIFIED, "direction": "ASCENDING"}],
-        "properties": sorted({*fields, MODIFIED}),
-        "limit": SEARCH_PAGE,
-    }
-    if cursor:
-        body["filterGroups"] = [
-            {"filters": [{"propertyName": MODIFIED, "operator": "GTE", "value": cursor}]}
-        ]
-    page = await client.search(body)
-    records = [remote_record(c, fields) for c in page.get("results", [])]
-    return ChangePage.of_records(records, cursor, more=bool(page.get("paging")))
 
 
 def describe(properties: list[dict[str, Any]]) -> list[FieldDescription]:

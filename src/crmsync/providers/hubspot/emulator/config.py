@@ -25,6 +25,9 @@ class HubSpotEmulatorConfig:
     """Answer 403 MISSING_SCOPES when the token lacks the scope an endpoint needs."""
     admin_email: str = "admin@crmsync-demo.test"
     """The portal's first user: the seeded owner and the user who installs the app."""
+    search_lag_seconds: float = 0.0
+    """How long a write takes to become searchable (HubSpot: ~10 s for a create, up to ~60 s
+    for an update); 0 keeps search consistent with reads. Set with ``PUT /_emulator/search``."""
     timeout_sleep_seconds: float = 30.0
     fault_seed: int = 0
     clock: Callable[[], float] = field(default=time.time)

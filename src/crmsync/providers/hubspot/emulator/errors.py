@@ -94,16 +94,6 @@ def validation_error(message: str, *, errors: Sequence[Mapping[str, Any]] = ()) 
     return HubSpotError(400, message, "VALIDATION_ERROR", errors=errors)
 
 
-def history_not_supported(names: Sequence[str] | None) -> None:
-    """``propertiesWithHistory`` is refused, not ignored: the emulator keeps no value history,
-    and an empty answer would read as "never changed"."""
-    if names:
-        raise validation_error(
-            "propertiesWithHistory is not supported by this emulator: it keeps no property "
-            f"history ({', '.join(names)})"
-        )
-
-
 def conflict(message: str, existing_id: str | None = None) -> HubSpotError:
     context = {"existingId": [existing_id]} if existing_id else None
     return HubSpotError(409, message, "CONFLICT", context=context)
@@ -219,3 +209,14 @@ def unrouted(request: Request, exc: HTTPException) -> Response:
     response = HubSpotError(405, "HTTP 405 Method Not Allowed", "METHOD_NOT_ALLOWED").response()
     response.headers["Allow"] = (exc.headers or {}).get("Allow", "")
     return response
+
+
+def unique_conflict(prop: str, value: str, existing_id: str) -> HubSpotError:
+    if prop == "email":
+        message = f"Contact already exists. Existing ID: {existing_id}"
+    else:
+        message = (
+            f"A contact with the unique property {prop}={value!r} already exists. "
+            f"Existing ID: {existing_id}"
+        )
+    return HubSpotError(409, message, "CONFLICT", context={"existingId": [existing_id]})

@@ -73,6 +73,7 @@ class HubSpotHarness(HarnessControls):
             "authorize_url": f"{base_url}/oauth/authorize",
             "token_url": f"{base_url}/oauth/v1/token",
             "record_url": "",
+            "app_id": str(self.config.app_id),
         }
 
     def add_user(self, email: str, first_name: str, last_name: str) -> str:
@@ -101,5 +102,22 @@ class HubSpotHarness(HarnessControls):
 
     def create_by_hand(self, values: dict[str, Any]) -> str:
         return self.emulator.store.create(
-            {self.crm_field[field]: value for field, value in values.items()}
+            {self.crm_field[field]: value for field, value in values.items()},
+            self.emulator.store.admin_source,
         ).id
+
+    def archive_by_hand(self, crm_id: str) -> None:
+        """A CRM user deletes (archives) the record."""
+        self.emulator.store.archive([crm_id], self.emulator.store.admin_source)
+
+    def restore_by_hand(self, crm_id: str) -> None:
+        self.emulator.store.restore(crm_id, self.emulator.store.admin_source)
+
+    def merge_by_hand(self, survivor_id: str, merged_id: str) -> None:
+        """A CRM user merges ``merged_id`` into ``survivor_id``."""
+        self.emulator.store.merge(survivor_id, merged_id, self.emulator.store.admin_source)
+
+    def set_search_lag(self, seconds: float, create_seconds: float | None = None) -> None:
+        """Updates become searchable ``seconds`` later, creates ``create_seconds`` later (on
+        the emulator's clock; HubSpot: ~60 s and ~10 s)."""
+        self.emulator.store.set_search_lag(seconds, create_seconds)

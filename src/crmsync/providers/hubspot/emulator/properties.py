@@ -35,7 +35,7 @@ FIELD_TYPES = frozenset(
     }
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-READ_ONLY = frozenset({"hs_object_id", "lastmodifieddate"})
+READ_ONLY = frozenset({"hs_object_id", "lastmodifieddate", "hs_merged_object_ids"})
 ALWAYS_RETURNED = ("createdate", "hs_object_id", "lastmodifieddate")
 DEFAULT_RETURNED = (
     "createdate",
@@ -218,6 +218,18 @@ def standard_properties(created_at: str) -> list[PropertyDef]:
             hubspot_defined=True,
             read_only=True,
             form_field=False,
+        ),
+        PropertyDef(
+            "hs_merged_object_ids",
+            "Merged Record IDs",
+            "enumeration",
+            "checkbox",
+            "contactinformation",
+            created_at,
+            hubspot_defined=True,
+            read_only=True,
+            form_field=False,
+            external_options=True,
         ),
         PropertyDef(
             "hs_object_id",

@@ -21,14 +21,13 @@ from crmsync.providers.hubspot.emulator.common import (
     EmulatorDep,
     batch_response,
 )
-from crmsync.providers.hubspot.emulator.errors import (
-    HubSpotError,
-    history_not_supported,
-    validation_error,
-)
+from crmsync.providers.hubspot.emulator.errors import HubSpotError, validation_error
 from crmsync.providers.hubspot.emulator.records import StoredContact
 from crmsync.providers.hubspot.emulator.store import ID_PROPERTY
 
+MAX_HISTORY_BATCH = 50
+"""A batch read asking for ``propertiesWithHistory`` takes at most 50 ids (HubSpot's 400 as
+reported in PipedreamHQ/pipedream#8462)."""
 NOT_FOUND_MESSAGE = (
     "Could not get some CONTACT objects, they may be deleted or not exist. "
     "Check that ids are valid."
@@ -118,15 +117,22 @@ def build_batch_router(object_type: str) -> APIRouter:
         return batch_response(emulator, started_at=started, results=results, ok_status=201)
 
     @router.post("/read")
-    def batch_read(body: BatchRead, emulator: EmulatorDep) -> JSONResponse:
+    def batch_read(body: BatchRead, emulator: EmulatorDep, archived: bool = False) -> JSONResponse:
+        """An archived id is not found unless ``?archived=true`` (which reads only archived
+        ones); a merged-away id answers its survivor, once however many ids lead to it."""
         _check_size(body.inputs)
-        history_not_supported(body.propertiesWithHistory)
+        if body.propertiesWithHistory and len(body.inputs) > MAX_HISTORY_BATCH:
+            raise validation_error(
+                "The maximum number of inputs supported in a batch request for property "
+                f"histories is {MAX_HISTORY_BATCH}. Please reduce the number of items and try "
+                "again"
+            )
         started = emulator.store.now()
         found: dict[str, StoredContact] = {}
         missing: list[str] = []
         for item in body.inputs:
             try:
-                contact = emulator.store.get(item.id, body.idProperty)
+                contact = emulator.store.get(item.id, body.idProperty, archived=archived)
             except HubSpotError as exc:
                 if exc.category != "OBJECT_NOT_FOUND":
                     raise
@@ -137,7 +143,7 @@ def build_batch_router(object_type: str) -> APIRouter:
         return batch_response(
             emulator,
             started_at=started,
-            results=[c.as_json(names) for c in found.values()],
+            results=[c.as_json(names, body.propertiesWithHistory) for c in found.values()],
             errors=[_not_found_error(missing)] if missing else [],
         )
 

@@ -14,7 +14,7 @@ from crmsync.providers.hubspot.emulator.common import (
     EmulatorDep,
     split_names,
 )
-from crmsync.providers.hubspot.emulator.errors import history_not_supported, validation_error
+from crmsync.providers.hubspot.emulator.errors import validation_error
 from crmsync.providers.hubspot.emulator.search import SearchRequest, search
 
 MAX_LIST_LIMIT = 100
@@ -28,6 +28,13 @@ class ObjectInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class MergeInput(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    primaryObjectId: str
+    objectIdToMerge: str
 
 
 def _written(properties: dict[str, Any]) -> list[str]:
@@ -48,12 +55,11 @@ def build_objects_router(object_type: str) -> APIRouter:
         history: HistoryQuery = None,
         archived: bool = False,
     ) -> JSONResponse:
-        history_not_supported(split_names(history))
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise validation_error(f"limit must be between 1 and {MAX_LIST_LIMIT}")
         page, next_after = emulator.store.page(limit=limit, after=after, archived=archived)
-        names = split_names(properties)
-        body: dict[str, Any] = {"results": [c.as_json(names) for c in page]}
+        names, with_history = split_names(properties), split_names(history)
+        body: dict[str, Any] = {"results": [c.as_json(names, with_history) for c in page]}
         if next_after is not None:
             body["paging"] = {
                 "next": {"after": next_after, "link": f"{base}?after={next_after}&limit={limit}"}
@@ -67,7 +73,15 @@ def build_objects_router(object_type: str) -> APIRouter:
 
     @router.post("/search")
     def search_contacts(body: SearchRequest, emulator: EmulatorDep) -> JSONResponse:
-        return JSONResponse(search(body, emulator.store.snapshot(), emulator.store.definitions()))
+        """Over the search index, which may trail writes (``search_lag_seconds``)."""
+        definitions = emulator.store.definitions()
+        return JSONResponse(emulator.store.search(lambda found: search(body, found, definitions)))
+
+    @router.post("/merge")
+    def merge_contacts(body: MergeInput, emulator: EmulatorDep) -> JSONResponse:
+        """``primaryObjectId`` survives; ``objectIdToMerge`` then reads as it."""
+        survivor = emulator.store.merge(body.primaryObjectId, body.objectIdToMerge)
+        return JSONResponse(survivor.as_json())
 
     @router.get("/{contact_id}")
     def get_contact(
@@ -76,10 +90,10 @@ def build_objects_router(object_type: str) -> APIRouter:
         properties: PropertiesQuery = None,
         history: HistoryQuery = None,
         id_property: IdPropertyQuery = None,
+        archived: bool = False,
     ) -> JSONResponse:
-        history_not_supported(split_names(history))
-        contact = emulator.store.get(contact_id, id_property)
-        return JSONResponse(contact.as_json(split_names(properties)))
+        contact = emulator.store.get(contact_id, id_property, archived=archived)
+        return JSONResponse(contact.as_json(split_names(properties), split_names(history)))
 
     @router.patch("/{contact_id}")
     def update_contact(

@@ -1,7 +1,9 @@
 """CRM search: ``filterGroups`` (groups OR'ed, filters AND'ed), one sort, offset paging.
 
-Limits as HubSpot: at most 5 groups, 10 filters per group, 200 results per page, and no paging
-past the first 10,000 results. String comparisons ignore case; date properties compare as
+Limits as HubSpot: at most 5 groups, 10 filters per group, one sort, 200 results per page, and
+no paging past the first 10,000 results (a 400). Contacts that tie on the sort come in id
+order here; HubSpot promises no order among ties, so a reader must not rely on it.
+String comparisons ignore case; date properties compare as
 timestamps (epoch milliseconds or ISO-8601).
 """
 
@@ -190,6 +192,7 @@ def search(
     offset = int(after) if after else 0
     if offset + request.limit > RESULT_CAP:
         raise validation_error(f"Paging is limited to the first {RESULT_CAP} results.")
+    _check_known(request, definitions)
     groups = [[_predicate(f, definitions) for f in group.filters] for group in request.filterGroups]
     matched = [
         c
@@ -207,6 +210,19 @@ def search(
     if next_offset < len(matched) and next_offset < RESULT_CAP and page:
         body["paging"] = {"next": {"after": str(next_offset)}}
     return body
+
+
+def _check_known(request: SearchRequest, definitions: Mapping[str, PropertyDef]) -> None:
+    """A filter or sort on a property the portal lacks is refused, never ignored (ignoring
+    it would answer more, or in another order, than was asked). The message is a guess."""
+    named = [f.propertyName for group in request.filterGroups for f in group.filters]
+    named += [s if isinstance(s, str) else s.propertyName for s in request.sorts]
+    for name in named:
+        if name.lstrip("-") not in definitions:
+            raise validation_error(
+                f"There was a problem with the request: property {name.lstrip('-')!r} "
+                "does not exist and cannot be used in a filter or sort."
+            )
 
 
 def _sorted(

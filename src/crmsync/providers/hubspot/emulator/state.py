@@ -14,6 +14,7 @@ from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
 from crmsync.providers.hubspot.emulator.policy import HubSpotPolicy
 from crmsync.providers.hubspot.emulator.records import Owner, StoredContact
 from crmsync.providers.hubspot.emulator.store import CrmStore
+from crmsync.providers.hubspot.emulator.webhooks import WebhookSender
 
 
 def _access_token() -> str:
@@ -31,7 +32,17 @@ class HubSpotEmulator(EmulatorState):
 
     def __init__(self, config: HubSpotEmulatorConfig, *, served: bool = False) -> None:
         self.config = config
-        self.store = CrmStore(clock=config.clock, admin_email=config.admin_email)
+        self.store = CrmStore(
+            clock=config.clock, admin_email=config.admin_email, app_id=config.app_id
+        )
+        self.store.set_search_lag(config.search_lag_seconds)
+        self.webhooks = WebhookSender(
+            self.store,
+            client_secret=config.client_secret,
+            portal_id=config.portal_id,
+            app_id=config.app_id,
+            clock=config.clock,
+        )
         enabled = config.rate_limit_enabled
         self.limiter = window_limiter(
             config, config.max_requests, config.interval_seconds, enabled=enabled

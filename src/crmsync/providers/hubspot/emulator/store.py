@@ -11,9 +11,24 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
-from crmsync.providers.hubspot.emulator.errors import HubSpotError, not_found, validation_error
+from crmsync.providers.hubspot.emulator.errors import (
+    HubSpotError,
+    not_found,
+    unique_conflict,
+    validation_error,
+)
+from crmsync.providers.hubspot.emulator.events import (
+    CREATION,
+    DELETION,
+    MERGE,
+    PROPERTY_CHANGE,
+    RESTORE,
+    ContactEvent,
+)
+from crmsync.providers.hubspot.emulator.history import Source, Version
+from crmsync.providers.hubspot.emulator.index import SearchIndex
 from crmsync.providers.hubspot.emulator.properties import (
     STANDARD_GROUPS,
     PropertyDef,
@@ -24,33 +39,39 @@ from crmsync.providers.hubspot.emulator.properties import (
     parse_property_update,
     standard_properties,
 )
-from crmsync.providers.hubspot.emulator.records import Owner, StoredContact
+from crmsync.providers.hubspot.emulator.records import (
+    Owner,
+    StoredContact,
+    id_order,
+    matches,
+    split_ids,
+)
 from crmsync.providers.hubspot.emulator.values import iso_timestamp, normalise
 
 FIRST_CONTACT_ID = 100001
 FIRST_OWNER_ID = 50000001
 FIRST_USER_ID = 7000001
 ID_PROPERTY = "hs_object_id"
+MERGED_IDS = "hs_merged_object_ids"
+MAX_VERSIONS = 50
+"""Versions kept per property (memory stays bounded in soak tests; HubSpot keeps more)."""
 
 Upserted = tuple[StoredContact, bool]
-
-
-def _conflict(prop: str, value: str, existing_id: str) -> HubSpotError:
-    if prop == "email":
-        message = f"Contact already exists. Existing ID: {existing_id}"
-    else:
-        message = (
-            f"A contact with the unique property {prop}={value!r} already exists. "
-            f"Existing ID: {existing_id}"
-        )
-    return HubSpotError(409, message, "CONFLICT", context={"existingId": [existing_id]})
+T = TypeVar("T")
 
 
 class CrmStore:
-    def __init__(self, *, clock: Callable[[], float], admin_email: str) -> None:
+    """``app_id`` is the installed app's: writes through the API are its (``INTEGRATION``),
+    edits made "by hand" are the portal admin's (``CRM_UI``) unless a source is given."""
+
+    def __init__(self, *, clock: Callable[[], float], admin_email: str, app_id: int = 0) -> None:
         self.lock = threading.Lock()
         self._clock = clock
         self._admin_email = admin_email
+        self.integration = Source.app(app_id)
+        self.index = SearchIndex(clock)
+        self.events: list[ContactEvent] | None = None
+        """Changes kept for the webhooks; None (the default) keeps none."""
         self.reset()
 
     def now(self) -> str:
@@ -62,6 +83,11 @@ class CrmStore:
             created = self.now()
             self.contacts: dict[str, StoredContact] = {}
             self.archived: dict[str, StoredContact] = {}
+            self.merged: dict[str, str] = {}
+            """A merged-away id → the id of the contact that survived it."""
+            self.index.set_lag(self.index.lag_seconds, {}, self.index.create_lag_seconds)
+            if self.events is not None:
+                self.events.clear()
             self.properties: dict[str, PropertyDef] = {
                 p.name: p for p in standard_properties(created)
             }
@@ -72,7 +98,7 @@ class CrmStore:
             self._contact_ids = itertools.count(FIRST_CONTACT_ID)
             self._owner_ids = itertools.count(FIRST_OWNER_ID)
             self._user_ids = itertools.count(FIRST_USER_ID)
-        self.add_owner(self._admin_email, "Demo", "Admin")
+        self.admin_source = Source.user(self.add_owner(self._admin_email, "Demo", "Admin").user_id)
 
     # properties and groups -------------------------------------------------------------
 
@@ -168,9 +194,10 @@ class CrmStore:
     # contacts: lookups -----------------------------------------------------------------
 
     def _resolve(self, id_value: str, id_property: str | None) -> StoredContact | None:
+        """By id a merged-away contact answers as its survivor, as on HubSpot."""
         prop = id_property or ID_PROPERTY
         if prop == ID_PROPERTY:
-            return self.contacts.get(id_value)
+            return self.contacts.get(self.merged.get(id_value, id_value))
         index = self._unique.get(prop)
         if index is None:
             raise validation_error(
@@ -180,17 +207,49 @@ class CrmStore:
         found = index.get(key)
         return self.contacts.get(found) if found else None
 
-    def get(self, id_value: str, id_property: str | None = None) -> StoredContact:
+    def get(
+        self, id_value: str, id_property: str | None = None, *, archived: bool = False
+    ) -> StoredContact:
+        """A live contact, or with ``archived`` an archived one (HubSpot's ``?archived=true``)."""
         with self.lock:
-            contact = self._resolve(id_value, id_property)
+            if archived:
+                contact = self.archived.get(id_value) if not id_property else None
+            else:
+                contact = self._resolve(id_value, id_property)
             if contact is None:
                 raise not_found()
             return contact.copy()
 
+    def searchable(self) -> list[StoredContact]:
+        """Copies of what search finds now: the live contacts as the lagging index has them."""
+        with self.lock:
+            return [c.copy() for c in self.index.searchable(self.contacts)]
+
+    def search(self, run: Callable[[list[StoredContact]], T]) -> T:
+        """``run`` over what search finds now, under the lock (no copy of every contact: a
+        search reads them all and answers a page)."""
+        with self.lock:
+            return run(self.index.searchable(self.contacts))
+
+    def set_search_lag(self, seconds: float, create_seconds: float | None = None) -> None:
+        """Updates searchable ``seconds`` later, creates ``create_seconds`` (default: same)."""
+        with self.lock:
+            self.index.set_lag(seconds, self.contacts, create_seconds)
+
+    def capture_events(self, on: bool) -> None:
+        """Keep changes for the webhooks from now on (or stop and forget them)."""
+        with self.lock:
+            self.events = [] if on else None
+
+    def take_events(self) -> list[ContactEvent]:
+        with self.lock:
+            taken, self.events = list(self.events or []), ([] if self.events is not None else None)
+            return taken
+
     def find(self, **properties: str | None) -> list[StoredContact]:
         """Contacts whose properties equal all of ``properties`` (None: property unset)."""
         with self.lock:
-            return [c.copy() for c in self.contacts.values() if _matches(c, properties)]
+            return [c.copy() for c in self.contacts.values() if matches(c, properties)]
 
     def page(
         self, *, limit: int, after: str | None, archived: bool
@@ -199,7 +258,7 @@ class CrmStore:
         with self.lock:
             source = self.archived if archived else self.contacts
             start = int(after) if after and after.isdigit() else 0
-            ordered = sorted((c for c in source.values() if int(c.id) > start), key=_id_order)
+            ordered = sorted((c for c in source.values() if int(c.id) > start), key=id_order)
             page = [c.copy() for c in ordered[:limit]]
         return page, (page[-1].id if len(ordered) > limit else None)
 
@@ -207,7 +266,7 @@ class CrmStore:
         """Copies of every live (or archived) contact, in id order."""
         with self.lock:
             source = self.archived if archived else self.contacts
-            return sorted((c.copy() for c in source.values()), key=_id_order)
+            return sorted((c.copy() for c in source.values()), key=id_order)
 
     def definitions(self) -> dict[str, PropertyDef]:
         with self.lock:
@@ -226,17 +285,28 @@ class CrmStore:
         for prop, value in values.items():
             holder = self._unique.get(prop, {}).get(value) if value else None
             if holder is not None and holder != contact_id:
-                raise _conflict(prop, value, holder)
+                raise unique_conflict(prop, value, holder)
 
-    def _write(self, contact: StoredContact | None, values: Mapping[str, str]) -> StoredContact:
+    def _emit(self, event_type: str, contact_id: str, source: Source, **extra: Any) -> None:
+        if self.events is not None:
+            self.events.append(ContactEvent(event_type, contact_id, self._clock(), source, **extra))
+
+    def _write(
+        self, contact: StoredContact | None, values: Mapping[str, str], source: Source
+    ) -> StoredContact:
         """Apply checked values; a new contact when ``contact`` is None. Bumps
-        ``lastmodifieddate`` only when a value actually changed."""
+        ``lastmodifieddate`` only when a value actually changed, and records each new value
+        in the property's history with its source."""
         now = self.now()
+        created = contact is None
         if contact is None:
             new_id = str(next(self._contact_ids))
             contact = StoredContact(new_id, {"createdate": now, ID_PROPERTY: new_id}, now, now)
             self.contacts[new_id] = contact
             changed = True
+            self._emit(CREATION, new_id, source)
+            for prop in ("createdate", ID_PROPERTY):
+                contact.history[prop] = (Version(contact.properties[prop], now, source),)
         else:
             changed = False
         for prop, value in values.items():
@@ -244,6 +314,12 @@ class CrmStore:
             if old == (value or None):
                 continue
             changed = True
+            kept = contact.history.get(prop, ())[-(MAX_VERSIONS - 1) :]
+            contact.history[prop] = (*kept, Version(value, now, source))
+            if not created:  # a new contact is one creation event, as HubSpot sends it
+                self._emit(
+                    PROPERTY_CHANGE, contact.id, source, property_name=prop, property_value=value
+                )
             index = self._unique.get(prop)
             if index is not None and old is not None:
                 index.pop(old, None)
@@ -256,13 +332,15 @@ class CrmStore:
         if changed:
             contact.properties["lastmodifieddate"] = now
             contact.updated_at = now
+            self.index.written(contact, created=created)
         return contact
 
-    def create(self, raw: Mapping[str, object]) -> StoredContact:
+    def create(self, raw: Mapping[str, object], source: Source | None = None) -> StoredContact:
+        """A contact created through the API by the app, or by ``source`` (a user)."""
         with self.lock:
             values = self._values(raw)
             self._check_unique(values, None)
-            return self._write(None, values).copy()
+            return self._write(None, values, source or self.integration).copy()
 
     def create_many(self, inputs: Sequence[Mapping[str, object]]) -> list[StoredContact]:
         """All or nothing: one invalid value (400) or taken unique value (409) fails the batch."""
@@ -281,7 +359,7 @@ class CrmStore:
                                 "CONFLICT",
                             )
                         seen[(prop, value)] = position
-            return [self._write(None, values).copy() for values in checked]
+            return [self._write(None, values, self.integration).copy() for values in checked]
 
     def update(
         self,
@@ -290,16 +368,19 @@ class CrmStore:
         id_property: str | None = None,
         *,
         manual: bool = False,
+        source: Source | None = None,
     ) -> StoredContact:
         """Update one contact (404, 400 or 409 as HubSpotError). ``manual`` is an edit made by
-        a user in the CRM: read-only properties such as ``lastmodifieddate`` may be set."""
+        a user in the CRM (``source``, the portal admin by default): read-only properties such
+        as ``lastmodifieddate`` may be set."""
         with self.lock:
             contact = self._resolve(id_value, id_property)
             if contact is None:
                 raise not_found()
             values = self._values(raw, manual=manual)
             self._check_unique(values, contact.id)
-            return self._write(contact, values).copy()
+            writer = source or (self.admin_source if manual else self.integration)
+            return self._write(contact, values, writer).copy()
 
     def update_many(
         self, inputs: Sequence[tuple[str, str | None, Mapping[str, object]]]
@@ -319,7 +400,7 @@ class CrmStore:
                 except HubSpotError as exc:
                     results.append(exc)
                     continue
-                results.append(self._write(contact, values).copy())
+                results.append(self._write(contact, values, self.integration).copy())
             return results
 
     def upsert_many(
@@ -345,33 +426,87 @@ class CrmStore:
             raise not_found()
         values = self._values(raw if prop == ID_PROPERTY else {prop: id_value, **raw})
         self._check_unique(values, contact.id if contact else None)
-        return self._write(contact, values).copy(), contact is None
+        return self._write(contact, values, self.integration).copy(), contact is None
 
-    def archive(self, ids: Iterable[str]) -> None:
-        """Archive contacts (unknown ids are ignored, as HubSpot's DELETE is idempotent)."""
+    def archive(self, ids: Iterable[str], source: Source | None = None) -> None:
+        """Archive contacts (unknown ids are ignored, as HubSpot's DELETE is idempotent).
+        Archiving leaves ``updatedAt`` and ``lastmodifieddate`` as they were: HubSpot does
+        not bump them (supaglue-labs/supaglue#665), so a change feed on them never sees it."""
         with self.lock:
             now = self.now()
             for contact_id in ids:
                 contact = self.contacts.pop(contact_id, None)
                 if contact is None:
                     continue
-                for prop, index in self._unique.items():
-                    value = contact.properties.get(prop)
-                    if value is not None and index.get(value) == contact.id:
-                        del index[value]
-                contact.archived, contact.archived_at, contact.updated_at = True, now, now
+                self._unindex(contact)
+                contact.archived, contact.archived_at = True, now
                 self.archived[contact.id] = contact
+                self._emit(DELETION, contact.id, source or self.integration)
+
+    def _unindex(self, contact: StoredContact) -> None:
+        for prop, index in self._unique.items():
+            value = contact.properties.get(prop)
+            if value is not None and index.get(value) == contact.id:
+                del index[value]
+
+    def restore(self, contact_id: str, source: Source | None = None) -> StoredContact:
+        """A user restores an archived contact (HubSpot keeps them 90 days) under its old id.
+        Unconfirmed: that a restore bumps ``lastmodifieddate``; it is a change of the record,
+        and HubSpot sends ``contact.restore`` for it. A unique value taken meanwhile is 409."""
+        with self.lock:
+            contact = self.archived.get(contact_id)
+            if contact is None:
+                raise not_found()
+            self._check_unique(
+                {p: v for p, v in contact.properties.items() if p in self._unique}, contact.id
+            )
+            del self.archived[contact_id]
+            contact.archived, contact.archived_at = False, None
+            for prop, index in self._unique.items():
+                value = contact.properties.get(prop)
+                if value is not None:
+                    index[value] = contact.id
+            self.contacts[contact.id] = contact
+            writer = source or self.admin_source
+            now = self.now()
+            contact.properties["lastmodifieddate"] = now
+            contact.updated_at = now
+            self.index.written(contact)
+            self._emit(RESTORE, contact.id, writer)
+            return contact.copy()
+
+    def merge(self, primary_id: str, merged_id: str, source: Source | None = None) -> StoredContact:
+        """Merge ``merged_id`` into ``primary_id``, which survives under its own id (for
+        contacts HubSpot keeps the primary's id; other objects get a new one). The primary's
+        values win and blanks are filled from the other; the survivor lists every id merged
+        into it in ``hs_merged_object_ids`` (semicolon-separated), and reading a merged id
+        answers the survivor. A merge is a change of the survivor: its stamp moves."""
+        with self.lock:
+            primary = self.contacts.get(self.merged.get(primary_id, primary_id))
+            other = self.contacts.get(self.merged.get(merged_id, merged_id))
+            if primary is None or other is None:
+                raise not_found()
+            if primary.id == other.id:
+                raise validation_error(f"Cannot merge object {primary.id} with itself")
+            writer = source or self.integration
+            del self.contacts[other.id]
+            self._unindex(other)
+            gone = [other.id, *split_ids(other.properties.get(MERGED_IDS))]
+            for old in gone:
+                self.merged[old] = primary.id
+            for old, survivor in self.merged.items():
+                if survivor == other.id:
+                    self.merged[old] = primary.id
+            filled = {
+                p: v
+                for p, v in other.properties.items()
+                if p not in primary.properties and p not in self._unique and p not in _OWN
+            }
+            listed = [*split_ids(primary.properties.get(MERGED_IDS)), *gone]
+            self._write(primary, {**filled, MERGED_IDS: ";".join(listed)}, writer)
+            self._emit(MERGE, primary.id, writer, merged_ids=tuple(gone))
+            return primary.copy()
 
 
-def _id_order(contact: StoredContact) -> int:
-    return int(contact.id)
-
-
-def _matches(contact: StoredContact, wanted: Mapping[str, str | None]) -> bool:
-    for prop, value in wanted.items():
-        have = contact.properties.get(prop)
-        if prop == "email" and value is not None:
-            value = value.strip().lower()
-        if have != value:
-            return False
-    return True
+_OWN = frozenset({ID_PROPERTY, "createdate", "lastmodifieddate", MERGED_IDS})
+"""Properties a merge never takes from the merged-away contact."""
