@@ -5,7 +5,8 @@
     CrmSyncError
     ├── InputError                bad input from a caller: 4xx, nothing written
     │   ├── NotFound              404
-    │   └── Conflict              409
+    │   ├── Conflict              409
+    │   └── SignatureError        401: a webhook call is not the CRM's (forged, stale)
     └── ConnectorError            a CRM call went wrong; carries a Resolution
         ├── SetupRequired         the CRM lacks something only its admin can add: pause
         ├── TransientError        retry with backoff (5xx, timeouts, resets); or deferred
@@ -113,6 +114,12 @@ class NotFound(InputError):
 
 class Conflict(InputError):
     status_code = 409
+
+
+class SignatureError(InputError):
+    """A webhook call whose signature does not check out: refused, nothing written."""
+
+    status_code = 401
 
 
 class ConnectorError(CrmSyncError):

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from crmsync import __version__
 from crmsync.api.limits import BodyLimit
-from crmsync.api.routes import connection, health, host, oauth
+from crmsync.api.routes import connection, crm_webhooks, health, host, oauth
 from crmsync.api.schemas import errors
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import ConnectorError, InputError
@@ -44,6 +44,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(host.router)
     app.include_router(connection.router)
     app.include_router(oauth.router)
+    app.include_router(crm_webhooks.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -13,7 +13,14 @@ from crmsync.connectors.http import Allocations, RateBudget, RateBudgets, RetryP
 from crmsync.connectors.spec import FieldSpec, ProviderSpec
 from crmsync.domain.enums import AliasReason
 from crmsync.domain.outcomes import Resolution
-from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
+from crmsync.domain.records import (
+    Capability,
+    ChangeHint,
+    ChangePage,
+    FieldDescription,
+    RemoteRecord,
+    WebhookRequest,
+)
 from crmsync.errors import InputError
 
 
@@ -192,6 +199,15 @@ class Connector(ABC):
         """The CRM's field catalogue for the object crmsync writes, custom fields included;
         declared by ``Capability.DESCRIBE_FIELDS``."""
         raise self._undeclared(Capability.DESCRIBE_FIELDS)
+
+    @classmethod
+    def webhook_hints(
+        cls, request: WebhookRequest, settings: Mapping[str, Any]
+    ) -> list[ChangeHint]:
+        """The changes a CRM's webhook call names, once its signature is checked against the
+        provider's ``settings`` (the app's credentials); declared by ``Capability.WEBHOOKS``.
+        Raises ``SignatureError`` for a forged or stale call."""
+        raise NotImplementedError(f"{cls.spec.display_name} does not declare webhooks")
 
     def stored_value(self, crm_field: str, value: Any) -> Any:
         """What the CRM keeps when crmsync writes ``value`` to ``crm_field`` (a CRM that

@@ -24,6 +24,8 @@ class Capability(StrEnum):
     """``read_changes(cursor, fields)``: what changed since a cursor of the CRM's own."""
     DESCRIBE_FIELDS = "describe_fields"
     """``describe_fields()``: the CRM's field catalogue, custom fields included."""
+    WEBHOOKS = "webhooks"
+    """``webhook_hints(request, settings)``: the CRM notifies changes; a hint, never truth."""
 
 
 class FieldKind(StrEnum):
@@ -102,6 +104,21 @@ class ChangeHint:
     merged_into: str | None = None
     echo: bool = False
     """crmsync's own write, as the CRM marks it."""
+    account_id: str | None = None
+    """The CRM account the event is about (a HubSpot portal): which connection it is for."""
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A CRM's webhook call as it arrived, for the connector to verify and read."""
+
+    method: str
+    uri: str
+    """The full URI the CRM called (what it signed)."""
+    body: bytes
+    headers: dict[str, str]
+    """Header names lower-cased."""
+    now_ms: int
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,12 @@ def reading_objects(session: Session, connection_id: str) -> list[ObjectMapping]
     )
 
 
-def next_read_at(session: Session, connection_id: str) -> datetime | None:
-    """When the connection next reads its CRM: at once for hints or a requested sync, else
-    its schedule; None when it does not read (or is paused)."""
+def next_read_at(
+    session: Session, connection_id: str, now: datetime | None = None
+) -> datetime | None:
+    """When the connection next reads its CRM: at once (``now``) for hints or a requested
+    sync, else its schedule; None when it does not read (or is paused)."""
+    moment = naive_utc(now or utcnow())
     conn = session.get(Connection, connection_id)
     if conn is None or conn.status != ConnectionStatus.CONNECTED:
         return None
@@ -67,7 +70,7 @@ def next_read_at(session: Session, connection_id: str) -> datetime | None:
     if not objects:
         return None
     if _hinted(session, connection_id):
-        return utcnow()
+        return moment
     interval = timedelta(minutes=conn.sync_interval_minutes)
     times: list[datetime] = []
     for obj in objects:
@@ -75,7 +78,7 @@ def next_read_at(session: Session, connection_id: str) -> datetime | None:
         if state is None or state.next_run_at is None:
             times.append(naive_utc(conn.connected_at) + interval)
         elif state.full_sync_requested:
-            times.append(naive_utc(utcnow()))
+            times.append(moment)
         else:
             times.append(naive_utc(state.next_run_at))
     return min(times)
@@ -96,7 +99,7 @@ def connections_reading_due(session: Session, now: datetime | None = None) -> li
     )
     due: list[str] = []
     for connection_id in reading:
-        at = next_read_at(session, connection_id)
+        at = next_read_at(session, connection_id, moment)
         if at is not None and naive_utc(at) <= moment:
             due.append(connection_id)
     return due
@@ -154,9 +157,10 @@ class InboundSync:
     def due(self) -> bool:
         if Capability.READ_CHANGES not in self.connector.capabilities:
             return False
+        now = naive_utc(utcnow())
         with self.rt.db.session() as session:
-            at = next_read_at(session, self.conn.id)
-        return at is not None and naive_utc(at) <= naive_utc(utcnow())
+            at = next_read_at(session, self.conn.id, now)
+        return at is not None and naive_utc(at) <= now
 
     def failed(self, reason: str, wait_seconds: float) -> None:
         """A read the CRM refused (rate limit, outage): the cursor stays, the read waits."""

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from crmsync.domain.records import ChangeHint, ChangeKind
+from crmsync.domain.records import ChangeHint, ChangeKind, WebhookRequest
 from crmsync.emulation import ManualClock
 from crmsync.providers.hubspot.connector import HubSpotConnector
 from crmsync.providers.hubspot.emulator import HubSpotEmulator, HubSpotEmulatorConfig, create_app
@@ -48,12 +48,15 @@ class Receiver:
     async def receive(self, request: Request) -> Response:
         body = await request.body()
         try:
-            self.hints += self.connector.webhook_hints(
-                method=request.method,
-                uri=str(request.url),
-                body=body,
-                headers=dict(request.headers),
-                now_ms=int(self.clock() * 1000),
+            self.hints += HubSpotConnector.webhook_hints(
+                WebhookRequest(
+                    method=request.method,
+                    uri=str(request.url),
+                    body=body,
+                    headers=dict(request.headers),
+                    now_ms=int(self.clock() * 1000),
+                ),
+                self.connector.ctx.settings,
             )
         except SignatureError:
             self.refused += 1

@@ -65,7 +65,7 @@ def _pushed(w: World, *people: str) -> dict[str, str]:
         w.unlock("org1", person_id, "u-admin")
     w.drain()
     with w.rt.db.session() as session:
-        rows = session.execute(select(Link.person_id, Link.crm_id)).all()
+        rows = session.execute(select(Link.local_id, Link.crm_id)).all()
     return {person_id: crm_id for person_id, crm_id in rows if crm_id}
 
 

@@ -23,8 +23,9 @@ from crmsync.domain.records import (
     ChangePage,
     FieldDescription,
     RemoteRecord,
+    WebhookRequest,
 )
-from crmsync.errors import classify
+from crmsync.errors import InputError, classify
 from crmsync.providers.hubspot import changes, mapping, reading, webhooks
 from crmsync.providers.hubspot.client import HubSpotClient, item_problem
 from crmsync.providers.hubspot.spec import SPEC
@@ -33,7 +34,13 @@ from crmsync.providers.hubspot.spec import SPEC
 class HubSpotConnector(Connector):
     spec = SPEC
     capabilities = frozenset(
-        {Capability.WRITE, Capability.READ, Capability.READ_CHANGES, Capability.DESCRIBE_FIELDS}
+        {
+            Capability.WRITE,
+            Capability.READ,
+            Capability.READ_CHANGES,
+            Capability.DESCRIBE_FIELDS,
+            Capability.WEBHOOKS,
+        }
     )
 
     def __init__(self, ctx: ConnectorContext) -> None:
@@ -87,14 +94,25 @@ class HubSpotConnector(Connector):
     async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
         return await self.changes.read(cursor, fields)
 
+    @classmethod
     def webhook_hints(
-        self, *, method: str, uri: str, body: bytes, headers: Mapping[str, str], now_ms: int
+        cls, request: WebhookRequest, settings: Mapping[str, Any]
     ) -> list[ChangeHint]:
         """A webhook delivery's events as hints, once its v3 signature is checked against
         the app's client secret (``webhooks.SignatureError`` when forged or stale)."""
-        secret = str(self.ctx.settings.get("client_secret") or "")
-        webhooks.verify(secret, method=method, uri=uri, body=body, headers=headers, now_ms=now_ms)
-        return webhooks.parse(body, app_id=self.changes.app_id)
+        webhooks.verify(
+            str(settings.get("client_secret") or ""),
+            method=request.method,
+            uri=request.uri,
+            body=request.body,
+            headers=request.headers,
+            now_ms=request.now_ms,
+        )
+        app_id = settings.get("app_id")
+        try:
+            return webhooks.parse(request.body, app_id=str(app_id) if app_id else None)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
 
     async def describe_fields(self) -> list[FieldDescription]:
         return reading.describe(await self.client.contact_properties())

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from crmsync import jsoncodec
+from crmsync import errors, jsoncodec
 from crmsync.domain.records import ChangeHint, ChangeKind
 
 SIGNATURE = "x-hubspot-signature-v3"
@@ -33,7 +33,7 @@ KINDS = {
 """Subscription types this connector reads; others (associations) are left out."""
 
 
-class SignatureError(ValueError):
+class SignatureError(errors.SignatureError):
     """The delivery is not HubSpot's (forged, altered or stale): refuse it, 401."""
 
 
@@ -87,6 +87,7 @@ def _hints(event: dict[str, Any], app_id: str | None) -> list[ChangeHint]:
         "occurred_at": _iso(event.get("occurredAt")),
         "origin": origin,
         "echo": echo,
+        "account_id": str(event["portalId"]) if event.get("portalId") is not None else None,
     }
     if kind is ChangeKind.MERGED:
         survivor = str(event.get("newObjectId") or event.get("primaryObjectId") or "")

@@ -40,8 +40,9 @@ WRITE_PREFIXES = ("POST /crm/v3/objects/contacts", "PATCH /crm/v3/objects/contac
 
 
 def is_write_call(key: str) -> bool:
-    """Creates, updates and batch writes of contacts; a search is a POST that writes nothing."""
-    return key.startswith(WRITE_PREFIXES) and "/search" not in key
+    """Creates, updates and batch writes of contacts; a search and a batch read are POSTs
+    that write nothing."""
+    return key.startswith(WRITE_PREFIXES) and not key.endswith(("/search", "/batch/read"))
 
 
 class HubSpotHarness(HarnessControls):

@@ -1,0 +1,78 @@
+"""A CRM's webhook calls: verified by the provider's connector, kept as hints for the
+connection they concern (deduplicated by event id), so the next run reads those records again.
+
+Hints, never truth: the run reads what the CRM holds now, and the scheduled read stays the
+safety net for a call that never came. crmsync's own writes (the CRM's echo mark) and merges
+(which the scheduled read follows, with both ids) are not kept.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crmsync.db.bulk import dialect_insert, table_of
+from crmsync.db.tables import Connection, InboundEvent, utcnow
+from crmsync.domain.enums import ConnectionStatus
+from crmsync.domain.records import Capability, ChangeHint, ChangeKind, WebhookRequest
+from crmsync.engine.runtime import Runtime
+from crmsync.errors import NotFound
+
+
+def take(rt: Runtime, provider: str, request: WebhookRequest) -> list[str]:
+    """Keep the call's hints; returns the connections that have new ones (to wake)."""
+    if provider not in rt.providers:
+        raise NotFound(f"no provider named {provider!r}")
+    connector = rt.provider(provider).connector
+    if Capability.WEBHOOKS not in connector.capabilities:
+        raise NotFound(f"{connector.spec.display_name} sends crmsync no webhooks")
+    spec = rt.spec(provider)
+    settings = {
+        "client_id": spec.client_id,
+        "client_secret": spec.client_secret,
+        **rt.settings.provider(provider),
+    }
+    hints = [
+        h
+        for h in connector.webhook_hints(request, settings)
+        if not h.echo and h.kind is not ChangeKind.MERGED and h.account_id
+    ]
+    if not hints:
+        return []
+    with rt.db.session() as session:
+        return _keep(session, provider, hints)
+
+
+def _keep(session: Session, provider: str, hints: list[ChangeHint]) -> list[str]:
+    accounts = {h.account_id for h in hints}
+    connections = session.execute(
+        select(Connection.id, Connection.account_id).where(
+            Connection.provider == provider,
+            Connection.account_id.in_(accounts),
+            Connection.status == ConnectionStatus.CONNECTED,
+        )
+    ).all()
+    by_account: dict[str, list[str]] = {}
+    for connection_id, account_id in connections:
+        by_account.setdefault(str(account_id), []).append(connection_id)
+    now = utcnow()
+    rows: list[dict[str, object]] = [
+        {
+            "connection_id": connection_id,
+            "event_id": h.event_id,
+            "crm_id": h.crm_id,
+            "kind": str(h.kind),
+            "received_at": now,
+            "processed_at": None,
+        }
+        for h in hints
+        for connection_id in by_account.get(str(h.account_id), [])
+    ]
+    if not rows:
+        return []
+    table = table_of(InboundEvent)
+    insert = dialect_insert(session.get_bind().dialect.name, table)
+    session.execute(
+        insert.on_conflict_do_nothing(index_elements=["connection_id", "event_id"]), rows
+    )
+    return sorted({str(row["connection_id"]) for row in rows})
