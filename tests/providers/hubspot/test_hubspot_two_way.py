@@ -16,7 +16,7 @@ from crmsync.db.tables import Change, InboundEvent
 from crmsync.service import create_product_app
 from tests.support.world import World, world
 
-TARGET = "http://crmsync.test/api/v1/webhooks/hubspot"
+TARGET = "http://crmsync.test/webhooks/hubspot"
 SUBSCRIPTIONS = [("contact.creation", None), ("contact.propertyChange", "jobtitle")]
 
 
@@ -72,7 +72,7 @@ def test_a_webhook_brings_a_crm_edit_in_at_the_next_run_without_the_schedule(w: 
 def test_a_forged_call_is_refused_and_keeps_nothing(w: World) -> None:
     body = b'[{"eventId": 1, "subscriptionType": "contact.creation", "objectId": 5, "portalId": 1}]'
     r = w.api.post(
-        "/api/v1/webhooks/hubspot",
+        "/webhooks/hubspot",
         content=body,
         headers={"X-HubSpot-Signature-v3": "forged", "X-HubSpot-Request-Timestamp": "1"},
     )
@@ -94,5 +94,5 @@ def test_a_call_delivered_twice_is_kept_once(w: World) -> None:
 
 
 def test_a_provider_without_webhooks_is_not_found(w: World) -> None:
-    assert w.api.post("/api/v1/webhooks/close", content=b"[]").status_code == 404
-    assert w.api.post("/api/v1/webhooks/nope", content=b"[]").status_code == 404
+    assert w.api.post("/webhooks/close", content=b"[]").status_code == 404
+    assert w.api.post("/webhooks/nope", content=b"[]").status_code == 404

@@ -1,5 +1,6 @@
-"""Where CRMs send their webhooks: ``POST /api/v1/webhooks/{provider}``. No API key: the
-provider's signature is the authentication (401 when it does not check out, nothing kept)."""
+"""Where CRMs send their webhooks: ``POST /webhooks/{provider}``, beside the OAuth callback
+and outside the host API: no API key, the provider's signature is the authentication (401
+when it does not check out, nothing kept)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from crmsync.api.schemas import SafeStr, errors
 from crmsync.domain.records import WebhookRequest
 from crmsync.services import crm_webhooks
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["crm webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["crm webhooks"])
 
 
 @router.post("/{provider}", status_code=204, responses=errors(401, 404, 422))
