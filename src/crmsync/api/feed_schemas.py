@@ -56,3 +56,19 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     delivered_at: datetime | None
     created_at: datetime
+
+
+class RecordField(BaseModel):
+    value: Any
+    owner: str = Field(description="Whose edits win: ``app`` or the CRM's provider name.")
+    changed_at: dict[str, str] = Field(
+        description='When it last changed on each side: {"app": iso, "crm": iso}.'
+    )
+
+
+class RecordOut(BaseModel):
+    entity: str
+    record_id: str
+    active: bool
+    owner: ChangeOwner
+    fields: dict[str, RecordField] = Field(description="Every mapped field, by local name.")

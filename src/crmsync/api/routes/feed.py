@@ -11,15 +11,19 @@ from crmsync.api.feed_schemas import (
     ChangeOut,
     ChangesPage,
     DeliveryOut,
+    RecordField,
+    RecordOut,
     WebhookDeleted,
     WebhookIn,
     WebhookOut,
 )
 from crmsync.api.schemas import SafeStr, errors
 from crmsync.engine.delivery import PENDING
-from crmsync.services import webhooks
+from crmsync.services import record_view, webhooks
 
 router = APIRouter(prefix="/api/v1", tags=["two-way sync"])
+Entity = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+RecordId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")]
 EndpointId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 Cursor = Annotated[int, Query(ge=0, le=2**62, description="Exclusive: changes after this seq.")]
 Limit = Annotated[int, Query(ge=1, le=webhooks.MAX_LIMIT, description="At most 1,000.")]
@@ -106,3 +110,29 @@ def list_deliveries(
             )
             for r in rows
         ]
+
+
+@router.get(
+    "/orgs/{org_id}/records/{entity}/{record_id}",
+    response_model=RecordOut,
+    responses=errors(401, 404, 422),
+)
+def get_record(
+    org_id: SafeStr, entity: Entity, record_id: RecordId, rt: RuntimeDep, _: HostAuth
+) -> RecordOut:
+    """The org's view of a record: each mapped field's value (the CRM's for the fields it
+    owns), its owner, and when it last changed on each side."""
+    with rt.db.session() as session:
+        view = record_view.record_view(
+            session, org_id, entity, record_id, rt.settings.profile_url_template
+        )
+    return RecordOut(
+        entity=view.entity,
+        record_id=view.record_id,
+        active=view.active,
+        owner=view.owner,  # type: ignore[arg-type]
+        fields={
+            name: RecordField(value=f.value, owner=f.owner, changed_at=f.changed_at)
+            for name, f in view.fields.items()
+        },
+    )
