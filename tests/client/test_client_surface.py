@@ -17,9 +17,13 @@ from crmsync.client import (
     AsyncClient,
     Authorization,
     BackfillProgress,
+    Change,
+    ChangeOwner,
+    ChangesPage,
     Client,
     Connection,
     CrmsyncError,
+    Delivery,
     Message,
     Operation,
     Org,
@@ -28,11 +32,15 @@ from crmsync.client import (
     PersonSaved,
     PersonSync,
     ReadBack,
+    Record,
+    RecordField,
     SetupState,
     SyncCounts,
     Unlock,
     UnlocksAccepted,
     User,
+    Webhook,
+    WebhookDeleted,
     _operations,
     errors,
     models,
@@ -58,6 +66,14 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "SyncCounts": SyncCounts,
     "UnlocksAccepted": UnlocksAccepted,
     "UserOut": User,
+    "ChangesPage": ChangesPage,
+    "ChangeOut": Change,
+    "ChangeOwner": ChangeOwner,
+    "WebhookOut": Webhook,
+    "WebhookDeleted": WebhookDeleted,
+    "DeliveryOut": Delivery,
+    "RecordOut": Record,
+    "RecordField": RecordField,
 }
 """The API's response schemas, by OpenAPI component name, and the client's model of each."""
 
@@ -162,6 +178,7 @@ BODY_OF = {
     "update_connection": "ConnectionPatch",
     "check_setup": "SetupIn",
     "sync_now": "SyncRequest",
+    "create_webhook": "WebhookIn",
 }
 """Operations whose keyword parameters are the fields of a request body, by component name;
 the people and the list of unlocks are sent as ``Person`` and ``Unlock`` models."""
