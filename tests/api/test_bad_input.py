@@ -62,7 +62,15 @@ def test_every_api_route_refuses_a_missing_or_wrong_host_key(
     assert len(routes) >= 12, routes
     before = rows()
     for method, template in routes:
-        path = template.format(org_id="org1", person_id="p9", operation_id=1, user_id="u-admin")
+        path = template.format(
+            org_id="org1",
+            person_id="p9",
+            operation_id=1,
+            user_id="u-admin",
+            endpoint_id="0" * 32,
+            entity="contact",
+            record_id="p9",
+        )
         body = {"id": "intruder", "name": "x"} if template == "/api/v1/orgs" else {}
         r = anonymous.request(method, path, headers=headers, json=body)
         assert r.status_code == 401, (method, path, r.text)
