@@ -187,3 +187,29 @@ def test_sweep_enqueues_a_delivery_task_only_when_one_is_due(w: World, receiver:
     _append(w, "p1")
     sweep_now(w.rt, lambda _c: None, lambda: calls.append("deliver"))
     assert calls == ["deliver"]
+
+
+def test_two_workers_claiming_at_once_take_disjoint_deliveries(
+    w: World, receiver: Receiver, db_url: str
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers")
+    for i in range(6):
+        _append(w, f"p{i}")
+    now = naive_utc(utcnow())
+    with w.rt.db.session() as first, w.rt.db.session() as second:
+        mine = delivery.claim(first, now, size=3)
+        theirs = delivery.claim(second, now, size=10)  # does not wait for the first
+    assert len(mine) == 3 and len(theirs) == 3
+    assert not set(mine) & set(theirs)
+
+
+def test_delivery_task_is_registered_and_delivers(w: World, receiver: Receiver) -> None:
+    from huey import MemoryHuey
+
+    from crmsync.engine.queue import create_queue
+
+    queue = create_queue(w.rt, MemoryHuey(immediate=True))
+    _append(w, "p1")
+    queue.sweeper.deliver()
+    assert len(receiver.received) == 1
