@@ -213,3 +213,16 @@ def test_delivery_task_is_registered_and_delivers(w: World, receiver: Receiver) 
     _append(w, "p1")
     queue.sweeper.deliver()
     assert len(receiver.received) == 1
+
+
+def test_a_late_failure_from_a_lapsed_worker_does_not_undo_a_delivery(
+    w: World, receiver: Receiver
+) -> None:
+    _append(w, "p1")
+    now = naive_utc(utcnow())
+    [stale] = w.rt.db.transaction(lambda session: delivery.claim(session, now))
+    later = now + delivery.LEASE + timedelta(seconds=1)
+    assert delivery.deliver_due(w.rt, now=later).delivered == 1
+    late = [delivery.Outcome(stale, 503, "HTTP 503")]
+    w.rt.db.transaction(lambda session: delivery.record(session, late, later, lambda: 1.0))
+    assert _deliveries(w)[0].status == "delivered"

@@ -194,12 +194,13 @@ def record(
     now: datetime,
     jitter: Callable[[], float],
 ) -> Report:
-    """Mark each outcome: delivered, due again after the backoff, or failed past the limit."""
+    """Mark each outcome: delivered, due again after the backoff, or failed past the limit.
+    A delivery another worker finished meanwhile (this one's lease ran out) is left as it is."""
     report = Report(claimed=len(outcomes))
     by_id = {o.delivery_id: o for o in outcomes}
     rows = session.execute(
         select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.created_at).where(
-            WebhookDelivery.id.in_(list(by_id))
+            WebhookDelivery.id.in_(list(by_id)), WebhookDelivery.status == PENDING
         )
     )
     changes: list[dict[str, Any]] = []
