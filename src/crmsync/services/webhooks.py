@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from crmsync.db.tables import Change, WebhookDelivery, WebhookEndpoint
@@ -110,19 +110,14 @@ def delete_endpoint(session: Session, org_id: str, endpoint_id: str) -> int:
     """Delete the endpoint with its deliveries (pending ones are dropped, never sent);
     returns how many pending were dropped."""
     row = _endpoint(session, org_id, endpoint_id)
-    dropped = len(
-        list(
-            session.scalars(
-                select(WebhookDelivery.id).where(
-                    WebhookDelivery.endpoint_id == row.id,
-                    WebhookDelivery.status == delivery.PENDING,
-                )
-            )
+    dropped = session.scalar(
+        select(func.count()).where(
+            WebhookDelivery.endpoint_id == row.id, WebhookDelivery.status == delivery.PENDING
         )
     )
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == row.id))
     session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == row.id))
-    return dropped
+    return int(dropped or 0)
 
 
 def list_deliveries(
