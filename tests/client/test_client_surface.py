@@ -49,6 +49,8 @@ from crmsync.client import (
 NOT_FOR_HOSTS = {
     # The CRM redirects the admin's browser (the consent popup) here; no program calls it.
     ("GET", "/oauth/callback/{provider}"),
+    # The CRM posts its change events here, signed by the CRM (no host key).
+    ("POST", "/api/v1/webhooks/{provider}"),
 }
 
 RESPONSE_MODELS: dict[str, type[BaseModel]] = {
