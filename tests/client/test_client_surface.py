@@ -17,9 +17,13 @@ from crmsync.client import (
     AsyncClient,
     Authorization,
     BackfillProgress,
+    Change,
+    ChangeOwner,
+    ChangesPage,
     Client,
     Connection,
     CrmsyncError,
+    Delivery,
     Message,
     Operation,
     Org,
@@ -28,11 +32,15 @@ from crmsync.client import (
     PersonSaved,
     PersonSync,
     ReadBack,
+    Record,
+    RecordField,
     SetupState,
     SyncCounts,
     Unlock,
     UnlocksAccepted,
     User,
+    Webhook,
+    WebhookDeleted,
     _operations,
     errors,
     models,
@@ -41,6 +49,8 @@ from crmsync.client import (
 NOT_FOR_HOSTS = {
     # The CRM redirects the admin's browser (the consent popup) here; no program calls it.
     ("GET", "/oauth/callback/{provider}"),
+    # The CRM posts its change events here, signed by the CRM (no host key).
+    ("POST", "/api/v1/webhooks/{provider}"),
 }
 
 RESPONSE_MODELS: dict[str, type[BaseModel]] = {
@@ -58,6 +68,14 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "SyncCounts": SyncCounts,
     "UnlocksAccepted": UnlocksAccepted,
     "UserOut": User,
+    "ChangesPage": ChangesPage,
+    "ChangeOut": Change,
+    "ChangeOwner": ChangeOwner,
+    "WebhookOut": Webhook,
+    "WebhookDeleted": WebhookDeleted,
+    "DeliveryOut": Delivery,
+    "RecordOut": Record,
+    "RecordField": RecordField,
 }
 """The API's response schemas, by OpenAPI component name, and the client's model of each."""
 
@@ -162,6 +180,7 @@ BODY_OF = {
     "update_connection": "ConnectionPatch",
     "check_setup": "SetupIn",
     "sync_now": "SyncRequest",
+    "create_webhook": "WebhookIn",
 }
 """Operations whose keyword parameters are the fields of a request body, by component name;
 the people and the list of unlocks are sent as ``Person`` and ``Unlock`` models."""

@@ -12,7 +12,9 @@ from crmsync.client import _operations as op
 from crmsync.client._call import USER_AGENT, Call, Pager, result
 from crmsync.client.models import (
     Authorization,
+    ChangesPage,
     Connection,
+    Delivery,
     Health,
     Message,
     Operation,
@@ -21,10 +23,13 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Record,
     Role,
     Unlock,
     UnlocksAccepted,
     User,
+    Webhook,
+    WebhookDeleted,
 )
 
 T = TypeVar("T")
@@ -225,6 +230,30 @@ class AsyncClient:
 
     async def person_sync(self, org_id: str, person_id: str) -> PersonSync:
         return await self.send(op.person_sync(org_id, person_id))
+
+    # -- two-way sync ------------------------------------------------------------------
+    async def list_changes(self, org_id: str, *, after: int = 0, limit: int = 100) -> ChangesPage:
+        """The org's changes after ``after``, oldest first; pass ``next`` as ``after``."""
+        return await self.send(op.list_changes(org_id, after=after, limit=limit))
+
+    async def create_webhook(self, org_id: str, url: str) -> Webhook:
+        """Every later change of the org is POSTed to ``url``, signed with ``secret``."""
+        return await self.send(op.create_webhook(org_id, url))
+
+    async def list_webhooks(self, org_id: str) -> list[Webhook]:
+        return await self.send(op.list_webhooks(org_id))
+
+    async def delete_webhook(self, org_id: str, endpoint_id: str) -> WebhookDeleted:
+        """Its pending deliveries are dropped, never sent."""
+        return await self.send(op.delete_webhook(org_id, endpoint_id))
+
+    async def list_deliveries(
+        self, org_id: str, endpoint_id: str, *, limit: int = 100
+    ) -> list[Delivery]:
+        return await self.send(op.list_deliveries(org_id, endpoint_id, limit=limit))
+
+    async def get_record(self, org_id: str, entity: str, record_id: str) -> Record:
+        return await self.send(op.get_record(org_id, entity, record_id))
 
     # -- health ------------------------------------------------------------------------
     async def health(self) -> Health:

@@ -14,7 +14,9 @@ from typing import Any
 from crmsync.client._call import Call, Credential, Pager, Route, model, models, text
 from crmsync.client.models import (
     Authorization,
+    ChangesPage,
     Connection,
+    Delivery,
     Health,
     Message,
     Operation,
@@ -23,10 +25,13 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Record,
     Role,
     Unlock,
     UnlocksAccepted,
     User,
+    Webhook,
+    WebhookDeleted,
 )
 
 PUT_PERSON = Route("PUT", "/api/v1/people/{person_id}")
@@ -47,6 +52,12 @@ LIST_OPERATIONS = Route("GET", "/api/v1/orgs/{org_id}/operations")
 RETRY_OPERATION = Route("POST", "/api/v1/orgs/{org_id}/operations/{operation_id}/retry")
 RETRY_FAILED = Route("POST", "/api/v1/orgs/{org_id}/operations/retry-failed")
 PERSON_SYNC = Route("GET", "/api/v1/orgs/{org_id}/people/{person_id}/sync")
+LIST_CHANGES = Route("GET", "/api/v1/orgs/{org_id}/changes")
+CREATE_WEBHOOK = Route("POST", "/api/v1/orgs/{org_id}/webhooks")
+LIST_WEBHOOKS = Route("GET", "/api/v1/orgs/{org_id}/webhooks")
+DELETE_WEBHOOK = Route("DELETE", "/api/v1/orgs/{org_id}/webhooks/{endpoint_id}")
+LIST_DELIVERIES = Route("GET", "/api/v1/orgs/{org_id}/webhooks/{endpoint_id}/deliveries")
+GET_RECORD = Route("GET", "/api/v1/orgs/{org_id}/records/{entity}/{record_id}")
 HEALTH = Route("GET", "/healthz")
 READINESS = Route("GET", "/readyz")
 METRICS = Route("GET", "/metrics")
@@ -70,6 +81,12 @@ ROUTES = (
     RETRY_OPERATION,
     RETRY_FAILED,
     PERSON_SYNC,
+    LIST_CHANGES,
+    CREATE_WEBHOOK,
+    LIST_WEBHOOKS,
+    DELETE_WEBHOOK,
+    LIST_DELIVERIES,
+    GET_RECORD,
     HEALTH,
     READINESS,
     METRICS,
@@ -87,6 +104,12 @@ _message = model(Message)
 _operations = models(Operation)
 _person_sync = model(PersonSync)
 _health = model(Health)
+_changes = model(ChangesPage)
+_webhook = model(Webhook)
+_webhooks = models(Webhook)
+_webhook_deleted = model(WebhookDeleted)
+_deliveries = models(Delivery)
+_record = model(Record)
 
 
 def _sent(person: Person) -> dict[str, Any]:
@@ -245,6 +268,38 @@ def retry_failed(org_id: str) -> Call[Message]:
 
 def person_sync(org_id: str, person_id: str) -> Call[PersonSync]:
     return PERSON_SYNC.call(_person_sync, path={"org_id": org_id, "person_id": person_id})
+
+
+# -- two-way sync ----------------------------------------------------------------------
+
+
+def list_changes(org_id: str, *, after: int = 0, limit: int = 100) -> Call[ChangesPage]:
+    """The org's changes after ``after`` (exclusive), oldest first; poll with ``next``."""
+    params = {"after": after, "limit": limit}
+    return LIST_CHANGES.call(_changes, path={"org_id": org_id}, params=params)
+
+
+def create_webhook(org_id: str, url: str) -> Call[Webhook]:
+    return CREATE_WEBHOOK.call(_webhook, path={"org_id": org_id}, body={"url": url})
+
+
+def list_webhooks(org_id: str) -> Call[list[Webhook]]:
+    return LIST_WEBHOOKS.call(_webhooks, path={"org_id": org_id})
+
+
+def delete_webhook(org_id: str, endpoint_id: str) -> Call[WebhookDeleted]:
+    path = {"org_id": org_id, "endpoint_id": endpoint_id}
+    return DELETE_WEBHOOK.call(_webhook_deleted, path=path)
+
+
+def list_deliveries(org_id: str, endpoint_id: str, *, limit: int = 100) -> Call[list[Delivery]]:
+    path = {"org_id": org_id, "endpoint_id": endpoint_id}
+    return LIST_DELIVERIES.call(_deliveries, path=path, params={"limit": limit})
+
+
+def get_record(org_id: str, entity: str, record_id: str) -> Call[Record]:
+    path = {"org_id": org_id, "entity": entity, "record_id": record_id}
+    return GET_RECORD.call(_record, path=path)
 
 
 # -- health ----------------------------------------------------------------------------

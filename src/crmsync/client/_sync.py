@@ -12,7 +12,9 @@ from crmsync.client import _operations as op
 from crmsync.client._call import USER_AGENT, Call, Pager, result
 from crmsync.client.models import (
     Authorization,
+    ChangesPage,
     Connection,
+    Delivery,
     Health,
     Message,
     Operation,
@@ -21,10 +23,13 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Record,
     Role,
     Unlock,
     UnlocksAccepted,
     User,
+    Webhook,
+    WebhookDeleted,
 )
 
 T = TypeVar("T")
@@ -220,6 +225,28 @@ class Client:
 
     def person_sync(self, org_id: str, person_id: str) -> PersonSync:
         return self.send(op.person_sync(org_id, person_id))
+
+    # -- two-way sync ------------------------------------------------------------------
+    def list_changes(self, org_id: str, *, after: int = 0, limit: int = 100) -> ChangesPage:
+        """The org's changes after ``after``, oldest first; pass ``next`` as ``after``."""
+        return self.send(op.list_changes(org_id, after=after, limit=limit))
+
+    def create_webhook(self, org_id: str, url: str) -> Webhook:
+        """Every later change of the org is POSTed to ``url``, signed with ``secret``."""
+        return self.send(op.create_webhook(org_id, url))
+
+    def list_webhooks(self, org_id: str) -> list[Webhook]:
+        return self.send(op.list_webhooks(org_id))
+
+    def delete_webhook(self, org_id: str, endpoint_id: str) -> WebhookDeleted:
+        """Its pending deliveries are dropped, never sent."""
+        return self.send(op.delete_webhook(org_id, endpoint_id))
+
+    def list_deliveries(self, org_id: str, endpoint_id: str, *, limit: int = 100) -> list[Delivery]:
+        return self.send(op.list_deliveries(org_id, endpoint_id, limit=limit))
+
+    def get_record(self, org_id: str, entity: str, record_id: str) -> Record:
+        return self.send(op.get_record(org_id, entity, record_id))
 
     # -- health ------------------------------------------------------------------------
     def health(self) -> Health:

@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "Authorization",
     "BackfillProgress",
+    "Change",
+    "ChangeOwner",
+    "ChangesPage",
     "Connection",
+    "Delivery",
     "Health",
     "Message",
     "Operation",
@@ -24,12 +28,16 @@ __all__ = [
     "Person",
     "PersonSaved",
     "PersonSync",
+    "Record",
+    "RecordField",
     "Role",
     "SetupState",
     "SyncCounts",
     "Unlock",
     "UnlocksAccepted",
     "User",
+    "Webhook",
+    "WebhookDeleted",
 ]
 
 Role = Literal["admin", "member"]
@@ -213,3 +221,74 @@ class Message(_Answer):
 
 class Health(_Answer):
     status: str
+
+
+# -- two-way sync: the change feed, webhooks, the org's view of a record ---------------
+
+
+class ChangeOwner(_Answer):
+    user_id: str | None
+    crm_user_email: str | None
+
+
+class Change(_Answer):
+    """One change of an org's record, as the feed lists it and a webhook's body carries it."""
+
+    seq: int
+    entity: str
+    record_id: str
+    person_id: str | None
+    kind: Literal["created", "updated", "deactivated", "reactivated", "owner_changed"]
+    fields: dict[str, Any]
+    owner: ChangeOwner
+    at: str
+
+
+class ChangesPage(_Answer):
+    """A page of the feed; pass ``next`` as ``after`` next time."""
+
+    changes: list[Change]
+    next: int
+
+
+class Webhook(_Answer):
+    """An endpoint of the host's; ``secret`` verifies ``Crmsync-Signature``."""
+
+    id: str
+    url: str
+    secret: str
+
+
+class WebhookDeleted(_Answer):
+    id: str
+    pending_dropped: int
+
+
+class Delivery(_Answer):
+    """One change sent to one endpoint; ``id`` is the ``Crmsync-Delivery`` header."""
+
+    id: int
+    change_seq: int
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class RecordField(_Answer):
+    value: Any
+    owner: str
+    changed_at: dict[str, str]
+
+
+class Record(_Answer):
+    """The org's view of a record: each mapped field's value and whose it is."""
+
+    entity: str
+    record_id: str
+    active: bool
+    owner: ChangeOwner
+    fields: dict[str, RecordField]

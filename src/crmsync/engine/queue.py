@@ -20,7 +20,7 @@ from huey.consumer import Consumer
 
 from crmsync.db.tables import naive_utc, utcnow
 from crmsync.domain.enums import LANE_PRIORITY
-from crmsync.engine import inbound, outbox
+from crmsync.engine import delivery, inbound, outbox
 from crmsync.engine.inbound import either_due, next_read_at
 from crmsync.engine.runner import SyncRunner
 from crmsync.engine.runtime import Runtime
@@ -41,14 +41,17 @@ class Sweeper:
     A thread rather than a huey periodic task: those run at most once a minute, and how
     soon a dead worker's work moves on is set here."""
 
-    def __init__(self, rt: Runtime, enqueue: Any) -> None:
+    def __init__(self, rt: Runtime, enqueue: Any, deliver: Any = None) -> None:
         self.rt = rt
         self.enqueue = enqueue
+        self.deliver = deliver
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="crmsync-sweeper", daemon=True)
 
     def start(self) -> None:
-        sweep_now(self.rt, self.enqueue)  # work left by a previous run resumes at once
+        sweep_now(
+            self.rt, self.enqueue, self.deliver
+        )  # work left by a previous run resumes at once
         self.thread.start()
 
     def stop(self) -> None:
@@ -57,7 +60,7 @@ class Sweeper:
     def _loop(self) -> None:
         while not self.stopped.wait(self.rt.settings.sweep_interval_seconds):
             try:
-                sweep_now(self.rt, self.enqueue)
+                sweep_now(self.rt, self.enqueue, self.deliver)
             except Exception:  # a database blip must not end the sweeper
                 log.exception("sweep failed; retrying at the next interval")
 
@@ -117,23 +120,33 @@ def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
     def sync_connection(connection_id: str) -> None:
         run_connection(connection_id, priority=task_priority(rt, connection_id))
 
+    @huey.task(name="crmsync.deliver_webhooks")  # type: ignore[untyped-decorator]
+    def deliver_webhooks() -> dict[str, int]:
+        """Send every due webhook delivery; concurrent tasks claim disjoint batches."""
+        report = delivery.deliver_all_due(rt)
+        return {"delivered": report.delivered, "retrying": report.retrying}
+
     queue = TaskQueue(
         huey=huey,
         sync_connection=sync_connection,
-        sweeper=Sweeper(rt, sync_connection),
+        sweeper=Sweeper(rt, sync_connection, lambda: deliver_webhooks(priority=TOP)),
         stopping=stopping,
     )
     rt.kick = queue.kick
     return queue
 
 
-def sweep_now(rt: Runtime, enqueue: Any) -> int:
+def sweep_now(rt: Runtime, enqueue: Any, deliver: Any = None) -> int:
     """Recover work whose worker died and enqueue every connection with due work (push work
-    or a read of the CRM)."""
+    or a read of the CRM), and a delivery task when a webhook delivery is due (a delivery's
+    expired lease makes it due again by itself)."""
     with rt.db.session() as session:
         outbox.recover_expired_leases(session)
         due = outbox.connections_with_due_work(session)
         due += [c for c in inbound.connections_reading_due(session) if c not in due]
+        deliveries_due = deliver is not None and delivery.any_due(session)
+    if deliveries_due:
+        deliver()
     for connection_id in due:
         enqueue(connection_id)
     return len(due)

@@ -44,6 +44,8 @@ class Runtime:
     vault: Vault
     transport: httpx.AsyncBaseTransport | None = None
     """Where CRM traffic goes; None means the network (tests route it to emulators)."""
+    webhook_transport: httpx.AsyncBaseTransport | None = None
+    """Where deliveries to the host's webhook endpoints go; None means the network."""
     kick: Callable[[str], None] = _no_kick
     """Tells the task queue that a connection has work (set by ``crmsync.engine.queue``)."""
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
@@ -118,6 +120,17 @@ class Runtime:
             timeout=self.settings.http_timeout_seconds,
             headers={"User-Agent": "crmsync/0.1"},
             event_hooks={"response": [self.calls.response_hook(spec.name)]},
+        )
+
+    def webhook_client(self) -> httpx.AsyncClient:
+        """A client for the host's webhook endpoints: no redirects followed (a 3xx is a failed
+        attempt), a short timeout (a slow receiver is retried, never waited on)."""
+        return httpx.AsyncClient(
+            transport=self.webhook_transport,
+            verify=tls_context(),
+            timeout=min(self.settings.http_timeout_seconds, 10.0),
+            follow_redirects=False,
+            headers={"User-Agent": "crmsync/0.1"},
         )
 
     def connector_context(
