@@ -50,7 +50,7 @@ NOT_FOR_HOSTS = {
     # The CRM redirects the admin's browser (the consent popup) here; no program calls it.
     ("GET", "/oauth/callback/{provider}"),
     # The CRM posts its change events here, signed by the CRM (no host key).
-    ("POST", "/api/v1/webhooks/{provider}"),
+    ("POST", "/webhooks/{provider}"),
 }
 
 RESPONSE_MODELS: dict[str, type[BaseModel]] = {
