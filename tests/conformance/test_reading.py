@@ -124,9 +124,8 @@ def test_describe_fields_lists_every_mapped_crm_field_with_a_kind(team: World) -
 
 def test_an_undeclared_half_is_refused_by_name(team: World) -> None:
     connector_type = team.rt.provider(team.provider).connector
-    missing = set(Capability) - connector_type.capabilities
-    if not missing:
-        pytest.skip(f"{team.provider} declares every half")
+    if Capability.READ_CHANGES in connector_type.capabilities:
+        pytest.skip(f"{team.provider} reads changes")
     team.connect("org1")
     with pytest.raises(NotImplementedError, match="does not declare"):
         _with_connector(team, lambda c: c.read_changes(None, []))
