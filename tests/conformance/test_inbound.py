@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crmsync.db.tables import Change, SyncState
+from crmsync.db.tables import Change, OrgRecord, SyncState
 from crmsync.domain.records import Capability
+from crmsync.emulation.harness import DeletesByHand
 from crmsync.engine import intake
 from tests.support.world import World
 
@@ -140,3 +141,23 @@ def test_sync_interval_is_validated_and_a_push_only_connection_refuses_sync_now(
     assert linked.status()["sync"]["interval_minutes"] == 15
     r = linked.api.patch("/api/v1/orgs/org1/connection", json={"sync_interval_minutes": 60})
     assert r.status_code == 200 and r.json()["sync"]["interval_minutes"] == 60
+
+
+def test_a_record_deleted_in_the_crm_is_deactivated_and_restored_reactivated(
+    linked: World,
+) -> None:
+    if not isinstance(linked.harness, DeletesByHand):
+        pytest.skip(f"{linked.provider}'s harness cannot delete by hand")
+    crm_id = crm_record(linked, "p1").crm_id
+    linked.harness.delete_by_hand(crm_id)
+    linked.sync_back()
+    assert [c["kind"] for c in changes(linked)] == ["deactivated"]
+    with linked.rt.db.session() as session:
+        assert session.get_one(OrgRecord, ("org1", "contact", "p1")).active is False
+    linked.harness.restore_by_hand(crm_id)
+    linked.sync_back()
+    assert [c["kind"] for c in changes(linked)] == ["deactivated", "reactivated"]
+    writes = linked.harness.write_calls()
+    linked.sync_back()
+    assert linked.harness.write_calls() == writes
+    assert len(changes(linked)) == 2, "each once: a quiet read after reports nothing"

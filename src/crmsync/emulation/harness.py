@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from crmsync.emulation.state import ToolkitParts
 
@@ -73,6 +73,15 @@ class EmulatorHarness(Protocol):
     def set_faults(self, rates: dict[str, float], seed: int = 1) -> None: ...
 
     def faults_injected(self) -> dict[str, int]: ...
+
+
+@runtime_checkable
+class DeletesByHand(Protocol):
+    """A harness whose CRM users can delete a record and restore it (the inbound suite)."""
+
+    def delete_by_hand(self, crm_id: str) -> None: ...
+
+    def restore_by_hand(self, crm_id: str) -> None: ...
 
 
 class HarnessControls:

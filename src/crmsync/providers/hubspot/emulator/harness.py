@@ -111,6 +111,10 @@ class HubSpotHarness(HarnessControls):
         """A CRM user deletes (archives) the record."""
         self.emulator.store.archive([crm_id], self.emulator.store.admin_source)
 
+    def delete_by_hand(self, crm_id: str) -> None:
+        """HubSpot's delete is an archive (``emulation.harness.DeletesByHand``)."""
+        self.archive_by_hand(crm_id)
+
     def restore_by_hand(self, crm_id: str) -> None:
         self.emulator.store.restore(crm_id, self.emulator.store.admin_source)
 
