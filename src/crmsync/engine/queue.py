@@ -78,6 +78,8 @@ class TaskQueue:
 
 
 TOP = max(LANE_PRIORITY.values())
+FED = frozenset({"taken", "deactivated", "reactivated"})
+"""What a read back counts when it appended to the change feed (``engine.intake``)."""
 
 
 def task_priority(rt: Runtime, connection_id: str) -> int:
@@ -97,6 +99,8 @@ def create_queue(rt: Runtime, huey: Huey | None = None) -> TaskQueue:
     def run_connection(connection_id: str) -> dict[str, Any]:
         result = runner.run(connection_id)
         log.debug("run %s: %s", connection_id, result)
+        if FED.intersection(result.inbound):  # the host hears within seconds, not a sweep
+            deliver_webhooks(priority=TOP)
         if not result.busy:
             _follow_up(connection_id)
         return {"batches": result.batches, "outcomes": result.outcomes, "busy": result.busy}

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crmsync.db.tables import Change, InboundEvent
+from crmsync.engine import inbound
 from crmsync.service import create_product_app
 from tests.support.world import World, world
 
@@ -96,3 +97,27 @@ def test_a_call_delivered_twice_is_kept_once(w: World) -> None:
 def test_a_provider_without_webhooks_is_not_found(w: World) -> None:
     assert w.api.post("/webhooks/close", content=b"[]").status_code == 404
     assert w.api.post("/webhooks/nope", content=b"[]").status_code == 404
+
+
+def test_a_change_read_back_is_sent_to_the_hosts_webhook_by_the_same_task(w: World) -> None:
+    """No wait for the sweep: the run that appended to the feed queues the delivery."""
+    from huey import MemoryHuey
+
+    from crmsync.engine.queue import create_queue
+
+    received: list[bytes] = []
+
+    def host(request: httpx.Request) -> httpx.Response:
+        received.append(request.content)
+        return httpx.Response(200)
+
+    w.rt.webhook_transport = httpx.MockTransport(host)
+    r = w.api.post("/api/v1/orgs/org1/webhooks", json={"url": "https://host.test/hooks"})
+    assert r.status_code == 201, r.text
+    queue = create_queue(w.rt, MemoryHuey(immediate=True))
+    (record,) = w.records_by_person()["p1"]
+    w.harness.manual_edit(record.crm_id, "title", "Vice Admiral")
+    with w.rt.db.session() as session:
+        inbound.request_sync(session, w.connection().id, full=False)
+    queue.kick(w.connection().id)
+    assert len(received) == 1 and b"Vice Admiral" in received[0]
