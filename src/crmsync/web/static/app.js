@@ -6,7 +6,8 @@
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
   let popup = null;
   let popupWatch = null;
-  let popupForm = null;
+  let popupCard = null; // the id of the card a connect started from
+  let cardMessage = null; // {cardId, text}: shown again after a live refresh redraws the card
   let refreshing = false;
 
   function announce(text) {
@@ -24,6 +25,7 @@
   }
 
   function clearError() {
+    cardMessage = null;
     document.querySelectorAll("[data-js-error], [data-card-message]").forEach((box) => {
       box.hidden = true;
       box.textContent = "";
@@ -31,13 +33,23 @@
   }
 
   // A message about connecting goes on the card it concerns (the page's top otherwise).
-  function showOnCard(form, text) {
-    const card = form && form.closest(".card");
+  // The card is looked up by id and the message kept: a live refresh may replace the
+  // card while the CRM's window is open or just after it closed.
+  function showOnCard(cardId, text) {
+    const card = cardId && document.getElementById(cardId);
     const box = card && card.querySelector("[data-card-message]");
     if (!box) { showError(text); return; }
+    cardMessage = { cardId, text };
     box.textContent = text;
     box.hidden = false;
     box.scrollIntoView({ block: "nearest" });
+  }
+
+  function restoreCardMessage() {
+    const box = cardMessage && document.querySelector(`#${cardMessage.cardId} [data-card-message]`);
+    if (!box) return;
+    box.textContent = cardMessage.text;
+    box.hidden = false;
   }
 
   // Re-render the page's live regions from a fresh copy of the page, without a reload.
@@ -54,6 +66,7 @@
         const reading = region.hasAttribute("data-refresh-on-change") && region.contains(document.activeElement);
         if (next && !reading) region.replaceWith(next);
       });
+      restoreCardMessage();
       const token = fresh.querySelector('meta[name="csrf-token"]');
       if (token) document.querySelector('meta[name="csrf-token"]').content = token.content;
     } finally {
@@ -65,7 +78,8 @@
   async function authorize(form) {
     const name = form.dataset.providerName || "your CRM";
     clearError();
-    popupForm = form;
+    const card = form.closest(".card");
+    popupCard = card ? card.id : null;
     popup = window.open("", "crmsync-oauth", "popup=yes,width=620,height=760");
     if (popup) {
       popup.document.title = `Opening ${name}…`;
@@ -105,12 +119,13 @@
     const data = event.data;
     if (event.origin !== window.location.origin || !data || data.type !== "crmsync:oauth") return;
     if (data.ok === true || data.ok === "true") {
+      cardMessage = null;
       announce("Connected.");
       refresh();
     } else {
       window.clearInterval(popupWatch); // nothing changed: keep the message, no redraw
       const text = data.error || "The CRM did not grant access.";
-      showOnCard(popupForm, text);
+      showOnCard(popupCard, text);
       announce(text);
     }
   });
