@@ -177,8 +177,9 @@ def test_converted_leads_are_skipped_with_a_reason_when_the_org_chose_so(w: Worl
     assert latest["status"] == "skipped"
     assert "converted" in latest["reason"] and "skips converted leads" in latest["reason"]
     contact = org(w).store.get("Contact", str(converted["ConvertedContactId"]))
-    assert contact["Title"] == "Engineer"
-    assert calls(w, UPDATE) == 0 and len(leads(w)) == 1
+    assert contact["Title"] == "Engineer", "the contact is not written"
+    assert calls(w, UPDATE) == 1, "only the lead's update, refused as converted"
+    assert len(leads(w)) == 1
 
 
 def test_an_unmatched_owner_is_left_to_the_org_and_a_matched_one_is_set(w: World) -> None:

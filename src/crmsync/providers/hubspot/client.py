@@ -107,6 +107,18 @@ class HubSpotClient:
         body: dict[str, Any] = jsoncodec.loads(response.content)  # a result per record
         return body
 
+    async def batch_update(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Update by HubSpot id: 200 when all landed, 207 with per-item errors (an id HubSpot
+        does not have is ``OBJECT_NOT_FOUND``)."""
+        response = await self.api.request(
+            "POST",
+            "/crm/v3/objects/contacts/batch/update",
+            json={"inputs": inputs},
+            accept={207: True},
+        )
+        body: dict[str, Any] = jsoncodec.loads(response.content)
+        return body
+
     async def batch_read(
         self, ids: list[str], properties: list[str], history: list[str] | None = None
     ) -> list[dict[str, Any]]:

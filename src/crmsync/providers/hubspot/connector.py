@@ -1,4 +1,5 @@
-"""HubSpot: people as contacts, upserted in batches by the Person ID unique property."""
+"""HubSpot: people as contacts, created in batches by the Person ID unique property and
+updated in place by their HubSpot id."""
 
 from __future__ import annotations
 
@@ -118,6 +119,70 @@ class HubSpotConnector(Connector):
         return reading.describe(await self.client.contact_properties())
 
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
+        """A linked record is updated in place by its HubSpot id (a Person ID a CRM user
+        edited, or a survivor of a merge that lacks it, gets it back; never a second contact);
+        the rest are upserted by the Person ID. A linked id HubSpot no longer has (deleted)
+        is upserted by the Person ID, as a new record would be."""
+        in_place = [w for w in writes if w.crm_id]
+        outcomes = {o.local_id: o for o in await self._update_in_place(in_place)}
+        gone = [w for w in in_place if w.local_id not in outcomes]
+        by_key = [w for w in writes if not w.crm_id] + gone
+        if by_key:
+            outcomes.update((o.local_id, o) for o in await self._upsert(by_key))
+        return [outcomes[w.local_id] for w in writes]
+
+    async def _update_in_place(self, writes: list[RecordWrite]) -> list[WriteOutcome]:
+        """Outcomes of the writes HubSpot has the id of (those it does not are left out)."""
+        if not writes:
+            return []
+        inputs = [
+            {
+                "id": w.crm_id,
+                "properties": {
+                    **mapping.to_properties(w.fields, self.id_property),
+                    self.id_property: w.local_id,
+                },
+            }
+            for w in writes
+        ]
+        body = await self.client.batch_update(inputs)
+        landed = {str(r.get("id")): r for r in body.get("results", [])}
+        failed: dict[str, Resolution] = {}
+        missing: set[str] = set()
+        for error in body.get("errors", []):
+            ids = {str(i) for i in error.get("context", {}).get("ids", [])}
+            if error.get("category") == "OBJECT_NOT_FOUND":
+                missing |= ids
+                continue
+            resolution = classify(item_problem(error), self.spec.error_rules)
+            failed.update(dict.fromkeys(ids, resolution))
+        outcomes: list[WriteOutcome] = []
+        for write in writes:
+            crm_id = write.crm_id or ""
+            if crm_id in landed:
+                summary = {"id": landed[crm_id]["id"], "new": False}
+                outcomes.append(
+                    WriteOutcome(write.local_id, crm_id=crm_id, response_summary=summary)
+                )
+            elif crm_id in failed:
+                resolution = failed[crm_id]
+                outcomes.append(
+                    WriteOutcome(
+                        write.local_id,
+                        resolution=resolution,
+                        response_summary={"error": resolution.reason},
+                    )
+                )
+            elif crm_id not in missing:
+                outcomes.append(
+                    WriteOutcome(
+                        write.local_id,
+                        resolution=Resolution(Action.RETRY, "HubSpot did not report this record"),
+                    )
+                )
+        return outcomes
+
+    async def _upsert(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         inputs = [
             {
                 "id": w.local_id,
@@ -183,5 +248,5 @@ class HubSpotConnector(Connector):
                 else Resolution(Action.RETRY, "HubSpot did not report this record")
             )
             return [WriteOutcome(writes[0].local_id, resolution=resolution)]
-        redone = {w.local_id: (await self.push([w]))[0] for w in unknown}
+        redone = {w.local_id: (await self._upsert([w]))[0] for w in unknown}
         return [redone.get(o.local_id, o) for o in outcomes]

@@ -1,4 +1,5 @@
-"""Salesforce: people as Leads, upserted by the Person ID external ID, on the org's instance.
+"""Salesforce: people as Leads, created by the Person ID external ID and updated in place by
+their id, on the org's instance.
 
 Live unlocks and small batches use the sObject Collections upsert (200 per call); backfills
 of 10,000 or more go through a Bulk API 2.0 job (``bulk.py``). Converted leads are followed
@@ -37,6 +38,15 @@ from crmsync.providers.salesforce.client import SalesforceClient, item_problem, 
 from crmsync.providers.salesforce.converted import CONVERTED, ConvertedLeads, is_contact
 
 UNREPORTED = Resolution(Action.RETRY, "Salesforce returned no result for this record")
+GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND"})
+"""Codes of an update whose lead Salesforce no longer has: it is written by the Person ID."""
+
+
+def _error_code(result: dict[str, Any]) -> str | None:
+    errors = result.get("errors")
+    if result.get("success") or not isinstance(errors, list) or not errors:
+        return None
+    return str(errors[0].get("statusCode") or "") or None
 
 
 EMAILS_PER_QUERY = 200
@@ -188,22 +198,34 @@ class SalesforceConnector(Connector):
         return reading.describe(await self.client.describe_fields(self.spec.crm_object))
 
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
-        leads = [w for w in writes if not is_contact(w.crm_id)]
+        """A linked lead is updated in place by its id (a Person ID a CRM user edited, or a
+        merge's master that lacks it, gets it back: never a second lead); the rest, and a
+        linked lead Salesforce has deleted, are upserted by the Person ID external ID."""
         outcomes = await self.converted.update_contacts(
             [(w, str(w.crm_id)) for w in writes if is_contact(w.crm_id)]
         )
-        if leads:
-            records = [mapping.lead_values(w, self.id_field) for w in leads]
-            results = await self.client.upsert("Lead", self.id_field, records)
-            converted: list[RecordWrite] = []
-            for write, result in zip(leads, results, strict=False):
-                outcome = self.lead_outcome(write, result)
-                if outcome.resolution is not None and outcome.resolution.code == CONVERTED:
-                    converted.append(write)
-                else:
-                    outcomes[write.local_id] = outcome
-            if converted:
-                outcomes.update(await self.converted.follow(converted))
+        linked = [w for w in writes if w.crm_id and not is_contact(w.crm_id)]
+        results: list[tuple[RecordWrite, dict[str, Any]]] = []
+        if linked:
+            records = [{"id": w.crm_id, **mapping.lead_values(w, self.id_field)} for w in linked]
+            results += zip(linked, await self.client.update("Lead", records), strict=False)
+        gone = {w.local_id for w, r in results if _error_code(r) in GONE}
+        by_key = [w for w in writes if not w.crm_id or w.local_id in gone]
+        if by_key:
+            records = [mapping.lead_values(w, self.id_field) for w in by_key]
+            upserted = await self.client.upsert("Lead", self.id_field, records)
+            results += zip(by_key, upserted, strict=False)
+        converted: list[RecordWrite] = []
+        for write, result in results:
+            if write.local_id in gone and _error_code(result) in GONE:
+                continue  # written again by the Person ID
+            outcome = self.lead_outcome(write, result)
+            if outcome.resolution is not None and outcome.resolution.code == CONVERTED:
+                converted.append(write)
+            else:
+                outcomes[write.local_id] = outcome
+        if converted:
+            outcomes.update(await self.converted.follow(converted))
         return [
             outcomes.get(w.local_id) or WriteOutcome(w.local_id, resolution=UNREPORTED)
             for w in writes
