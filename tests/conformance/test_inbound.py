@@ -14,38 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crmsync.db.tables import Change, OrgRecord, SyncState
-from crmsync.domain.records import Capability
-from crmsync.emulation.harness import DeletesByHand
+from crmsync.db.tables import OrgRecord, SyncState
+from crmsync.emulation.harness import DeletesByHand, MergesByHand
 from crmsync.engine import intake
+from tests.conformance.views import changes, crm_record
 from tests.support.world import World
-
-
-@pytest.fixture
-def linked(team: World) -> World:
-    if Capability.READ_CHANGES not in team.rt.provider(team.provider).connector.capabilities:
-        pytest.skip(f"{team.provider} does not declare read_changes")
-    team.connect("org1")
-    team.person("p1", first_name="Grace", last_name="Hopper", title="Admiral", company="Navy")
-    team.unlock("org1", "p1", "u-admin")
-    team.drain()
-    team.sync_back()  # the first read takes in what the push just wrote: no change
-    assert changes(team) == []
-    return team
-
-
-def changes(w: World) -> list[dict[str, Any]]:
-    with w.rt.db.session() as session:
-        rows = session.scalars(select(Change).order_by(Change.seq))
-        return [
-            {"kind": c.kind, "record_id": c.record_id, "fields": c.fields, "owner": c.owner}
-            for c in rows
-        ]
-
-
-def crm_record(w: World, person_id: str) -> Any:
-    (record,) = w.records_by_person()[person_id]
-    return record
 
 
 def test_a_quiet_second_sync_writes_nothing_and_reports_nothing(linked: World) -> None:
@@ -161,3 +134,59 @@ def test_a_record_deleted_in_the_crm_is_deactivated_and_restored_reactivated(
     linked.sync_back()
     assert linked.harness.write_calls() == writes
     assert len(changes(linked)) == 2, "each once: a quiet read after reports nothing"
+
+
+def test_a_record_merged_into_one_crmsync_never_linked_follows_the_survivor(
+    linked: World,
+) -> None:
+    if not isinstance(linked.harness, MergesByHand):
+        pytest.skip(f"{linked.provider}'s harness cannot merge by hand")
+    merged = crm_record(linked, "p1").crm_id
+    survivor = linked.harness.create_by_hand(
+        {"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.test"}
+    )
+    live = len(linked.harness.records())
+    linked.harness.merge_by_hand(survivor, merged)
+    linked.sync_back()
+    (record,) = linked.records_by_person()["p1"]
+    assert record.crm_id == survivor, "the link follows the survivor"
+    assert record.values["title"] == "Admiral", "the app's fields put on the survivor"
+    linked.person("p1", first_name="Grace", last_name="Hopper", title="Commodore", company="Navy")
+    linked.drain()
+    (record,) = linked.records_by_person()["p1"]
+    assert (record.crm_id, record.values["title"]) == (survivor, "Commodore")
+    assert len(linked.harness.records()) == live - 1, "updated in place, never re-created"
+
+
+def test_two_linked_records_merged_keep_one_link_and_deactivate_the_other(
+    linked: World,
+) -> None:
+    if not isinstance(linked.harness, MergesByHand):
+        pytest.skip(f"{linked.provider}'s harness cannot merge by hand")
+    linked.person("p2", first_name="Grace", last_name="Hopper", title="Admiral", company="Navy")
+    linked.unlock("org1", "p2", "u-admin")
+    linked.drain()
+    linked.sync_back()
+    survivor, merged = crm_record(linked, "p1").crm_id, crm_record(linked, "p2").crm_id
+    linked.harness.merge_by_hand(survivor, merged)
+    linked.sync_back()
+    assert [(c["kind"], c["record_id"]) for c in changes(linked)] == [("deactivated", "p2")]
+    with linked.rt.db.session() as session:
+        assert session.get_one(OrgRecord, ("org1", "contact", "p2")).active is False
+        assert session.get_one(OrgRecord, ("org1", "contact", "p1")).active is True
+    assert crm_record(linked, "p1").crm_id == survivor
+    writes = linked.harness.write_calls()
+    linked.sync_back()
+    assert linked.harness.write_calls() == writes, "a merge seen once: quiet after"
+    assert len(changes(linked)) == 1
+
+
+def test_a_person_id_edited_in_the_crm_is_put_back_on_the_same_record(linked: World) -> None:
+    crm_id = crm_record(linked, "p1").crm_id
+    live = len(linked.harness.records())
+    linked.harness.manual_edit(crm_id, "person_id", "p1-typo")
+    linked.sync_back()
+    (record,) = linked.records_by_person()["p1"]
+    assert record.crm_id == crm_id, "updated in place by the CRM's id"
+    assert len(linked.harness.records()) == live, "never a second record"
+    assert changes(linked) == [], "the app owns its id: nothing changed on the app side"

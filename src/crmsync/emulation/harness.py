@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import httpx
+
 from crmsync.emulation.state import ToolkitParts
 
 
@@ -82,6 +84,47 @@ class DeletesByHand(Protocol):
     def delete_by_hand(self, crm_id: str) -> None: ...
 
     def restore_by_hand(self, crm_id: str) -> None: ...
+
+
+@runtime_checkable
+class MergesByHand(Protocol):
+    """A harness whose CRM users can merge two records (the inbound suite's merge tests)."""
+
+    def merge_by_hand(self, survivor_id: str, merged_id: str, /) -> None:
+        """``merged_id`` is merged into ``survivor_id``, which survives."""
+        ...
+
+
+@dataclass
+class WebhookFaults:
+    """What the CRM's next webhook deliveries do wrong, on a test's request."""
+
+    drop: int = 0
+    """Lose the next ``drop`` events (never sent, never retried)."""
+    duplicate: bool = False
+    """Send every call twice."""
+    reverse: bool = False
+    """Send the events due at one delivery newest first."""
+    tamper: bool = False
+    """Alter each call's body after it is signed (what an attacker in the middle would do)."""
+
+
+@runtime_checkable
+class SendsWebhooks(Protocol):
+    """A harness whose CRM sends signed webhooks about contacts (the webhook suite)."""
+
+    def subscribe_webhooks(self, target_url: str) -> None:
+        """From now on, send every contact change the connector reads to ``target_url``, as
+        the app's webhook settings in the CRM would (or crmsync's own subscription did)."""
+        ...
+
+    def webhook_faults(self) -> WebhookFaults:
+        """The faults the next deliveries make; a test sets their fields."""
+        ...
+
+    async def deliver_webhooks(self, http: httpx.AsyncClient) -> int:
+        """Send every call that is due through ``http``; returns the events accepted."""
+        ...
 
 
 class HarnessControls:

@@ -62,10 +62,15 @@ class Intake:
             latest[change.crm_id] = change
         ids = list(latest) + [c.merged_into for c in latest.values() if c.merged_into]
         links = self._links(session, ids)
-        for change in latest.values():
+        # Merges first: a survivor crmsync had not linked is the merged record's now, so its
+        # own change in this page is read against that link's shadows (not ignored).
+        merges_first = sorted(latest.values(), key=lambda c: c.kind is not ChangeKind.MERGED)
+        for change in merges_first:
             link = links.get(change.crm_id)
             if change.kind is ChangeKind.MERGED and change.merged_into:
-                self._merge(session, change, link, links.get(change.merged_into))
+                survivor = self._merge(session, change, link, links.get(change.merged_into))
+                if survivor is not None:
+                    links[change.merged_into] = survivor
             elif change.kind is ChangeKind.DELETED or (
                 change.record is not None and change.record.archived
             ):
@@ -100,10 +105,11 @@ class Intake:
                 .join(Link, Link.id == LinkAlias.link_id)
                 .where(
                     LinkAlias.connection_id == self.connection_id,
+                    LinkAlias.crm_object == crm_object,
                     LinkAlias.crm_id.in_(missing),
                 )
             )
-            found.update({crm_id: link for crm_id, link in aliased.tuples()})
+            found.update({crm_id: link for crm_id, link in aliased})
         return found
 
     def _match(self, session: Session, change: Change) -> Link | None:
@@ -209,16 +215,26 @@ class Intake:
 
     def _merge(
         self, session: Session, change: Change, loser: Link | None, survivor: Link | None
-    ) -> None:
+    ) -> Link | None:
         """``change.crm_id`` was merged into ``change.merged_into``: its link follows the
         survivor (or, when the survivor is linked already, answers to the merged id as an
-        alias, and the merged record's app side is deactivated: one CRM record, one link)."""
+        alias, and the merged record's app side is deactivated: one CRM record, one link).
+        Returns the link the survivor has now (None: neither side was linked)."""
         survivor_id = change.merged_into or ""
         if loser is None:
             self.counts["ignored"] += 1
-            return
+            return survivor
         if survivor is not None and survivor.id == loser.id:
-            return  # seen already
+            return survivor  # seen already
+        seen = session.scalar(
+            select(LinkAlias.id).where(
+                LinkAlias.connection_id == self.connection_id,
+                LinkAlias.crm_object == self.mapping.crm_object,
+                LinkAlias.crm_id == change.crm_id,
+            )
+        )
+        if seen is not None:
+            return survivor or loser  # the CRM tells of this merge again (an overlap)
         target = survivor or loser
         if survivor is None:
             loser.crm_id = survivor_id
@@ -235,6 +251,7 @@ class Intake:
             )
         )
         self.counts["relinked"] += 1
+        return target
 
     def _org_record(self, session: Session, local_id: str) -> OrgRecord:
         key = (self.org_id, self.mapping.local_object, local_id)

@@ -135,7 +135,7 @@ def test_a_delete_is_a_tombstone_and_an_undelete_brings_the_record_back(w: World
 def test_a_merged_away_lead_is_merged_into_its_master(w: World) -> None:
     ids = _pushed(w, "p1", "p2", "p3")
     _, cursor = _read_through(w, None)
-    harness(w).merge_by_hand(ids["p1"], [ids["p2"], ids["p3"]])
+    harness(w).merge_by_hand(ids["p1"], ids["p2"], ids["p3"])
     changes = _latest(_read_through(w, cursor)[0])
     for loser in (ids["p2"], ids["p3"]):
         assert (changes[loser].kind, changes[loser].merged_into) == (ChangeKind.MERGED, ids["p1"])

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord, HarnessControls
+from crmsync.emulation.harness import CrmRecord, HarnessControls, WebhookFaults
 from crmsync.providers.hubspot.emulator.app import create_app
 from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
 from crmsync.providers.hubspot.emulator.state import HubSpotEmulator
@@ -121,6 +123,21 @@ class HubSpotHarness(HarnessControls):
     def merge_by_hand(self, survivor_id: str, merged_id: str) -> None:
         """A CRM user merges ``merged_id`` into ``survivor_id``."""
         self.emulator.store.merge(survivor_id, merged_id, self.emulator.store.admin_source)
+
+    def subscribe_webhooks(self, target_url: str) -> None:
+        """The app's subscriptions: creation, deletion, merge, restore, and a propertyChange
+        for each property crmsync keeps a person field in."""
+        changes = [("contact.propertyChange", name) for name in self.crm_field.values()]
+        kinds = ("creation", "deletion", "merge", "restore")
+        self.emulator.webhooks.configure(
+            target_url, [*((f"contact.{kind}", None) for kind in kinds), *changes]
+        )
+
+    def webhook_faults(self) -> WebhookFaults:
+        return self.emulator.webhooks.faults
+
+    async def deliver_webhooks(self, http: httpx.AsyncClient) -> int:
+        return await self.emulator.webhooks.deliver(http)
 
     def set_search_lag(self, seconds: float, create_seconds: float | None = None) -> None:
         """Updates become searchable ``seconds`` later, creates ``create_seconds`` later (on

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from crmsync import jsoncodec
+from crmsync.emulation.harness import WebhookFaults
 from crmsync.providers.hubspot.emulator.events import (
     EVENT_TYPES,
     MERGE,
@@ -61,17 +62,11 @@ class Subscription:
 
 
 @dataclass
-class DeliveryFaults:
-    """What the next deliveries do wrong, on request."""
+class DeliveryFaults(WebhookFaults):
+    """What the next deliveries do wrong, on request: the suite's faults, and lateness."""
 
     delay_seconds: float = 0.0
     """Hold each event this long after it occurred (deliveries before then leave it queued)."""
-    duplicate: bool = False
-    """Send every batch twice."""
-    reverse: bool = False
-    """Send the events of each delivery newest first."""
-    drop: int = 0
-    """Lose the next ``drop`` events (never sent)."""
 
 
 @dataclass
@@ -188,6 +183,8 @@ class WebhookSender:
             "X-HubSpot-Request-Timestamp": timestamp,
         }
         self.sent.append(events)
+        if self.faults.tamper:
+            body = body.replace(b'"attemptNumber"', b'"attemptNumber" ', 1)
         try:
             response = await http.post(self.target_url, content=body, headers=headers)
         except httpx.TransportError:

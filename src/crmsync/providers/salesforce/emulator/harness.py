@@ -145,8 +145,9 @@ class SalesforceHarness(HarnessControls):
         """Undelete from the recycle bin."""
         self.emulator.undelete(_sobject(crm_id), crm_id)
 
-    def merge_by_hand(self, survivor: str, merged: list[str]) -> None:
-        self.emulator.merge(_sobject(survivor), survivor, merged)
+    def merge_by_hand(self, survivor: str, *merged: str) -> None:
+        """A CRM user merges up to two records into ``survivor`` (Salesforce merges three)."""
+        self.emulator.merge(_sobject(survivor), survivor, list(merged))
 
     def convert_by_hand(self, lead_id: str) -> str:
         """Convert a lead; returns the Contact it became."""
