@@ -190,3 +190,17 @@ def test_a_person_id_edited_in_the_crm_is_put_back_on_the_same_record(linked: Wo
     assert record.crm_id == crm_id, "updated in place by the CRM's id"
     assert len(linked.harness.records()) == live, "never a second record"
     assert changes(linked) == [], "the app owns its id: nothing changed on the app side"
+
+
+def test_an_owner_who_is_none_of_the_orgs_users_flows_back_unmatched_with_their_email(
+    linked: World,
+) -> None:
+    outsider = linked.harness.add_user("rep@elsewhere.test", "Rita", "Rep")
+    linked.harness.manual_edit(crm_record(linked, "p1").crm_id, "owner", outsider)
+    linked.sync_back()
+    owned = [c for c in changes(linked) if c["kind"] == "owner_changed"]
+    assert owned and owned[-1]["owner"] == {
+        "user_id": None,
+        "crm_user_email": "rep@elsewhere.test",
+    }, "unmatched, never dropped"
+    assert crm_record(linked, "p1").owner_id == outsider, "the CRM owns ownership: kept"

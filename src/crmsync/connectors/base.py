@@ -174,6 +174,12 @@ class Connector(ABC):
         ``emails`` are the organisation's users: a CRM that can filter by email asks only for
         these; others may return every user."""
 
+    async def users_by_id(self, crm_ids: Sequence[str]) -> list[CrmUser]:
+        """The CRM users with these ids, active or not (an owner read back who is none of
+        the org's users still has an email to report). By default from ``list_users``."""
+        wanted = set(crm_ids)
+        return [u for u in await self.list_users([]) if u.id in wanted]
+
     @abstractmethod
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         """Write up to ``spec.batch_size`` records; one outcome per write, in order."""

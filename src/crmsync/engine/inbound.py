@@ -33,6 +33,7 @@ from crmsync.db.tables import (
 )
 from crmsync.domain.enums import ConnectionStatus, Direction
 from crmsync.domain.keys import CONTACT
+from crmsync.domain.mapping import ValueKind
 from crmsync.domain.records import Capability, Change, ChangeKind, ChangePage
 from crmsync.engine.intake import Intake
 from crmsync.engine.reads import load_flow
@@ -230,6 +231,8 @@ class InboundSync:
             ]
             keys = [(e.connection_id, e.event_id) for e in events]
 
+            await self._learn_owners(intake, changes)
+
             def take(
                 session: Session, changes: list[Change] = changes, keys: list[Any] = keys
             ) -> None:
@@ -246,6 +249,24 @@ class InboundSync:
 
             await asyncio.to_thread(self.rt.db.transaction, take)
 
+    async def _learn_owners(self, intake: Intake, changes: list[Change]) -> None:
+        """The emails of owners read back whom the cache does not know (CRM users who are
+        none of the org's users): reported as unmatched with their email, never dropped."""
+        owner_fields = [
+            f.crm_field for f in intake.mapping.fields.fields if f.kind is ValueKind.USER
+        ]
+        unknown = {
+            str(value)
+            for change in changes
+            if change.record is not None
+            for name in owner_fields
+            if (value := change.record.fields.get(name)) and str(value) not in intake.user_emails
+        }
+        if unknown:
+            for user in await self.connector.users_by_id(sorted(unknown)):
+                if user.email:
+                    intake.user_emails[user.id] = user.email
+
     async def _changes(self, intake: Intake, give_way: Callable[[], Awaitable[bool]]) -> None:
         crm_object = intake.mapping.crm_object
         fields = [f.crm_field for f in intake.mapping.fields.fields]
@@ -261,6 +282,7 @@ class InboundSync:
                 continue
             self.counts["read"] += len(page.changes)
             done = not page.more
+            await self._learn_owners(intake, page.changes)
 
             def take(
                 session: Session, page: ChangePage = page, done: bool = done, full: bool = full

@@ -38,6 +38,8 @@ from crmsync.providers.salesforce.client import SalesforceClient, item_problem, 
 from crmsync.providers.salesforce.converted import CONVERTED, ConvertedLeads, is_contact
 
 UNREPORTED = Resolution(Action.RETRY, "Salesforce returned no result for this record")
+USER_PREFIX = "005"
+"""The key prefix of a User id (a lead's owner may also be a Queue, ``00G``)."""
 GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND"})
 """Codes of an update whose lead Salesforce no longer has: it is written by the Person ID."""
 
@@ -163,6 +165,23 @@ class SalesforceConnector(Connector):
             rows = await self.client.query(
                 "SELECT Id, Email, IsActive FROM User WHERE IsActive = true "
                 f"AND UserType = 'Standard' AND Email IN ({quoted})"
+            )
+            users += [
+                CrmUser(
+                    id=str(r["Id"]), email=str(r.get("Email") or ""), active=bool(r["IsActive"])
+                )
+                for r in rows
+            ]
+        return users
+
+    async def users_by_id(self, crm_ids: Sequence[str]) -> list[CrmUser]:
+        """Users (and the queues a lead can be owned by have no email: left out) by id."""
+        users: list[CrmUser] = []
+        wanted = sorted({i for i in crm_ids if i.startswith(USER_PREFIX)})
+        for start in range(0, len(wanted), EMAILS_PER_QUERY):
+            quoted = ", ".join(soql_string(i) for i in wanted[start : start + EMAILS_PER_QUERY])
+            rows = await self.client.query(
+                f"SELECT Id, Email, IsActive FROM User WHERE Id IN ({quoted})"
             )
             users += [
                 CrmUser(
