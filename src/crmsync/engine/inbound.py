@@ -306,6 +306,7 @@ class InboundSync:
             cursor = page.cursor
             if done or await give_way():
                 return
+            await self._hints(intake)  # a webhook during a long (full) read waits one page
 
 
 def either_due(*times: datetime | None) -> datetime | None:

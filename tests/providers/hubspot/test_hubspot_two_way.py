@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -121,3 +122,37 @@ def test_a_change_read_back_is_sent_to_the_hosts_webhook_by_the_same_task(w: Wor
         inbound.request_sync(session, w.connection().id, full=False)
     queue.kick(w.connection().id)
     assert len(received) == 1 and b"Vice Admiral" in received[0]
+
+
+def test_a_webhook_during_a_long_read_is_taken_before_the_read_ends(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full sync of many pages does not hold a webhook's change back until its end: the
+    hints are taken between pages."""
+    from dataclasses import replace
+
+    from crmsync.providers.hubspot.connector import HubSpotConnector
+
+    deliver(w)
+    w.drain()
+    (record,) = w.records_by_person()["p1"]
+    real = HubSpotConnector.read_changes
+    fed_before_each_page: list[list[dict[str, object]]] = []
+
+    async def long_read(self: HubSpotConnector, cursor: str | None, fields: Any) -> Any:
+        fed_before_each_page.append(feed(w))
+        page = await real(self, cursor, fields)
+        if len(fed_before_each_page) == 1:  # a CRM user edits, HubSpot calls, mid-read
+            w.harness.manual_edit(record.crm_id, "title", "Fleet Admiral")
+            transport = httpx.ASGITransport(app=create_product_app(w.rt))
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://crmsync.test"
+            ) as http:
+                assert await w.harness.emulator.webhooks.deliver(http) == 1  # type: ignore[attr-defined]
+            return replace(page, more=True)
+        return page
+
+    monkeypatch.setattr(HubSpotConnector, "read_changes", long_read)
+    w.sync_back(full=True)
+    assert fed_before_each_page[0] == []
+    assert fed_before_each_page[1] == [{"title": "Fleet Admiral"}], "taken between pages"
