@@ -3,7 +3,8 @@
 At least once: a delivery is leased while it is sent and recorded after, so a worker that dies
 mid-send leaves it to the next once the lease expires (receivers dedupe by ``Crmsync-Delivery``).
 A failed attempt is retried with exponential backoff and jitter (1 min, 2 min, 4 min ... capped
-at 1 h) until ``GIVE_UP_AFTER`` has passed since the change, then marked ``failed``. A later
+at 1 h); an attempt that fails once ``GIVE_UP_AFTER`` (24 h) has passed since the change is
+the last, and the delivery is marked ``failed`` (so the last attempt falls 24 to 25 h after). A later
 change of a record is not sent to an endpoint while an earlier one of the same record is still
 pending there; beyond that, no order is promised.
 """
@@ -31,7 +32,7 @@ from crmsync.engine.runtime import Runtime
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=1)
-GIVE_UP_AFTER = timedelta(hours=25)
+GIVE_UP_AFTER = timedelta(hours=24)
 LEASE = timedelta(minutes=2)
 """Longer than one batch of sends can take (each send times out within 10 s)."""
 BATCH = 100
@@ -218,7 +219,7 @@ def record(
             report.delivered += 1
         else:
             due = now + retry_delay(attempts + 1, jitter())
-            if naive_utc(due) - naive_utc(created_at) > GIVE_UP_AFTER:
+            if naive_utc(now) - naive_utc(created_at) >= GIVE_UP_AFTER:
                 values.update(status=FAILED)
                 report.failed += 1
             else:
