@@ -11,6 +11,7 @@ import pytest
 
 from crmsync.domain.records import ChangeKind
 from crmsync.emulation import ManualClock
+from crmsync.providers.hubspot import changes
 from crmsync.providers.hubspot.emulator import HubSpotEmulatorConfig, create_app
 from tests.providers.hubspot.feed import Feed, connector_for
 from tests.providers.hubspot.hubspot_portal import client_for, connect
@@ -151,3 +152,33 @@ async def test_crmsyncs_own_writes_are_marked_as_echoes_and_a_users_are_not(feed
 async def test_a_cursor_that_is_not_hubspots_is_refused(feed: Feed) -> None:
     with pytest.raises(ValueError, match="not a HubSpot"):
         await feed.connector.read_changes("hs1.not-base64-json", ["email"])
+
+
+def batch_reads(feed: Feed) -> int:
+    return feed.emulator.counters.by_endpoint().get("POST /crm/v3/objects/contacts/batch/read", 0)
+
+
+async def test_a_settled_burst_larger_than_the_edge_is_not_read_again_at_each_idle_read(
+    feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge keeps at most EDGE_CAP ids; a burst beyond it would be delivered again by
+    every read while the window covers it. Once HubSpot's clock (its Date header) is an
+    overlap past the stamp, the window is settled: idle reads read nothing again."""
+    monkeypatch.setattr(changes, "EDGE_CAP", 2)
+    store = feed.emulator.store
+    ids = []
+    for n in range(6):
+        ids.append(store.create(ada(n)).id)
+        feed.clock.advance(0.01)
+    assert sorted(feed.upserted(await feed.drain())) == sorted(ids)
+    repeated = feed.upserted(await feed.drain())
+    assert repeated, "within the overlap, what the edge could not keep is delivered again"
+    feed.clock.advance(61)
+    await feed.drain()  # HubSpot's clock is past the window: this read settles it
+    reads = batch_reads(feed)
+    assert await feed.drain() == []
+    assert await feed.drain() == []
+    assert batch_reads(feed) == reads, "a settled window is not read again"
+    store.update(ids[0], {"jobtitle": "CTO"}, manual=True)
+    [edit] = await feed.drain()
+    assert (edit.crm_id, edit.changed_fields) == (ids[0], {"jobtitle"})

@@ -12,7 +12,11 @@ the 10,000-result cap of a search never stops the feed: it re-anchors on the las
 added a lookback window after missing records). Once caught up, each read starts
 ``overlap_seconds`` (default 60, the longest lag seen) behind the cursor's stamp and delivers
 only contacts it has not delivered at that stamp (the cursor's ``edge``), so a write that
-became searchable late is still read, and a quiet read delivers nothing.
+became searchable late is still read, and a quiet read delivers nothing. A window read when
+HubSpot's own clock (its ``Date`` header) was already an overlap past the stamp has seen every
+write stamped before it: the cursor says so (``settled``), and later reads start at the stamp
+instead, so a burst of thousands of writes (more than the edge keeps) is not read again at
+every idle read.
 
 **Values, origin, merges.** The contacts found are read by id with ``propertiesWithHistory``
 (50 a call, HubSpot's limit): the values then, ``changed_fields`` (fields with a version since
@@ -88,10 +92,13 @@ class ChangeReader:
         self.client = client
         self.app_id = app_id
         self.overlap = int(overlap_seconds * 1000)
+        self.server_ms: int | None = None
+        """HubSpot's time at the first search answer of the read (its ``Date`` header)."""
 
     async def _search(
         self, groups: list[list[dict[str, Any]]], sort: str, after: int = 0
     ) -> tuple[list[Found], bool]:
+        """One page found, and whether there is more; notes HubSpot's time of the answer."""
         body: dict[str, Any] = {
             "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
             "properties": [MODIFIED],
@@ -101,7 +108,9 @@ class ChangeReader:
             body["filterGroups"] = [{"filters": g} for g in groups]
         if after:
             body["after"] = str(after)
-        page = await self.client.search(body)
+        page, at = await self.client.search(body)
+        if at is not None:
+            self.server_ms = at if self.server_ms is None else min(self.server_ms, at)
         return _found(page), bool(page.get("paging"))
 
     async def _forward(self, pos: Position) -> tuple[list[Found], bool]:
@@ -130,7 +139,7 @@ class ChangeReader:
     async def _tail(self, pos: Position) -> tuple[list[Found], bool]:
         """From one overlap window behind the position, paging until the end, a page's worth
         of new contacts, or the 10,000-result cap (then on from the last stamp, no window)."""
-        groups = [[_filter(MODIFIED, "GTE", pos.stamp - self.overlap)]] if pos.stamp else []
+        groups = [[_filter(MODIFIED, "GTE", pos.window_start(self.overlap))]] if pos.stamp else []
         scanned: list[Found] = []
         while True:
             rows, more = await self._search(groups, MODIFIED, after=len(scanned))
@@ -145,8 +154,10 @@ class ChangeReader:
 
     async def read(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
         pos = Position.decode(cursor)
-        since = pos.stamp - self.overlap if pos.mode == TAIL and pos.stamp else pos.stamp
-        if pos.mode == TAIL:
+        since = pos.window_start(self.overlap) if pos.mode == TAIL and pos.stamp else pos.stamp
+        self.server_ms = None
+        windowed = pos.mode == TAIL  # this read sees the whole window behind the stamp
+        if windowed:
             rows, caught_up = await self._tail(pos)
         else:
             rows, caught_up = await self._forward(pos)
@@ -163,9 +174,12 @@ class ChangeReader:
             pos.edge = seen if pos.mode == TAIL else {**pos.edge, **seen}
             pos.stamp = max([pos.stamp, *seen.values()])
             pos.last_id, pos.mode = None, TAIL
+            late = self.server_ms is None or self.server_ms - self.overlap < pos.stamp
+            if windowed and not late:
+                pos.settled = pos.stamp  # nothing stamped before it can still show up late
         else:
             pos.edge.update({r.crm_id: r.millis for r in fresh})
-        pos.edge = _prune(pos.edge, pos.stamp - self.overlap)
+        pos.edge = _prune(pos.edge, pos.window_start(self.overlap))
         changes = await self._upserts(fresh, fields, starts)
         lap_done = True
         if caught_up:

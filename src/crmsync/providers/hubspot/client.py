@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -140,9 +141,20 @@ class HubSpotClient:
         page: dict[str, Any] = await self.api.json("GET", "/crm/v3/objects/contacts", params=params)
         return page
 
-    async def search(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One page of ``POST /crm/v3/objects/contacts/search``."""
-        page: dict[str, Any] = await self.api.json(
-            "POST", "/crm/v3/objects/contacts/search", json=body
-        )
-        return page
+    async def search(self, body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+        """One page of ``POST /crm/v3/objects/contacts/search``, and HubSpot's time when it
+        answered (its ``Date`` header, epoch ms; None without one)."""
+        response = await self.api.request("POST", "/crm/v3/objects/contacts/search", json=body)
+        page: dict[str, Any] = jsoncodec.loads(response.content)
+        return page, server_time_ms(response.headers.get_list("date"))
+
+
+def server_time_ms(values: list[str]) -> int | None:
+    """The earliest time the ``Date`` headers give (a proxy may add a second one)."""
+    times = []
+    for value in values:
+        try:
+            times.append(int(parsedate_to_datetime(value).timestamp() * 1000))
+        except (TypeError, ValueError):
+            continue
+    return min(times) if times else None

@@ -37,6 +37,13 @@ class Position:
     """The latest ``archivedAt`` seen by the end of the previous lap."""
     archived_latest: int = 0
     """The latest ``archivedAt`` seen so far."""
+    settled: int = 0
+    """Every write stamped at or before this was searchable at a read that saw the window
+    (HubSpot's own clock had passed it by the overlap): the window need not reach behind it."""
+
+    def window_start(self, overlap: int) -> int:
+        """Where a caught-up read starts: one overlap behind the stamp, not behind ``settled``."""
+        return max(self.stamp - overlap, self.settled)
 
     def encode(self) -> str:
         body = {
@@ -48,6 +55,7 @@ class Position:
             "af": self.archived_floor,
             "as": self.archived_seen,
             "al": self.archived_latest,
+            "st": self.settled,
         }
         raw = base64.urlsafe_b64encode(jsoncodec.dumps_bytes(body)).decode().rstrip("=")
         return PREFIX + raw
@@ -72,6 +80,7 @@ class Position:
                 archived_floor=int(body["af"]),
                 archived_seen=int(body["as"]),
                 archived_latest=int(body["al"]),
+                settled=int(body.get("st", 0)),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"not a HubSpot change cursor: {cursor[:40]!r}") from exc

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from email.utils import formatdate
 
 from fastapi import Request
 from starlette.responses import Response
@@ -106,12 +107,16 @@ class HubSpotPolicy(PolicyBase):
         decision = self.limiter.hit(access.account_id)
         if not decision.allowed:
             return self._ten_secondly_refusal(decision)
-        return self.rate_headers(decision)
+        return {**self.rate_headers(decision), **self.date_header()}
+
+    def date_header(self) -> dict[str, str]:
+        """HTTP's ``Date``, on the emulator's clock (what the search index's lag runs on)."""
+        return {"Date": formatdate(self.config.clock(), usegmt=True)}
 
     def _admit_search(self, account_id: str) -> Response | Mapping[str, str]:
         """Search has its own per-second limit and, as on HubSpot, no rate-limit headers."""
         if self.search_limiter is None or self.search_limiter.hit(account_id).allowed:
-            return {}
+            return self.date_header()
         return rate_limited(
             message="You have reached your secondly limit.",
             policy_name="SECONDLY",
