@@ -45,7 +45,11 @@ def person(i: int) -> dict[str, str]:
 
 
 def runtime(
-    provider: str, overrides: dict[str, Any], prefix: str, database_url: str = ""
+    provider: str,
+    overrides: dict[str, Any],
+    prefix: str,
+    database_url: str = "",
+    public_url: str = "http://127.0.0.1:9",
 ) -> Runtime:
     """A runtime whose ``provider`` points where ``overrides`` say (an emulator's banner
     settings), on a fresh schema of the PostgreSQL ``database_url`` (dropped at exit), or
@@ -56,7 +60,7 @@ def runtime(
         data_dir=tmp,
         database_url=db_url,
         encryption_key=Fernet.generate_key().decode(),
-        public_url="http://127.0.0.1:9",
+        public_url=public_url,
         provider_overrides={provider: overrides},
     )
     upgrade(db_url)

@@ -104,14 +104,15 @@ def show(title: str, rows: list[tuple[str, str]]) -> None:
 
 
 def serve(rt: Runtime) -> tuple[str, uvicorn.Server]:
-    """crmsync's product app on a loopback port, in a thread (the webhook receiver)."""
-    port = free_port()
+    """crmsync's product app on its public URL's loopback port, in a thread (the webhook
+    receiver: it checks HubSpot's signature over that URL)."""
+    port = int(rt.settings.public_url.rsplit(":", 1)[1])
     config = uvicorn.Config(create_product_app(rt), port=port, log_level="warning")
     server = uvicorn.Server(config)
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server
+    return rt.settings.public_url, server
 
 
 def webhook_latency(
@@ -136,12 +137,12 @@ def webhook_latency(
     worker = threading.Thread(target=full_sync)
     worker.start()
     edits: list[tuple[str, float]] = []
-    n = 0
+    n = accepted = 0
     while not done.is_set():
         title = f"Hooked {n}"
         edit(emu, "hubspot", ids[(n * 7919) % len(ids)], title)
         edits.append((title, time.time()))
-        emu.api("POST", "/_emulator/webhooks/deliver")
+        accepted += emu.api("POST", "/_emulator/webhooks/deliver")["accepted"]
         n += 1
         done.wait(args.webhook_every)
     worker.join()
@@ -163,6 +164,7 @@ def webhook_latency(
         [
             ("full sync took", f"{elapsed[0]:.1f} s"),
             ("edits (one webhook each)", f"{len(edits)}, {len(latencies)} in the feed"),
+            ("webhook events accepted", f"{accepted}"),
             ("latency p50", f"{statistics.median(latencies):.2f} s"),
             ("latency p99", f"{p99:.2f} s"),
             ("latency max", f"{latencies[-1]:.2f} s"),
@@ -181,7 +183,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with emulate(args.provider, users=[f"{OWNER_EMAIL}:Olive:Owner"]) as emu:
-        rt = runtime(args.provider, emu.settings, "crmsync-inbound-", args.database_url)
+        public_url = f"http://127.0.0.1:{free_port()}"
+        rt = runtime(args.provider, emu.settings, "crmsync-inbound-", args.database_url, public_url)
         seed(rt, args.people)
         conn = connect(rt, args.provider)
         with rt.db.session() as session:

@@ -52,7 +52,7 @@ def test_with_manual_edits_preserved_a_crm_edit_reaches_the_feed(linked: World) 
             "kind": "updated",
             "record_id": "p1",
             "fields": {"title": "Rear Admiral"},
-            "owner": {"user_id": None, "crm_user_email": None},
+            "owner": {"user_id": "u-admin", "crm_user_email": "admin@acme.test"},
         }
     ]
     assert crm_record(linked, "p1").values["title"] == "Rear Admiral", "never reverted"
@@ -204,3 +204,21 @@ def test_an_owner_who_is_none_of_the_orgs_users_flows_back_unmatched_with_their_
         "crm_user_email": "rep@elsewhere.test",
     }, "unmatched, never dropped"
     assert crm_record(linked, "p1").owner_id == outsider, "the CRM owns ownership: kept"
+
+
+def test_a_record_deleted_in_the_crm_is_not_made_again_and_a_restore_takes_the_apps_edits(
+    linked: World,
+) -> None:
+    if not isinstance(linked.harness, DeletesByHand):
+        pytest.skip(f"{linked.provider}'s harness cannot delete by hand")
+    crm_id = crm_record(linked, "p1").crm_id
+    linked.harness.delete_by_hand(crm_id)
+    linked.person("p1", first_name="Grace", last_name="Hopper", title="Commodore", company="Navy")
+    linked.drain()
+    assert "p1" not in linked.records_by_person(), "a CRM user's delete is not undone"
+    latest = linked.operations(person_id="p1")[0]
+    assert latest["status"] == "skipped" and "deleted in" in latest["reason"], latest
+    linked.harness.restore_by_hand(crm_id)
+    linked.sync_back()
+    record = crm_record(linked, "p1")
+    assert (record.crm_id, record.values["title"]) == (crm_id, "Commodore")

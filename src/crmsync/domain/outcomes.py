@@ -30,3 +30,14 @@ class Resolution:
     retry_after: float | None = None
     status_code: int | None = None
     code: str | None = None
+
+
+DELETED_IN_CRM = "deleted_in_crm"
+
+
+def deleted_in_crm(crm: str) -> Resolution:
+    """A write to a linked record the CRM no longer has: a CRM user deleted it, so it is not
+    made again behind their back (the app side is deactivated by the read; a restore there
+    reactivates it and the record syncs again)."""
+    reason = f"deleted in {crm}: it syncs again once restored there"
+    return Resolution(Action.SKIP, reason, code=DELETED_IN_CRM)

@@ -20,8 +20,8 @@ from crmsync.db.tables import Connection, Link, naive_utc, utcnow
 from crmsync.domain.enums import OpStatus
 from crmsync.domain.keys import CONTACT, RecordKey
 from crmsync.domain.mapping import FieldMaps
-from crmsync.domain.outcomes import Resolution
-from crmsync.engine import outbox
+from crmsync.domain.outcomes import DELETED_IN_CRM, Resolution
+from crmsync.engine import org_records, outbox
 from crmsync.engine.contacts import contact_values
 from crmsync.engine.links import Move, holder, record_moves
 from crmsync.engine.oplog import InFlight, OpLog, outcome_change
@@ -62,6 +62,8 @@ class Recorded:
     finished: list[int] = field(default_factory=list)
     retries: list[tuple[InFlight, Resolution]] = field(default_factory=list)
     moves: list[Move] = field(default_factory=list)
+    deleted_in_crm: list[InFlight] = field(default_factory=list)
+    """Writes that found their CRM record deleted: the org's record is deactivated."""
 
 
 class BatchRecorder:
@@ -221,6 +223,8 @@ class BatchRecorder:
                 change = outcome_change(flight, status, "", None, crm_id, summary)
             elif (final := consequence(resolution).final) is not None:
                 status = final
+                if resolution.code == DELETED_IN_CRM:
+                    recorded.deleted_in_crm.append(flight)
                 crm_id, written = flight.crm_id, flight.written
                 change = outcome_change(
                     flight, status, resolution.reason, resolution.code, crm_id, summary
@@ -246,6 +250,9 @@ class BatchRecorder:
             links, moves = _settle_moves(session, links, moves)
         upsert_rows(session, Link, links, _LINK_KEY, _LINK_OUTCOME)
         record_moves(session, moves)
+        for flight in recorded.deleted_in_crm:  # the push found it first: the read will agree
+            record = org_records.org_record(session, self.org_id, self.object_type, flight.local_id)
+            org_records.set_active(session, record, False, self.connection_id)
         outbox.finish(session, recorded.finished)
         for flight, resolution in recorded.retries:
             self._retry(session, flight, resolution)

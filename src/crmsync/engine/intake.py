@@ -24,8 +24,8 @@ from crmsync.db.tables import Link, LinkAlias, OrgRecord, Unlock, User, utcnow
 from crmsync.domain.enums import Lane
 from crmsync.domain.keys import CONTACT
 from crmsync.domain.mapping import ObjectMap, ValueKind
-from crmsync.domain.records import Change, ChangeKind
-from crmsync.engine import feed, outbox
+from crmsync.domain.records import Change, ChangeKind, RemoteRecord
+from crmsync.engine import feed, org_records, outbox
 from crmsync.engine.reconcile import reconcile
 
 OWNER = "owner"
@@ -163,9 +163,12 @@ class Intake:
             self.stored,
         )
         record = self._org_record(session, link.local_id)
+        if record in session.new:  # the first read of a record crmsync wrote: its owner now
+            self._seed_owner(session, record, change.record)
         was_inactive = not record.active
-        if was_inactive:
+        if was_inactive:  # restored: what the app changed meanwhile is sent at once
             self._set_active(session, link.local_id, True, change.stamp, record)
+            outbox.enqueue(session, self.connection_id, CONTACT, [link.local_id], Lane.REFRESH)
         if not result.changed:
             self.counts["unchanged"] += 1
             return
@@ -196,6 +199,16 @@ class Intake:
             record.owner_user_id = self._user_id(session, owner_email)
             self._emit(session, link.local_id, feed.ChangeKind.OWNER_CHANGED, {}, record)
 
+    def _seed_owner(self, session: Session, record: OrgRecord, remote: RemoteRecord) -> None:
+        """The org's view of a record starts with the owner the CRM has (who owns it is the
+        CRM's), though nothing changed that the feed should tell."""
+        for spec in self.mapping.fields.fields:
+            value = remote.fields.get(spec.crm_field) if spec.kind is ValueKind.USER else None
+            if value:
+                email = self.user_emails.get(str(value))
+                record.owner_crm_email = email
+                record.owner_user_id = self._user_id(session, email)
+
     def _set_active(
         self,
         session: Session,
@@ -205,13 +218,9 @@ class Intake:
         record: OrgRecord | None = None,
     ) -> None:
         record = record or self._org_record(session, local_id)
-        if record.active == active:
-            return
-        record.active = active
-        record.updated_at = utcnow()
-        kind = feed.ChangeKind.REACTIVATED if active else feed.ChangeKind.DEACTIVATED
-        self.counts[str(kind)] += 1
-        self._emit(session, local_id, kind, {}, record)
+        kind = org_records.set_active(session, record, active, self.connection_id)
+        if kind is not None:
+            self.counts[str(kind)] += 1
 
     def _merge(
         self, session: Session, change: Change, loser: Link | None, survivor: Link | None
@@ -254,19 +263,7 @@ class Intake:
         return target
 
     def _org_record(self, session: Session, local_id: str) -> OrgRecord:
-        key = (self.org_id, self.mapping.local_object, local_id)
-        record = session.get(OrgRecord, key)
-        if record is None:
-            record = OrgRecord(
-                org_id=self.org_id,
-                object_type=self.mapping.local_object,
-                local_id=local_id,
-                fields={},
-                changed_at={},
-                active=True,
-            )
-            session.add(record)
-        return record
+        return org_records.org_record(session, self.org_id, self.mapping.local_object, local_id)
 
     def _user_id(self, session: Session, email: str | None) -> str | None:
         if not email:

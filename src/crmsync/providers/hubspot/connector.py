@@ -17,7 +17,7 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
-from crmsync.domain.outcomes import Action, Resolution
+from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
     Capability,
     ChangeHint,
@@ -121,18 +121,17 @@ class HubSpotConnector(Connector):
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         """A linked record is updated in place by its HubSpot id (a Person ID a CRM user
         edited, or a survivor of a merge that lacks it, gets it back; never a second contact);
-        the rest are upserted by the Person ID. A linked id HubSpot no longer has (deleted)
-        is upserted by the Person ID, as a new record would be."""
+        the rest are upserted by the Person ID. A linked id HubSpot no longer has was
+        deleted by a CRM user: skipped, never made again."""
         in_place = [w for w in writes if w.crm_id]
         outcomes = {o.local_id: o for o in await self._update_in_place(in_place)}
-        gone = [w for w in in_place if w.local_id not in outcomes]
-        by_key = [w for w in writes if not w.crm_id] + gone
+        by_key = [w for w in writes if not w.crm_id]
         if by_key:
             outcomes.update((o.local_id, o) for o in await self._upsert(by_key))
         return [outcomes[w.local_id] for w in writes]
 
     async def _update_in_place(self, writes: list[RecordWrite]) -> list[WriteOutcome]:
-        """Outcomes of the writes HubSpot has the id of (those it does not are left out)."""
+        """One outcome per write, in order."""
         if not writes:
             return []
         inputs = [
@@ -173,11 +172,17 @@ class HubSpotConnector(Connector):
                         response_summary={"error": resolution.reason},
                     )
                 )
-            elif crm_id not in missing:
+            else:
+                resolution = (
+                    deleted_in_crm(self.spec.display_name)
+                    if crm_id in missing
+                    else Resolution(Action.RETRY, "HubSpot did not report this record")
+                )
                 outcomes.append(
                     WriteOutcome(
                         write.local_id,
-                        resolution=Resolution(Action.RETRY, "HubSpot did not report this record"),
+                        resolution=resolution,
+                        response_summary={"error": resolution.reason},
                     )
                 )
         return outcomes

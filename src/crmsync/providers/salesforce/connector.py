@@ -23,7 +23,7 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
-from crmsync.domain.outcomes import Action, Resolution
+from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
 from crmsync.errors import InputError, classify
 from crmsync.providers.salesforce import mapping, reading, spec
@@ -41,7 +41,7 @@ UNREPORTED = Resolution(Action.RETRY, "Salesforce returned no result for this re
 USER_PREFIX = "005"
 """The key prefix of a User id (a lead's owner may also be a Queue, ``00G``)."""
 GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND"})
-"""Codes of an update whose lead Salesforce no longer has: it is written by the Person ID."""
+"""Codes of an update whose lead Salesforce no longer has (a CRM user deleted it)."""
 
 
 def _error_code(result: dict[str, Any]) -> str | None:
@@ -218,8 +218,9 @@ class SalesforceConnector(Connector):
 
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         """A linked lead is updated in place by its id (a Person ID a CRM user edited, or a
-        merge's master that lacks it, gets it back: never a second lead); the rest, and a
-        linked lead Salesforce has deleted, are upserted by the Person ID external ID."""
+        merge's master that lacks it, gets it back: never a second lead); the rest are
+        upserted by the Person ID external ID. A linked lead a CRM user deleted is skipped,
+        never made again."""
         outcomes = await self.converted.update_contacts(
             [(w, str(w.crm_id)) for w in writes if is_contact(w.crm_id)]
         )
@@ -228,16 +229,19 @@ class SalesforceConnector(Connector):
         if linked:
             records = [{"id": w.crm_id, **mapping.lead_values(w, self.id_field)} for w in linked]
             results += zip(linked, await self.client.update("Lead", records), strict=False)
-        gone = {w.local_id for w, r in results if _error_code(r) in GONE}
-        by_key = [w for w in writes if not w.crm_id or w.local_id in gone]
+        by_key = [w for w in writes if not w.crm_id]
         if by_key:
             records = [mapping.lead_values(w, self.id_field) for w in by_key]
             upserted = await self.client.upsert("Lead", self.id_field, records)
             results += zip(by_key, upserted, strict=False)
         converted: list[RecordWrite] = []
         for write, result in results:
-            if write.local_id in gone and _error_code(result) in GONE:
-                continue  # written again by the Person ID
+            if _error_code(result) in GONE:
+                gone = deleted_in_crm(self.spec.display_name)
+                outcomes[write.local_id] = WriteOutcome(
+                    write.local_id, resolution=gone, response_summary={"error": gone.reason}
+                )
+                continue
             outcome = self.lead_outcome(write, result)
             if outcome.resolution is not None and outcome.resolution.code == CONVERTED:
                 converted.append(write)
