@@ -10,7 +10,10 @@ stood.
 **Indexing delay.** HighLevel says "updates may take a few seconds to appear in search
 results". A new scan starts ``overlap_seconds`` (default 30) behind the latest stamp delivered
 and delivers only contacts it has not delivered at that stamp (the cursor's ``edge``): a write
-that became searchable late is still read, and a quiet read delivers nothing.
+that became searchable late is still read, and a quiet read delivers nothing. Every write
+older than ``overlap_seconds`` before the last scan caught up (HighLevel's ``Date`` then) was
+searchable by then, so a new scan starts no earlier than that either (nor later than the
+latest stamp): a quiet location's reads do not scan the same window again and again.
 
 **Tombstones.** A deleted contact leaves plain searches; a second scan, the same way, reads
 the deleted ones (``deleted eq true``, whose ``dateUpdated`` is the delete; unconfirmed) once
@@ -72,8 +75,8 @@ class ChangeReader:
     async def _advance(self, scan: Scan, deleted: bool) -> tuple[list[dict[str, Any]], bool]:
         """One page of a scan: the contacts it had not delivered, and whether more are due."""
         if scan.after is None:
-            scan.since = max(scan.stamp - self.overlap, 0) if scan.stamp else None
-        contacts = await self.client.search(_search_body(scan, deleted))
+            scan.since = self._start(scan)
+        contacts, server_ms = await self.client.search(_search_body(scan, deleted))
         fresh = [c for c in contacts if scan.edge.get(str(c["id"])) != millis(str(c[MODIFIED]))]
         for contact in fresh:
             scan.edge[str(contact["id"])] = millis(str(contact[MODIFIED]))
@@ -84,8 +87,15 @@ class ChangeReader:
             scan.after = last_after
         else:
             scan.after, scan.since, full = None, None, False
-        scan.edge = _prune(scan.edge, scan.stamp - self.overlap)
+            scan.seen = max(scan.seen, server_ms or 0)
+        scan.edge = _prune(scan.edge, self._start(scan) or 0)
         return fresh, full
+
+    def _start(self, scan: Scan) -> int | None:
+        """Where a new scan starts (None: at the first contact)."""
+        if not scan.stamp:
+            return None
+        return max(scan.stamp - self.overlap, min(scan.stamp, scan.seen - self.overlap), 0)
 
     async def _deleted(self, scan: Scan) -> tuple[list[dict[str, Any]], bool]:
         try:

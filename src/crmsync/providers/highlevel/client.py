@@ -3,6 +3,7 @@ allowance, and its error bodies."""
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -175,9 +176,19 @@ class HighLevelClient:
         contact: dict[str, Any] = response.json().get("contact") or {}
         return None if contact.get("deleted") else contact
 
-    async def search(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        """One page of ``POST /contacts/search`` with ``body`` (in this location)."""
-        found = await self._json(
+    async def search(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of ``POST /contacts/search`` with ``body`` (in this location), and
+        HighLevel's own time of the answer (its ``Date`` header, epoch ms; None without)."""
+        await self.allocation.before_request()
+        response = await self.api.request(
             "POST", "/contacts/search", json={"locationId": self.location_id, **body}
         )
-        return list(found.get("contacts") or [])
+        return list(response.json().get("contacts") or []), server_time(response)
+
+
+def server_time(response: httpx.Response) -> int | None:
+    try:
+        moment = email.utils.parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError):
+        return None
+    return int(moment.timestamp() * 1000) if moment.tzinfo else None

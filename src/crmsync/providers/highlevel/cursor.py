@@ -5,7 +5,8 @@ ones. Each keeps the latest ``dateUpdated`` it delivered (epoch ms, HighLevel's 
 ``searchAfter`` of a scan in progress (HighLevel's own page cursor, which has no 10,000-result
 cap) with the window start it was asked from, and its ``edge``: the contacts delivered within
 the overlap window behind the stamp (id → stamp), so a window read again for the index's delay
-delivers only what it has not seen. Nothing in it is crmsync's clock.
+delivers only what it has not seen, and HighLevel's own time (``Date``) when the scan last
+caught up. Nothing in it is crmsync's clock.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ class Scan:
     after: list[Any] | None = None
     """``searchAfter`` of the scan in progress; None: the next read starts a new scan."""
     edge: dict[str, int] = field(default_factory=dict)
+    seen: int = 0
+    """HighLevel's own time (its ``Date``, ms) when the last scan caught up; 0: unknown."""
 
     def as_json(self) -> dict[str, Any]:
-        return {"s": self.stamp, "w": self.since, "a": self.after, "e": self.edge}
+        return {"s": self.stamp, "w": self.since, "a": self.after, "e": self.edge, "t": self.seen}
 
     @classmethod
     def of(cls, body: Any) -> Scan:
@@ -43,6 +46,7 @@ class Scan:
             since=None if body["w"] is None else int(body["w"]),
             after=after,
             edge={str(k): int(v) for k, v in dict(body["e"]).items()},
+            seen=int(body.get("t") or 0),
         )
 
 

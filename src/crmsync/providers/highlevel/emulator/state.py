@@ -48,7 +48,9 @@ class HighLevelEmulator(EmulatorState):
             reset_data=self.reset_data,
             linked_limiters=(self.daily,),
         )
-        self.policy = HighLevelPolicy(self, limiter=self.limiter, daily=self.daily)
+        self.policy = HighLevelPolicy(
+            self, limiter=self.limiter, daily=self.daily, clock=config.clock
+        )
         self.chosen_location_id: str | None = None
         """The location picked on the chooselocation page most recently."""
 
