@@ -11,9 +11,11 @@ this module does not know is refused with a 422, never ignored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import heapq
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from crmsync.providers.highlevel.emulator.errors import unprocessable
@@ -231,23 +233,26 @@ def _after_fits(after: list[Any], field: str) -> bool:
     return isinstance(contact_id, str) and (number if field in DATES else isinstance(value, str))
 
 
-def sort_key(contact: StoredContact, field: str) -> tuple[Any, str]:
+def key_of(field: str) -> Callable[[StoredContact], tuple[Any, str]]:
+    """A sort's key: its value (epoch ms for dates) and the contact's id, as ``searchAfter``."""
     if field in DATES:
-        return (DATES[field](contact), contact.id)
-    return (str(ATTRIBUTES[field](contact) or ""), contact.id)
+        date = DATES[field]
+        return lambda c: (date(c), c.id)
+    attribute = ATTRIBUTES[field]
+    return lambda c: (str(attribute(c) or ""), c.id)
 
 
 def one_page(matches: Sequence[StoredContact], page: Page) -> list[dict[str, Any]]:
-    """The page of ``matches`` asked for, in the sort asked for, each with its cursor."""
-    keyed = sorted(
-        ((sort_key(c, page.sort_field), c) for c in matches),
-        key=lambda pair: pair[0],
-        reverse=page.descending,
-    )
+    """The page of ``matches`` asked for, in the sort asked for, each with its cursor (the
+    page picked from a heap: a search of thousands sorts only what it returns)."""
+    key = key_of(page.sort_field)
+    keyed: Iterable[tuple[tuple[Any, str], StoredContact]] = ((key(c), c) for c in matches)
+    start = 0
     if page.search_after is not None:
         cursor = tuple(page.search_after)
-        keyed = [(k, c) for k, c in keyed if (k < cursor if page.descending else k > cursor)]
-        start = 0
+        keyed = (kc for kc in keyed if (kc[0] < cursor if page.descending else kc[0] > cursor))
     else:
         start = (page.page - 1) * page.limit
-    return [c.search_json(k) for k, c in keyed[start : start + page.limit]]
+    pick = heapq.nlargest if page.descending else heapq.nsmallest
+    chosen = pick(start + page.limit, keyed, key=itemgetter(0))
+    return [c.search_json(k) for k, c in chosen[start:]]
