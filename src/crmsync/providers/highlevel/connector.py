@@ -54,6 +54,10 @@ def _custom_value(contact: dict[str, Any], field_id: str) -> str | None:
     return None
 
 
+SETTING_RANGES = {"api_usage_share": (0.1, 1.0), "overlap_seconds": (5.0, 600.0)}
+"""Connection settings an org may change, and their bounds."""
+
+
 class HighLevelConnector(Connector):
     spec = SPEC
     capabilities = frozenset(
@@ -91,19 +95,20 @@ class HighLevelConnector(Connector):
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
         """``api_usage_share``: the share of the location's daily allowance crmsync may use
-        (0.1 to 1; the location's other apps count on their own allowance, but its users'
-        automations may not)."""
-        unknown = sorted(set(settings) - {"api_usage_share"})
+        (0.1 to 1); ``overlap_seconds``: how far behind its latest stamp a read of changes
+        starts again, for the search index's delay (5 to 600)."""
+        unknown = sorted(set(settings) - set(SETTING_RANGES))
         if unknown:
             raise InputError(f"unknown HighLevel setting {unknown[0]!r}")
-        if "api_usage_share" not in settings:
-            return {}
-        share = settings["api_usage_share"]
-        if isinstance(share, bool) or not isinstance(share, int | float):
-            raise InputError("api_usage_share must be a number from 0.1 to 1")
-        if not 0.1 <= float(share) <= 1.0:
-            raise InputError("api_usage_share must be a number from 0.1 to 1")
-        return {"api_usage_share": float(share)}
+        clean: dict[str, Any] = {}
+        for name, value in settings.items():
+            low, high = SETTING_RANGES[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(f"{name} must be a number from {low:g} to {high:g}")
+            if not low <= float(value) <= high:
+                raise InputError(f"{name} must be a number from {low:g} to {high:g}")
+            clean[name] = float(value)
+        return clean
 
     @property
     def location_id(self) -> str:
