@@ -160,3 +160,41 @@ def test_unknown_routes_answer_in_highlevels_shape(served: Served) -> None:
             "message": f"Cannot {method} {path}",
             "error": "Not Found",
         }
+
+
+def _search(served: Served, **body: Any) -> dict[str, Any]:
+    request = {"locationId": served.location, "pageLimit": 2, **body}
+    found: dict[str, Any] = served.run(lambda sdk: sdk.contacts.search_contacts_advanced(request))
+    return found
+
+
+def test_search_by_date_updated_pages_on_with_search_after(served: Served) -> None:
+    """The change feed's call through the SDK: a ``dateUpdated`` range, sorted by it, paged
+    with the ``searchAfter`` of the last contact."""
+    made = [_create(served, firstName=name) for name in ("Ada", "Bo", "Cy")]
+    by_update = [{"field": "dateUpdated", "direction": "asc"}]
+    since = {"field": "dateUpdated", "operator": "range", "value": {"gte": made[0]["dateUpdated"]}}
+    first = _search(served, filters=[since], sort=by_update)
+    assert [c["id"] for c in first["contacts"]] == [made[0]["id"], made[1]["id"]]
+    assert first["total"] == 3
+    after = first["contacts"][-1]["searchAfter"]
+    rest = _search(served, filters=[since], sort=by_update, searchAfter=after)
+    assert [c["id"] for c in rest["contacts"]] == [made[2]["id"]]
+    stored = {c.id: c.date_updated for c in served.agency.emulator.store.snapshot(served.location)}
+    assert [stored[c["id"]] for c in first["contacts"] + rest["contacts"]] == sorted(
+        stored.values()
+    )
+
+
+def test_a_filter_the_search_does_not_support_is_refused_through_the_sdk(served: Served) -> None:
+    _create(served, firstName="Ada")
+    request = {
+        "locationId": served.location,
+        "pageLimit": 20,
+        "filters": [{"field": "firstNameLowerCase", "operator": "range", "value": {"gt": "a"}}],
+    }
+    error = served.refused(lambda sdk: sdk.contacts.search_contacts_advanced(request))
+    assert error.status_code == 422
+    assert error.response["message"] == [
+        "filters.0.operator range is not supported for firstNameLowerCase"
+    ]

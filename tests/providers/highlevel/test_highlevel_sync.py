@@ -185,3 +185,24 @@ def test_record_url_points_at_the_contact_in_its_location(w: World) -> None:
     crm_id = w.harness.records()[0].crm_id
     expected = SPEC.record_url.format(account_id=harness(w).location_id, crm_id=crm_id)
     assert r.json()["crm_url"] == expected
+
+
+def test_the_daily_share_and_the_overlap_are_connection_settings_checked_on_the_way_in(
+    w: World,
+) -> None:
+    w.connect("org1")
+    for bad, message in (
+        ({"api_usage_share": 0.05}, "api_usage_share must be a number from 0.1 to 1"),
+        ({"api_usage_share": True}, "api_usage_share must be a number from 0.1 to 1"),
+        ({"overlap_seconds": 1}, "overlap_seconds must be a number from 5 to 600"),
+        ({"sync_now": 1}, "unknown HighLevel setting 'sync_now'"),
+    ):
+        r = w.api.patch("/api/v1/orgs/org1/connection", json={"settings": bad})
+        assert r.status_code == 422 and message in r.json()["detail"], r.text
+    r = w.api.patch(
+        "/api/v1/orgs/org1/connection",
+        json={"settings": {"api_usage_share": 0.5, "overlap_seconds": 60}},
+    )
+    assert r.status_code == 200, r.text
+    settings = w.connection().settings
+    assert (settings["api_usage_share"], settings["overlap_seconds"]) == (0.5, 60.0)

@@ -1,7 +1,9 @@
-"""Typed calls to HighLevel's API v2 through the shared ApiClient, and its error bodies."""
+"""Typed calls to HighLevel's API v2 through the shared ApiClient and the location's daily
+allowance, and its error bodies."""
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -11,7 +13,8 @@ import httpx
 from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
 from crmsync.connectors.paging import OffsetPaging, PageNumberPaging, PageRequest, collect
 from crmsync.connectors.spec import ProviderSpec
-from crmsync.errors import ApiProblem
+from crmsync.errors import ApiProblem, error_for
+from crmsync.providers.highlevel.allocation import HighLevelAllocation
 from crmsync.providers.highlevel.spec import CONTACT_NOT_FOUND, DUPLICATE_CONTACT
 
 SEARCH_PAGE_LIMIT = 500
@@ -93,24 +96,35 @@ class HighLevelClient:
         spec: ProviderSpec,
         budget: RateBudget,
         location_id: str,
+        allocation: HighLevelAllocation,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.api = ApiClient(http, spec, budget, parse_problem, retry)
+        self.api = ApiClient(http, spec, budget, parse_problem, retry, allocation.observe)
+        self.allocation = allocation
         self.location_id = location_id
 
+    async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Every call counts towards the day: held back near the allowance."""
+        await self.allocation.before_request()
+        return await self.api.json(method, url, **kwargs)
+
+    async def _page(self, request: PageRequest) -> Any:
+        await self.allocation.before_request()
+        return await self.api.page(request)
+
     async def location(self) -> dict[str, Any]:
-        body = await self.api.json("GET", f"/locations/{self.location_id}")
+        body = await self._json("GET", f"/locations/{self.location_id}")
         location: dict[str, Any] = body.get("location") or {}
         return location
 
     async def custom_fields(self) -> list[dict[str, Any]]:
-        body = await self.api.json(
+        body = await self._json(
             "GET", f"/locations/{self.location_id}/customFields", params={"model": "contact"}
         )
         return list(body.get("customFields") or [])
 
     async def create_custom_field(self, name: str) -> dict[str, Any]:
-        body = await self.api.json(
+        body = await self._json(
             "POST",
             f"/locations/{self.location_id}/customFields",
             json={"name": name, "dataType": "TEXT", "model": "contact"},
@@ -122,7 +136,7 @@ class HighLevelClient:
     async def users(self, company_id: str) -> list[dict[str, Any]]:
         """Every user with access to the location, page by page."""
         params = {"companyId": company_id, "locationId": self.location_id}
-        return await collect(self.api.page, PageRequest("GET", "/users/search", params), USERS)
+        return await collect(self._page, PageRequest("GET", "/users/search", params), USERS)
 
     async def search_by_field(self, field_id: str, values: Sequence[str]) -> list[dict[str, Any]]:
         """Contacts whose custom field equals any of ``values``: one OR group, one call per
@@ -132,12 +146,10 @@ class HighLevelClient:
             for value in values
         ]
         body = {"locationId": self.location_id, "filters": [{"group": "OR", "filters": group}]}
-        return await collect(
-            self.api.page, PageRequest("POST", "/contacts/search", json=body), FOUND
-        )
+        return await collect(self._page, PageRequest("POST", "/contacts/search", json=body), FOUND)
 
     async def create_contact(self, payload: dict[str, Any]) -> dict[str, Any]:
-        body = await self.api.json(
+        body = await self._json(
             "POST",
             "/contacts/",
             json={"locationId": self.location_id, **payload},
@@ -148,6 +160,35 @@ class HighLevelClient:
 
     async def update_contact(self, contact_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """PUT sets the given values; sending it twice leaves the same contact, so it retries."""
-        body = await self.api.json("PUT", f"/contacts/{contact_id}", json=payload)
+        body = await self._json("PUT", f"/contacts/{contact_id}", json=payload)
         contact: dict[str, Any] = body.get("contact") or {"id": contact_id}
         return contact
+
+    async def contact(self, contact_id: str) -> dict[str, Any] | None:
+        """``GET /contacts/{id}`` (never behind the search index); None when HighLevel has no
+        such contact (or it was deleted)."""
+        await self.allocation.before_request()
+        response = await self.api.request("GET", f"/contacts/{contact_id}", accept={400: True})
+        if response.status_code == 400:
+            if parse_problem(response).code == CONTACT_NOT_FOUND:
+                return None
+            raise error_for(self.api.resolve(response))
+        contact: dict[str, Any] = response.json().get("contact") or {}
+        return None if contact.get("deleted") else contact
+
+    async def search(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of ``POST /contacts/search`` with ``body`` (in this location), and
+        HighLevel's own time of the answer (its ``Date`` header, epoch ms; None without)."""
+        await self.allocation.before_request()
+        response = await self.api.request(
+            "POST", "/contacts/search", json={"locationId": self.location_id, **body}
+        )
+        return list(response.json().get("contacts") or []), server_time(response)
+
+
+def server_time(response: httpx.Response) -> int | None:
+    try:
+        moment = email.utils.parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError):
+        return None
+    return int(moment.timestamp() * 1000) if moment.tzinfo else None

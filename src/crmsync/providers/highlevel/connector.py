@@ -5,13 +5,19 @@ who a person is. So a batch makes one search for the Person IDs of the writes cr
 contact id for (this also finds creates whose response was lost), then one create or update
 per person. Calls go out one at a time: the token refresh holds a database row lock, which
 concurrent requests on one event loop could deadlock on.
+
+The read half: contacts by id (``reading.py``), changes from contact search (``changes.py``),
+the location's fields, and signed webhooks as hints (``webhooks.py``). Reading and writing draw
+from one budget per location: the burst limit (``rate_budget``, per account) and the daily
+allowance (``allocation.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from crmsync.connectors.allocation import DEFAULT_PROBE, DEFAULT_SHARE, DEFAULT_WINDOW
 from crmsync.connectors.base import (
     AccountInfo,
     AppNames,
@@ -24,9 +30,19 @@ from crmsync.connectors.base import (
 )
 from crmsync.connectors.spec import FieldSpec
 from crmsync.domain.outcomes import Action, Resolution
+from crmsync.domain.records import (
+    Capability,
+    ChangeHint,
+    ChangePage,
+    FieldDescription,
+    RemoteRecord,
+    WebhookRequest,
+)
 from crmsync.errors import InputError, RecordRejected, TransientError
-from crmsync.providers.highlevel import mapping
+from crmsync.providers.highlevel import changes, mapping, reading, webhooks
+from crmsync.providers.highlevel.allocation import HighLevelAllocation
 from crmsync.providers.highlevel.client import HighLevelClient
+from crmsync.providers.highlevel.echo import OwnWrites
 from crmsync.providers.highlevel.spec import API_VERSION, SPEC
 
 
@@ -38,19 +54,61 @@ def _custom_value(contact: dict[str, Any], field_id: str) -> str | None:
     return None
 
 
+SETTING_RANGES = {"api_usage_share": (0.1, 1.0), "overlap_seconds": (5.0, 600.0)}
+"""Connection settings an org may change, and their bounds."""
+
+
 class HighLevelConnector(Connector):
     spec = SPEC
+    capabilities = frozenset(
+        {
+            Capability.WRITE,
+            Capability.READ,
+            Capability.READ_CHANGES,
+            Capability.DESCRIBE_FIELDS,
+            Capability.WEBHOOKS,
+        }
+    )
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
         ctx.http.headers["Version"] = API_VERSION
         self.budget = self.rate_budget()  # HighLevel counts per location: the account id
+        owner = f"highlevel:{ctx.account_id or ctx.settings.get('location_id') or id(self)}"
+        self.allocation = ctx.allocations.for_account(owner, HighLevelAllocation)
+        self.allocation.configure(
+            float(ctx.settings.get("api_usage_share", DEFAULT_SHARE)),
+            float(ctx.settings.get("api_window_seconds", DEFAULT_WINDOW)),
+            float(ctx.settings.get("api_pause_probe_seconds", DEFAULT_PROBE)),
+        )
+        self.own = ctx.allocations.for_account(owner, OwnWrites)
+        self.overlap_seconds = float(
+            ctx.settings.get("overlap_seconds") or changes.DEFAULT_OVERLAP_SECONDS
+        )
         self.field_ids: dict[str, str] | None = None
         """Custom field ``fieldKey`` → id in the location, read by ``ensure_setup``."""
 
     @classmethod
     def default_fields(cls, app: AppNames) -> list[FieldSpec]:
         return mapping.default_fields(app)
+
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """``api_usage_share``: the share of the location's daily allowance crmsync may use
+        (0.1 to 1); ``overlap_seconds``: how far behind its latest stamp a read of changes
+        starts again, for the search index's delay (5 to 600)."""
+        unknown = sorted(set(settings) - set(SETTING_RANGES))
+        if unknown:
+            raise InputError(f"unknown HighLevel setting {unknown[0]!r}")
+        clean: dict[str, Any] = {}
+        for name, value in settings.items():
+            low, high = SETTING_RANGES[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(f"{name} must be a number from {low:g} to {high:g}")
+            if not low <= float(value) <= high:
+                raise InputError(f"{name} must be a number from {low:g} to {high:g}")
+            clean[name] = float(value)
+        return clean
 
     @property
     def location_id(self) -> str:
@@ -62,6 +120,7 @@ class HighLevelConnector(Connector):
             self.ctx.spec,
             self.budget,
             location_id or self.location_id,
+            self.allocation,
             self.ctx.retry,
         )
 
@@ -112,6 +171,49 @@ class HighLevelConnector(Connector):
             for u in await client.users(company_id)
         ]
 
+    async def _field_ids(self) -> dict[str, str]:
+        if self.field_ids is None:
+            fields = await self._client().custom_fields()
+            self.field_ids = {
+                str(f["fieldKey"]): str(f["id"])
+                for f in fields
+                if f.get("fieldKey") and f.get("model", "contact") == "contact"
+            }
+        return self.field_ids
+
+    async def read(self, crm_ids: Sequence[str], fields: Sequence[str]) -> list[RemoteRecord]:
+        field_ids = (
+            await self._field_ids()
+            if any(f.startswith(mapping.CUSTOM_PREFIX) for f in fields)
+            else {}
+        )
+        return await reading.read(self._client(), crm_ids, fields, field_ids)
+
+    async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
+        field_ids = (
+            await self._field_ids()
+            if any(f.startswith(mapping.CUSTOM_PREFIX) for f in fields)
+            else {}
+        )
+        reader = changes.ChangeReader(self._client(), self.own, self.overlap_seconds)
+        return await reader.read(cursor, fields, field_ids)
+
+    async def describe_fields(self) -> list[FieldDescription]:
+        return reading.describe(await self._client().custom_fields())
+
+    @classmethod
+    def webhook_hints(
+        cls, request: WebhookRequest, settings: Mapping[str, Any]
+    ) -> list[ChangeHint]:
+        """A delivery's contact event as a hint, once its signature is checked with
+        HighLevel's public key (``webhooks.SignatureError`` when forged or stale); the hint's
+        account is the event's ``locationId``."""
+        webhooks.verify(request.body, request.headers, settings)
+        try:
+            return webhooks.parse(request.body, request.now_ms)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         if self.field_ids is None:
             await self.ensure_setup()
@@ -157,13 +259,15 @@ class HighLevelConnector(Connector):
         try:
             if target is None:
                 contact = await client.create_contact(payload)
+                self.own.wrote(str(contact["id"]), contact.get("dateUpdated"))
                 return WriteOutcome(
                     write.local_id,
                     created=True,
                     crm_id=str(contact["id"]),
                     response_summary={"id": contact["id"], "created": True},
                 )
-            await client.update_contact(target, payload)
+            updated = await client.update_contact(target, payload)
+            self.own.wrote(target, updated.get("dateUpdated"))
             return WriteOutcome(
                 write.local_id, crm_id=target, response_summary={"id": target, "created": False}
             )

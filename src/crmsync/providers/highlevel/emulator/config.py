@@ -37,4 +37,9 @@ class HighLevelEmulatorConfig:
     access_token_ttl: int = 86_399
     timeout_sleep_seconds: float = 30.0
     fault_seed: int = 0
+    index_delay_seconds: float = 0.0
+    """How long a write takes to be searchable ("updates may take a few seconds")."""
+    app_id: str = "crmsync"
+    """The Marketplace app's id, sent as ``appId`` in webhooks (a client id is
+    ``<appId>-<suffix>``)."""
     clock: Callable[[], float] = field(default=time.time)

@@ -84,6 +84,8 @@ class HighLevelHarness(HarnessControls):
             "authorize_url": f"{base_url}/oauth/chooselocation",
             "token_url": f"{base_url}/oauth/token",
             "record_url": "",
+            # the emulator signs webhooks with its own key, not HighLevel's
+            "webhook_public_key": self.emulator.webhooks.signer.public_key_pem,
         }
 
     def add_user(self, email: str, first_name: str, last_name: str) -> str:
@@ -144,3 +146,19 @@ class HighLevelHarness(HarnessControls):
 
     def create_by_hand(self, values: dict[str, Any]) -> str:
         return self.emulator.store.create_contact(self.location_id, self._change(values)).id
+
+    def delete_by_hand(self, crm_id: str) -> None:
+        """A user deletes the contact in HighLevel (``emulation.harness.DeletesByHand``)."""
+        self.emulator.store.delete_contact(self.location_id, crm_id)
+
+    def archive_by_hand(self, crm_id: str) -> None:
+        """HighLevel has no archive: a delete, restorable."""
+        self.delete_by_hand(crm_id)
+
+    def restore_by_hand(self, crm_id: str) -> None:
+        self.emulator.store.restore_contact(self.location_id, crm_id)
+
+    def set_search_lag(self, seconds: float, create_seconds: float | None = None) -> None:
+        """Writes become searchable ``seconds`` later (HighLevel: "a few seconds"; it does not
+        say creates differ, so ``create_seconds`` is the same delay)."""
+        self.emulator.store.set_index_delay(max(seconds, create_seconds or 0.0))

@@ -9,7 +9,8 @@ chooselocation page and ``/_emulator/`` never do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import email.utils
+from collections.abc import Callable, Mapping
 
 from fastapi import Request
 from starlette.responses import Response
@@ -52,9 +53,15 @@ class HighLevelPolicy(PolicyBase):
     """The :class:`~crmsync.emulation.EmulationPolicy` of the HighLevel emulator."""
 
     def __init__(
-        self, parts: ToolkitParts, *, limiter: SlidingWindowLimiter, daily: SlidingWindowLimiter
+        self,
+        parts: ToolkitParts,
+        *,
+        limiter: SlidingWindowLimiter,
+        daily: SlidingWindowLimiter,
+        clock: Callable[[], float],
     ) -> None:
         super().__init__(parts, api_prefixes=API_PREFIXES, token_path=TOKEN_PATH)
+        self.clock = clock
         self.limiter = limiter
         self.daily = daily
         self._last_daily: dict[str, RateDecision] = {}
@@ -111,6 +118,8 @@ class HighLevelPolicy(PolicyBase):
             else self._daily_seen(access.account_id)
         )
         headers = self.rate_headers(burst, daily)
+        # every HTTP answer carries its server's time (RFC 9110), here the emulator's clock
+        headers["Date"] = email.utils.formatdate(self.clock(), usegmt=True)
         if not (daily.allowed and burst.allowed):
             return status_error(429, headers)
         return headers

@@ -126,6 +126,11 @@ class StoredContact:
     assigned_to: str | None = None
     tags: list[str] = field(default_factory=list)
     dnd: bool = False
+    updated_ms: int = 0
+    """``dateUpdated`` in epoch ms: what search sorts and ranges on."""
+    deleted: bool = False
+    """Deleted in HighLevel: kept (restorable), gone from gets and from searches that do not
+    ask for ``deleted``."""
 
     @property
     def name(self) -> str:
@@ -167,7 +172,10 @@ class StoredContact:
 
     def search_json(self, cursor: tuple[Any, str]) -> dict[str, Any]:
         """A search hit carries its own ``searchAfter`` cursor (its sort value and id)."""
-        return {**self.as_json(), "searchAfter": list(cursor)}
+        body = {**self.as_json(), "searchAfter": list(cursor)}
+        if self.deleted:
+            body["deleted"] = True
+        return body
 
 
 UNSET: Any = object()

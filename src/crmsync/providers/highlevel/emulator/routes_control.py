@@ -1,15 +1,18 @@
 """HighLevel's own ``/_emulator/`` routes: the duplicate setting, seeding locations and users,
-inspecting contacts, and edits made by hand in the CRM (no auth, rate limit or faults)."""
+inspecting contacts, edits, deletes and restores made by hand in the CRM, the search index's
+delay, and the app's webhooks (no auth, rate limit or faults)."""
 
 from __future__ import annotations
 
+import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.emulation import CONTROL_PREFIX
 from crmsync.providers.highlevel.emulator.common import EmulatorDep, JsonBody
 from crmsync.providers.highlevel.emulator.validation import UPDATE_KEYS, parse_contact
+from crmsync.providers.highlevel.emulator.webhooks import EVENT_TYPES
 
 
 class DuplicateSetting(BaseModel):
@@ -35,6 +38,23 @@ class UserSeed(BaseModel):
     lastName: str = ""
     locationIds: list[str] | None = None
     """Default: every location of the agency."""
+
+
+class IndexDelay(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(ge=0, le=3_600)
+
+
+class WebhookSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None
+    events: list[str] = Field(default_factory=lambda: list(EVENT_TYPES))
+    legacySignature: bool = False
+    """Sign with the deprecated ``X-WH-Signature`` (RSA) too."""
+    duplicate: bool = False
+    reverse: bool = False
 
 
 router = APIRouter(prefix=CONTROL_PREFIX, tags=["emulator controls"])
@@ -81,3 +101,48 @@ def manual_edit(
     return JSONResponse(
         {"contact": store.update_contact(location_id, contact_id, change).as_json()}
     )
+
+
+@router.delete("/locations/{location_id}/contacts/{contact_id}")
+def delete_by_hand(location_id: str, contact_id: str, emulator: EmulatorDep) -> JSONResponse:
+    """A user deletes the contact in HighLevel."""
+    emulator.store.delete_contact(location_id, contact_id)
+    return JSONResponse({"succeded": True})
+
+
+@router.post("/locations/{location_id}/contacts/{contact_id}/restore")
+def restore_by_hand(location_id: str, contact_id: str, emulator: EmulatorDep) -> JSONResponse:
+    """A user restores a deleted contact."""
+    contact = emulator.store.restore_contact(location_id, contact_id)
+    return JSONResponse({"contact": contact.as_json()})
+
+
+@router.put("/search/delay")
+def set_index_delay(body: IndexDelay, emulator: EmulatorDep) -> dict[str, float]:
+    emulator.store.set_index_delay(body.seconds)
+    return {"seconds": body.seconds}
+
+
+@router.put("/webhooks")
+def configure_webhooks(body: WebhookSettings, emulator: EmulatorDep) -> JSONResponse:
+    unknown = sorted(set(body.events) - set(EVENT_TYPES))
+    if unknown:
+        return JSONResponse({"detail": f"unknown event types: {unknown}"}, status_code=422)
+    outbox = emulator.webhooks
+    outbox.configure(body.url, frozenset(body.events), body.legacySignature)
+    outbox.faults.duplicate, outbox.faults.reverse = body.duplicate, body.reverse
+    return JSONResponse({"url": body.url, "events": sorted(outbox.events)})
+
+
+@router.get("/webhooks/keys")
+def webhook_keys(emulator: EmulatorDep) -> dict[str, str]:
+    """The public keys a receiver checks this emulator's signatures with."""
+    signer = emulator.webhooks.signer
+    return {"ed25519": signer.public_key_pem, "rsa": signer.rsa_public_key_pem}
+
+
+@router.post("/webhooks/deliver")
+def deliver_webhooks(emulator: EmulatorDep) -> dict[str, int]:
+    """Send the queued events now."""
+    with httpx.Client(timeout=10.0) as http:
+        return {"accepted": emulator.webhooks.deliver(http)}

@@ -12,6 +12,7 @@ from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
 from crmsync.providers.highlevel.emulator.policy import HighLevelPolicy
 from crmsync.providers.highlevel.emulator.store import HighLevelStore
+from crmsync.providers.highlevel.emulator.webhooks import WebhookOutbox
 
 DAY_SECONDS = 86_400.0
 
@@ -26,7 +27,8 @@ class HighLevelEmulator(EmulatorState):
 
     def __init__(self, config: HighLevelEmulatorConfig, *, served: bool = False) -> None:
         self.config = config
-        self.store = HighLevelStore(config)
+        self.webhooks = WebhookOutbox(config.app_id, config.clock)
+        self.store = HighLevelStore(config, self.webhooks.record)
         enabled = config.rate_limit_enabled
         self.limiter = window_limiter(
             config, config.max_requests, config.interval_seconds, enabled=enabled
@@ -46,12 +48,15 @@ class HighLevelEmulator(EmulatorState):
             reset_data=self.reset_data,
             linked_limiters=(self.daily,),
         )
-        self.policy = HighLevelPolicy(self, limiter=self.limiter, daily=self.daily)
+        self.policy = HighLevelPolicy(
+            self, limiter=self.limiter, daily=self.daily, clock=config.clock
+        )
         self.chosen_location_id: str | None = None
         """The location picked on the chooselocation page most recently."""
 
     def reset_data(self) -> None:
         self.store.reset()
+        self.webhooks.reset()
         self.chosen_location_id = None
 
     @property

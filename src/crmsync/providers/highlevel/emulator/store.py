@@ -3,6 +3,11 @@
 Email, phone and custom field values are indexed per location, so duplicate checks and
 Person ID searches take constant time however many contacts a benchmark creates. Methods never
 await: they hold the lock only for in-memory work.
+
+A deleted contact is kept apart (``deleted``), restorable, its ``dateUpdated`` moved to the
+delete: gone from gets, updates and duplicate checks, found only by a search that names
+``deleted`` (unconfirmed; the contact schema has a ``deleted`` flag). Every write is told to
+the search index (``index.py``, which may trail) and to the app's webhooks (``events``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import re
 import string
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +28,7 @@ from crmsync.providers.highlevel.emulator.errors import (
     duplicate_contact,
     forbidden_location,
 )
+from crmsync.providers.highlevel.emulator.index import SearchIndex
 from crmsync.providers.highlevel.emulator.records import (
     UNSET,
     ContactInput,
@@ -30,10 +37,19 @@ from crmsync.providers.highlevel.emulator.records import (
     StoredContact,
     User,
 )
-from crmsync.providers.highlevel.emulator.search import Page, Query, sort_key
+from crmsync.providers.highlevel.emulator.search import Page, Query, one_page
+from crmsync.providers.highlevel.emulator.webhooks import (
+    CONTACT_CREATE,
+    CONTACT_DELETE,
+    CONTACT_DND_UPDATE,
+    CONTACT_TAG_UPDATE,
+    CONTACT_UPDATE,
+)
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 Key = tuple[str, str]
+Events = Callable[[str, StoredContact], None]
+"""``(event type, contact)`` after each change: the app's webhooks."""
 
 
 def field_key(name: str) -> str:
@@ -45,10 +61,17 @@ def phone_digits(phone: str) -> str:
     return re.sub(r"[^0-9]", "", phone)
 
 
+def _no_events(_type: str, _contact: StoredContact) -> None:
+    return None
+
+
 class HighLevelStore:
-    def __init__(self, config: HighLevelEmulatorConfig) -> None:
+    def __init__(self, config: HighLevelEmulatorConfig, events: Events = _no_events) -> None:
         self.lock = threading.Lock()
         self.config = config
+        self.events = events
+        self.index = SearchIndex(config.clock)
+        self.index.set_delay(config.index_delay_seconds, ())
         self.reset()
 
     def reset(self) -> None:
@@ -60,6 +83,8 @@ class HighLevelStore:
             self.users: dict[str, User] = {}
             self.fields: dict[str, dict[str, CustomField]] = {}
             self.contacts: dict[str, StoredContact] = {}
+            self.deleted: dict[str, StoredContact] = {}
+            self.index.set_delay(self.index.delay_seconds, ())
             self._in_location: dict[str, set[str]] = defaultdict(set)
             self._emails: dict[Key, set[str]] = defaultdict(set)
             self._phones: dict[Key, set[str]] = defaultdict(set)
@@ -224,8 +249,16 @@ class HighLevelStore:
                 other = self.contacts[holder]
                 raise duplicate_contact(holder, other.name, field)
 
-    def _apply(self, contact: StoredContact, change: ContactInput) -> bool:
-        """Write ``change`` into ``contact``, keeping the indexes right; True when it changed."""
+    def _written(self, contact: StoredContact, event_type: str) -> None:
+        self.index.written(contact)
+        self.events(event_type, contact)
+
+    def _touch(self, contact: StoredContact) -> None:
+        contact.date_updated, contact.updated_ms = self._stamp()
+
+    def _apply(self, contact: StoredContact, change: ContactInput) -> list[str]:
+        """Write ``change`` into ``contact``, keeping the indexes right; the webhook events
+        it makes (none when nothing changed)."""
         before = (dict(contact.attributes), dict(contact.custom), contact.assigned_to)
         before_tags, before_dnd = list(contact.tags), contact.dnd
         loc = contact.location_id
@@ -247,7 +280,10 @@ class HighLevelStore:
         self._index(contact, add=True)
         self._in_location[loc].add(contact.id)
         after = (contact.attributes, contact.custom, contact.assigned_to)
-        return after != before or contact.tags != before_tags or contact.dnd != before_dnd
+        made = [CONTACT_UPDATE] if after != before else []
+        made += [CONTACT_TAG_UPDATE] if contact.tags != before_tags else []
+        made += [CONTACT_DND_UPDATE] if contact.dnd != before_dnd else []
+        return made
 
     def _index(self, contact: StoredContact, *, add: bool) -> None:
         loc = contact.location_id
@@ -270,8 +306,10 @@ class HighLevelStore:
             self._refuse_duplicates(location_id, change.attributes, None)
             stamp, ms = self._stamp()
             contact = StoredContact(self._new_id(), location_id, {}, {}, stamp, stamp, ms)
+            contact.updated_ms = ms
             self._apply(contact, change)
             self.contacts[contact.id] = contact
+            self._written(contact, CONTACT_CREATE)
             return contact.copy()
 
     def update_contact(
@@ -285,17 +323,46 @@ class HighLevelStore:
                 if key in change.attributes
             }
             self._refuse_duplicates(location_id, touched, contact.id)
-            if self._apply(contact, change):
-                contact.date_updated = self._stamp()[0]
+            made = self._apply(contact, change)
+            if made:
+                self._touch(contact)
+                self.index.written(contact)
+            for event_type in made:
+                self.events(event_type, contact)
             return contact.copy()
 
     def delete_contact(self, location_id: str, contact_id: str) -> None:
-        """Gone from gets, searches and duplicate checks at once."""
+        """Gone from gets, updates and duplicate checks at once; kept to be restored."""
         with self.lock:
             contact = self._owned(location_id, contact_id)
             self._index(contact, add=False)
             self._in_location[location_id].discard(contact_id)
             del self.contacts[contact_id]
+            contact.deleted = True
+            self._touch(contact)
+            self.deleted[contact_id] = contact
+            self._written(contact, CONTACT_DELETE)
+
+    def restore_contact(self, location_id: str, contact_id: str) -> StoredContact:
+        """A deleted contact restored in HighLevel: back with its id and values, a new
+        ``dateUpdated`` (the event HighLevel sends for a restore is unconfirmed: a create)."""
+        with self.lock:
+            contact = self.deleted.get(contact_id)
+            if contact is None or contact.location_id != location_id:
+                raise contact_not_found()
+            del self.deleted[contact_id]
+            contact.deleted = False
+            self._touch(contact)
+            self.contacts[contact_id] = contact
+            self._index(contact, add=True)
+            self._in_location[location_id].add(contact_id)
+            self._written(contact, CONTACT_CREATE)
+            return contact.copy()
+
+    def set_index_delay(self, seconds: float) -> None:
+        """Searches see writes ``seconds`` later from now on (0: at once)."""
+        with self.lock:
+            self.index.set_delay(seconds, [*self.contacts.values(), *self.deleted.values()])
 
     def upsert_contact(
         self, location_id: str, change: ContactInput, create_new: bool
@@ -319,31 +386,27 @@ class HighLevelStore:
             holders = self._holders(location_id, email, phone)
             return self.contacts[holders[0][1]].copy() if holders else None
 
+    def _search_pool(self, location_id: str, query: Query) -> list[StoredContact]:
+        """The contacts a query may match: what the index shows (when it trails), else the
+        store's, narrowed by the custom field index."""
+        if self.index.delayed:
+            return self.index.searchable()
+        ids = query.candidates(lambda fid, value: self._custom.get((fid, value), set()))
+        pool = self._in_location[location_id] if ids is None else ids
+        found = [self.contacts[i] for i in pool if i in self.contacts]
+        return found + list(self.deleted.values()) if query.deleted else found
+
     def search(self, location_id: str, query: Query, page: Page) -> tuple[list[Any], int]:
         """One page of matches, and how many match in all."""
         with self.lock:
-            ids = query.candidates(lambda fid, value: self._custom.get((fid, value), set()))
-            pool = self._in_location[location_id] if ids is None else ids
             matches = [
                 c
-                for c in (self.contacts[i] for i in pool if i in self.contacts)
-                if c.location_id == location_id and query.predicate(c)
+                for c in self._search_pool(location_id, query)
+                if c.location_id == location_id
+                and (query.deleted or not c.deleted)
+                and query.predicate(c)
             ]
-            keyed = sorted(
-                ((sort_key(c, page.sort_field), c) for c in matches),
-                key=lambda pair: pair[0],
-                reverse=page.descending,
-            )
-            if page.search_after is not None:
-                cursor = tuple(page.search_after)
-                keyed = [
-                    (k, c) for k, c in keyed if (k < cursor if page.descending else k > cursor)
-                ]
-                start = 0
-            else:
-                start = (page.page - 1) * page.limit
-            hits = [c.search_json(k) for k, c in keyed[start : start + page.limit]]
-            return hits, len(matches)
+            return one_page(matches, page), len(matches)
 
     def snapshot(self, location_id: str) -> list[StoredContact]:
         with self.lock:
