@@ -34,7 +34,8 @@ def hooked(linked: World) -> World:
     assert isinstance(linked.harness, SendsWebhooks), "a connector with webhooks needs them"
     r = linked.api.patch("/api/v1/orgs/org1/connection", json={"preserve_manual_edits": True})
     assert r.status_code == 200, r.text
-    linked.harness.subscribe_webhooks(f"{BASE}/webhooks/{linked.provider}")
+    checks = linked.harness.subscribe_webhooks(f"{BASE}/webhooks/{linked.provider}")
+    linked.rt.settings.provider_overrides.setdefault(linked.provider, {}).update(checks)
     deliver(linked)
     linked.drain()
     assert changes(linked) == []

@@ -113,9 +113,11 @@ class WebhookFaults:
 class SendsWebhooks(Protocol):
     """A harness whose CRM sends signed webhooks about contacts (the webhook suite)."""
 
-    def subscribe_webhooks(self, target_url: str) -> None:
+    def subscribe_webhooks(self, target_url: str) -> dict[str, str]:
         """From now on, send every contact change the connector reads to ``target_url``, as
-        the app's webhook settings in the CRM would (or crmsync's own subscription did)."""
+        the app's webhook settings in the CRM would (or crmsync's own subscription did).
+        Returns the provider settings crmsync checks the calls with beyond the app's
+        credentials (e.g. the emulator's own public key), to add to its overrides."""
         ...
 
     def webhook_faults(self) -> WebhookFaults:

@@ -4,9 +4,9 @@ At least once: a delivery is leased while it is sent and recorded after, so a wo
 mid-send leaves it to the next once the lease expires (receivers dedupe by ``Crmsync-Delivery``).
 A failed attempt is retried with exponential backoff and jitter (1 min, 2 min, 4 min ... capped
 at 1 h); an attempt that fails once ``GIVE_UP_AFTER`` (24 h) has passed since the change is
-the last, and the delivery is marked ``failed`` (so the last attempt falls 24 to 25 h after). A later
-change of a record is not sent to an endpoint while an earlier one of the same record is still
-pending there; beyond that, no order is promised.
+the last, and the delivery is marked ``failed`` (so the last attempt falls 24 to 25 h after).
+A later change of a record is not sent to an endpoint while an earlier one of the same record
+is still pending there; beyond that, no order is promised.
 """
 
 from __future__ import annotations

@@ -158,10 +158,20 @@ class HighLevelClient:
         contact: dict[str, Any] = body["contact"]
         return contact
 
-    async def update_contact(self, contact_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """PUT sets the given values; sending it twice leaves the same contact, so it retries."""
-        body = await self._json("PUT", f"/contacts/{contact_id}", json=payload)
-        contact: dict[str, Any] = body.get("contact") or {"id": contact_id}
+    async def update_contact(
+        self, contact_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """PUT sets the given values; sending it twice leaves the same contact, so it retries.
+        None when HighLevel has no such contact (a user deleted it)."""
+        await self.allocation.before_request()
+        response = await self.api.request(
+            "PUT", f"/contacts/{contact_id}", json=payload, accept={400: True}
+        )
+        if response.status_code == 400:
+            if parse_problem(response).code == CONTACT_NOT_FOUND:
+                return None
+            raise error_for(self.api.resolve(response))
+        contact: dict[str, Any] = response.json().get("contact") or {"id": contact_id}
         return contact
 
     async def contact(self, contact_id: str) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
-from crmsync.domain.outcomes import Action, Resolution
+from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
     Capability,
     ChangeHint,
@@ -267,6 +267,11 @@ class HighLevelConnector(Connector):
                     response_summary={"id": contact["id"], "created": True},
                 )
             updated = await client.update_contact(target, payload)
+            if updated is None:
+                gone = deleted_in_crm(self.spec.display_name)
+                return WriteOutcome(
+                    write.local_id, resolution=gone, response_summary={"error": gone.reason}
+                )
             self.own.wrote(target, updated.get("dateUpdated"))
             return WriteOutcome(
                 write.local_id, crm_id=target, response_summary={"id": target, "created": False}

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord, HarnessControls
+from crmsync.emulation.harness import CrmRecord, HarnessControls, WebhookFaults
 from crmsync.providers.highlevel.emulator.app import create_app
 from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
 from crmsync.providers.highlevel.emulator.records import ContactInput, StoredContact
 from crmsync.providers.highlevel.emulator.state import HighLevelEmulator
+from crmsync.providers.highlevel.emulator.webhooks import EVENT_TYPES
 
 ATTRIBUTES = {
     "first_name": "firstName",
@@ -157,6 +160,17 @@ class HighLevelHarness(HarnessControls):
 
     def restore_by_hand(self, crm_id: str) -> None:
         self.emulator.store.restore_contact(self.location_id, crm_id)
+
+    def subscribe_webhooks(self, target_url: str) -> dict[str, str]:
+        """Every contact event to ``target_url``; crmsync checks them with the emulator's key."""
+        self.emulator.webhooks.configure(target_url, frozenset(EVENT_TYPES), False)
+        return {"webhook_public_key": self.emulator.webhooks.signer.public_key_pem}
+
+    def webhook_faults(self) -> WebhookFaults:
+        return self.emulator.webhooks.faults
+
+    async def deliver_webhooks(self, http: httpx.AsyncClient) -> int:
+        return await self.emulator.webhooks.deliver_async(http)
 
     def set_search_lag(self, seconds: float, create_seconds: float | None = None) -> None:
         """Writes become searchable ``seconds`` later (HighLevel: "a few seconds"; it does not

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from crmsync import jsoncodec
+from crmsync.emulation.harness import WebhookFaults
 from crmsync.providers.highlevel.emulator.records import StoredContact
 
 MAX_ATTEMPTS = 6
@@ -101,14 +102,6 @@ class Pending:
 
 
 @dataclass
-class WebhookFaults:
-    duplicate: bool = False
-    """Send each event twice."""
-    reverse: bool = False
-    """Send the due events newest first."""
-
-
-@dataclass
 class Signer:
     """The emulator's own key pairs (an RSA one only once the legacy signature is asked for:
     making one takes a while)."""
@@ -169,37 +162,78 @@ class WebhookOutbox:
         with self._lock:
             if self.url is None or event_type not in self.events:
                 return
+            if self.faults.drop > 0:
+                self.faults.drop -= 1
+                return
             body = payload(event_type, contact, self.app_id, self.clock())
             self.pending.append(Pending(jsoncodec.dumps_bytes(body)))
 
     def deliver(self, http: httpx.Client) -> int:
         """Send every queued event; returns how many the receiver accepted (2xx)."""
-        with self._lock:
-            due, self.pending = self.pending, []
-            url, legacy = self.url, self.legacy_signature
-        if self.faults.reverse:
-            due.reverse()
+        due, url, legacy = self._due()
         accepted = 0
         for item in due:
             status = None
             for _ in range(2 if self.faults.duplicate else 1):
                 status = self._post(http, url, item.body, legacy)
-            if status is not None and 200 <= status < 300:
-                accepted += 1
-            elif status is None or status >= 500 or status == 429:
-                item.attempts += 1
-                if item.attempts < MAX_ATTEMPTS:
-                    with self._lock:
-                        self.pending.append(item)
+            accepted += self._settle(item, status)
         return accepted
+
+    async def deliver_async(self, http: httpx.AsyncClient) -> int:
+        """:meth:`deliver` through an async client (a receiving app served in process)."""
+        due, url, legacy = self._due()
+        accepted = 0
+        for item in due:
+            status = None
+            for _ in range(2 if self.faults.duplicate else 1):
+                status = await self._post_async(http, url, item.body, legacy)
+            accepted += self._settle(item, status)
+        return accepted
+
+    def _due(self) -> tuple[list[Pending], str | None, bool]:
+        with self._lock:
+            due, self.pending = self.pending, []
+            url, legacy = self.url, self.legacy_signature
+        if self.faults.reverse:
+            due.reverse()
+        return due, url, legacy
+
+    def _settle(self, item: Pending, status: int | None) -> int:
+        """1 if accepted; queued again (up to ``MAX_ATTEMPTS``) if HighLevel would retry."""
+        if status is not None and 200 <= status < 300:
+            return 1
+        if status is None or status >= 500 or status == 429:
+            item.attempts += 1
+            if item.attempts < MAX_ATTEMPTS:
+                with self._lock:
+                    self.pending.append(item)
+        return 0
+
+    def _request(self, url: str | None, body: bytes, legacy: bool) -> tuple[bytes, dict[str, str]]:
+        """The body as sent (altered after signing when ``faults.tamper``) and its headers."""
+        headers = {"Content-Type": "application/json", **self.signer.headers(body, legacy)}
+        with self._lock:
+            self.sent.append(jsoncodec.loads(body))
+        if self.faults.tamper:
+            body = body.replace(b"{", b"{ ", 1)
+        return body, headers
+
+    async def _post_async(
+        self, http: httpx.AsyncClient, url: str | None, body: bytes, legacy: bool
+    ) -> int | None:
+        if url is None:
+            return None
+        sent, headers = self._request(url, body, legacy)
+        try:
+            return (await http.post(url, content=sent, headers=headers)).status_code
+        except httpx.TransportError:
+            return None
 
     def _post(self, http: httpx.Client, url: str | None, body: bytes, legacy: bool) -> int | None:
         if url is None:
             return None
-        headers = {"Content-Type": "application/json", **self.signer.headers(body, legacy)}
-        with self._lock:
-            self.sent.append(jsoncodec.loads(body))
+        sent, headers = self._request(url, body, legacy)
         try:
-            return http.post(url, content=body, headers=headers).status_code
+            return http.post(url, content=sent, headers=headers).status_code
         except httpx.TransportError:
             return None

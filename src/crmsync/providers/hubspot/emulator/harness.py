@@ -124,14 +124,15 @@ class HubSpotHarness(HarnessControls):
         """A CRM user merges ``merged_id`` into ``survivor_id``."""
         self.emulator.store.merge(survivor_id, merged_id, self.emulator.store.admin_source)
 
-    def subscribe_webhooks(self, target_url: str) -> None:
+    def subscribe_webhooks(self, target_url: str) -> dict[str, str]:
         """The app's subscriptions: creation, deletion, merge, restore, and a propertyChange
-        for each property crmsync keeps a person field in."""
+        for each property crmsync keeps a person field in (checked with the app's secret)."""
         changes = [("contact.propertyChange", name) for name in self.crm_field.values()]
         kinds = ("creation", "deletion", "merge", "restore")
         self.emulator.webhooks.configure(
             target_url, [*((f"contact.{kind}", None) for kind in kinds), *changes]
         )
+        return {}
 
     def webhook_faults(self) -> WebhookFaults:
         return self.emulator.webhooks.faults
