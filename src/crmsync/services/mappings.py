@@ -111,11 +111,10 @@ async def save_mappings(rt: Runtime, org_id: str, command: SaveMappings) -> Save
         fixed = fixed_fields(rt, conn)
         describes = crm_catalogue.describes(rt, conn)
         kept = crm_catalogue.cached(session, conn) if describes else None
-    fetched: list[FieldDescription] | None = None
     wanted = {f.crm_field for obj in command.objects for f in obj.fields}
-    known = {f.name for f in kept[0]} if kept else set()
-    if describes and (kept is None or not wanted - {fixed.record_id_field} <= known):
-        fetched = await crm_catalogue.fetch(rt, conn)  # a field created in the CRM since
+    fetched = None
+    if describes and _stale(kept, wanted - {fixed.record_id_field, fixed.person_id_field}):
+        fetched = await crm_catalogue.fetch(rt, conn)  # none yet, or a field created since
     catalogue = fetched if fetched is not None else kept[0] if kept else None
     by_name = None if catalogue is None else {f.name: f for f in catalogue}
     problems: list[str] = []
@@ -142,6 +141,12 @@ async def save_mappings(rt: Runtime, org_id: str, command: SaveMappings) -> Save
             changes += effects(local_object, before, result.fields, fixed.crm)
         view = mappings_view(rt, session, conn)
     return SavedMappings(view, tuple(changes), _summary(changes), FULL_SYNC)
+
+
+def _stale(kept: tuple[list[FieldDescription], object] | None, wanted: set[str]) -> bool:
+    """No catalogue kept, or one that lacks a field the set names: the CRM is asked again
+    (its admin may have just created the field), and only a saved set keeps the answer."""
+    return kept is None or not wanted <= {f.name for f in kept[0]}
 
 
 def _check_objects(command: SaveMappings, objects: Mapping[str, object]) -> None:
