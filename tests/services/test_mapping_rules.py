@@ -45,3 +45,14 @@ def test_the_record_id_row_is_checked_but_not_stored() -> None:
     found = _check()
     assert isinstance(found, Checked)
     assert [f.local_field for f in found.fields] == ["person_id"]
+
+
+def test_a_connectors_own_default_is_accepted_as_it_is_and_nothing_else_like_it() -> None:
+    fixed = Fixed("Close", "acme_person_id", "id", None, frozenset({("emails", "contact.emails")}))
+    rows = (*IDS, MapField("emails", "contact.emails", System.APP))
+    assert isinstance(check(MapObject("contact", rows), APP, None, fixed, "c"), Checked)
+    rows = (*IDS, MapField("emails", "contact.phones", System.APP))
+    assert check(MapObject("contact", rows), APP, None, fixed, "c") == [
+        "fields[2] (emails → contact.phones): 'emails' holds several values; a CRM field holds "
+        "one (map email instead)"
+    ]

@@ -16,6 +16,7 @@ from crmsync.domain.records import FieldDescription, FieldKind
 from crmsync.domain.views import AppFieldView
 from crmsync.services.app_fields import CRM_RECORD_ID, IDENTITY, OWNER, PERSON_ID
 
+FIXED_ROWS = frozenset({PERSON_ID, CRM_RECORD_ID})
 HOLDS: Mapping[str, FieldKind] = {
     ValueKind.TEXT: FieldKind.STRING,
     ValueKind.NUMBER: FieldKind.NUMBER,
@@ -39,6 +40,9 @@ class Fixed:
     person_id_field: str
     record_id_field: str
     owner_field: str | None
+    defaults: frozenset[tuple[str, str]] = frozenset()
+    """The connector's own default (app field, CRM field) pairs: accepted as they are (Close
+    keeps a person's several emails in its contacts' list of emails)."""
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,12 @@ def _row_problems(
     field = app.get(row.app_field)
     if field is None:
         return [f"there is no app field {row.app_field!r} (the org's fields: GET …/fields)"]
-    if not field.mappable:
-        return [f"{row.app_field!r} {field.why}"]
     if row.kind is not None and row.kind != field.kind:
         return [f"{row.app_field!r} holds {field.kind} values, not {row.kind}"]
+    if (row.app_field, row.crm_field) in fixed.defaults and row.app_field not in FIXED_ROWS:
+        return []
+    if not field.mappable:
+        return [f"{row.app_field!r} {field.why}"]
     if row.app_field == PERSON_ID:
         return _fixed_row(
             row, System.APP, fixed.person_id_field, "the field crmsync matches records by"

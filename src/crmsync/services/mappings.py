@@ -43,11 +43,15 @@ FULL_SYNC = (
 
 def fixed_fields(rt: Runtime, conn: Connection) -> Fixed:
     connector = rt.provider(conn.provider).connector
-    defaults = connector.default_fields(rt.app)
-    person_id = next(f.crm_field for f in defaults if f.app_field == PERSON_ID)
-    owner = next((f.crm_field for f in defaults if f.app_field == OWNER), None)
+    specs = connector.default_fields(rt.app)
+    person_id = next(f.crm_field for f in specs if f.app_field == PERSON_ID)
+    owner = next((f.crm_field for f in specs if f.app_field == OWNER), None)
     return Fixed(
-        connector.spec.display_name, person_id or PERSON_ID, connector.spec.record_id_field, owner
+        connector.spec.display_name,
+        person_id or PERSON_ID,
+        connector.spec.record_id_field,
+        owner,
+        frozenset((f.app_field, f.crm_field) for f in specs if f.crm_field),
     )
 
 
