@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from crmsync.db.tables import AppField, FieldMapping, Flow, ObjectMapping
+from crmsync.db.tables import AppField, FieldMapping, Flow, ObjectMapping, Org
 from crmsync.domain.commands import DeclareField, SaveAppFields
 from crmsync.domain.mapping import ValueKind
 from crmsync.domain.views import AppFieldView
@@ -92,6 +92,7 @@ def save_app_fields(session: Session, org_id: str, command: SaveAppFields) -> li
     anything refused changes nothing."""
     get_org(session, org_id)
     require_admin(session, org_id, command.changed_by, "its fields")
+    session.execute(select(Org.id).where(Org.id == org_id).with_for_update())  # vs. a mapping
     problems = [p for f in command.fields for p in _declaration_problems(f)]
     names = [f.name for f in command.fields]
     problems += [

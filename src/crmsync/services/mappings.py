@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crmsync.db.tables import Connection, FieldMapping
+from crmsync.db.tables import Connection, FieldMapping, Org
 from crmsync.domain.commands import SaveMappings
 from crmsync.domain.enums import System
 from crmsync.domain.mapping import APP, FieldMap, ValueKind
 from crmsync.domain.records import FieldDescription
 from crmsync.domain.views import (
+    AppFieldView,
     FieldMappingView,
     MappingChange,
     MappingsView,
@@ -25,7 +27,7 @@ from crmsync.domain.views import (
     SavedMappings,
 )
 from crmsync.engine.runtime import Runtime
-from crmsync.errors import InputError
+from crmsync.errors import Conflict, InputError
 from crmsync.services import crm_catalogue
 from crmsync.services.app_fields import CRM_RECORD_ID, OWNER, PERSON_ID, app_fields
 from crmsync.services.connections import require_connection
@@ -105,13 +107,13 @@ def _canonical(source_of_truth: str) -> str:
 
 
 async def save_mappings(rt: Runtime, org_id: str, command: SaveMappings) -> SavedMappings:
-    """Check the whole set and save it, or refuse it whole (422) and change nothing."""
+    """Check the whole set and save it, or refuse it whole (422) and change nothing. The CRM
+    is asked for its catalogue outside any transaction; the set is checked again, and saved,
+    in one transaction holding the org's row, so a custom field removed meanwhile is caught."""
     with rt.db.session() as session:
         conn = require_connection(session, org_id)
         require_admin(session, org_id, command.changed_by, "its mappings")
-        objects = {obj.local_object: obj for obj in object_mappings(session, conn.id)}
-        _check_objects(command, objects)
-        app = {f.name: f for f in app_fields(session, org_id)}
+        _check_objects(command, {o.local_object: o for o in object_mappings(session, conn.id)})
         fixed = fixed_fields(rt, conn)
         describes = crm_catalogue.describes(rt, conn)
         kept = crm_catalogue.cached(session, conn) if describes else None
@@ -120,23 +122,17 @@ async def save_mappings(rt: Runtime, org_id: str, command: SaveMappings) -> Save
     if describes and _stale(kept, wanted - {fixed.record_id_field, fixed.person_id_field}):
         fetched = await crm_catalogue.fetch(rt, conn)  # none yet, or a field created since
     catalogue = fetched if fetched is not None else kept[0] if kept else None
-    by_name = None if catalogue is None else {f.name: f for f in catalogue}
-    problems: list[str] = []
-    checked: dict[str, Checked] = {}
-    for proposed in command.objects:
-        result = check(proposed, app, by_name, fixed, conn.id)
-        if isinstance(result, Checked):
-            checked[proposed.local_object] = result
-        else:
-            prefix = f"{proposed.local_object}: " if len(command.objects) > 1 else ""
-            problems += [prefix + p for p in result]
-    if problems:
-        raise InputError("; ".join(problems))
-    provided = {f.name: "custom" if f.custom else "standard" for f in catalogue or ()}
     with rt.db.session() as session:
+        session.execute(select(Org.id).where(Org.id == org_id).with_for_update())
+        if require_connection(session, org_id).id != conn.id:
+            raise Conflict("the organisation's connection changed meanwhile; try again")
         conn = session.get_one(Connection, conn.id)
+        objects = {o.local_object: o for o in object_mappings(session, conn.id)}
+        app = {f.name: f for f in app_fields(session, org_id)}
+        checked = _checked(command, app, catalogue, fixed, conn.id)
         if fetched is not None:
             crm_catalogue.store(session, conn, fetched)
+        provided = {f.name: "custom" if f.custom else "standard" for f in catalogue or ()}
         changes: list[MappingChange] = []
         for local_object, result in checked.items():
             obj = objects[local_object]
@@ -145,6 +141,29 @@ async def save_mappings(rt: Runtime, org_id: str, command: SaveMappings) -> Save
             changes += effects(local_object, before, result.fields, fixed.crm)
         view = mappings_view(rt, session, conn)
     return SavedMappings(view, tuple(changes), _summary(changes), FULL_SYNC)
+
+
+def _checked(
+    command: SaveMappings,
+    app: Mapping[str, AppFieldView],
+    catalogue: Sequence[FieldDescription] | None,
+    fixed: Fixed,
+    connection_id: str,
+) -> dict[str, Checked]:
+    """Each object mapping's field maps, or an InputError naming every problem of the set."""
+    by_name = None if catalogue is None else {f.name: f for f in catalogue}
+    problems: list[str] = []
+    checked: dict[str, Checked] = {}
+    for proposed in command.objects:
+        result = check(proposed, app, by_name, fixed, connection_id)
+        if isinstance(result, Checked):
+            checked[proposed.local_object] = result
+        else:
+            prefix = f"{proposed.local_object}: " if len(command.objects) > 1 else ""
+            problems += [prefix + p for p in result]
+    if problems:
+        raise InputError("; ".join(problems))
+    return checked
 
 
 def _stale(kept: tuple[list[FieldDescription], object] | None, wanted: set[str]) -> bool:
