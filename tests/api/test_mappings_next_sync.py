@@ -109,3 +109,9 @@ def test_a_newly_mapped_crm_field_reaches_the_app_for_every_record_with_a_full_s
     assert changes(linked) == [], "no change in the CRM since the cursor: nothing read"
     linked.sync_back(full=True)
     assert changes(linked) == [{"kind": "updated", "record_id": "p1", "fields": {"rating": "Hot"}}]
+    r = linked.api.get("/api/v1/orgs/org1/records/contact/p1")
+    assert r.status_code == 200, r.text
+    assert (r.json()["fields"]["rating"]["value"], r.json()["fields"]["rating"]["owner"]) == (
+        "Hot",
+        "hubspot",
+    )

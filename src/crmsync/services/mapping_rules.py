@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from crmsync.domain.commands import MapField, MapObject
 from crmsync.domain.enums import System
@@ -17,15 +18,17 @@ from crmsync.domain.views import AppFieldView
 from crmsync.services.app_fields import CRM_RECORD_ID, IDENTITY, OWNER, PERSON_ID
 
 FIXED_ROWS = frozenset({PERSON_ID, CRM_RECORD_ID})
-HOLDS: Mapping[str, FieldKind] = {
-    ValueKind.TEXT: FieldKind.STRING,
-    ValueKind.NUMBER: FieldKind.NUMBER,
-    ValueKind.BOOLEAN: FieldKind.BOOLEAN,
-    ValueKind.DATE: FieldKind.DATE,
-    ValueKind.DATETIME: FieldKind.DATETIME,
-    ValueKind.PICKLIST: FieldKind.PICKLIST,
-    ValueKind.MULTI_PICKLIST: FieldKind.MULTI_PICKLIST,
-}
+HOLDS: Mapping[str, FieldKind] = MappingProxyType(
+    {
+        ValueKind.TEXT: FieldKind.STRING,
+        ValueKind.NUMBER: FieldKind.NUMBER,
+        ValueKind.BOOLEAN: FieldKind.BOOLEAN,
+        ValueKind.DATE: FieldKind.DATE,
+        ValueKind.DATETIME: FieldKind.DATETIME,
+        ValueKind.PICKLIST: FieldKind.PICKLIST,
+        ValueKind.MULTI_PICKLIST: FieldKind.MULTI_PICKLIST,
+    }
+)
 """The CRM field kind each app value kind maps to: a date to a date, a multi-select to a
 multi-select; text only to text (a picklist would refuse values it does not list)."""
 
