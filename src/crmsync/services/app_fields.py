@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crmsync.db.tables import AppField, FieldMapping, Flow, ObjectMapping, Org
@@ -115,17 +115,13 @@ def save_app_fields(session: Session, org_id: str, command: SaveAppFields) -> li
             )
     if problems:
         raise InputError("; ".join(problems))
-    session.execute(delete(AppField).where(AppField.org_id == org_id))
+    for name, row in current.items():
+        if name not in wanted:
+            session.delete(row)
     for f in command.fields:
-        session.add(
-            AppField(
-                org_id=org_id,
-                name=f.name,
-                label=f.label,
-                value_kind=f.kind,
-                options=list(f.options),
-            )
-        )
+        row = current.get(f.name) or AppField(org_id=org_id, name=f.name)
+        row.label, row.value_kind, row.options = f.label, f.kind, list(f.options)
+        session.add(row)
     session.flush()
     return app_fields(session, org_id)
 
