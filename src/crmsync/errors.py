@@ -5,6 +5,7 @@
     CrmSyncError
     ├── InputError                bad input from a caller: 4xx, nothing written
     │   ├── NotFound              404
+    │   ├── Forbidden             403: the acting user may not do this (a member, not an admin)
     │   ├── Conflict              409
     │   └── SignatureError        401: a webhook call is not the CRM's (forged, stale)
     └── ConnectorError            a CRM call went wrong; carries a Resolution
@@ -110,6 +111,12 @@ class InputError(CrmSyncError):
 
 class NotFound(InputError):
     status_code = 404
+
+
+class Forbidden(InputError):
+    """The acting user may read this but not change it (a member, not an admin)."""
+
+    status_code = 403
 
 
 class Conflict(InputError):

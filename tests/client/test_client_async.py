@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from crmsync.api.app import create_app
-from crmsync.client import AsyncClient, NotFound, Person, Unlock
+from crmsync.client import AsyncClient, CustomField, NotFound, ObjectMapping, Person, Unlock
 from crmsync.db.tables import Person as PersonRow
 from crmsync.db.tables import User as UserRow
 from crmsync.db.tables import WorkItem
@@ -140,3 +140,22 @@ def test_an_own_http_client_is_left_open(app: FastAPI) -> None:
         return closed
 
     assert asyncio.run(main()) is False
+
+
+def test_fields_and_mappings_are_read_and_saved(w: World, app: FastAPI) -> None:
+    async def scenario(client: AsyncClient) -> None:
+        await _team(client)
+        authorization = await client.connect("org1", "hubspot", skip_backfill=True)
+        await asyncio.to_thread(w.authorize, authorization.authorize_url)
+        declared = [CustomField(name="rating", label="R", type="picklist", options=["Hot"])]
+        await client.save_app_fields("org1", declared)
+        assert "rating" in {f.name for f in await client.list_app_fields("org1")}
+        assert (await client.crm_fields("org1")).checked
+        (contact,) = (await client.get_mappings("org1")).objects
+        sent = [f.sent() for f in contact.fields if f.app_field != "city"]
+        saved = await client.save_mappings(
+            "org1", [ObjectMapping(local_object="contact", fields=sent)], changed_by="u1"
+        )
+        assert [(c.app_field, c.change) for c in saved.changes] == [("city", "removed")]
+
+    _run(app, scenario)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 import crmsync.client
 from crmsync.client import (
+    AppField,
     AsyncClient,
     Authorization,
     BackfillProgress,
@@ -22,9 +23,19 @@ from crmsync.client import (
     ChangesPage,
     Client,
     Connection,
+    CrmField,
+    CrmFields,
     CrmsyncError,
+    CustomField,
     Delivery,
+    FieldMapping,
+    MappedField,
+    MappedObject,
+    MappingChange,
+    Mappings,
+    MappingsSaved,
     Message,
+    ObjectMapping,
     Operation,
     Org,
     PeopleSaved,
@@ -76,6 +87,14 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "DeliveryOut": Delivery,
     "RecordOut": Record,
     "RecordField": RecordField,
+    "AppFieldOut": AppField,
+    "CrmFieldsOut": CrmFields,
+    "CrmFieldOut": CrmField,
+    "MappingsOut": Mappings,
+    "ObjectMappingOut": MappedObject,
+    "FieldMappingOut": MappedField,
+    "MappingsSaved": MappingsSaved,
+    "MappingChangeOut": MappingChange,
 }
 """The API's response schemas, by OpenAPI component name, and the client's model of each."""
 
@@ -168,6 +187,12 @@ def test_request_models_have_the_fields_of_the_api_schemas(app: FastAPI) -> None
     components: dict[str, Any] = app.openapi()["components"]["schemas"]
     assert set(Person.model_fields) == set(components["PersonIn"]["properties"])
     assert set(Unlock.model_fields) == set(components["UnlockIn"]["properties"])
+    for model, component in (
+        (CustomField, "AppFieldIn"),
+        (FieldMapping, "FieldMappingIn"),
+        (ObjectMapping, "ObjectMappingIn"),
+    ):
+        assert set(model.model_fields) == set(components[component]["properties"]), component
 
 
 BODY_OF = {
@@ -181,6 +206,8 @@ BODY_OF = {
     "check_setup": "SetupIn",
     "sync_now": "SyncRequest",
     "create_webhook": "WebhookIn",
+    "save_app_fields": "AppFieldsIn",
+    "save_mappings": "MappingsIn",
 }
 """Operations whose keyword parameters are the fields of a request body, by component name;
 the people and the list of unlocks are sent as ``Person`` and ``Unlock`` models."""

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
-from crmsync.client import Client, Person, Unlock
+from crmsync.client import (
+    Client,
+    CustomField,
+    Forbidden,
+    InvalidInput,
+    ObjectMapping,
+    Person,
+    Unlock,
+)
 from crmsync.db.tables import Person as PersonRow
 from crmsync.db.tables import User as UserRow
 from crmsync.db.tables import WorkItem
@@ -168,3 +177,28 @@ def test_an_api_key_connects_a_crm_that_takes_one(sqlite_url: str, tmp_path: Pat
         connection = client.connect_with_api_key("org1", "close", w.harness.emulator.config.api_key)
         assert (connection.provider, connection.status) == ("close", "connected")
         assert client.get_connection("org1").account_id == w.harness.emulator.organization_id
+
+
+def test_fields_and_mappings_are_read_and_saved(w: World, client: Client) -> None:
+    _team(client)
+    client.create_user("org1", "max@acme.test", id="u2")
+    w.authorize(client.connect("org1", "hubspot", skip_backfill=True).authorize_url)
+    fields = client.save_app_fields(
+        "org1", [CustomField(name="score", label="Score", type="number")], changed_by="u1"
+    )
+    assert [f.name for f in fields if f.custom] == ["score"]
+    assert [f.name for f in client.list_app_fields("org1") if f.custom] == ["score"]
+    catalogue = client.crm_fields("org1", refresh=True)
+    assert catalogue.checked and "jobtitle" in {f.name for f in catalogue.fields}
+    (contact,) = client.get_mappings("org1").objects
+    sent = [f.sent() for f in contact.fields]
+    title = next(f for f in sent if f.app_field == "title")
+    title.canonical = "crm"
+    objects = [ObjectMapping(local_object="contact", fields=sent)]
+    with pytest.raises(Forbidden):
+        client.save_mappings("org1", objects, changed_by="u2")
+    saved = client.save_mappings("org1", objects, changed_by="u1")
+    assert [(c.app_field, c.change) for c in saved.changes] == [("title", "now_crm")]
+    with pytest.raises(InvalidInput) as refused:
+        client.save_mappings("org1", [ObjectMapping(local_object="contact", fields=sent[1:])])
+    assert "Person ID mapping" in refused.value.message

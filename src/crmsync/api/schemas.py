@@ -479,6 +479,7 @@ class Problem(BaseModel):
 _ERRORS: dict[int, dict[str, Any]] = {
     400: {"model": Message, "description": "The request body could not be read."},
     401: {"model": Message, "description": "Missing or invalid host API key."},
+    403: {"model": Message, "description": "The acting user may read this, not change it."},
     404: {"model": Message, "description": "The organisation, or what the path names, is unknown."},
     409: {"model": Message, "description": "Conflicts with the current state; nothing was done."},
     413: {"model": Message, "description": "The request body is over `max_body_bytes`."},

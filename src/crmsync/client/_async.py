@@ -11,12 +11,18 @@ import httpx
 from crmsync.client import _operations as op
 from crmsync.client._call import USER_AGENT, Call, Pager, result
 from crmsync.client.models import (
+    AppField,
     Authorization,
     ChangesPage,
     Connection,
+    CrmFields,
+    CustomField,
     Delivery,
     Health,
+    Mappings,
+    MappingsSaved,
     Message,
+    ObjectMapping,
     Operation,
     Org,
     PeopleSaved,
@@ -254,6 +260,31 @@ class AsyncClient:
 
     async def get_record(self, org_id: str, entity: str, record_id: str) -> Record:
         return await self.send(op.get_record(org_id, entity, record_id))
+
+    # -- mappings ----------------------------------------------------------------------
+    async def list_app_fields(self, org_id: str) -> list[AppField]:
+        """The org's fields: the person's, then the custom ones."""
+        return await self.send(op.list_app_fields(org_id))
+
+    async def save_app_fields(
+        self, org_id: str, fields: Sequence[CustomField], *, changed_by: str | None = None
+    ) -> list[AppField]:
+        """Declare the org's custom fields (the whole set); a mapped one keeps its type."""
+        return await self.send(op.save_app_fields(org_id, fields, changed_by=changed_by))
+
+    async def crm_fields(self, org_id: str, *, refresh: bool = False) -> CrmFields:
+        """The CRM's field catalogue; ``refresh`` reads it from the CRM again."""
+        return await self.send(op.crm_fields(org_id, refresh=refresh))
+
+    async def get_mappings(self, org_id: str) -> Mappings:
+        return await self.send(op.get_mappings(org_id))
+
+    async def save_mappings(
+        self, org_id: str, objects: Sequence[ObjectMapping], *, changed_by: str | None = None
+    ) -> MappingsSaved:
+        """Replace the field mappings; an invalid set raises ``InvalidInput`` and saves
+        nothing. The answer says what the next sync will do."""
+        return await self.send(op.save_mappings(org_id, objects, changed_by=changed_by))
 
     # -- health ------------------------------------------------------------------------
     async def health(self) -> Health:

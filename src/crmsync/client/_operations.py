@@ -13,12 +13,18 @@ from typing import Any
 
 from crmsync.client._call import Call, Credential, Pager, Route, model, models, text
 from crmsync.client.models import (
+    AppField,
     Authorization,
     ChangesPage,
     Connection,
+    CrmFields,
+    CustomField,
     Delivery,
     Health,
+    Mappings,
+    MappingsSaved,
     Message,
+    ObjectMapping,
     Operation,
     Org,
     PeopleSaved,
@@ -58,6 +64,11 @@ LIST_WEBHOOKS = Route("GET", "/api/v1/orgs/{org_id}/webhooks")
 DELETE_WEBHOOK = Route("DELETE", "/api/v1/orgs/{org_id}/webhooks/{endpoint_id}")
 LIST_DELIVERIES = Route("GET", "/api/v1/orgs/{org_id}/webhooks/{endpoint_id}/deliveries")
 GET_RECORD = Route("GET", "/api/v1/orgs/{org_id}/records/{entity}/{record_id}")
+LIST_APP_FIELDS = Route("GET", "/api/v1/orgs/{org_id}/fields")
+SAVE_APP_FIELDS = Route("PUT", "/api/v1/orgs/{org_id}/fields")
+CRM_FIELDS = Route("GET", "/api/v1/orgs/{org_id}/connection/fields")
+GET_MAPPINGS = Route("GET", "/api/v1/orgs/{org_id}/connection/mappings")
+SAVE_MAPPINGS = Route("PUT", "/api/v1/orgs/{org_id}/connection/mappings")
 HEALTH = Route("GET", "/healthz")
 READINESS = Route("GET", "/readyz")
 METRICS = Route("GET", "/metrics")
@@ -87,6 +98,11 @@ ROUTES = (
     DELETE_WEBHOOK,
     LIST_DELIVERIES,
     GET_RECORD,
+    LIST_APP_FIELDS,
+    SAVE_APP_FIELDS,
+    CRM_FIELDS,
+    GET_MAPPINGS,
+    SAVE_MAPPINGS,
     HEALTH,
     READINESS,
     METRICS,
@@ -110,6 +126,10 @@ _webhooks = models(Webhook)
 _webhook_deleted = model(WebhookDeleted)
 _deliveries = models(Delivery)
 _record = model(Record)
+_app_fields = models(AppField)
+_crm_fields = model(CrmFields)
+_mappings = model(Mappings)
+_mappings_saved = model(MappingsSaved)
 
 
 def _sent(person: Person) -> dict[str, Any]:
@@ -300,6 +320,41 @@ def list_deliveries(org_id: str, endpoint_id: str, *, limit: int = 100) -> Call[
 def get_record(org_id: str, entity: str, record_id: str) -> Call[Record]:
     path = {"org_id": org_id, "entity": entity, "record_id": record_id}
     return GET_RECORD.call(_record, path=path)
+
+
+# -- mappings --------------------------------------------------------------------------
+
+
+def list_app_fields(org_id: str) -> Call[list[AppField]]:
+    return LIST_APP_FIELDS.call(_app_fields, path={"org_id": org_id})
+
+
+def save_app_fields(
+    org_id: str, fields: Sequence[CustomField], *, changed_by: str | None = None
+) -> Call[list[AppField]]:
+    """Declare the org's custom fields, the whole set; ``changed_by`` must be an org admin."""
+    body = _given(fields=[f.model_dump(mode="json") for f in fields], changed_by=changed_by)
+    return SAVE_APP_FIELDS.call(_app_fields, path={"org_id": org_id}, body=body)
+
+
+def crm_fields(org_id: str, *, refresh: bool = False) -> Call[CrmFields]:
+    """The CRM's field catalogue, read again from the CRM with ``refresh``."""
+    return CRM_FIELDS.call(_crm_fields, path={"org_id": org_id}, params={"refresh": refresh})
+
+
+def get_mappings(org_id: str) -> Call[Mappings]:
+    return GET_MAPPINGS.call(_mappings, path={"org_id": org_id})
+
+
+def save_mappings(
+    org_id: str, objects: Sequence[ObjectMapping], *, changed_by: str | None = None
+) -> Call[MappingsSaved]:
+    """Replace the field mappings (each object mapping once); refused whole when invalid."""
+    body = _given(
+        objects=[o.model_dump(mode="json", exclude_none=True) for o in objects],
+        changed_by=changed_by,
+    )
+    return SAVE_MAPPINGS.call(_mappings_saved, path={"org_id": org_id}, body=body)
 
 
 # -- health ----------------------------------------------------------------------------

@@ -11,12 +11,18 @@ import httpx
 from crmsync.client import _operations as op
 from crmsync.client._call import USER_AGENT, Call, Pager, result
 from crmsync.client.models import (
+    AppField,
     Authorization,
     ChangesPage,
     Connection,
+    CrmFields,
+    CustomField,
     Delivery,
     Health,
+    Mappings,
+    MappingsSaved,
     Message,
+    ObjectMapping,
     Operation,
     Org,
     PeopleSaved,
@@ -247,6 +253,31 @@ class Client:
 
     def get_record(self, org_id: str, entity: str, record_id: str) -> Record:
         return self.send(op.get_record(org_id, entity, record_id))
+
+    # -- mappings ----------------------------------------------------------------------
+    def list_app_fields(self, org_id: str) -> list[AppField]:
+        """The org's fields: the person's, then the custom ones."""
+        return self.send(op.list_app_fields(org_id))
+
+    def save_app_fields(
+        self, org_id: str, fields: Sequence[CustomField], *, changed_by: str | None = None
+    ) -> list[AppField]:
+        """Declare the org's custom fields (the whole set); a mapped one keeps its type."""
+        return self.send(op.save_app_fields(org_id, fields, changed_by=changed_by))
+
+    def crm_fields(self, org_id: str, *, refresh: bool = False) -> CrmFields:
+        """The CRM's field catalogue; ``refresh`` reads it from the CRM again."""
+        return self.send(op.crm_fields(org_id, refresh=refresh))
+
+    def get_mappings(self, org_id: str) -> Mappings:
+        return self.send(op.get_mappings(org_id))
+
+    def save_mappings(
+        self, org_id: str, objects: Sequence[ObjectMapping], *, changed_by: str | None = None
+    ) -> MappingsSaved:
+        """Replace the field mappings; an invalid set raises ``InvalidInput`` and saves
+        nothing. The answer says what the next sync will do."""
+        return self.send(op.save_mappings(org_id, objects, changed_by=changed_by))
 
     # -- health ------------------------------------------------------------------------
     def health(self) -> Health:

@@ -6,6 +6,7 @@
     ├── ClientError              4xx: the request must change before it is sent again
     │   ├── BadRequest           400: the body could not be read
     │   ├── Unauthorized         401: missing or invalid host API key
+    │   ├── Forbidden            403: the acting user (``changed_by``) may read, not change
     │   ├── NotFound             404: the organisation, or what the path names, is unknown
     │   ├── Conflict             409: conflicts with the current state; nothing was done
     │   ├── PayloadTooLarge      413: the body is over the service's ``max_body_bytes``
@@ -32,6 +33,7 @@ __all__ = [
     "CrmFailed",
     "CrmsyncError",
     "FieldIssue",
+    "Forbidden",
     "InvalidInput",
     "NotFound",
     "PayloadTooLarge",
@@ -85,6 +87,10 @@ class Unauthorized(ClientError):
     """401: the host API key is missing or unknown."""
 
 
+class Forbidden(ClientError):
+    """403: the org user named as making the change is not an admin of the org."""
+
+
 class NotFound(ClientError):
     """404: the organisation, or what the path names, does not exist."""
 
@@ -120,6 +126,7 @@ class Unavailable(ServerError):
 _BY_STATUS: dict[int, type[CrmsyncError]] = {
     400: BadRequest,
     401: Unauthorized,
+    403: Forbidden,
     404: NotFound,
     409: Conflict,
     413: PayloadTooLarge,

@@ -13,15 +13,28 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AppField",
     "Authorization",
     "BackfillProgress",
+    "Canonical",
     "Change",
     "ChangeOwner",
     "ChangesPage",
     "Connection",
+    "CrmField",
+    "CrmFields",
+    "CustomField",
     "Delivery",
+    "FieldMapping",
+    "FieldType",
     "Health",
+    "MappedField",
+    "MappedObject",
+    "MappingChange",
+    "Mappings",
+    "MappingsSaved",
     "Message",
+    "ObjectMapping",
     "Operation",
     "Org",
     "PeopleSaved",
@@ -41,6 +54,11 @@ __all__ = [
 ]
 
 Role = Literal["admin", "member"]
+Canonical = Literal["app", "crm"]
+"""The system whose value wins for a mapped field."""
+FieldType = Literal[
+    "text", "number", "boolean", "date", "datetime", "picklist", "multi_picklist", "user", "key"
+]
 
 
 class _Sent(BaseModel):
@@ -292,3 +310,114 @@ class Record(_Answer):
     active: bool
     owner: ChangeOwner
     fields: dict[str, RecordField]
+
+
+# -- mappings ------------------------------------------------------------------------------
+
+
+class CustomField(_Sent):
+    """A custom app field the host declares for its org (``options``: a picklist's values)."""
+
+    name: str
+    label: str
+    type: FieldType
+    options: list[str] = Field(default_factory=list)
+
+
+class FieldMapping(_Sent):
+    """One app field to one CRM field, and the system whose value wins (``kind``, when given,
+    must be the app field's type)."""
+
+    app_field: str
+    crm_field: str
+    canonical: Canonical
+    kind: FieldType | None = None
+
+
+class ObjectMapping(_Sent):
+    """Every field mapping of one object mapping (``local_object``: e.g. ``contact``)."""
+
+    local_object: str
+    fields: list[FieldMapping]
+
+
+class AppField(_Answer):
+    """A field of the org's records: a person's, or a custom one; ``why`` it is not mappable."""
+
+    name: str
+    label: str
+    type: str
+    custom: bool
+    options: list[str]
+    mappable: bool
+    why: str
+
+
+class CrmField(_Answer):
+    name: str
+    label: str
+    type: str
+    custom: bool
+    read_only: bool
+    options: list[str]
+
+
+class CrmFields(_Answer):
+    """The CRM's field catalogue; ``checked`` False when the CRM cannot describe its fields."""
+
+    provider: str
+    crm_object: str
+    checked: bool
+    fetched_at: datetime | None
+    fields: list[CrmField]
+
+
+class MappedField(_Answer):
+    """A saved field mapping; ``fixed`` for the ID rows (required, unchangeable)."""
+
+    app_field: str
+    crm_field: str
+    canonical: Canonical
+    kind: str
+    identity: bool
+    fixed: bool
+    custom_in_crm: bool | None
+
+    def sent(self) -> FieldMapping:
+        """As a ``FieldMapping`` to send back (change it, then ``save_mappings``)."""
+        return FieldMapping(
+            app_field=self.app_field, crm_field=self.crm_field, canonical=self.canonical
+        )
+
+
+class MappedObject(_Answer):
+    local_object: str
+    crm_object: str
+    direction: str
+    fields: list[MappedField]
+
+
+class Mappings(_Answer):
+    connection_id: str
+    provider: str
+    crm_fields_checked: bool
+    note: str
+    objects: list[MappedObject]
+
+
+class MappingChange(_Answer):
+    """What one saved difference does from the next sync on."""
+
+    local_object: str
+    app_field: str
+    change: Literal["added", "removed", "now_app", "now_crm", "crm_field_changed"]
+    effect: str
+
+
+class MappingsSaved(_Answer):
+    """The saved mappings, what the next sync will do, and what a full sync would."""
+
+    mappings: Mappings
+    changes: list[MappingChange]
+    summary: str
+    full_sync: str

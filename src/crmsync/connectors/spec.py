@@ -96,6 +96,9 @@ class ProviderSpec:
     record_url: str = ""
     """The record's page in the CRM's UI: a template with ``{crm_id}``, ``{account_id}`` and
     the connection's text settings, e.g. ``{instance_url}`` (see ``Connector.record_url``)."""
+    record_id_field: str = "id"
+    """The CRM's own field holding a record's id (what a link keeps as ``crm_id``), shown as
+    the fixed "CRM record id" row of the mappings."""
 
     def with_overrides(self, overrides: dict[str, Any]) -> ProviderSpec:
         """Apply settings such as base URLs (the emulator's), client credentials, limits."""

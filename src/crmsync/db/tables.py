@@ -182,6 +182,30 @@ class FieldMapping(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+class AppField(Base):
+    """A custom field the host declared for its org's records, mappable like a person's."""
+
+    __tablename__ = "app_fields"
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    value_kind: Mapped[str] = mapped_column(String(20))
+    options: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CrmFieldCatalogue(Base):
+    """The CRM's field catalogue for one object of a connection (``describe_fields``), kept
+    until the admin asks for it again: mappings are checked against it."""
+
+    __tablename__ = "crm_field_catalogues"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    crm_object: Mapped[str] = mapped_column(String(80), primary_key=True)
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """Each field as a JSON object: name, label, kind, custom, read_only, options."""
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def _object_type() -> Mapped[str]:
     return mapped_column(String(40), default=CONTACT, server_default=CONTACT)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crmsync.domain.enums import Role
+from crmsync.domain.enums import Role, System
+from crmsync.domain.mapping import ValueKind
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,51 @@ class PersonRecord:
     country: str | None = None
     linkedin_url: str | None = None
     profile_url: str | None = None
+
+
+@dataclass(frozen=True)
+class MapField:
+    """One field mapping an admin asks for: an app field to a CRM field, and the system whose
+    value wins (``APP`` or ``CRM``). ``kind``, when given, must be the app field's."""
+
+    app_field: str
+    crm_field: str
+    canonical: System
+    kind: ValueKind | None = None
+
+
+@dataclass(frozen=True)
+class MapObject:
+    """Every field mapping of one object mapping (the app's ``local_object``), replacing its
+    current list as a whole."""
+
+    local_object: str
+    fields: tuple[MapField, ...]
+
+
+@dataclass(frozen=True)
+class SaveMappings:
+    """The connection's mappings, every object mapping listed once. ``changed_by``: the org
+    user making the change, who must be an admin (None: the host itself, trusted)."""
+
+    objects: tuple[MapObject, ...]
+    changed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class DeclareField:
+    """A custom app field the host declares for its org's records."""
+
+    name: str
+    label: str
+    kind: ValueKind
+    options: tuple[str, ...] = ()
+    """A picklist's values."""
+
+
+@dataclass(frozen=True)
+class SaveAppFields:
+    """The org's custom app fields, replacing the current set (``changed_by`` as above)."""
+
+    fields: tuple[DeclareField, ...]
+    changed_by: str | None = None

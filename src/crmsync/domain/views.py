@@ -103,3 +103,93 @@ class ConnectionState:
     recommendations: tuple[str, ...] = ()
     setup: SetupState = field(default_factory=SetupState)
     sync: ReadBack | None = None
+
+
+@dataclass(frozen=True)
+class AppFieldView:
+    """One field of the org's records: a person field, or one the host declared (``custom``).
+    ``mappable`` is False, with ``why``, for a field no CRM field can hold (several values)."""
+
+    name: str
+    label: str
+    kind: str
+    custom: bool
+    options: tuple[str, ...] = ()
+    mappable: bool = True
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class CrmFieldView:
+    """One field of the CRM's catalogue, as ``describe_fields`` gave it."""
+
+    name: str
+    label: str
+    kind: str
+    custom: bool
+    read_only: bool
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CrmCatalogue:
+    """The CRM's fields for one object; ``checked`` False when the connector cannot describe
+    them (then ``fields`` is empty and CRM field names are taken as given)."""
+
+    provider: str
+    crm_object: str
+    checked: bool
+    fields: tuple[CrmFieldView, ...]
+    fetched_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FieldMappingView:
+    """One mapped field. ``fixed``: an ID row that is required and cannot change."""
+
+    app_field: str
+    crm_field: str
+    canonical: str
+    kind: str
+    identity: bool
+    fixed: bool
+    custom_in_crm: bool | None
+    """Whether the CRM field is one of the CRM's custom fields (None: not known)."""
+
+
+@dataclass(frozen=True)
+class ObjectMappingView:
+    local_object: str
+    crm_object: str
+    direction: str
+    fields: tuple[FieldMappingView, ...]
+
+
+@dataclass(frozen=True)
+class MappingsView:
+    connection_id: str
+    provider: str
+    crm_fields_checked: bool
+    """False when the CRM cannot describe its fields: names are accepted as given."""
+    objects: tuple[ObjectMappingView, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class MappingChange:
+    """What one saved difference does from the next sync on."""
+
+    local_object: str
+    app_field: str
+    change: str
+    """added, removed, now_app, now_crm or crm_field_changed."""
+    effect: str
+
+
+@dataclass(frozen=True)
+class SavedMappings:
+    mappings: MappingsView
+    changes: tuple[MappingChange, ...]
+    summary: str
+    full_sync: str
+    """What a full sync (``POST …/connection/sync {"full": true}``) would do on top."""

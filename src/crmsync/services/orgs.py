@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from crmsync.db.tables import Org, Person, Unlock, User, new_id
 from crmsync.domain.commands import AddUser, ChangeUser, CreateOrg, UnlockPerson
-from crmsync.domain.enums import Lane
+from crmsync.domain.enums import Lane, Role
 from crmsync.domain.keys import CONTACT
 from crmsync.engine import outbox
-from crmsync.errors import Conflict, InputError, NotFound
+from crmsync.errors import Conflict, Forbidden, InputError, NotFound
 from crmsync.services.passwords import hash_password
 
 
@@ -62,6 +62,19 @@ def get_user(session: Session, org_id: str, user_id: str) -> User:
     if user is None or user.org_id != org_id:
         raise NotFound(f"organisation {org_id!r} has no user {user_id!r}")
     return user
+
+
+def require_admin(session: Session, org_id: str, user_id: str | None, what: str) -> None:
+    """A change made on behalf of ``user_id`` needs an enabled admin of the org (a member
+    reads, never changes); None is the host itself, whose API key is trusted."""
+    if user_id is None:
+        return
+    user = get_user(session, org_id, user_id)
+    if user.disabled or user.role != Role.ADMIN:
+        raise Forbidden(
+            f"only an admin of organisation {org_id!r} can change {what}; "
+            f"{user_id!r} is {'disabled' if user.disabled else 'a member'}"
+        )
 
 
 def find_user(session: Session, org_id: str, email: str) -> User:

@@ -38,5 +38,6 @@ SPEC = ProviderSpec(
         Rule(Action.FAIL, "HubSpot rejected the values", status=400, code="VALIDATION_ERROR"),
         Rule(Action.RATE_LIMITED, "HubSpot's rate limit was reached", code="RATE_LIMIT"),
     ),
+    record_id_field="hs_object_id",
     record_url="https://app.hubspot.com/contacts/{account_id}/record/0-1/{crm_id}",
 )

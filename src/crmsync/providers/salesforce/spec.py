@@ -91,6 +91,7 @@ SPEC = ProviderSpec(
     bulk_parallel=2,
     # Lightning's record page on the org's own host (the token's instance_url); the
     # connector's record_url names Contact instead of Lead for a converted lead's contact.
+    record_id_field="Id",
     record_url="{instance_url}/lightning/r/Lead/{crm_id}/view",
 )
 
