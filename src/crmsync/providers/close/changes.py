@@ -1,0 +1,210 @@
+"""Close's change feed, read from its event log (``GET /event/``), in Close's own terms.
+
+**From the start** (no cursor) every contact is listed (``GET /contact/``, 100 a page, a page
+a read, ``more`` until the last): the event log keeps 30 days only, so it cannot rebuild what
+exists. The listing's first answer's ``Date`` (Close's clock) is where the event log takes
+over.
+
+**Then the event log**: contact events (``object_type=contact``, created / updated / deleted)
+and lead merges (``object_type=lead&action=merged``), each read in full, newest first, 50 a
+call, from ``date_updated__gte`` one overlap window (five minutes) behind the cursor: Close
+consolidates a burst of updates to one object into one event whose ``date_updated`` moves on,
+so an event may reappear later than the cursor. Events already delivered (id and
+``date_updated`` in the cursor's ``seen``) are left out; the rest come oldest first.
+
+* created / updated: the record is the event's ``data`` (the contact after the change; read
+  by id when Close left it out), ``changed_fields`` as the mapping names them, ``origin`` the
+  actor, and ``echo`` when the actor is crmsync's own (its API key, or the Close user the
+  connection names as its integration user; without either, nothing is claimed and the
+  engine's shadows decide).
+* deleted: a tombstone. Deleting a lead cascades a ``contact.deleted`` per contact.
+* a contact moved to another lead, or a lead merged into another: the contact keeps its id,
+  so it is an upsert (a merge's moved contacts are read from the destination lead).
+
+**Retention**: a cursor older than 30 days by Close's clock (the answer's ``Date``) is a gap:
+``full_sync_needed``, and the engine lists everything again.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from crmsync import jsoncodec
+from crmsync.domain.records import Change, ChangeKind, ChangePage, RemoteRecord
+from crmsync.providers.close import reading
+from crmsync.providers.close.client import PAGE_LIMIT, CloseClient
+
+PREFIX = "close1."
+OVERLAP = timedelta(minutes=5)
+RETENTION = timedelta(days=30)
+SEEN_CAP = 5_000
+FULL, LOG = "full", "log"
+
+
+@dataclass
+class Position:
+    mode: str = FULL
+    stamp: str = ""
+    """``full``: Close's ``Date`` when the listing began; ``log``: the latest event read."""
+    skip: int = 0
+    seen: dict[str, str] = field(default_factory=dict)
+    """Event id → ``date_updated`` of the events delivered within the overlap window."""
+
+    def encode(self) -> str:
+        body = {"m": self.mode, "s": self.stamp, "k": self.skip, "e": self.seen}
+        return PREFIX + base64.urlsafe_b64encode(jsoncodec.dumps_bytes(body)).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str | None) -> Position:
+        """None: from the start; anything not a Close cursor is refused, never guessed."""
+        if not cursor:
+            return cls()
+        if not cursor.startswith(PREFIX):
+            raise ValueError(f"not a Close change cursor: {cursor[:40]!r}")
+        raw = cursor[len(PREFIX) :]
+        try:
+            body = jsoncodec.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            return cls(
+                mode=LOG if body["m"] == LOG else FULL,
+                stamp=str(body["s"]),
+                skip=int(body["k"]),
+                seen={str(k): str(v) for k, v in dict(body["e"]).items()},
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a Close change cursor: {cursor[:40]!r}") from exc
+
+
+def moment(stamp: str) -> datetime:
+    """Close's ISO-8601 stamps (naive ones are UTC) or an HTTP ``Date``."""
+    try:
+        found = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        found = parsedate_to_datetime(stamp)
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Own:
+    """What marks crmsync's own writes in Close's events."""
+
+    api_key_id: str | None = None
+    user_id: str | None = None
+
+    def claims(self, event: Mapping[str, Any]) -> bool:
+        key, user = event.get("api_key_id"), event.get("user_id")
+        return bool(
+            (self.api_key_id and key == self.api_key_id) or (self.user_id and user == self.user_id)
+        )
+
+
+def origin(event: Mapping[str, Any]) -> str | None:
+    if event.get("api_key_id"):
+        return f"api_key:{event['api_key_id']}"
+    return f"user:{event['user_id']}" if event.get("user_id") else None
+
+
+class ChangeReader:
+    def __init__(self, client: CloseClient, own: Own) -> None:
+        self.client = client
+        self.own = own
+
+    async def read(
+        self, cursor: str | None, fields: Sequence[str], field_ids: Mapping[str, str]
+    ) -> ChangePage:
+        pos = Position.decode(cursor)
+        if pos.mode == FULL:
+            return await self._listing(pos, fields, field_ids)
+        return await self._log(pos, fields, field_ids)
+
+    async def _listing(
+        self, pos: Position, fields: Sequence[str], field_ids: Mapping[str, str]
+    ) -> ChangePage:
+        contacts, more, date = await self.client.contacts_page(pos.skip, PAGE_LIMIT)
+        if not pos.stamp:
+            pos.stamp = moment(date).isoformat() if date else ""
+        records = sorted(
+            (reading.remote_record(c, fields, field_ids) for c in contacts),
+            key=lambda r: r.modified_at or "",
+        )
+        changes = [
+            Change(ChangeKind.UPSERTED, r.crm_id, r.modified_at or "", record=r) for r in records
+        ]
+        if more:
+            pos.skip += len(contacts)
+        else:
+            pos.mode, pos.skip, pos.seen = LOG, 0, {}
+            pos.stamp = pos.stamp or max((r.modified_at or "" for r in records), default="")
+        return ChangePage(changes, cursor=pos.encode(), more=more)
+
+    async def _log(
+        self, pos: Position, fields: Sequence[str], field_ids: Mapping[str, str]
+    ) -> ChangePage:
+        since = (moment(pos.stamp) - OVERLAP).isoformat() if pos.stamp else ""
+        window = {"date_updated__gte": since} if since else {}
+        events, date = await self.client.events({"object_type": "contact", **window})
+        if pos.stamp and date and moment(pos.stamp) < moment(date) - RETENTION:
+            return ChangePage([], cursor=None, full_sync_needed=True)
+        merges, _ = await self.client.events({"object_type": "lead", "action": "merged", **window})
+        scanned = events + merges
+        fresh = sorted(
+            (e for e in scanned if pos.seen.get(str(e["id"])) != str(e["date_updated"])),
+            key=lambda e: (moment(str(e["date_updated"])), str(e["id"])),
+        )
+        changes: list[Change] = []
+        for event in fresh:
+            changes += await self._changes(event, fields, field_ids)
+        if scanned:
+            latest = max(moment(str(e["date_updated"])) for e in scanned)
+            if not pos.stamp or latest > moment(pos.stamp):
+                pos.stamp = latest.isoformat()
+        floor = moment(pos.stamp) - OVERLAP if pos.stamp else None
+        seen = {str(e["id"]): str(e["date_updated"]) for e in scanned}
+        kept = {
+            k: v for k, v in {**pos.seen, **seen}.items() if floor is None or moment(v) >= floor
+        }
+        pos.seen = dict(sorted(kept.items(), key=lambda kv: moment(kv[1]))[-SEEN_CAP:])
+        return ChangePage(changes, cursor=pos.encode())
+
+    async def _changes(
+        self, event: Mapping[str, Any], fields: Sequence[str], field_ids: Mapping[str, str]
+    ) -> list[Change]:
+        stamp, action = str(event["date_updated"]), str(event.get("action"))
+        common: dict[str, Any] = {"origin": origin(event), "echo": self.own.claims(event)}
+        data = event.get("data") or {}
+        if event.get("object_type") == "lead":
+            destination = str(data.get("merge_destination_lead_id") or event.get("object_id"))
+            contacts = await self.client.contacts_of_lead(destination)
+            return [
+                Change(
+                    ChangeKind.UPSERTED,
+                    str(c["id"]),
+                    stamp,
+                    record=reading.remote_record(c, fields, field_ids),
+                    **common,
+                )
+                for c in contacts
+            ]
+        crm_id = str(event["object_id"])
+        if action == "deleted":
+            tombstone = RemoteRecord(crm_id, modified_at=stamp, archived=True)
+            return [Change(ChangeKind.DELETED, crm_id, stamp, record=tombstone, **common)]
+        contact = data if data.get("id") else await self.client.contact(crm_id)
+        if contact is None:
+            return []  # deleted since: its own event says so
+        return [
+            Change(
+                ChangeKind.UPSERTED,
+                crm_id,
+                stamp,
+                record=reading.remote_record(contact, fields, field_ids),
+                changed_fields=reading.changed_fields(event.get("changed_fields") or [], field_ids)
+                if action == "updated"
+                else None,
+                **common,
+            )
+        ]
