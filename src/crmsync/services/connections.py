@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from datetime import timedelta
@@ -31,9 +32,11 @@ from crmsync.domain.records import Capability
 from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS, apply_setup, open_connector
 from crmsync.engine.runtime import Runtime
-from crmsync.errors import Conflict, InputError, NotFound
+from crmsync.errors import Conflict, ConnectorError, InputError, NotFound
 from crmsync.services.orgs import get_org
 from crmsync.services.runs import current_runs
+
+log = logging.getLogger(__name__)
 
 STATE_TTL = timedelta(minutes=15)
 STATE_KEPT = timedelta(days=1)  # past its expiry, before a state is deleted
@@ -364,6 +367,21 @@ def change_settings(
     clean = rt.provider(conn.provider).connector.validate_settings(settings)
     conn.settings = {**conn.settings, **clean}
     return conn
+
+
+async def teardown(rt: Runtime, org_id: str) -> None:
+    """Before a disconnect: the connector undoes what its setup made in the CRM for this
+    connection alone (``Connector.teardown``). Best effort: a CRM that refuses or cannot be
+    reached does not keep the org connected."""
+    with rt.db.session() as session:
+        conn = require_connection(session, org_id)
+    if conn.status == ConnectionStatus.DISCONNECTED or conn.token_ciphertext is None:
+        return
+    try:
+        async with open_connector(rt, conn) as connector:
+            await connector.teardown()
+    except ConnectorError as exc:
+        log.warning("%s: could not undo the CRM setup on disconnect: %s", conn.id, exc)
 
 
 def disconnect(session: Session, org_id: str) -> Connection:
