@@ -28,7 +28,7 @@ so an event may reappear later than the cursor. Events already delivered (id and
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -44,6 +44,9 @@ OVERLAP = timedelta(minutes=5)
 RETENTION = timedelta(days=30)
 SEEN_CAP = 5_000
 FULL, LOG = "full", "log"
+FieldIds = Callable[[], Awaitable[Mapping[str, str]]]
+"""The custom fields' ids by name, asked for only when there is something to translate: a
+quiet read costs the two event-log calls alone."""
 
 
 @dataclass
@@ -114,7 +117,7 @@ class ChangeReader:
         self.own = own
 
     async def read(
-        self, cursor: str | None, fields: Sequence[str], field_ids: Mapping[str, str]
+        self, cursor: str | None, fields: Sequence[str], field_ids: FieldIds
     ) -> ChangePage:
         pos = Position.decode(cursor)
         if pos.mode == FULL:
@@ -122,13 +125,14 @@ class ChangeReader:
         return await self._log(pos, fields, field_ids)
 
     async def _listing(
-        self, pos: Position, fields: Sequence[str], field_ids: Mapping[str, str]
+        self, pos: Position, fields: Sequence[str], field_ids: FieldIds
     ) -> ChangePage:
         contacts, more, date = await self.client.contacts_page(pos.skip, PAGE_LIMIT)
+        ids = await field_ids() if contacts else {}
         if not pos.stamp:
             pos.stamp = moment(date).isoformat() if date else ""
         records = sorted(
-            (reading.remote_record(c, fields, field_ids) for c in contacts),
+            (reading.remote_record(c, fields, ids) for c in contacts),
             key=lambda r: r.modified_at or "",
         )
         changes = [
@@ -141,9 +145,7 @@ class ChangeReader:
             pos.stamp = pos.stamp or max((r.modified_at or "" for r in records), default="")
         return ChangePage(changes, cursor=pos.encode(), more=more)
 
-    async def _log(
-        self, pos: Position, fields: Sequence[str], field_ids: Mapping[str, str]
-    ) -> ChangePage:
+    async def _log(self, pos: Position, fields: Sequence[str], field_ids: FieldIds) -> ChangePage:
         since = (moment(pos.stamp) - OVERLAP).isoformat() if pos.stamp else ""
         window = {"date_updated__gte": since} if since else {}
         events, date = await self.client.events({"object_type": "contact", **window})
@@ -156,8 +158,9 @@ class ChangeReader:
             key=lambda e: (moment(str(e["date_updated"])), str(e["id"])),
         )
         changes: list[Change] = []
+        ids = await field_ids() if fresh else {}
         for event in fresh:
-            changes += await self._changes(event, fields, field_ids)
+            changes += await self._changes(event, fields, ids)
         if scanned:
             latest = max(moment(str(e["date_updated"])) for e in scanned)
             if not pos.stamp or latest > moment(pos.stamp):

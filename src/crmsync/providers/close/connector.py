@@ -175,7 +175,7 @@ class CloseConnector(Connector):
         return await reading.read(self.client, crm_ids, fields, await self._read_ids())
 
     async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
-        return await self.changes.read(cursor, fields, await self._read_ids())
+        return await self.changes.read(cursor, fields, self._read_ids)
 
     async def describe_fields(self) -> list[FieldDescription]:
         return reading.describe(await self.client.contact_fields())
