@@ -7,10 +7,12 @@ over.
 
 **Then the event log**: contact events (``object_type=contact``, created / updated / deleted)
 and lead merges (``object_type=lead&action=merged``), each read in full, newest first, 50 a
-call, from ``date_updated__gte`` one overlap window (five minutes) behind the cursor: Close
-consolidates a burst of updates to one object into one event whose ``date_updated`` moves on,
-so an event may reappear later than the cursor. Events already delivered (id and
-``date_updated`` in the cursor's ``seen``) are left out; the rest come oldest first.
+call, from ``date_updated__gte`` five minutes before the previous read by Close's clock (its
+answer's ``Date``): an event may show up in the log a moment after the date it carries, and
+Close consolidates a burst of updates to one object into one event whose ``date_updated``
+moves on, so an event comes again under its id. Events already delivered (id and
+``date_updated`` in the cursor's ``seen``) are left out; the rest come oldest first. Once a
+connection is quiet for five minutes a read scans nothing old: two calls.
 
 * created / updated: the record is the event's ``data`` (the contact after the change; read
   by id when Close left it out), ``changed_fields`` as the mapping names them, ``origin`` the
@@ -53,7 +55,8 @@ quiet read costs the two event-log calls alone."""
 class Position:
     mode: str = FULL
     stamp: str = ""
-    """``full``: Close's ``Date`` when the listing began; ``log``: the latest event read."""
+    """Close's clock (the answer's ``Date``) when the listing began (``full``) or at the last
+    read of the log (``log``; the latest event read when Close sent no ``Date``)."""
     skip: int = 0
     seen: dict[str, str] = field(default_factory=dict)
     """Event id → ``date_updated`` of the events delivered within the overlap window."""
@@ -161,10 +164,11 @@ class ChangeReader:
         ids = await field_ids() if fresh else {}
         for event in fresh:
             changes += await self._changes(event, fields, ids)
-        if scanned:
-            latest = max(moment(str(e["date_updated"])) for e in scanned)
-            if not pos.stamp or latest > moment(pos.stamp):
-                pos.stamp = latest.isoformat()
+        latest = [moment(str(e["date_updated"])) for e in scanned]
+        if date:  # Close's clock at this read: the next one re-scans the five minutes before
+            pos.stamp = moment(date).isoformat()
+        elif latest and (not pos.stamp or max(latest) > moment(pos.stamp)):
+            pos.stamp = max(latest).isoformat()
         floor = moment(pos.stamp) - OVERLAP if pos.stamp else None
         seen = {str(e["id"]): str(e["date_updated"]) for e in scanned}
         kept = {
