@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from crmsync.connectors.base import AccountInfo, Connector, SetupReport
+from crmsync.connectors.base import SETUP_KEPT, AccountInfo, Connector, SetupReport
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.tables import (
     Connection,
@@ -175,7 +175,8 @@ async def complete_authorization(
         raise InputError("the CRM did not send an authorisation code")
     options = rt.open_options(pending.options.get(SEALED_OPTIONS))
     token = await rt.oauth_flow(provider, options).exchange(code, verifier)
-    account, report = await _inspect_account(rt, provider, token, options)
+    kept = _kept(rt, pending.connection_id) if pending.purpose == "reconnect" else {}
+    account, report = await _inspect_account(rt, provider, token, options, kept)
     with rt.db.session() as session:
         if pending.purpose == "reconnect":
             conn = _resume(session, pending, account)
@@ -190,15 +191,28 @@ async def complete_authorization(
     return conn
 
 
+def _kept(rt: Runtime, connection_id: str | None) -> dict[str, Any]:
+    """What the connection's setup made in the CRM: a reconnect's setup finds it again
+    instead of making a second one (Close's webhook subscription)."""
+    with rt.db.session() as session:
+        conn = session.get(Connection, connection_id) if connection_id else None
+        return dict(conn.settings.get(SETUP_KEPT) or {}) if conn is not None else {}
+
+
 async def _inspect_account(
-    rt: Runtime, provider: str, token: dict[str, Any], options: dict[str, str]
+    rt: Runtime,
+    provider: str,
+    token: dict[str, Any],
+    options: dict[str, str],
+    kept: dict[str, Any] | None = None,
 ) -> tuple[AccountInfo, SetupReport]:
     spec = rt.spec(provider, options)
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     async with rt.http_client(spec, None) as http:
         http.headers.update(headers)
         account = await _connector(rt, spec, provider, http, None, {}).describe_account(token)
-        connector = _connector(rt, spec, provider, http, account.account_id, account.settings)
+        settings = {**account.settings, **({SETUP_KEPT: kept} if kept else {})}
+        connector = _connector(rt, spec, provider, http, account.account_id, settings)
         report = await connector.ensure_setup()
     return account, report
 

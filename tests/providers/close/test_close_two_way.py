@@ -205,3 +205,10 @@ def test_calls_of_a_quiet_read(w: World) -> None:
     assert counters.get("GET", "/api/v1/event/") - before == 2, "contact events and merges"
     with w.rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Change)) == 0
+
+
+def test_a_reconnect_keeps_the_connections_subscription(w: World) -> None:
+    first = subscription(w)
+    w.harness.revoke_tokens()
+    w.reconnect("org1")
+    assert subscription(w)["id"] == first["id"], "found again, not made twice"
