@@ -75,23 +75,30 @@ async def main(records: int) -> None:
     for contact_id in ids:
         store.update_contact(org, contact_id, {"title": "Edited"}, store.admin.id)
         clock.advance(0.001)
-    start, before = time.perf_counter(), calls()
-    page = await connector.read_changes(cursor, FIELDS)
+    start, before, seen, more = time.perf_counter(), calls(), set(), True
+    while more:  # a backlog past 2,500 events is read in windows of the log
+        page = await connector.read_changes(cursor, FIELDS)
+        seen |= {c.crm_id for c in page.changes}
+        cursor, more = page.cursor, page.more
     took, used = time.perf_counter() - start, calls() - before
-    changed = len({c.crm_id for c in page.changes})
+    changed = len(seen)
     bound = 50 * PER_SECOND
     print(f"event log: {changed} changed contacts, {used} calls, {took:.2f} s")
     print(f"  {changed / took:.0f} events/s; bound {bound}/s: {changed / took / bound:.2f} of it")
     print(f"  API calls per changed record: {used / max(changed, 1):.3f}")
-    cursor, used = page.cursor, []
+    used, again = [], []
     for _ in range(2):
         before = calls()
         clock.advance(INTERVAL_MINUTES * 60)
         quiet = await connector.read_changes(cursor, FIELDS)
         cursor = quiet.cursor
         used.append(calls() - before)
-        assert quiet.changes == []
-    print(f"next read: {used[0]} calls (it re-scans the five minutes the burst ended in)")
+        again.append(len(quiet.changes))
+    assert again[1] == 0
+    print(
+        f"next read: {used[0]} calls (it re-scans the five minutes the burst ended in); "
+        f"{again[0]} events delivered again (past the cursor's 5,000 seen: no-ops)"
+    )
     per_hour = used[1] * 60 // INTERVAL_MINUTES
     print(f"idle read: {used[1]} calls; {per_hour} calls per hour at {INTERVAL_MINUTES} min")
     await http.aclose()

@@ -148,3 +148,28 @@ async def test_a_deleted_contact_is_a_tombstone() -> None:
     [gone] = (await feed.read()).changes
     assert gone.kind is ChangeKind.DELETED and gone.crm_id == contact
     assert gone.record is not None and gone.record.archived
+
+
+async def test_a_backlog_longer_than_a_read_holds_is_read_in_windows_oldest_first() -> None:
+    feed = Feed()
+    await created(feed, "First")
+    await feed.read()
+    await feed.read()
+    store, made = feed.emulator.store, []
+    for n in range(3_000):  # 60 pages of events: more than one read scans (50)
+        feed.clock.advance(1)
+        lead = {"name": f"L{n}", "contacts": [{"name": f"C {n}"}]}
+        made.append(store.create_lead(feed.org, lead, store.admin.id)["contacts"][0]["id"])
+    feed.clock.advance(600)
+    counters, changes, reads = feed.emulator.counters, [], 0
+    while True:
+        before = counters.get("GET", "/api/v1/event/")
+        page = await feed.read()
+        assert counters.get("GET", "/api/v1/event/") - before <= 52, "a bounded scan"
+        changes += page.changes
+        reads += 1
+        if not page.more:
+            break
+    assert reads > 1
+    assert [c.crm_id for c in changes] == made, "each once, oldest first"
+    assert (await feed.read()).changes == []

@@ -12,7 +12,10 @@ answer's ``Date``): an event may show up in the log a moment after the date it c
 Close consolidates a burst of updates to one object into one event whose ``date_updated``
 moves on, so an event comes again under its id. Events already delivered (id and
 ``date_updated`` in the cursor's ``seen``) are left out; the rest come oldest first. Once a
-connection is quiet for five minutes a read scans nothing old: two calls.
+connection is quiet for five minutes a read scans nothing old: two calls. A backlog longer
+than 2,500 events is read in windows (``date_updated__lte``): a scan that reaches the cap ends
+the next window before the oldest event it saw; a window half full or less doubles the next;
+``more`` until the reads catch up with Close's clock.
 
 * created / updated: the record is the event's ``data`` (the contact after the change; read
   by id when Close left it out), ``changed_fields`` as the mapping names them, ``origin`` the
@@ -39,12 +42,15 @@ from typing import Any
 from crmsync import jsoncodec
 from crmsync.domain.records import Change, ChangeKind, ChangePage, RemoteRecord
 from crmsync.providers.close import reading
-from crmsync.providers.close.client import PAGE_LIMIT, CloseClient
+from crmsync.providers.close.client import EVENT_LIMIT, PAGE_LIMIT, CloseClient
 
 PREFIX = "close1."
 OVERLAP = timedelta(minutes=5)
 RETENTION = timedelta(days=30)
 SEEN_CAP = 5_000
+MAX_PAGES = 50
+"""Pages of contact events a read scans at most (2,500 events): a longer backlog is read in
+windows of the log (``date_updated__lte``), oldest first, each small enough to hold."""
 FULL, LOG = "full", "log"
 FieldIds = Callable[[], Awaitable[Mapping[str, str]]]
 """The custom fields' ids by name, asked for only when there is something to translate: a
@@ -58,11 +64,24 @@ class Position:
     """Close's clock (the answer's ``Date``) when the listing began (``full``) or at the last
     read of the log (``log``; the latest event read when Close sent no ``Date``)."""
     skip: int = 0
+    span: float = 0.0
+    """Seconds of log a read covers from ``stamp`` (0: up to now); halved when a window holds
+    more than a read may, doubled after each window read."""
+    edge: bool = False
+    """``stamp`` is the end of a window already read, five minutes or more before Close's
+    clock: settled, so the next window starts there with no re-scan."""
     seen: dict[str, str] = field(default_factory=dict)
     """Event id → ``date_updated`` of the events delivered within the overlap window."""
 
     def encode(self) -> str:
-        body = {"m": self.mode, "s": self.stamp, "k": self.skip, "e": self.seen}
+        body = {
+            "m": self.mode,
+            "s": self.stamp,
+            "k": self.skip,
+            "w": self.span,
+            "x": self.edge,
+            "e": self.seen,
+        }
         return PREFIX + base64.urlsafe_b64encode(jsoncodec.dumps_bytes(body)).decode().rstrip("=")
 
     @classmethod
@@ -79,6 +98,8 @@ class Position:
                 mode=LOG if body["m"] == LOG else FULL,
                 stamp=str(body["s"]),
                 skip=int(body["k"]),
+                span=float(body.get("w") or 0.0),
+                edge=bool(body.get("x")),
                 seen={str(k): str(v) for k, v in dict(body["e"]).items()},
             )
         except (ValueError, KeyError, TypeError) as exc:
@@ -149,12 +170,28 @@ class ChangeReader:
         return ChangePage(changes, cursor=pos.encode(), more=more)
 
     async def _log(self, pos: Position, fields: Sequence[str], field_ids: FieldIds) -> ChangePage:
-        since = (moment(pos.stamp) - OVERLAP).isoformat() if pos.stamp else ""
-        window = {"date_updated__gte": since} if since else {}
-        events, date = await self.client.events({"object_type": "contact", **window})
-        if pos.stamp and date and moment(pos.stamp) < moment(date) - RETENTION:
+        start = moment(pos.stamp) if pos.stamp else None
+        upper = start + timedelta(seconds=pos.span) if start and pos.span else None
+        since = start if pos.edge else start - OVERLAP if start else None
+        window = {"date_updated__gte": since.isoformat()} if since else {}
+        if upper is not None:
+            window["date_updated__lte"] = upper.isoformat()
+        query = {"object_type": "contact", **window}
+        cap = MAX_PAGES if start is not None else None
+        events, date, complete = await self.client.events(query, cap)
+        now = moment(date) if date else None
+        if start and now and start < now - RETENTION:
             return ChangePage([], cursor=None, full_sync_needed=True)
-        merges, _ = await self.client.events({"object_type": "lead", "action": "merged", **window})
+        if not complete and start is not None:
+            oldest = moment(str(events[-1]["date_updated"]))
+            if oldest > start:
+                # more than a read holds: a window ending before the newest events scanned
+                pos.span = (oldest - start).total_seconds()
+                return ChangePage([], cursor=pos.encode(), more=True)
+            # the five minutes re-scanned before the cursor alone hold more: read them once
+            events, date, complete = await self.client.events(query)
+        merged = {"object_type": "lead", "action": "merged", **window}
+        merges, _, _ = await self.client.events(merged)
         scanned = events + merges
         fresh = sorted(
             (e for e in scanned if pos.seen.get(str(e["id"])) != str(e["date_updated"])),
@@ -164,18 +201,22 @@ class ChangeReader:
         ids = await field_ids() if fresh else {}
         for event in fresh:
             changes += await self._changes(event, fields, ids)
-        latest = [moment(str(e["date_updated"])) for e in scanned]
-        if date:  # Close's clock at this read: the next one re-scans the five minutes before
-            pos.stamp = moment(date).isoformat()
-        elif latest and (not pos.stamp or max(latest) > moment(pos.stamp)):
-            pos.stamp = max(latest).isoformat()
+        caught_up = upper is None or now is None or upper >= now
+        latest = max([moment(str(e["date_updated"])) for e in scanned], default=None)
+        if not caught_up and upper is not None:
+            sparse = len(events) < MAX_PAGES * EVENT_LIMIT // 2
+            pos.stamp, pos.span, pos.edge = upper.isoformat(), pos.span * (2 if sparse else 1), True
+        elif now is not None:  # Close's clock: the next read re-scans the five minutes before
+            pos.stamp, pos.span, pos.edge = now.isoformat(), 0.0, False
+        elif latest is not None and (start is None or latest > start):
+            pos.stamp, pos.span, pos.edge = latest.isoformat(), 0.0, False
         floor = moment(pos.stamp) - OVERLAP if pos.stamp else None
         seen = {str(e["id"]): str(e["date_updated"]) for e in scanned}
         kept = {
             k: v for k, v in {**pos.seen, **seen}.items() if floor is None or moment(v) >= floor
         }
         pos.seen = dict(sorted(kept.items(), key=lambda kv: moment(kv[1]))[-SEEN_CAP:])
-        return ChangePage(changes, cursor=pos.encode())
+        return ChangePage(changes, cursor=pos.encode(), more=not caught_up)
 
     async def _changes(
         self, event: Mapping[str, Any], fields: Sequence[str], field_ids: Mapping[str, str]

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
-from crmsync.connectors.paging import OffsetPaging, PageRequest, TokenPaging, collect
+from crmsync.connectors.paging import OffsetPaging, PageRequest, TokenPaging, collect, pages
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.errors import ApiProblem
 
@@ -198,19 +198,30 @@ class CloseClient:
             self.api.page, PageRequest("GET", "/contact/", params={"lead_id": lead_id}), LISTED
         )
 
-    async def events(self, params: Mapping[str, str]) -> tuple[list[dict[str, Any]], str]:
-        """Every event matching ``params`` (newest first, all pages), and Close's ``Date``
-        at the first answer: Close's clock, for the retention check."""
+    async def events(
+        self, params: Mapping[str, str], max_pages: int | None = None
+    ) -> tuple[list[dict[str, Any]], str, bool]:
+        """The events matching ``params``, newest first, up to ``max_pages`` pages (all when
+        None); Close's ``Date`` at the first answer (its clock, for the retention check); and
+        whether that was every page."""
         dates: list[str] = []
+        following: list[bool] = []
 
         async def send(request: PageRequest) -> Any:
             response = await self.api.request(request.method, request.url, params=request.params)
             dates.append(_date(response))
-            return response.json()
+            body = response.json()
+            following.append(bool(body.get("cursor_next")))
+            return body
 
         query = {**params, "_limit": str(EVENT_LIMIT)}
-        found = await collect(send, PageRequest("GET", "/event/", params=query), EVENTS)
-        return found, dates[0] if dates else ""
+        found: list[dict[str, Any]] = []
+        async for page in pages(send, PageRequest("GET", "/event/", params=query), EVENTS):
+            found += page
+            if max_pages is not None and len(following) >= max_pages:
+                break
+        complete = not following or not following[-1]
+        return found, dates[0] if dates else "", complete
 
     async def webhooks(self) -> list[dict[str, Any]]:
         body: dict[str, Any] = await self.api.json("GET", "/webhook/")

@@ -22,6 +22,7 @@ updates consolidate, and that ``lead.merged`` names both leads in its ``data``.
 from __future__ import annotations
 
 import base64
+import bisect
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ class EventLog:
     def __init__(self, consolidate_seconds: float = 30.0) -> None:
         self.consolidate_seconds = consolidate_seconds
         self.events: list[Event] = []
+        """Oldest first by ``(date_updated, id)``: a page is a slice found by bisection."""
         self.listeners: list[Callable[[Event], None]] = []
         """Called with each new or consolidated event (webhook deliveries)."""
 
@@ -137,7 +139,7 @@ class EventLog:
                 latest.changed_fields = sorted(set(latest.changed_fields) | set(previous))
                 latest.data, latest.updated = data, now
                 self.events.remove(latest)
-                self.events.append(latest)
+                bisect.insort(self.events, latest, key=_order)
                 self._tell(latest)
                 return latest
         event = Event(
@@ -155,7 +157,7 @@ class EventLog:
             previous_data=previous,
             changed_fields=sorted(previous),
         )
-        self.events.append(event)
+        bisect.insort(self.events, event, key=_order)
         self._tell(event)
         return event
 
@@ -174,7 +176,9 @@ class EventLog:
         return None
 
     def expire(self, now: float) -> None:
-        self.events = [e for e in self.events if e.updated >= now - RETENTION_SECONDS]
+        del self.events[
+            : bisect.bisect_left(self.events, (now - RETENTION_SECONDS, ""), key=_order)
+        ]
 
     def page(self, now: float, org_id: str, params: Mapping[str, str]) -> dict[str, Any]:
         """One page, newest first, with ``cursor_next`` (null on the last page)."""
@@ -203,23 +207,37 @@ class EventLog:
         limit = _limit(params.get("_limit"))
         bounds = {k: _date(k, params[k]) for k in DATE_FILTERS if k in params}
         after = _decode(params.get("_cursor"))
-        rows = [
-            e
-            for e in self.events
-            if e.organization_id == org_id
-            and all(_field(e, k) == v for k, v in filters.items())
-            and _within(e.updated, bounds)
-        ]
-        rows.sort(key=lambda e: (e.updated, e.id), reverse=True)
+        end = len(self.events)
         if after is not None:
-            rows = [e for e in rows if (e.updated, e.id) < after]
-        page, rest = rows[:limit], rows[limit:]
-        cursor = _encode((page[-1].updated, page[-1].id)) if rest and page else None
+            end = bisect.bisect_left(self.events, after, key=_order)
+        page: list[Event] = []
+        more = False
+        for index in range(end - 1, -1, -1):  # newest first
+            e = self.events[index]
+            if "date_updated__gte" in bounds and e.updated < bounds["date_updated__gte"]:
+                break
+            if "date_updated__gt" in bounds and e.updated <= bounds["date_updated__gt"]:
+                break
+            if not (
+                e.organization_id == org_id
+                and all(_field(e, k) == v for k, v in filters.items())
+                and _within(e.updated, bounds)
+            ):
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append(e)
+        cursor = _encode((page[-1].updated, page[-1].id)) if more and page else None
         return {
             "data": [e.as_json() for e in page],
             "cursor_next": cursor,
             "cursor_previous": None,
         }
+
+
+def _order(event: Event | tuple[float, str]) -> tuple[float, str]:
+    return event if isinstance(event, tuple) else (event.updated, event.id)
 
 
 def _field(event: Event, name: str) -> str | None:
