@@ -122,9 +122,8 @@ class EventLog:
         actor: Actor,
         data: dict[str, Any],
         before: Mapping[str, Any] | None = None,
-        **extra: Any,
     ) -> Event:
-        object_id = str(data.get("id") or extra.get("object_id"))
+        object_id = str(data["id"])
         lead_id = data.get("lead_id") if object_type != "lead" else object_id
         previous = {k: before.get(k) for k in _changed(before, data)} if before is not None else {}
         if action == "updated":
@@ -153,7 +152,7 @@ class EventLog:
             request_id="req_" + secrets.token_urlsafe(12),
             created=now,
             updated=now,
-            data={**data, **{k: v for k, v in extra.items() if k != "object_id"}},
+            data=data,
             previous_data=previous,
             changed_fields=sorted(previous),
         )

@@ -34,6 +34,8 @@ from crmsync.providers.close.emulator.records import (
 )
 
 Fields = Sequence[str] | None
+Json = dict[str, Any]
+Prior = Mapping[str, Any] | None
 DEFAULT_STATUSES = ("Potential", "Bad Fit", "Qualified", "Customer")
 """A new organisation's lead statuses (Close's sample data; the exact defaults unconfirmed)."""
 
@@ -236,16 +238,9 @@ class CloseStore:
         return contact
 
     def _log(
-        self,
-        org_id: str,
-        object_type: str,
-        action: str,
-        actor: Actor,
-        data: dict[str, Any],
-        before: Mapping[str, Any] | None = None,
-        **extra: Any,
+        self, org: str, kind: str, act: str, who: Actor, data: Json, prior: Prior = None
     ) -> None:
-        self.events.record(self._clock(), org_id, object_type, action, actor, data, before, **extra)
+        self.events.record(self._clock(), org, kind, act, who, data, prior)
 
     def _created(self, lead: Lead, contacts: Sequence[Contact], actor: Actor) -> None:
         org_id = lead.organization_id
