@@ -161,3 +161,31 @@ def test_webhook_subscriptions_and_their_signed_deliveries(served: Served) -> No
     assert hooks.queue == [], "a paused subscription queues nothing"
     served.api.delete(f"webhook/{sub['id']}")
     assert served.api.get("webhook")["data"] == []
+
+
+def test_a_failed_delivery_stays_queued_and_three_days_of_failures_pause(served: Served) -> None:
+    import asyncio
+
+    import httpx
+
+    events = [{"object_type": "contact", "action": "created"}]
+    sub = served.api.post("webhook", data={"url": "https://down.test/hook", "events": events})
+    lead(served.api, "Queued")
+    answers = [503]
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        assert request.headers["close-sig-hash"] and request.headers["close-sig-timestamp"]
+        return httpx.Response(answers[0])
+
+    async def deliver() -> int:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http:
+            return await served.emulator.webhooks.deliver(http)
+
+    assert asyncio.run(deliver()) == 0 and len(served.emulator.webhooks.queue) == 1
+    served.clock.advance(3 * 24 * 3600)
+    assert asyncio.run(deliver()) == 0
+    assert served.api.get(f"webhook/{sub['id']}")["status"] == "paused"
+    served.api.put(f"webhook/{sub['id']}", data={"status": "active"})
+    lead(served.api, "Again")
+    answers[0] = 200
+    assert asyncio.run(deliver()) == 1

@@ -135,6 +135,18 @@ def origin(event: Mapping[str, Any]) -> str | None:
     return f"user:{event['user_id']}" if event.get("user_id") else None
 
 
+RANK = {"created": 0, "updated": 1, "merged": 1, "deleted": 2}
+
+
+def _order(event: Mapping[str, Any]) -> tuple[datetime, int, str]:
+    """Oldest first; within one stamp, an object's create before its update before its delete."""
+    return (
+        moment(str(event["date_updated"])),
+        RANK.get(str(event.get("action")), 1),
+        str(event["id"]),
+    )
+
+
 class ChangeReader:
     def __init__(self, client: CloseClient, own: Own) -> None:
         self.client = client
@@ -195,7 +207,7 @@ class ChangeReader:
         scanned = events + merges
         fresh = sorted(
             (e for e in scanned if pos.seen.get(str(e["id"])) != str(e["date_updated"])),
-            key=lambda e: (moment(str(e["date_updated"])), str(e["id"])),
+            key=_order,
         )
         changes: list[Change] = []
         ids = await field_ids() if fresh else {}

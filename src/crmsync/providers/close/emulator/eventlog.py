@@ -77,6 +77,8 @@ class Event:
     data: dict[str, Any]
     previous_data: dict[str, Any] = field(default_factory=dict)
     changed_fields: list[str] = field(default_factory=list)
+    seq: int = 0
+    """Order of writing among events of one ``date_updated`` (a clock tick holds several)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -109,7 +111,8 @@ class EventLog:
     def __init__(self, consolidate_seconds: float = 30.0) -> None:
         self.consolidate_seconds = consolidate_seconds
         self.events: list[Event] = []
-        """Oldest first by ``(date_updated, id)``: a page is a slice found by bisection."""
+        """Oldest first by ``(date_updated, seq)``: a page is a slice found by bisection."""
+        self.written = 0
         self.listeners: list[Callable[[Event], None]] = []
         """Called with each new or consolidated event (webhook deliveries)."""
 
@@ -138,6 +141,7 @@ class EventLog:
                 latest.changed_fields = sorted(set(latest.changed_fields) | set(previous))
                 latest.data, latest.updated = data, now
                 self.events.remove(latest)
+                latest.seq = self._next()
                 bisect.insort(self.events, latest, key=_order)
                 self._tell(latest)
                 return latest
@@ -155,10 +159,15 @@ class EventLog:
             data=data,
             previous_data=previous,
             changed_fields=sorted(previous),
+            seq=self._next(),
         )
         bisect.insort(self.events, event, key=_order)
         self._tell(event)
         return event
+
+    def _next(self) -> int:
+        self.written += 1
+        return self.written
 
     def _tell(self, event: Event) -> None:
         for listener in self.listeners:
@@ -175,9 +184,7 @@ class EventLog:
         return None
 
     def expire(self, now: float) -> None:
-        del self.events[
-            : bisect.bisect_left(self.events, (now - RETENTION_SECONDS, ""), key=_order)
-        ]
+        del self.events[: bisect.bisect_left(self.events, (now - RETENTION_SECONDS, 0), key=_order)]
 
     def page(self, now: float, org_id: str, params: Mapping[str, str]) -> dict[str, Any]:
         """One page, newest first, with ``cursor_next`` (null on the last page)."""
@@ -227,7 +234,7 @@ class EventLog:
                 more = True
                 break
             page.append(e)
-        cursor = _encode((page[-1].updated, page[-1].id)) if more and page else None
+        cursor = _encode((page[-1].updated, page[-1].seq)) if more and page else None
         return {
             "data": [e.as_json() for e in page],
             "cursor_next": cursor,
@@ -235,8 +242,8 @@ class EventLog:
         }
 
 
-def _order(event: Event | tuple[float, str]) -> tuple[float, str]:
-    return event if isinstance(event, tuple) else (event.updated, event.id)
+def _order(event: Event) -> tuple[float, int]:
+    return event.updated, event.seq
 
 
 def _field(event: Event, name: str) -> str | None:
@@ -280,16 +287,16 @@ def _date(name: str, value: str) -> float:
     return moment.timestamp()
 
 
-def _encode(position: tuple[float, str]) -> str:
+def _encode(position: tuple[float, int]) -> str:
     raw = jsoncodec.dumps_bytes([position[0], position[1]])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str | None) -> tuple[float, str] | None:
+def _decode(cursor: str | None) -> tuple[float, int] | None:
     if not cursor:
         return None
     try:
-        at, event_id = jsoncodec.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return float(at), str(event_id)
+        at, seq = jsoncodec.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return float(at), int(seq)
     except (ValueError, TypeError) as exc:
         raise invalid(field_errors={"_cursor": "Invalid cursor."}) from exc
