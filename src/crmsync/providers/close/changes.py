@@ -213,11 +213,12 @@ class ChangeReader:
         ids = await field_ids() if fresh else {}
         for event in fresh:
             changes += await self._changes(event, fields, ids)
-        caught_up = upper is None or now is None or upper >= now
         latest = max([moment(str(e["date_updated"])) for e in scanned], default=None)
-        if not caught_up and upper is not None:
+        if upper is not None:  # a window of a backlog: the next starts where it ended
             sparse = len(events) < MAX_PAGES * EVENT_LIMIT // 2
-            pos.stamp, pos.span, pos.edge = upper.isoformat(), pos.span * (2 if sparse else 1), True
+            reached = now is None or upper >= now  # Close's clock: the next window is open
+            span = 0.0 if reached else pos.span * (2 if sparse else 1)
+            pos.stamp, pos.span, pos.edge = upper.isoformat(), span, True
         elif now is not None:  # Close's clock: the next read re-scans the five minutes before
             pos.stamp, pos.span, pos.edge = now.isoformat(), 0.0, False
         elif latest is not None and (start is None or latest > start):
@@ -228,7 +229,7 @@ class ChangeReader:
             k: v for k, v in {**pos.seen, **seen}.items() if floor is None or moment(v) >= floor
         }
         pos.seen = dict(sorted(kept.items(), key=lambda kv: moment(kv[1]))[-SEEN_CAP:])
-        return ChangePage(changes, cursor=pos.encode(), more=not caught_up)
+        return ChangePage(changes, cursor=pos.encode(), more=upper is not None)
 
     async def _changes(
         self, event: Mapping[str, Any], fields: Sequence[str], field_ids: Mapping[str, str]
