@@ -212,3 +212,14 @@ def test_a_reconnect_keeps_the_connections_subscription(w: World) -> None:
     w.harness.revoke_tokens()
     w.reconnect("org1")
     assert subscription(w)["id"] == first["id"], "found again, not made twice"
+
+
+def test_disconnect_goes_through_when_close_refuses_the_teardown(w: World) -> None:
+    w.harness.revoke_tokens()
+    w.harness.expire_access_tokens()
+    r = w.api.delete("/api/v1/orgs/org1/connection")
+    assert r.status_code == 200, r.text
+    assert w.connection().status == "disconnected"
+    assert subscription(w)["status"] == "active", (
+        "left for Close to pause: it was not ours to reach"
+    )
