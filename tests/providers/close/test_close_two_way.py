@@ -223,3 +223,18 @@ def test_disconnect_goes_through_when_close_refuses_the_teardown(w: World) -> No
     assert subscription(w)["status"] == "active", (
         "left for Close to pause: it was not ours to reach"
     )
+
+
+def test_a_delivery_of_crmsyncs_own_write_is_an_echo_and_not_kept(w: World) -> None:
+    admin = close(w).emulator.store.admin.id
+    r = w.api.patch(
+        "/api/v1/orgs/org1/connection", json={"settings": {"integration_user_id": admin}}
+    )
+    assert r.status_code == 200, r.text
+    close(w).webhook_calls()
+    close(w).manual_edit(contact_of(w, "p1"), "title", "By the integration user")
+    [(_, body, headers)] = close(w).webhook_calls()
+    assert post(w, body, headers) == 204
+    assert hints(w) == [], "its own write: nothing to read again"
+    r = w.api.patch("/api/v1/orgs/org1/connection", json={"settings": {"colour": "red"}})
+    assert r.status_code == 422
