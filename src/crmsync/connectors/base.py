@@ -41,12 +41,20 @@ class AccountInfo:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+SETUP_KEPT = "crm_setup"
+"""Key in a connection's settings of what its setup made in the CRM (``SetupReport.kept``);
+the connector reads it back from ``ctx.settings``; never shown in the connection's status."""
+
+
 @dataclass(frozen=True)
 class SetupReport:
     ready: bool
     created: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     message: str = ""
+    kept: dict[str, Any] = field(default_factory=dict)
+    """What the setup made in the CRM for this connection alone that it must remember (a
+    webhook subscription's id and signing key): merged into ``settings[SETUP_KEPT]``."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,9 @@ class ConnectorContext:
     """The process's rate budgets (the runtime's), shared by every connector of an account."""
     allocations: Allocations = field(default_factory=Allocations)
     """The process's per-account quota state (the runtime's), e.g. a daily API allocation."""
+    webhook_url: str | None = None
+    """Where this crmsync receives the provider's webhooks, for a connector that subscribes
+    itself (Close); None when unknown."""
 
 
 class Connector(ABC):
@@ -211,9 +222,24 @@ class Connector(ABC):
         cls, request: WebhookRequest, settings: Mapping[str, Any]
     ) -> list[ChangeHint]:
         """The changes a CRM's webhook call names, once its signature is checked against the
-        provider's ``settings`` (the app's credentials); declared by ``Capability.WEBHOOKS``.
-        Raises ``SignatureError`` for a forged or stale call."""
+        provider's ``settings`` (the app's credentials; with ``webhook_account``, those and the
+        connection's settings); declared by ``Capability.WEBHOOKS``. Raises
+        ``SignatureError`` for a forged or stale call."""
         raise NotImplementedError(f"{cls.spec.display_name} does not declare webhooks")
+
+    @classmethod
+    def webhook_account(cls, request: WebhookRequest) -> str | None:
+        """For a CRM that signs each connection's subscription with a key of its own (Close):
+        the CRM account an unchecked call says it is about. The engine then checks the call
+        against each connection to that account (``webhook_hints`` with the connection's
+        settings) and keeps the hints for the one it verifies with. None (the default): the
+        call is signed with the app's credentials and checked once."""
+        return None
+
+    async def teardown(self) -> None:
+        """Undo what ``ensure_setup`` made in the CRM for this connection alone (Close's
+        webhook subscription), on disconnect; best effort. The default has nothing to undo."""
+        return None
 
     def stored_value(self, crm_field: str, value: Any) -> Any:
         """What the CRM keeps when crmsync writes ``value`` to ``crm_field`` (a CRM that

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from crmsync.connectors.base import Connector, SetupReport
+from crmsync.connectors.base import SETUP_KEPT, Connector, SetupReport
 from crmsync.db.session import Database
 from crmsync.db.tables import Connection
 from crmsync.domain.enums import ConnectionStatus
@@ -34,6 +34,9 @@ def apply_setup(conn: Connection, report: SetupReport) -> None:
             "message": report.message,
         },
     }
+    if report.kept:
+        kept = {**conn.settings.get(SETUP_KEPT, {}), **report.kept}
+        conn.settings = {**conn.settings, SETUP_KEPT: kept}
     if report.ready:
         if conn.status == ConnectionStatus.SETUP_REQUIRED:
             conn.status = ConnectionStatus.CONNECTED

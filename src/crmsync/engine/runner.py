@@ -216,7 +216,8 @@ class SyncRunner:
             with self.rt.db.session() as session:
                 row = session.get_one(Connection, conn.id)
                 row.setup_checked_at = utcnow()
-                if not report.ready or row.settings.get("setup", {}).get("missing"):
+                missing = row.settings.get("setup", {}).get("missing")
+                if not report.ready or missing or report.kept:
                     apply_setup(row, report)
                 if not report.ready:
                     return False

@@ -151,4 +151,5 @@ class Runtime:
             retry=self.retry_policy(),
             budgets=self.budgets,
             allocations=self.allocations,
+            webhook_url=f"{self.settings.public_url.rstrip('/')}/webhooks/{spec.name}",
         )

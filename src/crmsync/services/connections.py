@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from datetime import timedelta
@@ -11,7 +12,7 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from crmsync.connectors.base import AccountInfo, Connector, SetupReport
+from crmsync.connectors.base import SETUP_KEPT, AccountInfo, Connector, SetupReport
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.tables import (
     Connection,
@@ -31,9 +32,11 @@ from crmsync.domain.records import Capability
 from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS, apply_setup, open_connector
 from crmsync.engine.runtime import Runtime
-from crmsync.errors import Conflict, InputError, NotFound
+from crmsync.errors import Conflict, ConnectorError, InputError, NotFound
 from crmsync.services.orgs import get_org
 from crmsync.services.runs import current_runs
+
+log = logging.getLogger(__name__)
 
 STATE_TTL = timedelta(minutes=15)
 STATE_KEPT = timedelta(days=1)  # past its expiry, before a state is deleted
@@ -172,7 +175,8 @@ async def complete_authorization(
         raise InputError("the CRM did not send an authorisation code")
     options = rt.open_options(pending.options.get(SEALED_OPTIONS))
     token = await rt.oauth_flow(provider, options).exchange(code, verifier)
-    account, report = await _inspect_account(rt, provider, token, options)
+    kept = _kept(rt, pending.connection_id) if pending.purpose == "reconnect" else {}
+    account, report = await _inspect_account(rt, provider, token, options, kept)
     with rt.db.session() as session:
         if pending.purpose == "reconnect":
             conn = _resume(session, pending, account)
@@ -187,15 +191,28 @@ async def complete_authorization(
     return conn
 
 
+def _kept(rt: Runtime, connection_id: str | None) -> dict[str, Any]:
+    """What the connection's setup made in the CRM: a reconnect's setup finds it again
+    instead of making a second one (Close's webhook subscription)."""
+    with rt.db.session() as session:
+        conn = session.get(Connection, connection_id) if connection_id else None
+        return dict(conn.settings.get(SETUP_KEPT) or {}) if conn is not None else {}
+
+
 async def _inspect_account(
-    rt: Runtime, provider: str, token: dict[str, Any], options: dict[str, str]
+    rt: Runtime,
+    provider: str,
+    token: dict[str, Any],
+    options: dict[str, str],
+    kept: dict[str, Any] | None = None,
 ) -> tuple[AccountInfo, SetupReport]:
     spec = rt.spec(provider, options)
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     async with rt.http_client(spec, None) as http:
         http.headers.update(headers)
         account = await _connector(rt, spec, provider, http, None, {}).describe_account(token)
-        connector = _connector(rt, spec, provider, http, account.account_id, account.settings)
+        settings = {**account.settings, **({SETUP_KEPT: kept} if kept else {})}
+        connector = _connector(rt, spec, provider, http, account.account_id, settings)
         report = await connector.ensure_setup()
     return account, report
 
@@ -364,6 +381,21 @@ def change_settings(
     clean = rt.provider(conn.provider).connector.validate_settings(settings)
     conn.settings = {**conn.settings, **clean}
     return conn
+
+
+async def teardown(rt: Runtime, org_id: str) -> None:
+    """Before a disconnect: the connector undoes what its setup made in the CRM for this
+    connection alone (``Connector.teardown``). Best effort: a CRM that refuses or cannot be
+    reached does not keep the org connected."""
+    with rt.db.session() as session:
+        conn = require_connection(session, org_id)
+    if conn.status == ConnectionStatus.DISCONNECTED or conn.token_ciphertext is None:
+        return
+    try:
+        async with open_connector(rt, conn) as connector:
+            await connector.teardown()
+    except ConnectorError as exc:
+        log.warning("%s: could not undo the CRM setup on disconnect: %s", conn.id, exc)
 
 
 def disconnect(session: Session, org_id: str) -> Connection:

@@ -15,8 +15,9 @@ from crmsync.db.bulk import dialect_insert, table_of
 from crmsync.db.tables import Connection, InboundEvent, utcnow
 from crmsync.domain.enums import ConnectionStatus
 from crmsync.domain.records import Capability, ChangeHint, ChangeKind, WebhookRequest
+from crmsync.engine.connecting import connector_settings
 from crmsync.engine.runtime import Runtime
-from crmsync.errors import NotFound
+from crmsync.errors import NotFound, SignatureError
 
 
 def take(rt: Runtime, provider: str, request: WebhookRequest) -> list[str]:
@@ -32,19 +33,51 @@ def take(rt: Runtime, provider: str, request: WebhookRequest) -> list[str]:
         "client_secret": spec.client_secret,
         **rt.settings.provider(provider),
     }
-    hints = [
-        h
-        for h in connector.webhook_hints(request, settings)
-        if not h.echo and h.kind is not ChangeKind.MERGED and h.account_id
-    ]
+    account = connector.webhook_account(request)
+    if account is not None:
+        return _per_connection(rt, provider, request, settings, account)
+    hints = _news(connector.webhook_hints(request, settings))
     if not hints:
         return []
     with rt.db.session() as session:
-        return _keep(session, provider, hints)
+        return _keep(session, hints, _connections(session, provider, {h.account_id for h in hints}))
 
 
-def _keep(session: Session, provider: str, hints: list[ChangeHint]) -> list[str]:
-    accounts = {h.account_id for h in hints}
+def _news(hints: list[ChangeHint]) -> list[ChangeHint]:
+    return [h for h in hints if not h.echo and h.kind is not ChangeKind.MERGED and h.account_id]
+
+
+def _per_connection(
+    rt: Runtime, provider: str, request: WebhookRequest, settings: dict[str, object], account: str
+) -> list[str]:
+    """A call signed with one connection's own key: checked against each connection to the
+    account it names, kept for the one whose key it verifies with; none verifies: refused."""
+    connector = rt.provider(provider).connector
+    with rt.db.session() as session:
+        rows = session.scalars(
+            select(Connection).where(
+                Connection.provider == provider,
+                Connection.account_id == account,
+                Connection.status == ConnectionStatus.CONNECTED,
+            )
+        ).all()
+        candidates = [(c.id, connector_settings(c)) for c in rows]
+    for connection_id, own in candidates:
+        try:
+            hints = connector.webhook_hints(request, {**settings, **own})
+        except SignatureError:
+            continue
+        news = _news(hints)
+        if not news:
+            return []
+        with rt.db.session() as session:
+            return _keep(session, news, {account: [connection_id]})
+    raise SignatureError(f"no {connector.spec.display_name} connection signed this call")
+
+
+def _connections(
+    session: Session, provider: str, accounts: set[str | None]
+) -> dict[str, list[str]]:
     connections = session.execute(
         select(Connection.id, Connection.account_id).where(
             Connection.provider == provider,
@@ -55,6 +88,10 @@ def _keep(session: Session, provider: str, hints: list[ChangeHint]) -> list[str]
     by_account: dict[str, list[str]] = {}
     for connection_id, account_id in connections:
         by_account.setdefault(str(account_id), []).append(connection_id)
+    return by_account
+
+
+def _keep(session: Session, hints: list[ChangeHint], by_account: dict[str, list[str]]) -> list[str]:
     now = utcnow()
     rows: list[dict[str, object]] = [
         {

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from crmsync.connectors.base import SETUP_KEPT
 from crmsync.db.tables import Connection, Link, Operation, WorkItem, naive_utc, utcnow
 from crmsync.domain.enums import Lane, OpStatus, WorkStatus
 from crmsync.domain.views import (
@@ -34,7 +35,7 @@ from crmsync.services.records import contact_record
 from crmsync.services.runs import current_runs, is_latest_run
 
 RETRYABLE = (OpStatus.FAILED, OpStatus.SKIPPED)
-HIDDEN_SETTINGS = {"account_label", "setup", SEALED_OPTIONS}
+HIDDEN_SETTINGS = {"account_label", "setup", SETUP_KEPT, SEALED_OPTIONS}
 MAX_PAGE = 500
 
 

@@ -96,7 +96,7 @@ def test_a_call_delivered_twice_is_kept_once(w: World) -> None:
 
 
 def test_a_provider_without_webhooks_is_not_found(w: World) -> None:
-    assert w.api.post("/webhooks/close", content=b"[]").status_code == 404
+    assert w.api.post("/webhooks/salesforce", content=b"[]").status_code == 404
     assert w.api.post("/webhooks/nope", content=b"[]").status_code == 404
 
 

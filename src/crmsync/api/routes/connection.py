@@ -109,6 +109,7 @@ def sync_now(
 
 @router.delete("/connection", response_model=Message, responses=errors(401, 404))
 def disconnect(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> Message:
+    asyncio.run(connections.teardown(rt, org_id))
     with rt.db.session() as session:
         conn = connections.disconnect(session, org_id)
     return Message(

@@ -14,12 +14,14 @@ from typing import Any
 import httpx
 
 from crmsync.connectors.http import ApiClient, RateBudget, RetryPolicy, retry_after_header
-from crmsync.connectors.paging import OffsetPaging, PageRequest, TokenPaging, collect
+from crmsync.connectors.paging import OffsetPaging, PageRequest, TokenPaging, collect, pages
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.errors import ApiProblem
 
 PAGE_LIMIT = 100
 SEARCH_LIMIT = 200
+EVENT_LIMIT = 50
+"""The event log's largest page."""
 
 
 def rate_limit_header(response: httpx.Response) -> dict[str, float]:
@@ -99,6 +101,10 @@ FOUND = TokenPaging(items=("data",), token=("cursor",), send_as="cursor", place=
 """Close's advanced search: the body's ``cursor`` goes back in the next request's body."""
 
 
+EVENTS = TokenPaging(items=("data",), token=("cursor_next",), send_as="_cursor")
+"""The event log: newest first, ``cursor_next`` goes back as ``_cursor`` (no ``_skip``)."""
+
+
 class CloseClient:
     def __init__(
         self,
@@ -170,3 +176,69 @@ class CloseClient:
             "PUT", f"/contact/{contact_id}/", json=dict(payload)
         )
         return body
+
+    async def contact(self, contact_id: str) -> dict[str, Any] | None:
+        """The contact, or None when Close has no such contact (deleted)."""
+        response = await self.api.request("GET", f"/contact/{contact_id}/", accept={404: True})
+        if response.status_code == 404:
+            return None
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def contacts_page(self, skip: int, limit: int) -> tuple[list[dict[str, Any]], bool, str]:
+        """One ``_skip``/``_limit`` page of every contact, and Close's ``Date`` at the answer."""
+        response = await self.api.request(
+            "GET", "/contact/", params={"_skip": skip, "_limit": limit}
+        )
+        body = response.json()
+        return list(body.get("data") or []), bool(body.get("has_more")), _date(response)
+
+    async def contacts_of_lead(self, lead_id: str) -> list[dict[str, Any]]:
+        return await collect(
+            self.api.page, PageRequest("GET", "/contact/", params={"lead_id": lead_id}), LISTED
+        )
+
+    async def events(
+        self, params: Mapping[str, str], max_pages: int | None = None
+    ) -> tuple[list[dict[str, Any]], str, bool]:
+        """The events matching ``params``, newest first, up to ``max_pages`` pages (all when
+        None); Close's ``Date`` at the first answer (its clock, for the retention check); and
+        whether that was every page."""
+        dates: list[str] = []
+        following: list[bool] = []
+
+        async def send(request: PageRequest) -> Any:
+            response = await self.api.request(request.method, request.url, params=request.params)
+            dates.append(_date(response))
+            body = response.json()
+            following.append(bool(body.get("cursor_next")))
+            return body
+
+        query = {**params, "_limit": str(EVENT_LIMIT)}
+        found: list[dict[str, Any]] = []
+        async for page in pages(send, PageRequest("GET", "/event/", params=query), EVENTS):
+            found += page
+            if max_pages is not None and len(following) >= max_pages:
+                break
+        complete = not following or not following[-1]
+        return found, dates[0] if dates else "", complete
+
+    async def webhooks(self) -> list[dict[str, Any]]:
+        body: dict[str, Any] = await self.api.json("GET", "/webhook/")
+        return list(body.get("data") or [])
+
+    async def create_webhook(self, url: str, events: list[dict[str, str]]) -> dict[str, Any]:
+        """Not retried in-call: a lost answer must not leave two subscriptions."""
+        response = await self.api.request(
+            "POST", "/webhook/", json={"url": url, "events": events}, idempotent=False
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def delete_webhook(self, subscription_id: str) -> None:
+        await self.api.request("DELETE", f"/webhook/{subscription_id}/", accept={404: True})
+
+
+def _date(response: httpx.Response) -> str:
+    """The answer's ``Date`` header (an HTTP-date), or "" when it has none."""
+    return str(response.headers.get("Date", ""))

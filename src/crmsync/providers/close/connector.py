@@ -1,5 +1,8 @@
 """Close: each person is a Lead with one Contact, found by the Person ID custom field.
 
+Reading back (``changes``, ``reading``, ``webhooks``): the Contact, from Close's event log, with
+its own signed webhook subscription as hints.
+
 Close has no upsert and no unique fields, so a write without a known contact id searches first:
 one ``POST /data/search/`` for the whole batch, then one ``POST /lead/`` (Lead and nested
 Contact in a single call) per person not found. A create whose answer was lost is found by that
@@ -15,6 +18,7 @@ from typing import Any
 import httpx
 
 from crmsync.connectors.base import (
+    SETUP_KEPT,
     AccountInfo,
     AppNames,
     Connector,
@@ -26,8 +30,21 @@ from crmsync.connectors.base import (
 )
 from crmsync.connectors.spec import FieldSpec
 from crmsync.domain.outcomes import Action, Resolution
-from crmsync.errors import InputError, RecordRejected, SetupRequired, TransientError
-from crmsync.providers.close import mapping
+from crmsync.domain.records import (
+    Capability,
+    ChangeHint,
+    ChangePage,
+    FieldDescription,
+    RemoteRecord,
+    WebhookRequest,
+)
+from crmsync.errors import (
+    InputError,
+    RecordRejected,
+    SetupRequired,
+    TransientError,
+)
+from crmsync.providers.close import changes, mapping, reading, webhooks
 from crmsync.providers.close.client import CloseClient
 from crmsync.providers.close.mapping import Split
 from crmsync.providers.close.spec import SPEC
@@ -36,8 +53,27 @@ OUTAGE_AFTER = 3
 """Transient failures in a row after which the rest of a batch is held back, not sent."""
 
 
+SETTINGS = ("integration_user_id", "api_key_id")
+"""What marks crmsync's own writes in Close's events, where the org tells it: the Close user
+crmsync connected as when that user is the integration's alone, or the id of its API key."""
+
+
+def _own(settings: Mapping[str, Any]) -> changes.Own:
+    user, key = settings.get("integration_user_id"), settings.get("api_key_id")
+    return changes.Own(api_key_id=str(key) if key else None, user_id=str(user) if user else None)
+
+
 class CloseConnector(Connector):
     spec = SPEC
+    capabilities = frozenset(
+        {
+            Capability.WRITE,
+            Capability.READ,
+            Capability.READ_CHANGES,
+            Capability.DESCRIBE_FIELDS,
+            Capability.WEBHOOKS,
+        }
+    )
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
@@ -45,6 +81,17 @@ class CloseConnector(Connector):
         self.client = CloseClient(ctx.http, ctx.spec, self.rate_budget(), ctx.retry)
         self.field_ids: dict[str, str] | None = None
         """Contact custom field name → ``cf_…`` id, read by ``ensure_setup``."""
+        self.changes = changes.ChangeReader(self.client, _own(ctx.settings))
+
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(settings) - set(SETTINGS))
+        if unknown:
+            raise InputError(f"Close has no connection setting {', '.join(unknown)}")
+        bad = [k for k, v in settings.items() if v is not None and not isinstance(v, str)]
+        if bad:
+            raise InputError(f"{', '.join(sorted(bad))}: a Close id (text) or null")
+        return dict(settings)
 
     @classmethod
     def default_fields(cls, app: AppNames) -> list[FieldSpec]:
@@ -87,7 +134,64 @@ class CloseConnector(Connector):
         if clashes:
             message = "Close has contact custom fields crmsync cannot use: " + "; ".join(clashes)
             return SetupReport(ready=False, created=tuple(created), message=message)
-        return SetupReport(ready=True, created=tuple(created))
+        kept = await self._subscribe()
+        return SetupReport(ready=True, created=tuple(created), kept=kept)
+
+    def _kept(self) -> dict[str, Any]:
+        return dict(self.ctx.settings.get(SETUP_KEPT) or {})
+
+    async def _subscribe(self) -> dict[str, Any]:
+        """crmsync's own subscription to contact events: made when missing, made again when
+        Close paused it; returns what the connection must keep (nothing when unchanged)."""
+        url = self.ctx.webhook_url
+        if not url:
+            return {}
+        wanted = self._kept().get("webhook_id")
+        found = next((h for h in await self.client.webhooks() if h.get("id") == wanted), None)
+        if found is not None and found.get("status") == "active" and found.get("url") == url:
+            return {}
+        if found is not None:
+            await self.client.delete_webhook(str(found["id"]))
+        created = await self.client.create_webhook(url, webhooks.EVENTS)
+        return {
+            "webhook_id": str(created["id"]),
+            "webhook_signature_key": str(created["signature_key"]),
+        }
+
+    async def teardown(self) -> None:
+        """The connection's own subscription goes with it (one of Close's 40)."""
+        wanted = self._kept().get("webhook_id")
+        if wanted:
+            await self.client.delete_webhook(str(wanted))
+
+    async def _read_ids(self) -> dict[str, str]:
+        """Custom field names → ids, for reading (no setup: reading creates nothing)."""
+        if self.field_ids is None:
+            fields = await self.client.contact_fields()
+            self.field_ids = {str(f["name"]): str(f["id"]) for f in fields}
+        return self.field_ids
+
+    async def read(self, crm_ids: Sequence[str], fields: Sequence[str]) -> list[RemoteRecord]:
+        return await reading.read(self.client, crm_ids, fields, await self._read_ids())
+
+    async def read_changes(self, cursor: str | None, fields: Sequence[str]) -> ChangePage:
+        return await self.changes.read(cursor, fields, self._read_ids)
+
+    async def describe_fields(self) -> list[FieldDescription]:
+        return reading.describe(await self.client.contact_fields())
+
+    @classmethod
+    def webhook_account(cls, request: WebhookRequest) -> str | None:
+        return webhooks.account(request.body)
+
+    @classmethod
+    def webhook_hints(
+        cls, request: WebhookRequest, settings: Mapping[str, Any]
+    ) -> list[ChangeHint]:
+        """A delivery checked against the connection's own signature key (``settings`` are
+        the connection's), as hints."""
+        webhooks.verify(settings, request.body, request.headers, request.now_ms)
+        return webhooks.hints(request.body, _own(settings))
 
     async def list_users(self, emails: Sequence[str]) -> list[CrmUser]:
         return [

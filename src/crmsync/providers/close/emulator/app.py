@@ -14,6 +14,7 @@ from crmsync.emulation.app import create_emulator_app
 from crmsync.providers.close.emulator import (
     routes_activities,
     routes_control,
+    routes_events,
     routes_oauth,
     routes_org,
     routes_records,
@@ -40,6 +41,7 @@ def create_app(config: CloseEmulatorConfig | None = None, *, served: bool = Fals
         unrouted=unrouted,
         routers=(
             routes_oauth.router,
+            routes_events.router,
             routes_records.router,
             routes_org.router,
             routes_activities.router,

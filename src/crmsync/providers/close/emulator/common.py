@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from crmsync.providers.close.emulator.errors import CloseError, invalid
+from crmsync.providers.close.emulator.eventlog import Actor
 from crmsync.providers.close.emulator.policy import Caller
 from crmsync.providers.close.emulator.state import CloseEmulator
 
@@ -50,6 +51,12 @@ def refuse_other_parameters(request: Request, allowed: Collection[str]) -> None:
 def user_id(emulator: CloseEmulator, caller: Caller) -> str:
     user = emulator.store.user_by_email(caller.user_email)
     return user.id if user else emulator.store.admin.id
+
+
+def actor(emulator: CloseEmulator, caller: Caller) -> Actor:
+    """Who events name: the user, and the API key's id when the call used a key."""
+    key_id = emulator.config.api_key_id if caller.key.startswith("key:") else None
+    return Actor(user_id(emulator, caller), key_id)
 
 
 EmulatorDep = Annotated[CloseEmulator, Depends(get_emulator)]

@@ -18,6 +18,10 @@ class CloseEmulatorConfig:
     """The Close user who signs in on the consent page."""
     api_key: str = "api_crmsync_demo_key"
     """Accepted as HTTP Basic user name (empty password), for the first organisation."""
+    api_key_id: str = "api_2d8Zk3crmsyncDemoKeyId"
+    """The key's id, as events name it (``api_key_id``)."""
+    consolidate_seconds: float = 30.0
+    """Updates of one object by one actor this close together are one event."""
     rate_limit_enabled: bool = True
     max_requests: int = 20
     """Per API key (or OAuth token) and endpoint group, in ``interval_seconds``."""

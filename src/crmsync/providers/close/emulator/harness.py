@@ -12,6 +12,7 @@ from crmsync.emulation.harness import CrmRecord, HarnessControls
 from crmsync.providers.close.emulator.app import create_app
 from crmsync.providers.close.emulator.appview import AppView
 from crmsync.providers.close.emulator.config import CloseEmulatorConfig
+from crmsync.providers.close.emulator.eventlog import Actor
 from crmsync.providers.close.emulator.state import CloseEmulator
 
 WRITE_ENDPOINTS = (
@@ -83,3 +84,42 @@ class CloseHarness(HarnessControls):
 
     def create_by_hand(self, values: dict[str, Any]) -> str:
         return self.view.create(values)
+
+    # Close users' other moves (Close has no undelete: no ``restore_by_hand``) ----------------
+
+    def lead_of(self, contact_id: str) -> str:
+        return self.emulator.store.lead_of(self.emulator.organization_id, contact_id)
+
+    def delete_by_hand(self, crm_id: str) -> None:
+        """A user deletes the contact (its lead stays)."""
+        self.emulator.store.delete_contact(self.emulator.organization_id, crm_id)
+
+    def delete_lead_by_hand(self, lead_id: str) -> None:
+        """A user deletes a lead, and with it its contacts."""
+        self.emulator.store.delete_lead(self.emulator.organization_id, lead_id)
+
+    def move_by_hand(self, contact_id: str, lead_id: str) -> None:
+        """A user moves a contact to another lead (``PUT /contact/{id}/ {"lead_id"}``)."""
+        store = self.emulator.store
+        store.update_contact(
+            self.emulator.organization_id, contact_id, {"lead_id": lead_id}, store.admin.id
+        )
+
+    def merge_by_hand(self, source_lead: str, destination_lead: str) -> None:
+        store = self.emulator.store
+        store.merge_leads(
+            self.emulator.organization_id, source_lead, destination_lead, Actor(store.admin.id)
+        )
+
+    def webhook_calls(self) -> list[tuple[str, bytes, dict[str, str]]]:
+        """The queued deliveries as Close would send them (URL, body, signed headers), taken
+        off the queue: the test posts them where it likes."""
+        hooks = self.emulator.webhooks
+        with hooks.lock:
+            queued, hooks.queue = hooks.queue, []
+        calls = []
+        for delivery in queued:
+            sub = hooks.subscriptions[delivery.subscription_id]
+            body, headers = hooks.signed(delivery, sub)
+            calls.append((sub.url, body, headers))
+        return calls

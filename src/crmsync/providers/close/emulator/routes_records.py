@@ -14,6 +14,7 @@ from crmsync.providers.close.emulator.common import (
     MAX_PAGE,
     CallerDep,
     EmulatorDep,
+    actor,
     refuse_other_parameters,
     split_fields,
     user_id,
@@ -51,7 +52,10 @@ def list_leads(
 @router.post("/lead/")
 def create_lead(payload: Payload, emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
     """The lead and every nested contact in one write; all or nothing."""
-    lead = emulator.store.create_lead(caller.organization_id, payload, user_id(emulator, caller))
+    who = actor(emulator, caller)
+    lead = emulator.store.create_lead(
+        caller.organization_id, payload, who.user_id or "", who.api_key_id
+    )
     return JSONResponse(lead)
 
 
@@ -69,7 +73,11 @@ def update_lead(
     lead_id: str, payload: Payload, emulator: EmulatorDep, caller: CallerDep
 ) -> JSONResponse:
     lead = emulator.store.update_lead(
-        caller.organization_id, lead_id, payload, user_id(emulator, caller)
+        caller.organization_id,
+        lead_id,
+        payload,
+        user_id(emulator, caller),
+        actor(emulator, caller).api_key_id,
     )
     return JSONResponse(lead)
 
@@ -77,7 +85,7 @@ def update_lead(
 @router.delete("/lead/{lead_id}/")
 def delete_lead(lead_id: str, emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
     """The lead, its contacts and its activities; Close answers an empty object."""
-    emulator.store.delete_lead(caller.organization_id, lead_id)
+    emulator.store.delete_lead(caller.organization_id, lead_id, actor(emulator, caller))
     return JSONResponse({})
 
 
@@ -102,7 +110,10 @@ def list_contacts(
 @router.post("/contact/")
 def create_contact(payload: Payload, emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
     contact = emulator.store.create_contact(
-        caller.organization_id, payload, user_id(emulator, caller)
+        caller.organization_id,
+        payload,
+        user_id(emulator, caller),
+        actor(emulator, caller).api_key_id,
     )
     return JSONResponse(contact)
 
@@ -121,12 +132,16 @@ def update_contact(
     contact_id: str, payload: Payload, emulator: EmulatorDep, caller: CallerDep
 ) -> JSONResponse:
     contact = emulator.store.update_contact(
-        caller.organization_id, contact_id, payload, user_id(emulator, caller)
+        caller.organization_id,
+        contact_id,
+        payload,
+        user_id(emulator, caller),
+        actor(emulator, caller).api_key_id,
     )
     return JSONResponse(contact)
 
 
 @router.delete("/contact/{contact_id}/")
 def delete_contact(contact_id: str, emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
-    emulator.store.delete_contact(caller.organization_id, contact_id)
+    emulator.store.delete_contact(caller.organization_id, contact_id, actor(emulator, caller))
     return JSONResponse({})

@@ -11,6 +11,7 @@ from crmsync.providers.close.emulator.config import CloseEmulatorConfig
 from crmsync.providers.close.emulator.policy import ClosePolicy
 from crmsync.providers.close.emulator.records import new_id
 from crmsync.providers.close.emulator.store import CloseStore
+from crmsync.providers.close.emulator.webhooks import Webhooks
 
 
 class CloseEmulator(EmulatorState):
@@ -22,7 +23,10 @@ class CloseEmulator(EmulatorState):
             clock=config.clock,
             organizations=config.organizations,
             admin_email=config.admin_email,
+            consolidate_seconds=config.consolidate_seconds,
         )
+        self.webhooks = Webhooks(config.clock)
+        self.store.events.listeners.append(self.webhooks.on_event)
         per_key, interval = config.max_requests, config.interval_seconds
         enabled = config.rate_limit_enabled
         self.limiter = window_limiter(config, per_key, interval, enabled=enabled)
@@ -62,4 +66,5 @@ class CloseEmulator(EmulatorState):
 
     def _reset_data(self) -> None:
         self.store.reset()
+        self.webhooks.reset()
         self.policy.fault_scope = None

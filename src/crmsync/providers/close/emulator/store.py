@@ -11,6 +11,7 @@ from typing import Any
 
 from crmsync.providers.close.emulator import activities, lead_query, search
 from crmsync.providers.close.emulator.errors import CloseError, invalid, not_found
+from crmsync.providers.close.emulator.eventlog import Actor, EventLog
 from crmsync.providers.close.emulator.payloads import (
     ContactChanges,
     LeadChanges,
@@ -33,16 +34,24 @@ from crmsync.providers.close.emulator.records import (
 )
 
 Fields = Sequence[str] | None
+Json = dict[str, Any]
+Prior = Mapping[str, Any] | None
 DEFAULT_STATUSES = ("Potential", "Bad Fit", "Qualified", "Customer")
 """A new organisation's lead statuses (Close's sample data; the exact defaults unconfirmed)."""
 
 
 class CloseStore:
     def __init__(
-        self, *, clock: Callable[[], float], organizations: Sequence[str], admin_email: str
+        self,
+        *,
+        clock: Callable[[], float],
+        organizations: Sequence[str],
+        admin_email: str,
+        consolidate_seconds: float = 30.0,
     ) -> None:
         self.lock = threading.Lock()
         self._clock = clock
+        self.events = EventLog(consolidate_seconds)
         created = self.now()
         self.organizations = {
             org.id: org
@@ -69,6 +78,7 @@ class CloseStore:
             self.leads: dict[str, Lead] = {}
             self.contacts: dict[str, Contact] = {}
             self.activities: dict[str, Activity] = {}
+            self.events.events.clear()
             # (custom field id, value as text) -> ids of the contacts holding it: what lets a
             # search by Person ID cost the size of the batch, not the size of the CRM
             self._by_value: dict[tuple[str, str], set[str]] = {}
@@ -227,7 +237,24 @@ class CloseStore:
         lead.contact_ids.append(contact.id)
         return contact
 
-    def create_lead(self, org_id: str, payload: Mapping[str, Any], user_id: str) -> dict[str, Any]:
+    def _log(
+        self, org: str, kind: str, act: str, who: Actor, data: Json, prior: Prior = None
+    ) -> None:
+        self.events.record(self._clock(), org, kind, act, who, data, prior)
+
+    def _created(self, lead: Lead, contacts: Sequence[Contact], actor: Actor) -> None:
+        org_id = lead.organization_id
+        self._log(org_id, "lead", "created", actor, self._lead_json(lead))
+        for contact in contacts:
+            self._log(org_id, "contact", "created", actor, self._contact_json(contact))
+
+    def create_lead(
+        self,
+        org_id: str,
+        payload: Mapping[str, Any],
+        user_id: str,
+        api_key_id: str | None = None,
+    ) -> dict[str, Any]:
         """``POST /lead/``: the lead and its nested contacts, all validated before any write."""
         with self.lock:
             fields, members = self._fields(org_id), self._members(org_id)
@@ -240,39 +267,58 @@ class CloseStore:
                     nested = exc.body.get("field-errors", {})
                     raise invalid(field_errors={"contacts": {str(index): nested}}) from exc
             lead = self._new_lead(org_id, user_id, changes)
-            for contact in parsed:
-                self._new_contact(lead, contact, user_id)
+            made = [self._new_contact(lead, contact, user_id) for contact in parsed]
+            self._created(lead, made, Actor(user_id, api_key_id))
             return self._lead_json(lead)
 
     def update_lead(
-        self, org_id: str, lead_id: str, payload: Mapping[str, Any], user_id: str
+        self,
+        org_id: str,
+        lead_id: str,
+        payload: Mapping[str, Any],
+        user_id: str,
+        api_key_id: str | None = None,
     ) -> dict[str, Any]:
         """``PUT /lead/{id}/`` changes the lead's own fields, never its contacts."""
         with self.lock:
             lead = self._lead(org_id, lead_id)
             changes = parse_lead(payload, self._lead_fields(org_id), self._members(org_id))
+            before = self._lead_json(lead)
             self._apply_lead(lead, changes)
             lead.date_updated, lead.updated_by = self.now(), user_id
-            return self._lead_json(lead)
+            after = self._lead_json(lead)
+            self._log(org_id, "lead", "updated", Actor(user_id, api_key_id), after, before)
+            return after
 
-    def delete_lead(self, org_id: str, lead_id: str) -> None:
-        """``DELETE /lead/{id}/``: the lead with its contacts and its activities."""
+    def delete_lead(self, org_id: str, lead_id: str, actor: Actor | None = None) -> None:
+        """``DELETE /lead/{id}/``: the lead with its contacts and its activities; each
+        contact's deletion is an event of its own, as Close cascades them."""
         with self.lock:
+            actor = actor or Actor(self.admin.id)
             lead = self._lead(org_id, lead_id)
+            data = self._lead_json(lead)
             for contact_id in lead.contact_ids:
                 contact = self.contacts.pop(contact_id)
+                self._log(
+                    org_id, "contact", "deleted", actor, contact.as_json(self._fields(org_id))
+                )
                 for field_id, value in contact.custom.items():
                     self._index(contact, field_id, value, add=False)
             for activity in [a for a in self.activities.values() if a.lead_id == lead_id]:
                 del self.activities[activity.id]
             del self.leads[lead_id]
+            self._log(org_id, "lead", "deleted", actor, data)
 
     def get_lead(self, org_id: str, lead_id: str, fields: Fields = None) -> dict[str, Any]:
         with self.lock:
             return self._lead_json(self._lead(org_id, lead_id), fields)
 
     def create_contact(
-        self, org_id: str, payload: Mapping[str, Any], user_id: str
+        self,
+        org_id: str,
+        payload: Mapping[str, Any],
+        user_id: str,
+        api_key_id: str | None = None,
     ) -> dict[str, Any]:
         """``POST /contact/``: on ``lead_id``'s lead, or on a new lead when none is given."""
         with self.lock:
@@ -282,31 +328,86 @@ class CloseStore:
             ):
                 raise invalid(field_errors={"lead_id": "Object does not exist."})
             changes = parse_contact(payload, self._fields(org_id), self._members(org_id))
-            lead = (
-                self._lead(org_id, lead_id)
-                if lead_id
-                else self._new_lead(org_id, user_id, LeadChanges())
-            )
-            return self._contact_json(self._new_contact(lead, changes, user_id))
-
-    def update_contact(
-        self, org_id: str, contact_id: str, payload: Mapping[str, Any], user_id: str
-    ) -> dict[str, Any]:
-        """``PUT /contact/{id}/`` sets the keys given and leaves the others as they are."""
-        with self.lock:
-            contact = self._contact(org_id, contact_id)
-            changes = parse_contact(payload, self._fields(org_id), self._members(org_id))
-            self._apply(contact, changes, user_id)
+            actor = Actor(user_id, api_key_id)
+            if lead_id:
+                lead = self._lead(org_id, lead_id)
+            else:
+                lead = self._new_lead(org_id, user_id, LeadChanges())
+                self._log(org_id, "lead", "created", actor, self._lead_json(lead))
+            contact = self._new_contact(lead, changes, user_id)
+            self._log(org_id, "contact", "created", actor, self._contact_json(contact))
             return self._contact_json(contact)
 
-    def delete_contact(self, org_id: str, contact_id: str) -> None:
+    def update_contact(
+        self,
+        org_id: str,
+        contact_id: str,
+        payload: Mapping[str, Any],
+        user_id: str,
+        api_key_id: str | None = None,
+    ) -> dict[str, Any]:
+        """``PUT /contact/{id}/`` sets the keys given and leaves the others as they are;
+        a ``lead_id`` moves the contact to that lead."""
+        with self.lock:
+            contact = self._contact(org_id, contact_id)
+            target = payload.get("lead_id", contact.lead_id)
+            if not isinstance(target, str) or self.leads.get(target) is None:
+                raise invalid(field_errors={"lead_id": "Object does not exist."})
+            changes = parse_contact(payload, self._fields(org_id), self._members(org_id))
+            before = self._contact_json(contact)
+            if target != contact.lead_id:
+                self.leads[contact.lead_id].contact_ids.remove(contact_id)
+                self._lead(org_id, target).contact_ids.append(contact_id)
+                contact.lead_id = target
+            self._apply(contact, changes, user_id)
+            after = self._contact_json(contact)
+            self._log(org_id, "contact", "updated", Actor(user_id, api_key_id), after, before)
+            return after
+
+    def delete_contact(self, org_id: str, contact_id: str, actor: Actor | None = None) -> None:
         """``DELETE /contact/{id}/``: the contact only; its lead stays, maybe with none."""
         with self.lock:
             contact = self._contact(org_id, contact_id)
+            self._log(
+                org_id,
+                "contact",
+                "deleted",
+                actor or Actor(self.admin.id),
+                self._contact_json(contact),
+            )
             for field_id, value in contact.custom.items():
                 self._index(contact, field_id, value, add=False)
             self.leads[contact.lead_id].contact_ids.remove(contact_id)
             del self.contacts[contact_id]
+
+    def merge_leads(self, org_id: str, source_id: str, destination_id: str, actor: Actor) -> None:
+        """``POST /lead/merge/``: the source's contacts and activities move to the destination
+        (ids kept), the destination logs ``lead.merged``, the source is deleted."""
+        with self.lock:
+            if source_id == destination_id:
+                raise invalid(["A lead cannot be merged into itself."])
+            source, destination = self._lead(org_id, source_id), self._lead(org_id, destination_id)
+            source_data = self._lead_json(source)
+            for contact_id in source.contact_ids:
+                self.contacts[contact_id].lead_id = destination_id
+                destination.contact_ids.append(contact_id)
+            source.contact_ids = []
+            for activity in self.activities.values():
+                if activity.lead_id == source_id:
+                    activity.lead_id = destination_id
+            destination.date_updated = self.now()
+            data = {
+                **self._lead_json(destination),
+                "merge_source_lead_id": source_id,
+                "merge_destination_lead_id": destination_id,
+            }
+            self._log(org_id, "lead", "merged", actor, data)
+            del self.leads[source_id]
+            self._log(org_id, "lead", "deleted", actor, source_data)
+
+    def event_page(self, org_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+        with self.lock:
+            return self.events.page(self._clock(), org_id, params)
 
     def get_contact(self, org_id: str, contact_id: str, fields: Fields = None) -> dict[str, Any]:
         with self.lock:
