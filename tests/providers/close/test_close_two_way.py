@@ -68,7 +68,7 @@ def test_a_lead_merge_is_followed_without_a_re_create(w: World) -> None:
         close(w).lead_of(contact_of(w, "p2")),
         close(w).lead_of(contact_of(w, "p1")),
     )
-    close(w).merge_by_hand(source, destination)
+    close(w).merge_leads_by_hand(source, destination)
     close(w).manual_edit(contact_of(w, "p2"), "title", "Chief")
     w.sync_back()
     assert links(w) == before, "the contact kept its id: the same link"
@@ -238,3 +238,19 @@ def test_a_delivery_of_crmsyncs_own_write_is_an_echo_and_not_kept(w: World) -> N
     assert hints(w) == [], "its own write: nothing to read again"
     r = w.api.patch("/api/v1/orgs/org1/connection", json={"settings": {"colour": "red"}})
     assert r.status_code == 422
+
+
+def test_a_contact_deleted_in_close_is_not_made_again_by_the_next_push(w: World) -> None:
+    r = w.api.patch("/api/v1/orgs/org1/connection", json={"preserve_manual_edits": False})
+    assert r.status_code == 200, r.text  # the title is the app's again: a push writes it
+    contact = contact_of(w, "p1")
+    close(w).delete_by_hand(contact)
+    lead_count = len(leads(w))
+    w.person("p1", first_name="Grace", last_name="X", title="Commodore")
+    w.drain()
+    assert "p1" not in w.records_by_person(), "a Close user's delete is not undone"
+    assert len(leads(w)) == lead_count, "no lead made for it either"
+    latest = w.operations(person_id="p1")[0]
+    assert latest["status"] == "skipped" and "deleted in Close" in latest["reason"], latest
+    with w.rt.db.session() as session:
+        assert session.get_one(OrgRecord, ("org1", "contact", "p1")).active is False

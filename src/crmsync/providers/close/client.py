@@ -170,11 +170,17 @@ class CloseClient:
         body: dict[str, Any] = await self.api.json("GET", f"/contact/{contact_id}/", params=params)
         return body
 
-    async def update_contact(self, contact_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """``PUT`` sets only the keys sent, so a retry after a lost answer does no harm."""
-        body: dict[str, Any] = await self.api.json(
-            "PUT", f"/contact/{contact_id}/", json=dict(payload)
+    async def update_contact(
+        self, contact_id: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """``PUT`` sets only the keys sent, so a retry after a lost answer does no harm.
+        None when Close has no such contact (a user deleted it)."""
+        response = await self.api.request(
+            "PUT", f"/contact/{contact_id}/", json=dict(payload), accept={404: True}
         )
+        if response.status_code == 404:
+            return None
+        body: dict[str, Any] = response.json()
         return body
 
     async def contact(self, contact_id: str) -> dict[str, Any] | None:

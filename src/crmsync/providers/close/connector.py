@@ -29,7 +29,7 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
-from crmsync.domain.outcomes import Action, Resolution
+from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
     Capability,
     ChangeHint,
@@ -182,7 +182,7 @@ class CloseConnector(Connector):
 
     @classmethod
     def webhook_account(cls, request: WebhookRequest) -> str | None:
-        return webhooks.account(request.body)
+        return webhooks.account(request.body, request.headers)
 
     @classmethod
     def webhook_hints(
@@ -267,8 +267,11 @@ class CloseConnector(Connector):
         else:
             return await self._create(write, split, ids)
         payload = await self._contact_update(contact_id, split, ids)
-        if payload:
-            await self.client.update_contact(contact_id, payload)
+        if payload and await self.client.update_contact(contact_id, payload) is None:
+            gone = deleted_in_crm(self.spec.display_name)
+            return WriteOutcome(
+                write.local_id, resolution=gone, response_summary={"error": gone.reason}
+            )
         summary: dict[str, Any] = {"contact_id": contact_id, "sent": sorted(payload)}
         if split.lead:
             summary["lead_left_alone"] = sorted(split.lead)

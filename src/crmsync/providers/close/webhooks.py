@@ -49,8 +49,11 @@ def body_of(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def account(raw: bytes) -> str:
-    """The Close organisation a delivery says it is about (before it is checked)."""
+def account(raw: bytes, headers: Mapping[str, str]) -> str:
+    """The Close organisation a delivery says it is about (before its signature is checked
+    with that organisation's key; a call without Close's signature headers is refused first)."""
+    if not headers.get(SIGNATURE) or not headers.get(TIMESTAMP):
+        raise SignatureError("missing close-sig-hash or close-sig-timestamp")
     organization = body_of(raw)["event"].get("organization_id")
     if not isinstance(organization, str) or not organization:
         raise errors.InputError("a Close webhook event names its organization_id")

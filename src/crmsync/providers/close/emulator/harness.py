@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord, HarnessControls
+from crmsync.emulation.harness import CrmRecord, HarnessControls, WebhookFaults
 from crmsync.providers.close.emulator.app import create_app
 from crmsync.providers.close.emulator.appview import AppView
 from crmsync.providers.close.emulator.config import CloseEmulatorConfig
@@ -105,11 +107,27 @@ class CloseHarness(HarnessControls):
             self.emulator.organization_id, contact_id, {"lead_id": lead_id}, store.admin.id
         )
 
-    def merge_by_hand(self, source_lead: str, destination_lead: str) -> None:
+    def merge_leads_by_hand(self, source_lead: str, destination_lead: str) -> None:
+        """A user merges one lead into another (contacts move with their ids)."""
         store = self.emulator.store
         store.merge_leads(
             self.emulator.organization_id, source_lead, destination_lead, Actor(store.admin.id)
         )
+
+    def subscribe_webhooks(self, target_url: str) -> dict[str, str]:
+        """crmsync subscribed itself when it connected: its subscription is pointed at
+        ``target_url`` (its own URL already, under the suite's public URL)."""
+        hooks = self.emulator.webhooks
+        with hooks.lock:
+            for subscription in hooks.subscriptions.values():
+                subscription.url = target_url
+        return {}
+
+    def webhook_faults(self) -> WebhookFaults:
+        return self.emulator.webhooks.faults
+
+    async def deliver_webhooks(self, http: httpx.AsyncClient) -> int:
+        return await self.emulator.webhooks.deliver(http)
 
     def webhook_calls(self) -> list[tuple[str, bytes, dict[str, str]]]:
         """The queued deliveries as Close would send them (URL, body, signed headers), taken

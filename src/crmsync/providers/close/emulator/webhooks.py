@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from crmsync import jsoncodec
+from crmsync.emulation.harness import WebhookFaults
 from crmsync.providers.close.emulator.errors import invalid, not_found
 from crmsync.providers.close.emulator.eventlog import Event
 from crmsync.providers.close.emulator.records import iso
@@ -110,6 +111,8 @@ class Webhooks:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     queue: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    faults: WebhookFaults = field(default_factory=WebhookFaults)
+    """What the next deliveries do wrong, on a test's request."""
 
     def reset(self) -> None:
         with self.lock:
@@ -183,6 +186,9 @@ class Webhooks:
         with self.lock:
             for sub in self.subscriptions.values():
                 if sub.organization_id == event.organization_id and sub.wants(event):
+                    if self.faults.drop > 0:
+                        self.faults.drop -= 1
+                        continue
                     self.queue.append(Delivery(sub.id, event.as_json()))
 
     def signed(self, delivery: Delivery, sub: Subscription) -> tuple[bytes, dict[str, str]]:
@@ -199,18 +205,24 @@ class Webhooks:
         """Send what is queued; returns how many were accepted (2xx)."""
         with self.lock:
             pending, self.queue = self.queue, []
+        if self.faults.reverse:
+            pending.reverse()
         accepted, kept = 0, []
         for delivery in pending:
             sub = self.subscriptions.get(delivery.subscription_id)
             if sub is None or sub.status != "active":
                 continue
             body, headers = self.signed(delivery, sub)
+            if self.faults.tamper:
+                body = body.replace(b"{", b"{ ", 1)
             delivery.attempts += 1
-            try:
-                response = await http.post(sub.url, content=body, headers=headers)
-                ok = response.is_success
-            except httpx.HTTPError:
-                ok = False
+            ok = False
+            for _ in range(2 if self.faults.duplicate else 1):
+                try:
+                    response = await http.post(sub.url, content=body, headers=headers)
+                    ok = response.is_success
+                except httpx.HTTPError:
+                    ok = False
             if ok:
                 accepted += 1
                 sub.failing_since = None
