@@ -71,8 +71,9 @@ class HighLevelPolicy(PolicyBase):
             burst = RateDecision(
                 False, self.limiter.max_requests, 0, self.limiter.interval_seconds, 0
             )
-            daily = RateDecision(True, self.daily.max_requests, 1, self.daily.interval_seconds, 0)
-            return status_error(429, self.rate_headers(burst, daily))
+            # a burst refusal: the day's allowance is what it was, not spent
+            latest = next(reversed(self._last_daily), "")
+            return status_error(429, self.rate_headers(burst, self._daily_seen(latest)))
         return status_error(int(kind.value))
 
     def _daily_hit(self, location_id: str) -> RateDecision:
