@@ -42,6 +42,7 @@ from crmsync.client import (
     Person,
     PersonSaved,
     PersonSync,
+    Provider,
     ReadBack,
     Record,
     RecordField,
@@ -66,6 +67,7 @@ NOT_FOR_HOSTS = {
 
 RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "AuthorizeOut": Authorization,
+    "ProviderOut": Provider,
     "BackfillProgress": BackfillProgress,
     "ConnectionOut": Connection,
     "Message": Message,

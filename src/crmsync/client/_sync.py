@@ -29,6 +29,7 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Provider,
     Record,
     Role,
     Unlock,
@@ -139,6 +140,11 @@ class Client:
         return self.send(op.unlock_many(org_id, unlocks))
 
     # -- the connection ----------------------------------------------------------------
+    def list_providers(self) -> list[Provider]:
+        """The CRMs offered, with the options a connection takes and the callback URL an
+        organisation's own OAuth app must register."""
+        return self.send(op.list_providers())
+
     def connect(
         self,
         org_id: str,

@@ -28,7 +28,7 @@ from crmsync.connectors.base import (
     SetupReport,
     WriteOutcome,
 )
-from crmsync.connectors.spec import FieldSpec
+from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
     Capability,
@@ -69,6 +69,7 @@ class HighLevelConnector(Connector):
             Capability.WEBHOOKS,
         }
     )
+    connection_options = OWN_APP_OPTIONS
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
