@@ -21,6 +21,7 @@ from crmsync.domain.views import MappingsView
 MAX_ROWS = 300
 MAX_TEXT = 200
 _ROW = re.compile(r"^(?:(?P<obj>[^:]+): )?fields\[(?P<index>\d+)\] ")
+_ANOTHER_ROW = re.compile(r"fields\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,16 @@ def service_problems(rows: Sequence[Row], problems: Sequence[str]) -> list[Probl
         if match is None:
             out.append(Problem(_sentence(text)))
             continue
-        found = places.get((match["obj"] or single, int(match["index"])))
+        obj = match["obj"] or single
+        found = places.get((obj, int(match["index"])))
         label = f"Row {found + 1} " if found is not None else ""
-        out.append(Problem(_sentence(label + text[match.end() :]), found))
+
+        def renumber(other: re.Match[str], obj: str = obj) -> str:
+            place = places.get((obj, int(other[1])))
+            return f"row {place + 1}" if place is not None else other[0]
+
+        rest = _ANOTHER_ROW.sub(renumber, text[match.end() :])
+        out.append(Problem(_sentence(label + rest), found))
     return out
 
 
