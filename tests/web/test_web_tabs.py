@@ -196,3 +196,34 @@ def test_the_tabs_fit_a_phone(browser: Browser, hubspot: Stack, email: str) -> N
         _tab(page, "Logs")
         _fits(page, "Logs")
         shot(page, f"tabs-phone-{who}-3-logs")
+
+
+def _read_back(stack: Stack) -> None:
+    """ "Sync now" through the host API, and wait for the worker's read to finish."""
+    before = stack.status()["sync"]["last_success_at"]
+    stack.ok(stack.api.post("/api/v1/orgs/acme/connection/sync", json={"full": False}))
+    stack.wait(lambda: stack.status()["sync"]["last_success_at"] != before, "the read")
+
+
+def test_the_logs_tab_filters_by_direction_and_entity(hubspot: Stack, admin: Page) -> None:
+    body = {"preserve_manual_edits": True}  # the title edited in HubSpot is taken in
+    hubspot.ok(hubspot.api.patch("/api/v1/orgs/acme/connection", json=body))
+    _read_back(hubspot)  # takes in what the push wrote: nothing
+    (crm_id,) = [r.crm_id for r in hubspot.harness.records() if r.person_id == "p-001"]
+    hubspot.harness.manual_edit(crm_id, "title", "Commodore")
+    _read_back(hubspot)
+    page = admin
+    _tab(page, "Logs")
+    page.get_by_label("Direction").select_option("import")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table.imports tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Commodore")
+    expect(page.get_by_label("Direction")).to_have_value("import")
+    shot(page, "tabs-8-logs-imports")
+    page.get_by_label("Entity").select_option("contact")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    page.get_by_label("Direction").select_option("export")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.log tbody tr")).to_have_count(3)

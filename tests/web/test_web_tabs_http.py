@@ -220,3 +220,34 @@ def test_without_a_connection_the_tabs_are_not_shown(tmp_path: Path) -> None:
         data = {"csrf_token": token, "sync_interval_minutes": "30"}
         r = admin.post(PAGE + "/interval", data=data, headers={"X-Requested-With": "fetch"})
         assert r.status_code == 409
+
+
+def test_the_log_shows_imports_and_filters_by_direction_and_entity(w: World) -> None:
+    w.api.patch("/api/v1/orgs/org1/connection", json={"preserve_manual_edits": True})
+    w.person("p1", first_name="Grace", last_name="Hopper", title="Admiral")
+    w.unlock("org1", "p1", "u-admin")
+    w.drain()
+    w.sync_back()  # takes in what the push wrote: no change
+    (record,) = w.records_by_person()["p1"]
+    w.harness.manual_edit(record.crm_id, "title", "Commodore")
+    w.sync_back()
+    member, _ = signed_in(w, "member@acme.test")
+    exports = member.get("/settings/logs").text
+    assert (
+        'id="filter-direction"' in exports
+        and '<option value="contact">Contacts</option>' in exports
+    )
+    assert exports.count('<tr id="op-') == 1
+    imports = member.get("/settings/logs?direction=import").text
+    rows = re.findall(r'<tr id="import-\d+" data-kind="(\w+)">', imports)
+    assert rows == ["updated"], rows
+    assert "<code>title</code>: Commodore" in imports and "Grace Hopper" in imports
+    assert "1 import: each a change HubSpot made" in imports
+    assert '<tr id="op-' not in imports
+    for query in ("direction=import&entity=deal", "direction=import&person=p-none"):
+        assert "No imports match these filters." in member.get(f"/settings/logs?{query}").text
+    assert "No operations match these filters." in member.get("/settings/logs?entity=deal").text
+    for query in ("direction=sideways", "direction=import&entity=contact&person=p1"):
+        page = member.get(f"/settings/logs?{query}")
+        assert page.status_code == 200
+    assert member.get("/settings/logs?direction=sideways").text.count('<tr id="op-') == 1
