@@ -227,3 +227,30 @@ def test_the_logs_tab_filters_by_direction_and_entity(hubspot: Stack, admin: Pag
     page.get_by_label("Direction").select_option("export")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("table.log tbody tr")).to_have_count(3)
+
+
+@pytest.fixture
+def salesforce(tmp_path: Path) -> Iterator[Stack]:
+    """Salesforce, not connected yet: the connect form with its options."""
+    instance = Stack("salesforce", tmp_path)
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+@pytest.mark.parametrize("size", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_the_connect_form_offers_the_orgs_own_app_and_fits(
+    browser: Browser, salesforce: Stack, size: tuple[int, int]
+) -> None:
+    for page in _page(browser, salesforce, ADMIN[1], size):
+        card = page.locator("form.connect").filter(has_text="Connect Salesforce")
+        card.get_by_text("Use your own Salesforce app").click()
+        callback = card.get_by_label("Callback URL")
+        expect(callback).to_have_value(salesforce.service.runtime.redirect_uri("salesforce"))
+        expect(card.get_by_label("Client ID")).to_be_editable()
+        expect(card.get_by_label("Client secret")).to_have_attribute("type", "password")
+        expect(card.get_by_label("Login host")).to_be_editable()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size[0], f"the page is {width}px wide on a {size[0]}px screen"
+        shot(page, f"connect-own-app-{size[0]}")

@@ -28,6 +28,8 @@ from crmsync.web.views import every, render, sentence
 PAGE = "/settings/integrations"
 router = APIRouter(prefix=PAGE, include_in_schema=False)
 Checkbox = Annotated[str, Form(max_length=10)]
+AppCredential = Annotated[str, Form(max_length=300)]
+"""A field of an organisation's own OAuth app (client id, secret, login host); empty: unused."""
 Minutes = Annotated[str, Form()]  # checked by the route, with a message that says why
 
 
@@ -75,9 +77,14 @@ def connect(
     rt: RuntimeDep,
     user: AdminUser,
     skip_backfill: Checkbox = "",
+    client_id: AppCredential = "",
+    client_secret: AppCredential = "",
+    login_host: AppCredential = "",
 ) -> Response:
     if provider not in rt.providers:
         return _back(request, "error", f"Unknown CRM {provider!r}.")
+    given = {"client_id": client_id, "client_secret": client_secret, "login_host": login_host}
+    options = {name: value.strip() for name, value in given.items() if value.strip()}
     try:
         with rt.db.session() as session:
             url, _state = connections.start_authorization(
@@ -87,6 +94,7 @@ def connect(
                 provider,
                 skip_backfill=bool(skip_backfill),
                 session_binding=session_binding(request),
+                options=options,
             )
     except CrmSyncError as exc:
         return _back(request, "error", str(exc))
