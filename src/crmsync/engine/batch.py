@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crmsync.connectors.base import RecordWrite, WriteOutcome
-from crmsync.db.bulk import update_by_id, upsert_rows
+from crmsync.db.setwrites import update_by_id, upsert_rows
 from crmsync.db.tables import Connection, Link, naive_utc, utcnow
 from crmsync.domain.enums import OpStatus
 from crmsync.domain.keys import CONTACT, RecordKey
