@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
+from crmsync.api.feed_schemas import ChangeKindName
+from crmsync.domain.enums import FeedKind
 from crmsync.engine import feed
-from crmsync.engine.feed import ChangeKind
 from tests.api.conftest import RowCounts
 from tests.support.world import World
 
@@ -18,7 +21,7 @@ def _append(w: World, org_id: str, record_id: str, entity: str = "contact") -> i
             connection_id=None,
             entity=entity,
             record_id=record_id,
-            kind=ChangeKind.OWNER_CHANGED,
+            kind=FeedKind.OWNER_CHANGED,
             fields={"title": "CTO"},
             owner={"user_id": "u-admin", "crm_user_email": "admin@acme.test"},
         )
@@ -105,3 +108,8 @@ def test_webhook_refuses_a_bad_url_and_writes_nothing(
 def test_webhook_allows_http_to_localhost_for_dev(team: World) -> None:
     for url in ("http://localhost:9000/hook", "http://127.0.0.1/hook", "http://[::1]/hook"):
         assert team.api.post("/api/v1/orgs/org1/webhooks", json={"url": url}).status_code == 201
+
+
+def test_the_feed_schema_names_every_kind_the_domain_has() -> None:
+    """The API's literal of change kinds and the domain's ``FeedKind`` are one list."""
+    assert sorted(get_args(ChangeKindName)) == sorted(FeedKind)

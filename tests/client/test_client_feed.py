@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI
 
 from crmsync.client import Client, InvalidInput, NotFound
+from crmsync.domain.enums import FeedKind
 from crmsync.engine import feed
-from crmsync.engine.feed import ChangeKind
 from tests.client.conftest import async_client
 from tests.support.world import World
 
@@ -22,7 +22,7 @@ def _append(w: World, record_id: str) -> int:
             connection_id=None,
             entity="contact",
             record_id=record_id,
-            kind=ChangeKind.CREATED,
+            kind=FeedKind.CREATED,
             fields={"first_name": "Ada"},
             owner={"user_id": None, "crm_user_email": None},
         )

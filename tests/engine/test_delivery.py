@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from crmsync.db.tables import WebhookDelivery, naive_utc, utcnow
+from crmsync.domain.enums import FeedKind
 from crmsync.engine import delivery, feed
-from crmsync.engine.feed import ChangeKind
 from tests.support.world import World, world
 
 
@@ -67,7 +67,7 @@ def receiver(w: World) -> Receiver:
     return receiver
 
 
-def _append(w: World, record_id: str, kind: ChangeKind = ChangeKind.UPDATED) -> int:
+def _append(w: World, record_id: str, kind: FeedKind = FeedKind.UPDATED) -> int:
     return w.rt.db.transaction(
         lambda session: feed.append(
             session,
@@ -164,7 +164,7 @@ def test_receiver_never_up_is_retried_for_over_24_hours_then_failed(
 def test_later_change_of_a_record_waits_for_the_earlier_pending_one(
     w: World, receiver: Receiver
 ) -> None:
-    first = _append(w, "p1", ChangeKind.CREATED)
+    first = _append(w, "p1", FeedKind.CREATED)
     second = _append(w, "p1")
     other = _append(w, "p2")
     receiver.failures = [503]

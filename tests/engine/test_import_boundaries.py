@@ -15,6 +15,7 @@ import crmsync.cli
 import crmsync.domain
 import crmsync.engine
 import crmsync.services
+import crmsync.web
 
 PRODUCTION = """
 import json, sys
@@ -100,6 +101,46 @@ def test_the_edge_check_sees_an_api_import() -> None:
     """The check above can fail: the host API's own modules are seen importing it."""
     assert ("routes/host.py", "crmsync.api.schemas") in _imports(crmsync.api)
     assert _edge("crmsync.api.schemas") and _edge("crmsync.web") and not _edge("crmsync.apikey")
+
+
+DATABASE_CALLS = frozenset(
+    {"execute", "scalar", "scalars", "get", "add", "add_all", "delete", "merge", "flush", "query"}
+)
+
+
+def _database_calls(package: ModuleType) -> list[tuple[str, str]]:
+    """Calls such as ``session.scalars(...)`` in the package's files, as (file, method), and
+    every ``sqlalchemy`` name they import beyond the ``Session`` type."""
+    root = Path(str(package.__file__)).parent
+    found: list[tuple[str, str]] = []
+    for path in sorted(root.rglob("*.py")):
+        file = str(path.relative_to(root))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                found += [(file, a.name) for a in node.names if a.name != "Session"]
+            elif isinstance(node, ast.Import):
+                found += [(file, a.name) for a in node.names if a.name.startswith("sqlalchemy")]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and "session" in node.func.value.id
+                and node.func.attr in DATABASE_CALLS
+            ):
+                found.append((file, node.func.attr))
+    return found
+
+
+def test_the_admin_ui_reads_and_changes_state_only_through_the_services() -> None:
+    """The admin UI passes its session to the services, which query and write the tables;
+    it builds no statement and calls no session method itself."""
+    assert _database_calls(crmsync.web) == []
+
+
+def test_the_database_call_check_sees_a_service_query() -> None:
+    """The check above can fail: the services' own queries are seen."""
+    found = _database_calls(crmsync.services)
+    assert ("connections.py", "scalar") in found and ("connections.py", "select") in found
 
 
 def _lazy_imports(package: ModuleType) -> list[tuple[str, str]]:

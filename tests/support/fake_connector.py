@@ -22,18 +22,11 @@ from typing import Any, ClassVar
 
 import httpx
 
-from crmsync.connectors.base import (
-    AccountInfo,
-    AppNames,
-    Connector,
-    CrmUser,
-    RecordWrite,
-    SetupReport,
-    WriteOutcome,
-)
+from crmsync.connectors.base import AccountInfo, AppNames, Connector, CrmUser, SetupReport
 from crmsync.connectors.registry import Provider
 from crmsync.connectors.spec import FieldSpec, OAuthSpec, ProviderSpec, RateLimitSpec
 from crmsync.domain.outcomes import Resolution
+from crmsync.domain.writes import RecordWrite, WriteOutcome
 from crmsync.errors import ConnectorError, InputError
 from crmsync.providers.catalog import BUILTIN
 from tests.support.world import Host, settings_for_test

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
+from crmsync.connectors.spec import ConnectStep
 from crmsync.db.tables import Connection
 from crmsync.domain.enums import ConnectionStatus
 from crmsync.web import cards
@@ -251,15 +252,15 @@ def test_a_provider_guide_comes_before_the_popup(
     """A provider whose spec lists ``connect_steps`` (Salesforce: install the package first)
     gets a step-by-step dialog before its authorisation popup."""
     steps = (
-        {
-            "title": "Install the Acme package",
-            "text": "Your CRM administrator installs it once.",
-            "url": "https://crm.example/install/acme",
-            "link_label": "Open the install page",
-        },
-        "Come back here when it is installed",
+        ConnectStep(
+            title="Install the Acme package",
+            text="Your CRM administrator installs it once.",
+            url="https://crm.example/install/acme",
+            link_label="Open the install page",
+        ),
+        ConnectStep(title="Come back here when it is installed"),
     )
-    monkeypatch.setattr(cards, "connect_steps", lambda spec: cards.connect_steps_from(steps))
+    monkeypatch.setattr(cards, "connect_steps", lambda spec: steps)
     context = new_context(browser)
     page = context.new_page()
     sign_in(page, stack, ADMIN[1], f"{stack.provider}-16-signin")

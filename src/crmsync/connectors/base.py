@@ -11,8 +11,6 @@ import httpx
 
 from crmsync.connectors.http import Allocations, RateBudget, RateBudgets, RetryPolicy
 from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec, ProviderSpec, own_app_overrides
-from crmsync.domain.enums import AliasReason
-from crmsync.domain.outcomes import Resolution
 from crmsync.domain.records import (
     Capability,
     ChangeHint,
@@ -21,6 +19,7 @@ from crmsync.domain.records import (
     RemoteRecord,
     WebhookRequest,
 )
+from crmsync.domain.writes import RecordWrite, WriteOutcome
 from crmsync.errors import InputError
 
 
@@ -62,49 +61,6 @@ class CrmUser:
     id: str
     email: str
     active: bool = True
-
-
-@dataclass(frozen=True)
-class RecordWrite:
-    """One record to write: CRM field values, already mapped. ``crm_id`` when known.
-
-    ``local_id`` is the app record's id: for contacts, the Person ID, which connectors also
-    write as the match key."""
-
-    local_id: str
-    fields: dict[str, Any]
-    crm_id: str | None = None
-    first_write: bool = True
-    create_may_have_landed: bool = False
-    """An earlier attempt to create this record lost its response: look before creating."""
-
-
-@dataclass(frozen=True, slots=True)
-class Moved:
-    """The record the write landed in is not the one the link held: ``crm_id`` is now a
-    ``crm_object`` record (a converted lead's contact), the old id becomes the link's alias."""
-
-    crm_object: str
-    from_object: str
-    from_id: str
-    reason: AliasReason
-
-
-@dataclass(frozen=True)
-class WriteOutcome:
-    """What happened to one RecordWrite (``local_id`` is the write's). ``resolution`` is set
-    when it did not land; ``moved`` when it landed in another record than the link's."""
-
-    local_id: str
-    created: bool = False
-    crm_id: str | None = None
-    resolution: Resolution | None = None
-    response_summary: dict[str, Any] = field(default_factory=dict)
-    moved: Moved | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.resolution is None
 
 
 @dataclass

@@ -123,7 +123,7 @@ class Database:
                 with self.session() as session:
                     return work(session)
             except Exception as exc:
-                # through SQLAlchemy (wrapped) or straight from the driver (``db.bulk``'s COPY)
+                # through SQLAlchemy (wrapped) or straight from the driver (``db.setwrites``'s COPY)
                 orig = exc.orig if isinstance(exc, DBAPIError) else exc
                 if getattr(orig, "sqlstate", None) not in RETRYABLE or attempt == attempts:
                     raise

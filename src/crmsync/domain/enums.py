@@ -66,6 +66,17 @@ class Direction(StrEnum):
     NONE = "none"
 
 
+class FeedKind(StrEnum):
+    """What the host is told happened to a record in its change feed
+    (``GET /orgs/{org}/changes``, webhook deliveries); not a CRM's ``ChangeKind``."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+    OWNER_CHANGED = "owner_changed"
+
+
 class System(StrEnum):
     """The system whose value wins for a field (its source of truth)."""
 

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crmsync.connectors.base import RecordWrite, WriteOutcome
-from crmsync.db.bulk import update_by_id, upsert_rows
+from crmsync.db.setwrites import update_by_id, upsert_rows
 from crmsync.db.tables import Connection, Link, naive_utc, utcnow
 from crmsync.domain.enums import OpStatus
 from crmsync.domain.keys import CONTACT, RecordKey
 from crmsync.domain.mapping import FieldMaps
 from crmsync.domain.outcomes import DELETED_IN_CRM, Resolution
+from crmsync.domain.writes import RecordWrite, WriteOutcome
 from crmsync.engine import org_records, outbox
 from crmsync.engine.contacts import contact_values
 from crmsync.engine.links import Move, holder, record_moves

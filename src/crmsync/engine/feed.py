@@ -4,23 +4,13 @@ change, so that the host's feed and its webhook deliveries can never miss or inv
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crmsync.db.tables import Change, WebhookDelivery, WebhookEndpoint, utcnow
-
-
-class ChangeKind(StrEnum):
-    """What the host is told happened to a record (``GET /orgs/{org}/changes``)."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    DEACTIVATED = "deactivated"
-    REACTIVATED = "reactivated"
-    OWNER_CHANGED = "owner_changed"
+from crmsync.domain.enums import FeedKind
 
 
 def append(
@@ -30,7 +20,7 @@ def append(
     connection_id: str | None,
     entity: str,
     record_id: str,
-    kind: ChangeKind,
+    kind: FeedKind,
     fields: dict[str, Any],
     owner: dict[str, Any],
     at: datetime | None = None,

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crmsync.db.tables import Link, LinkAlias, OrgRecord, Unlock, User, utcnow
-from crmsync.domain.enums import Lane
+from crmsync.domain.enums import FeedKind, Lane
 from crmsync.domain.keys import CONTACT
 from crmsync.domain.mapping import ObjectMap, ValueKind
 from crmsync.domain.records import Change, ChangeKind, RemoteRecord
@@ -193,11 +193,11 @@ class Intake:
         }
         record.updated_at = utcnow()
         if taken:
-            self._emit(session, link.local_id, feed.ChangeKind.UPDATED, taken, record)
+            self._emit(session, link.local_id, FeedKind.UPDATED, taken, record)
         if owner_taken:
             record.owner_crm_email = owner_email
             record.owner_user_id = self._user_id(session, owner_email)
-            self._emit(session, link.local_id, feed.ChangeKind.OWNER_CHANGED, {}, record)
+            self._emit(session, link.local_id, FeedKind.OWNER_CHANGED, {}, record)
 
     def _seed_owner(self, session: Session, record: OrgRecord, remote: RemoteRecord) -> None:
         """The org's view of a record starts with the owner the CRM has (who owns it is the
@@ -278,7 +278,7 @@ class Intake:
         self,
         session: Session,
         local_id: str,
-        kind: feed.ChangeKind,
+        kind: FeedKind,
         fields: Mapping[str, Any],
         record: OrgRecord,
     ) -> None:

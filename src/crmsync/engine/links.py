@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crmsync.connectors.base import Moved
-from crmsync.db.bulk import dialect_insert, table_of
+from crmsync.db.setwrites import dialect_insert, table_of
 from crmsync.db.tables import Link, LinkAlias, utcnow
 from crmsync.domain.keys import RecordKey
+from crmsync.domain.writes import Moved
 
 
 def link_for_crm_id(

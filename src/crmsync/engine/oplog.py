@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crmsync.db.bulk import insert_returning_ids, insert_rows, update_by_id
+from crmsync.db.setwrites import insert_returning_ids, insert_rows, update_by_id
 from crmsync.db.tables import Operation, WorkItem, utcnow
 from crmsync.domain.enums import OpStatus
 from crmsync.domain.keys import CONTACT

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from crmsync.db.tables import OrgRecord, utcnow
+from crmsync.domain.enums import FeedKind
 from crmsync.engine import feed
 
 
@@ -28,13 +29,13 @@ def org_record(session: Session, org_id: str, object_type: str, local_id: str) -
 
 def set_active(
     session: Session, record: OrgRecord, active: bool, connection_id: str
-) -> feed.ChangeKind | None:
+) -> FeedKind | None:
     """Make the record active or not; the feed's change when that changed it (else None)."""
     if record.active == active:
         return None
     record.active = active
     record.updated_at = utcnow()
-    kind = feed.ChangeKind.REACTIVATED if active else feed.ChangeKind.DEACTIVATED
+    kind = FeedKind.REACTIVATED if active else FeedKind.DEACTIVATED
     feed.append(
         session,
         org_id=record.org_id,

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from crmsync.db.bulk import dialect_insert, table_of
+from crmsync.db.setwrites import dialect_insert, table_of
 from crmsync.db.tables import Connection, Operation, Unlock, WorkItem, utcnow
 from crmsync.domain.enums import LANE_PRIORITY, ConnectionStatus, Lane, OpStatus, WorkStatus
 from crmsync.domain.keys import CONTACT

@@ -10,23 +10,10 @@ With ``preserve_manual_edits`` only the identity fields are written after the cr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from crmsync.domain.mapping import APP, FieldMaps
-
-
-@dataclass(frozen=True)
-class Plan:
-    """``send`` is empty when nothing needs writing; ``reason`` says why."""
-
-    send: dict[str, Any]
-    first_write: bool
-    reason: str = ""
-
-    @property
-    def unchanged(self) -> bool:
-        return not self.send
+from crmsync.domain.writes import Plan
 
 
 def desired_fields(

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from crmsync.connectors.base import Connector, RecordWrite, WriteOutcome
+from crmsync.connectors.base import Connector
 from crmsync.connectors.http import call_guarded
+from crmsync.domain.writes import RecordWrite, WriteOutcome
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.bulk import BulkJob
 from crmsync.engine.lease import Lease

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BindParameter, RowMapping, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from crmsync.db.bulk import table_of
+from crmsync.db.setwrites import table_of
 from crmsync.db.tables import (
     Connection,
     FieldMapping,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crmsync.db.bulk import dialect_insert, table_of
+from crmsync.db.setwrites import dialect_insert, table_of
 from crmsync.db.tables import Connection, InboundEvent, utcnow
 from crmsync.domain.enums import ConnectionStatus
 from crmsync.domain.records import Capability, ChangeHint, ChangeKind, WebhookRequest

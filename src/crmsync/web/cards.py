@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crmsync.branding import branded
-from crmsync.connectors.spec import OWN_APP_OPTIONS, ProviderSpec
+from crmsync.connectors.spec import OWN_APP_OPTIONS, ConnectStep, ProviderSpec
 from crmsync.domain.views import ConnectionState
 from crmsync.engine.runtime import Runtime
 from crmsync.services.connections import active_connection
@@ -30,16 +29,6 @@ TILE_COLOURS = 8
 
 
 @dataclass(frozen=True)
-class Step:
-    """One step of a provider's connect guide."""
-
-    title: str
-    text: str = ""
-    url: str = ""
-    link_label: str = ""
-
-
-@dataclass(frozen=True)
 class ProviderCard:
     name: str
     display_name: str
@@ -47,7 +36,7 @@ class ProviderCard:
     initials: str
     tile: int
     has_logo: bool
-    steps: tuple[Step, ...] = ()
+    steps: tuple[ConnectStep, ...] = ()
     connection: ConnectionState | None = None
     blocked_by: str | None = None
     """The display name of the org's other CRM, when another one is connected."""
@@ -69,32 +58,12 @@ def initials(display_name: str) -> str:
     return "".join(capitals[:2]) if len(capitals) > 1 else display_name[:2].title()
 
 
-def connect_steps(spec: ProviderSpec) -> tuple[Step, ...]:
-    """The spec's optional ``connect_steps`` (none: the popup opens straight away)."""
-    return connect_steps_from(spec.connect_steps)
+def connect_steps(spec: ProviderSpec) -> tuple[ConnectStep, ...]:
+    """The spec's ``connect_steps`` (none: the popup opens straight away)."""
+    return spec.connect_steps
 
 
-def connect_steps_from(raw_steps: Iterable[Any]) -> tuple[Step, ...]:
-    """Steps given as strings, mappings or objects with a ``title`` and optionally ``text``,
-    ``url`` and ``link_label``."""
-    steps: list[Step] = []
-    for raw in raw_steps:
-        if isinstance(raw, str):
-            steps.append(Step(title=raw))
-            continue
-        get = raw.get if isinstance(raw, Mapping) else (lambda k, d="", r=raw: getattr(r, k, d))
-        steps.append(
-            Step(
-                title=str(get("title", "")),
-                text=str(get("text", "") or ""),
-                url=str(get("url", "") or ""),
-                link_label=str(get("link_label", "") or ""),
-            )
-        )
-    return tuple(steps)
-
-
-def _branded(step: Step, app_name: str) -> Step:
+def _branded(step: ConnectStep, app_name: str) -> ConnectStep:
     """A provider's step names the configured app where its text says the product's name."""
     return dataclasses.replace(
         step, title=branded(step.title, app_name), text=branded(step.text, app_name)

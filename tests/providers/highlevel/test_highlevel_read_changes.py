@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from crmsync.connectors.base import AppNames, ConnectorContext, RecordWrite
+from crmsync.connectors.base import AppNames, ConnectorContext
 from crmsync.connectors.http import Allocations
 from crmsync.connectors.spec import RateLimitSpec
 from crmsync.domain.records import Change, ChangeKind
+from crmsync.domain.writes import RecordWrite
 from crmsync.emulation import ManualClock
 from crmsync.errors import RateLimited
 from crmsync.providers.highlevel.allocation import HighLevelAllocation

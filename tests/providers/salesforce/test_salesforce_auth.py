@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from crmsync.connectors.base import RecordWrite
 from crmsync.connectors.http import Allocations
 from crmsync.db.session import Database
 from crmsync.db.tables import WorkItem, naive_utc, utcnow
 from crmsync.domain.enums import ConnectionStatus
+from crmsync.domain.writes import RecordWrite
 from crmsync.emulation import TokenStatus
 from crmsync.engine.connecting import open_connector
 from crmsync.engine.tokens import ConnectionTokens

@@ -150,7 +150,7 @@ def test_uploads_split_below_the_size_limit_with_a_header_each_and_every_row_onc
 ) -> None:
     from types import SimpleNamespace
 
-    from crmsync.connectors.base import RecordWrite
+    from crmsync.domain.writes import RecordWrite
 
     monkeypatch.setattr(bulk, "MAX_UPLOAD_BYTES", 400)
     writes = [

@@ -215,3 +215,19 @@ def test_an_active_lead_assignment_rule_does_not_re_own_the_leads_crmsync_assign
     _sync(w, "p1", title="Chief Engineer")
     lead = _lead(w, "p1")
     assert (lead["Title"], lead["OwnerId"]) == ("Chief Engineer", w.crm_admin_id)
+
+
+def test_a_person_page_links_the_lead_then_the_contact_it_was_converted_into(w: World) -> None:
+    """``Connector.record_url`` builds the person's link: the Lead's page in the org's own
+    instance, and once the lead is converted and synced again, the Contact's."""
+    w.connect("org1")
+    _sync(w, "p1", title="Engineer")
+    lead_id = str(_lead(w, "p1")["Id"])
+    url = w.api.get("/api/v1/orgs/org1/people/p1/sync").json()["crm_url"]
+    assert url.startswith("http") and url.endswith(f"/lightning/r/Lead/{lead_id}/view")
+
+    contact_id = str(org(w).convert_lead(lead_id)["ConvertedContactId"])
+    w.person("p1", title="CTO")
+    w.drain()
+    url = w.api.get("/api/v1/orgs/org1/people/p1/sync").json()["crm_url"]
+    assert url.endswith(f"/lightning/r/Contact/{contact_id}/view")

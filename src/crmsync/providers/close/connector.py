@@ -24,9 +24,7 @@ from crmsync.connectors.base import (
     Connector,
     ConnectorContext,
     CrmUser,
-    RecordWrite,
     SetupReport,
-    WriteOutcome,
 )
 from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
@@ -38,6 +36,7 @@ from crmsync.domain.records import (
     RemoteRecord,
     WebhookRequest,
 )
+from crmsync.domain.writes import RecordWrite, WriteOutcome
 from crmsync.errors import (
     InputError,
     RecordRejected,

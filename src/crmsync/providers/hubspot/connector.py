@@ -12,9 +12,7 @@ from crmsync.connectors.base import (
     Connector,
     ConnectorContext,
     CrmUser,
-    RecordWrite,
     SetupReport,
-    WriteOutcome,
 )
 from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
@@ -26,6 +24,7 @@ from crmsync.domain.records import (
     RemoteRecord,
     WebhookRequest,
 )
+from crmsync.domain.writes import RecordWrite, WriteOutcome
 from crmsync.errors import InputError, classify
 from crmsync.providers.hubspot import changes, mapping, reading, webhooks
 from crmsync.providers.hubspot.client import HubSpotClient, item_problem

@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from crmsync.connectors.base import RecordWrite, WriteOutcome
 from crmsync.domain.outcomes import Action, Resolution
+from crmsync.domain.writes import RecordWrite, WriteOutcome
 from crmsync.errors import ApiProblem, ConnectorError, classify
 from crmsync.providers.salesforce import mapping
 from crmsync.providers.salesforce.converted import CONVERTED, is_contact

@@ -18,13 +18,12 @@ from crmsync.connectors.base import (
     Connector,
     ConnectorContext,
     CrmUser,
-    RecordWrite,
     SetupReport,
-    WriteOutcome,
 )
 from crmsync.connectors.spec import FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
+from crmsync.domain.writes import RecordWrite, WriteOutcome
 from crmsync.errors import InputError, classify
 from crmsync.providers.salesforce import mapping, reading, spec
 from crmsync.providers.salesforce.allocation import (

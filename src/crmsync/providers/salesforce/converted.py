@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from crmsync.connectors.base import Moved, RecordWrite, WriteOutcome
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.domain.enums import AliasReason
 from crmsync.domain.outcomes import Action, Resolution
+from crmsync.domain.writes import Moved, RecordWrite, WriteOutcome
 from crmsync.errors import classify
 from crmsync.providers.salesforce import mapping
 from crmsync.providers.salesforce.client import SalesforceClient, item_problem, quote

@@ -11,10 +11,11 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from crmsync.connectors.base import AppNames, RecordWrite
+from crmsync.connectors.base import AppNames
 from crmsync.connectors.spec import FieldSpec
 from crmsync.domain.enums import System
 from crmsync.domain.mapping import ValueKind
+from crmsync.domain.writes import RecordWrite
 
 NOT_PROVIDED = "[not provided]"
 REQUIRED = ("LastName", "Company")

@@ -32,6 +32,7 @@ from crmsync.providers.close.emulator.records import (
     new_id,
     select,
 )
+from crmsync.providers.close.emulator.value_index import ValueIndex
 
 Fields = Sequence[str] | None
 Json = dict[str, Any]
@@ -52,6 +53,8 @@ class CloseStore:
         self.lock = threading.Lock()
         self._clock = clock
         self.events = EventLog(consolidate_seconds)
+        self.by_value = ValueIndex()
+        """The contacts holding each custom value (a search by Person ID reads it)."""
         created = self.now()
         self.organizations = {
             org.id: org
@@ -79,9 +82,7 @@ class CloseStore:
             self.contacts: dict[str, Contact] = {}
             self.activities: dict[str, Activity] = {}
             self.events.events.clear()
-            # (custom field id, value as text) -> ids of the contacts holding it: what lets a
-            # search by Person ID cost the size of the batch, not the size of the CRM
-            self._by_value: dict[tuple[str, str], set[str]] = {}
+            self.by_value.clear()
 
     # organisations and users ---------------------------------------------------------------
 
@@ -194,23 +195,13 @@ class CloseStore:
         for key, value in changes.values.items():
             setattr(contact, key, value)
         for field_id, value in changes.custom.items():
-            self._index(contact, field_id, contact.custom.get(field_id), add=False)
+            self.by_value.remove(contact.id, field_id, contact.custom.get(field_id))
             if value is None:
                 contact.custom.pop(field_id, None)
             else:
                 contact.custom[field_id] = value
-                self._index(contact, field_id, value, add=True)
+                self.by_value.add(contact.id, field_id, value)
         contact.date_updated, contact.updated_by = self.now(), user_id
-
-    def _index(self, contact: Contact, field_id: str, value: Any, *, add: bool) -> None:
-        for item in value if isinstance(value, list) else [value]:
-            if item in (None, ""):
-                continue
-            key = (field_id, str(item))
-            if add:
-                self._by_value.setdefault(key, set()).add(contact.id)
-            elif key in self._by_value:
-                self._by_value[key].discard(contact.id)
 
     def _apply_lead(self, lead: Lead, changes: LeadChanges) -> None:
         for key, value in changes.values.items():
@@ -302,8 +293,7 @@ class CloseStore:
                 self._log(
                     org_id, "contact", "deleted", actor, contact.as_json(self._fields(org_id))
                 )
-                for field_id, value in contact.custom.items():
-                    self._index(contact, field_id, value, add=False)
+                self.by_value.forget(contact)
             for activity in [a for a in self.activities.values() if a.lead_id == lead_id]:
                 del self.activities[activity.id]
             del self.leads[lead_id]
@@ -375,8 +365,7 @@ class CloseStore:
                 actor or Actor(self.admin.id),
                 self._contact_json(contact),
             )
-            for field_id, value in contact.custom.items():
-                self._index(contact, field_id, value, add=False)
+            self.by_value.forget(contact)
             self.leads[contact.lead_id].contact_ids.remove(contact_id)
             del self.contacts[contact_id]
 
@@ -471,9 +460,8 @@ class CloseStore:
                 contacts = [c for c in self.contacts.values() if c.organization_id == org_id]
             else:  # a contact field: only the indexed contacts can match
                 field_id, values = required
-                ids = set().union(*(self._by_value.get((field_id, v), set()) for v in values))
                 leads = []
-                contacts = [self.contacts[i] for i in ids]
+                contacts = [self.contacts[i] for i in self.by_value.holders(field_id, values)]
                 contacts = [c for c in contacts if c.organization_id == org_id]
             return search.run(
                 body,

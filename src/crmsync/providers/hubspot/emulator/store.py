@@ -1,8 +1,8 @@
 """The portal's data: contacts, property definitions, groups and owners, behind one lock.
 
-Unique values (email and ``hasUniqueValue`` properties) are indexed, so conflicts are found in
-constant time however many contacts a soak test creates. Methods never await: they hold the lock
-only for pure in-memory work.
+Unique values (email and ``hasUniqueValue`` properties) are indexed (``unique.py``), so
+conflicts are found in constant time however many contacts a soak test creates. Methods never
+await: they hold the lock only for pure in-memory work.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from crmsync.providers.hubspot.emulator.errors import (
     HubSpotError,
     not_found,
-    unique_conflict,
     validation_error,
 )
 from crmsync.providers.hubspot.emulator.events import (
@@ -46,6 +45,7 @@ from crmsync.providers.hubspot.emulator.records import (
     matches,
     split_ids,
 )
+from crmsync.providers.hubspot.emulator.unique import UniqueValues
 from crmsync.providers.hubspot.emulator.values import iso_timestamp, normalise
 
 FIRST_CONTACT_ID = 100001
@@ -94,7 +94,7 @@ class CrmStore:
             self.archived_properties: dict[str, PropertyDef] = {}
             self.groups: dict[str, PropertyGroup] = {g.name: g for g in STANDARD_GROUPS}
             self.owners: dict[str, Owner] = {}
-            self._unique: dict[str, dict[str, str]] = {"email": {}}
+            self.unique = UniqueValues()
             self._contact_ids = itertools.count(FIRST_CONTACT_ID)
             self._owner_ids = itertools.count(FIRST_OWNER_ID)
             self._user_ids = itertools.count(FIRST_USER_ID)
@@ -109,11 +109,7 @@ class CrmStore:
             )
             self.properties[definition.name] = definition
             if definition.has_unique_value:
-                self._unique[definition.name] = {
-                    c.properties[definition.name]: c.id
-                    for c in self.contacts.values()
-                    if definition.name in c.properties
-                }
+                self.unique.add_property(definition.name, self.contacts.values())
             return definition
 
     def update_property(self, name: str, body: Mapping[str, Any]) -> PropertyDef:
@@ -140,7 +136,7 @@ class CrmStore:
                     "archived"
                 )
             del self.properties[name]
-            self._unique.pop(name, None)
+            self.unique.drop_property(name)
             for contact in (*self.contacts.values(), *self.archived.values()):
                 contact.properties.pop(name, None)
             self.archived_properties[name] = replace(definition, archived_at=self.now())
@@ -172,7 +168,7 @@ class CrmStore:
 
     def unique_properties(self) -> list[str]:
         with self.lock:
-            return [ID_PROPERTY, *self._unique]
+            return [ID_PROPERTY, *self.unique.names()]
 
     # owners ----------------------------------------------------------------------------
 
@@ -198,13 +194,11 @@ class CrmStore:
         prop = id_property or ID_PROPERTY
         if prop == ID_PROPERTY:
             return self.contacts.get(self.merged.get(id_value, id_value))
-        index = self._unique.get(prop)
-        if index is None:
+        if prop not in self.unique:
             raise validation_error(
                 f"Property '{prop}' is not a unique property and cannot be used as idProperty"
             )
-        key = id_value.strip().lower() if prop == "email" else id_value
-        found = index.get(key)
+        found = self.unique.holder(prop, id_value.strip().lower() if prop == "email" else id_value)
         return self.contacts.get(found) if found else None
 
     def get(
@@ -281,12 +275,6 @@ class CrmStore:
     def _values(self, raw: Mapping[str, object], *, manual: bool = False) -> dict[str, str]:
         return normalise(raw, self.properties, self.owners.keys(), allow_read_only=manual)
 
-    def _check_unique(self, values: Mapping[str, str], contact_id: str | None) -> None:
-        for prop, value in values.items():
-            holder = self._unique.get(prop, {}).get(value) if value else None
-            if holder is not None and holder != contact_id:
-                raise unique_conflict(prop, value, holder)
-
     def _emit(self, event_type: str, contact_id: str, source: Source, **extra: Any) -> None:
         if self.events is not None:
             self.events.append(ContactEvent(event_type, contact_id, self._clock(), source, **extra))
@@ -320,13 +308,9 @@ class CrmStore:
                 self._emit(
                     PROPERTY_CHANGE, contact.id, source, property_name=prop, property_value=value
                 )
-            index = self._unique.get(prop)
-            if index is not None and old is not None:
-                index.pop(old, None)
+            self.unique.changed(contact.id, prop, old, value)
             if value:
                 contact.properties[prop] = value
-                if index is not None:
-                    index[value] = contact.id
             else:
                 contact.properties.pop(prop, None)
         if changed:
@@ -339,7 +323,7 @@ class CrmStore:
         """A contact created through the API by the app, or by ``source`` (a user)."""
         with self.lock:
             values = self._values(raw)
-            self._check_unique(values, None)
+            self.unique.check(values, None)
             return self._write(None, values, source or self.integration).copy()
 
     def create_many(self, inputs: Sequence[Mapping[str, object]]) -> list[StoredContact]:
@@ -348,9 +332,9 @@ class CrmStore:
             checked = [self._values(raw) for raw in inputs]
             seen: dict[tuple[str, str], int] = {}
             for position, values in enumerate(checked):
-                self._check_unique(values, None)
+                self.unique.check(values, None)
                 for prop, value in values.items():
-                    if prop in self._unique and value:
+                    if prop in self.unique and value:
                         if (prop, value) in seen:
                             raise HubSpotError(
                                 409,
@@ -378,7 +362,7 @@ class CrmStore:
             if contact is None:
                 raise not_found()
             values = self._values(raw, manual=manual)
-            self._check_unique(values, contact.id)
+            self.unique.check(values, contact.id)
             writer = source or (self.admin_source if manual else self.integration)
             return self._write(contact, values, writer).copy()
 
@@ -396,7 +380,7 @@ class CrmStore:
                     results.append(not_found())
                     continue
                 try:
-                    self._check_unique(values, contact.id)
+                    self.unique.check(values, contact.id)
                 except HubSpotError as exc:
                     results.append(exc)
                     continue
@@ -425,7 +409,7 @@ class CrmStore:
         if contact is None and prop == ID_PROPERTY:
             raise not_found()
         values = self._values(raw if prop == ID_PROPERTY else {prop: id_value, **raw})
-        self._check_unique(values, contact.id if contact else None)
+        self.unique.check(values, contact.id if contact else None)
         return self._write(contact, values, self.integration).copy(), contact is None
 
     def archive(self, ids: Iterable[str], source: Source | None = None) -> None:
@@ -438,16 +422,10 @@ class CrmStore:
                 contact = self.contacts.pop(contact_id, None)
                 if contact is None:
                     continue
-                self._unindex(contact)
+                self.unique.release(contact)
                 contact.archived, contact.archived_at = True, now
                 self.archived[contact.id] = contact
                 self._emit(DELETION, contact.id, source or self.integration)
-
-    def _unindex(self, contact: StoredContact) -> None:
-        for prop, index in self._unique.items():
-            value = contact.properties.get(prop)
-            if value is not None and index.get(value) == contact.id:
-                del index[value]
 
     def restore(self, contact_id: str, source: Source | None = None) -> StoredContact:
         """A user restores an archived contact (HubSpot keeps them 90 days) under its old id.
@@ -457,15 +435,10 @@ class CrmStore:
             contact = self.archived.get(contact_id)
             if contact is None:
                 raise not_found()
-            self._check_unique(
-                {p: v for p, v in contact.properties.items() if p in self._unique}, contact.id
-            )
+            self.unique.check(self.unique.held_by(contact), contact.id)
             del self.archived[contact_id]
             contact.archived, contact.archived_at = False, None
-            for prop, index in self._unique.items():
-                value = contact.properties.get(prop)
-                if value is not None:
-                    index[value] = contact.id
+            self.unique.claim(contact)
             self.contacts[contact.id] = contact
             writer = source or self.admin_source
             now = self.now()
@@ -490,7 +463,7 @@ class CrmStore:
                 raise validation_error(f"Cannot merge object {primary.id} with itself")
             writer = source or self.integration
             del self.contacts[other.id]
-            self._unindex(other)
+            self.unique.release(other)
             gone = [other.id, *split_ids(other.properties.get(MERGED_IDS))]
             for old in gone:
                 self.merged[old] = primary.id
@@ -500,7 +473,7 @@ class CrmStore:
             filled = {
                 p: v
                 for p, v in other.properties.items()
-                if p not in primary.properties and p not in self._unique and p not in _OWN
+                if p not in primary.properties and p not in self.unique and p not in _OWN
             }
             listed = [*split_ids(primary.properties.get(MERGED_IDS)), *gone]
             self._write(primary, {**filled, MERGED_IDS: ";".join(listed)}, writer)

@@ -11,8 +11,8 @@ from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
 from crmsync.db import migrate
-from crmsync.db.bulk import insert_rows, update_by_id, upsert_rows
 from crmsync.db.session import Database
+from crmsync.db.setwrites import insert_rows, update_by_id, upsert_rows
 from crmsync.db.tables import Connection, Link, Operation, Org, WorkItem
 from crmsync.domain.enums import OpStatus
 from crmsync.domain.keys import CONTACT
