@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -65,7 +64,7 @@ class SyncRunner:
             return RunResult(busy=True)
         budget = self.rt.settings.run_seconds if budget_seconds is None else budget_seconds
         try:
-            return _thread_loop().run(_contained(self._run(lease, budget)))
+            return self.rt.loops.runner().run(_contained(self._run(lease, budget)))
         finally:
             lease.drop()
 
@@ -237,31 +236,6 @@ class SyncRunner:
                 row.owners_fetched_at = utcnow()
         rec.owners = owners
         return True
-
-
-class _LoopHolder:
-    """A worker thread's event loop, kept from run to run: a fresh loop per run (asyncio.run)
-    also means a fresh thread pool, whose threads every run started again. Closed when the
-    thread ends and its locals go."""
-
-    def __init__(self) -> None:
-        self.runner = asyncio.Runner()
-
-    def __del__(self) -> None:
-        loop = self.runner.get_loop()
-        if not loop.is_running():  # at interpreter exit a thread may die mid-run
-            loop.close()
-
-
-_loops = threading.local()
-
-
-def _thread_loop() -> asyncio.Runner:
-    holder = getattr(_loops, "holder", None)
-    if holder is None:
-        holder = _loops.holder = _LoopHolder()
-    runner: asyncio.Runner = holder.runner
-    return runner
 
 
 async def _contained(work: Awaitable[RunResult]) -> RunResult:

@@ -27,6 +27,7 @@ from crmsync.connectors.oauth import OAuthFlow
 from crmsync.connectors.registry import Provider, Providers
 from crmsync.connectors.spec import ProviderSpec
 from crmsync.db.session import Database
+from crmsync.engine.loops import ThreadLoops
 from crmsync.engine.tokens import Vault
 from crmsync.metrics import sync_latency_histogram
 from crmsync.providers.catalog import BUILTIN
@@ -54,6 +55,8 @@ class Runtime:
     allocations: Allocations = field(default_factory=Allocations)
     """Quota state per CRM account beyond the rate (Salesforce's daily API allocation)."""
     calls: CallStats = field(default_factory=CallStats)
+    loops: ThreadLoops = field(default_factory=ThreadLoops)
+    """Each worker thread's event loop, kept from run to run."""
     """CRM responses seen by this process, by provider and status (metrics, benchmarks)."""
     sync_latency: Histogram = field(default_factory=sync_latency_histogram)
     offered: tuple[Provider, ...] = BUILTIN
