@@ -288,6 +288,9 @@ class ConnectionPatch(Strict):
     settings: dict[str, Any] | None = Field(
         None, description="Provider choices, e.g. Salesforce's converted_leads: update|skip."
     )
+    conversations_enabled: bool | None = Field(
+        None, description="Export the host's conversations to the CRM (off by default)."
+    )
 
 
 class SyncCounts(BaseModel):
@@ -361,6 +364,7 @@ class ConnectionOut(BaseModel):
     account_label: str | None
     skip_backfill: bool
     preserve_manual_edits: bool
+    conversations_enabled: bool
     settings: dict[str, Any]
     counts: SyncCounts
     backfill: BackfillProgress
@@ -383,6 +387,7 @@ class ConnectionOut(BaseModel):
             account_label=view.account_label,
             skip_backfill=view.skip_backfill,
             preserve_manual_edits=view.preserve_manual_edits,
+            conversations_enabled=view.conversations_enabled,
             settings=view.settings,
             counts=SyncCounts.of(view.counts),
             backfill=BackfillProgress.of(view.backfill),

@@ -79,6 +79,26 @@ class RecordWrite:
     """An earlier attempt to create this record lost its response: look before creating."""
 
 
+@dataclass(frozen=True)
+class ConversationWrite:
+    """One conversation to write as a CRM record of its own, linked to its contact's record
+    (``contact_crm_id``, a ``contact_object`` record: a Lead, a Contact). ``crm_id`` is the
+    conversation's own CRM record once written: an update changes that record in place."""
+
+    local_id: str
+    contact_crm_id: str
+    contact_object: str
+    channel: str
+    """email | sms | call | chat | note"""
+    direction: str
+    """inbound | outbound"""
+    subject: str
+    body: str
+    occurred_at: str
+    """ISO 8601, UTC (``2026-12-04T10:00:00Z``)."""
+    crm_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Moved:
     """The record the write landed in is not the one the link held: ``crm_id`` is now a
@@ -137,6 +157,8 @@ class Connector(ABC):
 
     spec: ClassVar[ProviderSpec]
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WRITE})
+    conversation_object: ClassVar[str] = ""
+    """The CRM object conversations become (with ``Capability.CONVERSATIONS``)."""
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx
@@ -201,6 +223,12 @@ class Connector(ABC):
         """Write a large backfill as one job (``spec.bulk_threshold`` set); one outcome per
         write, in order. Call ``heartbeat`` at least every 30 s while waiting on the CRM."""
         raise NotImplementedError(f"{self.spec.display_name} has no bulk API")
+
+    async def push_conversations(self, writes: Sequence[ConversationWrite]) -> list[WriteOutcome]:
+        """Create or update conversations as CRM records linked to their contacts' records;
+        one outcome per write, in order (``crm_id`` the conversation's record); declared by
+        ``Capability.CONVERSATIONS``."""
+        raise self._undeclared(Capability.CONVERSATIONS)
 
     async def read(self, crm_ids: Sequence[str], fields: Sequence[str]) -> list[RemoteRecord]:
         """The records with these ids (those that exist), with ``fields`` (CRM field names as

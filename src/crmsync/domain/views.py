@@ -103,6 +103,7 @@ class ConnectionState:
     recommendations: tuple[str, ...] = ()
     setup: SetupState = field(default_factory=SetupState)
     sync: ReadBack | None = None
+    conversations_enabled: bool = False
 
 
 @dataclass(frozen=True)
