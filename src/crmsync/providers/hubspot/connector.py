@@ -11,11 +11,13 @@ from crmsync.connectors.base import (
     AppNames,
     Connector,
     ConnectorContext,
+    ConversationWrite,
     CrmUser,
     RecordWrite,
     SetupReport,
     WriteOutcome,
 )
+from crmsync.connectors.conversations import note_text, one_by_one
 from crmsync.connectors.spec import FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
@@ -41,8 +43,10 @@ class HubSpotConnector(Connector):
             Capability.READ_CHANGES,
             Capability.DESCRIBE_FIELDS,
             Capability.WEBHOOKS,
+            Capability.CONVERSATIONS,
         }
     )
+    conversation_object = "notes"
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
@@ -129,6 +133,27 @@ class HubSpotConnector(Connector):
         if by_key:
             outcomes.update((o.local_id, o) for o in await self._upsert(by_key))
         return [outcomes[w.local_id] for w in writes]
+
+    async def push_conversations(self, writes: Sequence[ConversationWrite]) -> list[WriteOutcome]:
+        """Each conversation is a note on the contact's timeline (``hs_timestamp`` its time,
+        ``hs_note_body`` its heading and body), updated in place once written."""
+        return await one_by_one(list(writes), self._write_note)
+
+    async def _write_note(self, write: ConversationWrite) -> WriteOutcome:
+        properties = {"hs_timestamp": write.occurred_at, "hs_note_body": note_text(write)}
+        if write.crm_id:
+            updated = await self.client.update_note(write.crm_id, properties)
+            if updated is None:
+                resolution = deleted_in_crm(self.spec.display_name)
+                return WriteOutcome(write.local_id, resolution=resolution)
+            return WriteOutcome(
+                write.local_id, crm_id=write.crm_id, response_summary={"id": write.crm_id}
+            )
+        created = await self.client.create_note(properties, write.contact_crm_id)
+        note_id = str(created["id"])
+        return WriteOutcome(
+            write.local_id, created=True, crm_id=note_id, response_summary={"id": note_id}
+        )
 
     async def _update_in_place(self, writes: list[RecordWrite]) -> list[WriteOutcome]:
         """One outcome per write, in order."""
