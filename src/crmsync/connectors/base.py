@@ -157,8 +157,9 @@ class Connector(ABC):
 
     spec: ClassVar[ProviderSpec]
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WRITE})
-    conversation_object: ClassVar[str] = ""
-    """The CRM object conversations become (with ``Capability.CONVERSATIONS``)."""
+    conversation_object: str = ""
+    """The CRM object conversations become (with ``Capability.CONVERSATIONS``); a connector
+    whose object's name depends on the connection (the app's prefix) sets it per instance."""
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx
