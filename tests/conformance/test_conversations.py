@@ -151,13 +151,3 @@ def test_switching_off_holds_back_what_was_queued(talks: World) -> None:
     assert held(talks) == []
     skipped = [op for op in talks.operations() if op["status"] == "skipped"]
     assert skipped and "disabled" in skipped[0]["reason"]
-
-
-def test_a_connector_without_conversations_refuses_the_switch(team: World) -> None:
-    connector = team.rt.provider(team.provider).connector
-    if Capability.CONVERSATIONS in connector.capabilities:
-        pytest.skip(f"{team.provider} declares conversations")
-    team.connect("org1")
-    r = team.api.patch("/api/v1/orgs/org1/connection", json={"conversations_enabled": True})
-    assert r.status_code == 409, r.text
-    assert team.status()["conversations_enabled"] is False

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -288,7 +289,7 @@ class ConnectionPatch(Strict):
     settings: dict[str, Any] | None = Field(
         None, description="Provider choices, e.g. Salesforce's converted_leads: update|skip."
     )
-    conversations_enabled: bool | None = Field(
+    conversations_enabled: StrictBool | None = Field(
         None, description="Export the host's conversations to the CRM (off by default)."
     )
 
