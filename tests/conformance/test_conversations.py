@@ -79,7 +79,9 @@ def test_a_conversation_lands_once_linked_to_the_contacts_record(talks: World) -
     # its time where the CRM keeps one (HighLevel's notes keep none: it is in the text)
     assert "2026-12-04T10:00:00" in found.occurred_at + found.text
     ops = [op for op in talks.operations() if op["status"] == "inserted"]
-    assert len(ops) == 2, ops  # the contact, then the conversation
+    assert sorted(op["entity"] for op in ops) == ["contact", "conversation"], ops
+    [logged] = [op for op in ops if op["entity"] == "conversation"]
+    assert (logged["person_id"], logged["crm_id"]) == ("c1", found.crm_id)
 
 
 def test_posting_again_updates_the_same_record_in_place(talks: World) -> None:

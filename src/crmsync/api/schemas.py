@@ -419,6 +419,7 @@ class OperationOut(BaseModel):
     response_summary: dict[str, Any]
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    entity: str = Field("contact", description="contact | conversation (person_id: its id).")
 
     @classmethod
     def of(cls, view: views.OperationEntry) -> OperationOut:
@@ -438,6 +439,7 @@ class OperationOut(BaseModel):
             response_summary=view.response_summary,
             created_at=view.created_at,
             updated_at=view.updated_at,
+            entity=view.entity,
         )
 
 

@@ -135,6 +135,7 @@ def operation_entry(op: Operation, provider: str) -> OperationEntry:
         response_summary=op.response_summary,
         created_at=op.created_at,
         updated_at=op.updated_at,
+        entity=op.object_type,
     )
 
 
