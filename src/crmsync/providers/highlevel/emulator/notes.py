@@ -36,7 +36,8 @@ class StoredNote:
     date_added: str
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        """Unset optional fields are left out (the spec types them as strings)."""
+        shown = {
             "id": self.id,
             "body": self.body,
             "userId": self.user_id,
@@ -46,6 +47,7 @@ class StoredNote:
             "color": self.color,
             "pinned": self.pinned,
         }
+        return {key: value for key, value in shown.items() if value is not None}
 
 
 def _parse(body: Mapping[str, Any], users: frozenset[str], create: bool) -> dict[str, Any]:
