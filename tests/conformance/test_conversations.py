@@ -153,3 +153,20 @@ def test_switching_off_holds_back_what_was_queued(talks: World) -> None:
     assert held(talks) == []
     skipped = [op for op in talks.operations() if op["status"] == "skipped"]
     assert skipped and "disabled" in skipped[0]["reason"]
+
+
+def test_a_conversation_whose_contact_the_crm_refuses_fails_and_is_not_exported(
+    talks: World,
+) -> None:
+    if talks.harness.duplicate_email_outcome == "synced":
+        pytest.skip(f"{talks.provider} takes a second record with the same email")
+    talks.harness.create_by_hand({"first_name": "Hand", "last_name": "Made", "email": "x@dup.test"})
+    talks.person("p1", emails=["x@dup.test"])
+    post(talks, conversation())
+    talks.drain()
+    assert held(talks) == []
+    [failed] = [op for op in talks.operations() if op["entity"] == "conversation"]
+    assert failed["status"] == "failed"
+    assert "contact is not in the CRM" in failed["reason"]
+    pushes = [op for op in talks.operations(person_id="p1") if op["entity"] == "contact"]
+    assert len(pushes) == 1, "a contact the CRM refused is not pushed again for its conversation"
