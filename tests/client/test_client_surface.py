@@ -44,6 +44,7 @@ from crmsync.client import (
     Person,
     PersonSaved,
     PersonSync,
+    Provider,
     ReadBack,
     Record,
     RecordField,
@@ -68,6 +69,7 @@ NOT_FOR_HOSTS = {
 
 RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "AuthorizeOut": Authorization,
+    "ProviderOut": Provider,
     "BackfillProgress": BackfillProgress,
     "ConnectionOut": Connection,
     "Message": Message,

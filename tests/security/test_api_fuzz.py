@@ -65,6 +65,7 @@ OPERATIONS = [
     ("PATCH", "/api/v1/orgs/{org_id}/users/{user_id}"),
     ("POST", "/api/v1/orgs/{org_id}/unlocks"),
     ("POST", "/api/v1/orgs/{org_id}/conversations"),
+    ("GET", "/api/v1/providers"),
     ("POST", "/api/v1/orgs/{org_id}/connection"),
     ("GET", "/api/v1/orgs/{org_id}/connection"),
     ("PATCH", "/api/v1/orgs/{org_id}/connection"),
@@ -94,7 +95,14 @@ OPERATIONS = [
     ("GET", "/readyz"),
     ("GET", "/metrics"),
 ]
-UNPARAMETERISED = {"/api/v1/people", "/api/v1/orgs", "/healthz", "/readyz", "/metrics"}
+UNPARAMETERISED = {
+    "/api/v1/people",
+    "/api/v1/orgs",
+    "/api/v1/providers",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+}
 
 
 def snapshot(w: World) -> dict[str, tuple[int, str]]:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from crmsync.db.migrate import upgrade
 from crmsync.db.session import Database
 from crmsync.db.tables import Connection, OAuthState, Org, User
+from crmsync.emulation import OAuthApp
 from crmsync.services.passwords import verify_password
 from crmsync.settings import Settings, get_settings
 from crmsync.web.auth import add_session_middleware
@@ -297,3 +298,35 @@ def test_user_create_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         db.dispose()
     finally:
         get_settings.cache_clear()
+
+
+def test_an_admin_connects_through_the_orgs_own_app_from_the_connect_form(w: World) -> None:
+    """The form shows the callback URL to register; the client id and secret typed in go to
+    the CRM's consent page and the code exchange (the emulator knows only the apps registered
+    with it, and refuses tokens of one app to another)."""
+    callback = w.rt.redirect_uri("hubspot")
+    w.harness.register_app(OAuthApp("acme-app", "acme-secret", redirect_uris=(callback,)))
+    admin, token = signed_in(w, "admin@acme.test")
+    page = admin.get("/settings/integrations").text
+    assert "Use your own HubSpot app" in page and f'value="{callback}"' in page
+    fetch = {"X-CSRF-Token": token, "X-Requested-With": "fetch"}
+    own = {"client_id": "acme-app", "client_secret": "acme-secret"}
+    r = admin.post("/settings/integrations/hubspot/connect", headers=fetch, data=own)
+    assert r.status_code == 200, r.text
+    url = r.json()["authorize_url"]
+    assert parse_qs(urlsplit(url).query)["client_id"] == ["acme-app"]
+    parts = urlsplit(asyncio.run(consent(w.router, url)))
+    assert admin.get(f"{parts.path}?{parts.query}").status_code == 200
+    assert w.status()["status"] == "connected"
+
+
+def test_half_an_own_app_is_refused_on_the_card_and_nothing_starts(w: World) -> None:
+    admin, token = signed_in(w, "admin@acme.test")
+    fetch = {"X-CSRF-Token": token, "X-Requested-With": "fetch"}
+    r = admin.post(
+        "/settings/integrations/hubspot/connect", headers=fetch, data={"client_id": "only-id"}
+    )
+    assert r.status_code == 409, r.text  # the card's own answer to a refused connect
+    assert "go together" in r.json()["detail"]
+    with w.rt.db.session() as session:
+        assert session.scalars(select(OAuthState)).all() == []

@@ -20,6 +20,7 @@ from crmsync.api.routes import (
     host,
     mappings,
     oauth,
+    providers,
 )
 from crmsync.api.schemas import errors
 from crmsync.engine.runtime import Runtime
@@ -53,6 +54,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(host.router)
     app.include_router(connection.router)
     app.include_router(conversations.router)
+    app.include_router(providers.router)
     app.include_router(mappings.router)
     app.include_router(feed.router)
     app.include_router(oauth.router)

@@ -31,6 +31,7 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Provider,
     Record,
     Role,
     Unlock,
@@ -151,6 +152,11 @@ class AsyncClient:
         return await self.send(op.record_conversations(org_id, conversations))
 
     # -- the connection ----------------------------------------------------------------
+    async def list_providers(self) -> list[Provider]:
+        """The CRMs offered, with the options a connection takes and the callback URL an
+        organisation's own OAuth app must register."""
+        return await self.send(op.list_providers())
+
     async def connect(
         self,
         org_id: str,

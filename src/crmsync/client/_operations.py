@@ -33,6 +33,7 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Provider,
     Record,
     Role,
     Unlock,
@@ -50,6 +51,7 @@ UPDATE_USER = Route("PATCH", "/api/v1/orgs/{org_id}/users/{user_id}")
 UNLOCK = Route("POST", "/api/v1/orgs/{org_id}/unlocks")
 RECORD_CONVERSATIONS = Route("POST", "/api/v1/orgs/{org_id}/conversations")
 CONNECT = Route("POST", "/api/v1/orgs/{org_id}/connection")
+LIST_PROVIDERS = Route("GET", "/api/v1/providers")
 CONNECT_WITH_API_KEY = Route("POST", "/api/v1/orgs/{org_id}/connection/api-key")
 GET_CONNECTION = Route("GET", "/api/v1/orgs/{org_id}/connection")
 UPDATE_CONNECTION = Route("PATCH", "/api/v1/orgs/{org_id}/connection")
@@ -84,6 +86,7 @@ ROUTES = (
     UPDATE_USER,
     UNLOCK,
     RECORD_CONVERSATIONS,
+    LIST_PROVIDERS,
     CONNECT,
     CONNECT_WITH_API_KEY,
     GET_CONNECTION,
@@ -121,6 +124,7 @@ _unlocks = model(UnlocksAccepted)
 _conversations = model(ConversationsAccepted)
 _authorization = model(Authorization)
 _connection = model(Connection)
+_providers = models(Provider)
 _message = model(Message)
 _operations = models(Operation)
 _person_sync = model(PersonSync)
@@ -212,6 +216,10 @@ def connect(
 ) -> Call[Authorization]:
     body = {"provider": provider, "skip_backfill": skip_backfill, "options": dict(options or {})}
     return CONNECT.call(_authorization, path={"org_id": org_id}, body=body)
+
+
+def list_providers() -> Call[list[Provider]]:
+    return LIST_PROVIDERS.call(_providers)
 
 
 def connect_with_api_key(

@@ -31,6 +31,7 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Provider,
     Record,
     Role,
     Unlock,
@@ -148,6 +149,11 @@ class Client:
         return self.send(op.record_conversations(org_id, conversations))
 
     # -- the connection ----------------------------------------------------------------
+    def list_providers(self) -> list[Provider]:
+        """The CRMs offered, with the options a connection takes and the callback URL an
+        organisation's own OAuth app must register."""
+        return self.send(op.list_providers())
+
     def connect(
         self,
         org_id: str,

@@ -159,6 +159,17 @@ class UnlocksAccepted(_Answer):
     queued: int
 
 
+class Provider(_Answer):
+    """A CRM this crmsync offers: the options a connection takes and, for an organisation's
+    own OAuth app (``own_app``), the callback URL that app must have registered."""
+
+    name: str
+    display_name: str
+    callback_url: str
+    connection_options: list[str]
+    own_app: bool
+
+
 class Authorization(_Answer):
     """Where to send the org's admin (a popup) to authorise the CRM, and until when."""
 

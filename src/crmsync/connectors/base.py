@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import httpx
 
 from crmsync.connectors.http import Allocations, RateBudget, RateBudgets, RetryPolicy
-from crmsync.connectors.spec import FieldSpec, ProviderSpec
+from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec, ProviderSpec, own_app_overrides
 from crmsync.domain.enums import AliasReason
 from crmsync.domain.outcomes import Resolution
 from crmsync.domain.records import (
@@ -160,6 +160,10 @@ class Connector(ABC):
     conversation_object: str = ""
     """The CRM object conversations become (with ``Capability.CONVERSATIONS``); a connector
     whose object's name depends on the connection (the app's prefix) sets it per instance."""
+    connection_options: ClassVar[tuple[str, ...]] = ()
+    """The options a connection may take when it starts (``POST /connection``'s ``options``):
+    ``OWN_APP_OPTIONS`` where the CRM lets an organisation register an OAuth app of its own,
+    a login host, ..."""
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx
@@ -172,12 +176,19 @@ class Connector(ABC):
 
     @classmethod
     def oauth_overrides(cls, options: dict[str, str]) -> dict[str, Any]:
-        """Spec overrides for one connection's options (login host, own OAuth app, ...).
-
-        Providers that take options override this and reject unknown ones with InputError.
-        """
-        if options:
+        """Spec overrides for one connection's options: the organisation's own OAuth app when
+        the connector takes ``OWN_APP_OPTIONS``; unknown options are an InputError. Providers
+        with more options (a login host) extend this."""
+        unknown = sorted(set(options) - set(cls.connection_options))
+        if unknown and not cls.connection_options:
             raise InputError(f"{cls.spec.display_name} takes no connection options")
+        if unknown:
+            raise InputError(
+                f"unknown {cls.spec.display_name} connection option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(cls.connection_options)}"
+            )
+        if set(OWN_APP_OPTIONS) <= set(cls.connection_options):
+            return own_app_overrides(options)
         return {}
 
     @classmethod

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync.domain.enums import System
 from crmsync.domain.mapping import ValueKind
-from crmsync.errors import Rule
+from crmsync.errors import InputError, Rule
 
 
 @dataclass(frozen=True)
@@ -140,3 +141,16 @@ APP_FIELDS: tuple[str, ...] = (
     "owner",
 )
 """Every field a Person offers a mapping. ``email``/``phone`` are the first of their lists."""
+
+
+OWN_APP_OPTIONS = ("client_id", "client_secret")
+"""Connection options naming an organisation's own OAuth app, registered with the CRM by the
+organisation (a Salesforce connected app, a HubSpot, Close or HighLevel developer app)."""
+
+
+def own_app_overrides(options: Mapping[str, str]) -> dict[str, Any]:
+    """Spec overrides for an organisation's own OAuth app: its client id and secret, together."""
+    client_id, secret = options.get("client_id", ""), options.get("client_secret", "")
+    if bool(client_id) != bool(secret):
+        raise InputError("client_id and client_secret of your own app go together")
+    return {"client_id": client_id, "client_secret": secret} if client_id else {}

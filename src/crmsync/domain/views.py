@@ -32,6 +32,20 @@ class OperationEntry:
 
 
 @dataclass(frozen=True)
+class ImportEntry:
+    """One change a connection took in from its CRM (the change feed's entry), for the log's
+    imports: the record, what happened to it, and the fields that came in."""
+
+    seq: int
+    connection_id: str
+    entity: str
+    record_id: str
+    kind: str
+    fields: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True)
 class PersonSync:
     """Where one person stands on the org's connection."""
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.emulation.counters import RequestCounters
 from crmsync.emulation.faults import FaultInjector, FaultKind
-from crmsync.emulation.oauth import OAuthStore
+from crmsync.emulation.oauth import OAuthApp, OAuthStore, RefreshPolicy
 from crmsync.emulation.ratelimit import SlidingWindowLimiter
 
 CONTROL_PREFIX = "/_emulator"
@@ -62,6 +62,18 @@ class RateLimitBody(BaseModel):
     enabled: bool | None = None
     max_requests: int | None = Field(default=None, ge=1)
     interval_seconds: float | None = Field(default=None, gt=0)
+
+
+class AppBody(BaseModel):
+    """An OAuth app a customer registers with the CRM (a Salesforce connected app, a HubSpot
+    or HighLevel developer app, a Close OAuth app)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_secret: str = Field(min_length=1, max_length=200)
+    refresh_token_policy: RefreshPolicy = RefreshPolicy.UNTIL_REVOKED
+    refresh_token_ttl_seconds: float | None = Field(default=None, gt=0)
+    redirect_uris: list[str] = Field(default_factory=list, max_length=20)
 
 
 def _faults_json(faults: FaultInjector) -> dict[str, object]:
@@ -122,6 +134,24 @@ def create_control_router(controls: EmulatorControls) -> APIRouter:
         for limiter in controls.linked_limiters:
             limiter.configure(enabled=body.enabled)
         return controls.rate_limiter.as_json()
+
+    @router.put("/apps/{client_id}")
+    def put_app(client_id: str, body: AppBody) -> dict[str, object]:
+        timed = body.refresh_token_policy is RefreshPolicy.AFTER
+        if timed != (body.refresh_token_ttl_seconds is not None):
+            raise HTTPException(
+                status_code=422,
+                detail="refresh_token_ttl_seconds goes with the 'after' policy, and only with it",
+            )
+        app = OAuthApp(
+            client_id,
+            body.client_secret,
+            body.refresh_token_policy,
+            body.refresh_token_ttl_seconds,
+            tuple(body.redirect_uris),
+        )
+        controls.oauth.register_app(app)
+        return {"client_id": client_id, "refresh_token_policy": str(app.refresh_policy)}
 
     @router.post("/tokens/revoke")
     def revoke_tokens() -> dict[str, object]:

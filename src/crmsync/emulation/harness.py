@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
+from crmsync.emulation.oauth import OAuthApp
 from crmsync.emulation.state import ToolkitParts
 
 
@@ -71,6 +72,10 @@ class EmulatorHarness(Protocol):
     def expire_access_tokens(self) -> None: ...
 
     def revoke_tokens(self) -> None: ...
+
+    def register_app(self, app: OAuthApp) -> None:
+        """A customer registers an OAuth app of their own with the CRM."""
+        ...
 
     def set_faults(self, rates: dict[str, float], seed: int = 1) -> None: ...
 
@@ -169,6 +174,9 @@ class HarnessControls:
 
     def revoke_tokens(self) -> None:
         self._parts.oauth.revoke_account()
+
+    def register_app(self, app: OAuthApp) -> None:
+        self._parts.oauth.register_app(app)
 
     def set_faults(self, rates: dict[str, float], seed: int = 1) -> None:
         self._parts.faults.configure(rates=rates, seed=seed)

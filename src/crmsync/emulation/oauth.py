@@ -1,8 +1,9 @@
 """Provider-neutral OAuth 2.0 authorization-code machinery for emulators.
 
 Issues auth codes (optionally PKCE-bound), access tokens with an expiry read from an injectable
-clock, and refresh tokens that may rotate. Each provider maps :class:`OAuthFailure` to its own
-error bodies and checks its own client credentials.
+clock, and refresh tokens that may rotate. It knows the OAuth apps registered with the CRM (the
+CRM's own app for crmsync, and any a customer registers, each with its refresh-token policy).
+Each provider maps :class:`OAuthFailure` to its own error bodies.
 """
 
 from __future__ import annotations
@@ -26,6 +27,40 @@ class OAuthFailure(StrEnum):
     PKCE_VERIFIER_MISSING = "pkce_verifier_missing"
     PKCE_VERIFIER_MISMATCH = "pkce_verifier_mismatch"
     UNKNOWN_REFRESH_TOKEN = "unknown_refresh_token"
+    EXPIRED_REFRESH_TOKEN = "expired_refresh_token"
+
+
+class RefreshPolicy(StrEnum):
+    """How long an app's refresh tokens live (Salesforce names them in a connected app's
+    "Refresh Token Policy"; other CRMs have one fixed policy)."""
+
+    UNTIL_REVOKED = "until_revoked"
+    IMMEDIATELY = "immediately"
+    """Expire the refresh token at once: every refresh is refused."""
+    AFTER = "after"
+    """Expire the refresh token ``refresh_ttl_seconds`` after it was issued."""
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """An OAuth app registered with the CRM: its credentials and refresh-token policy."""
+
+    client_id: str
+    client_secret: str
+    refresh_policy: RefreshPolicy = RefreshPolicy.UNTIL_REVOKED
+    refresh_ttl_seconds: float | None = None
+    redirect_uris: tuple[str, ...] = ()
+    """The callback URLs registered with the app; empty: any (the CRM's demo app)."""
+
+    def accepts_redirect(self, redirect_uri: str) -> bool:
+        return not self.redirect_uris or redirect_uri in self.redirect_uris
+
+    def refresh_expired(self, issued_at: float, now: float) -> bool:
+        if self.refresh_policy is RefreshPolicy.IMMEDIATELY:
+            return True
+        if self.refresh_policy is RefreshPolicy.AFTER:
+            return now - issued_at >= (self.refresh_ttl_seconds or 0.0)
+        return False
 
 
 class OAuthError(Exception):
@@ -73,6 +108,7 @@ class RefreshToken:
     account_id: str
     user: str
     scopes: tuple[str, ...]
+    issued_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -104,11 +140,13 @@ class _Tables:
 
 
 class OAuthStore:
-    """In-memory codes and tokens. Refresh tokens rotate only when ``rotate_refresh_tokens``."""
+    """In-memory apps, codes and tokens. Refresh tokens rotate only when
+    ``rotate_refresh_tokens``; ``app`` is the CRM's own app for crmsync, registered first."""
 
     def __init__(
         self,
         *,
+        app: OAuthApp,
         access_token_ttl: int,
         code_ttl: int = 600,
         rotate_refresh_tokens: bool = False,
@@ -118,12 +156,29 @@ class OAuthStore:
     ) -> None:
         self._lock = threading.Lock()
         self._tables = _Tables()
+        self._apps: dict[str, OAuthApp] = {app.client_id: app}
         self.access_token_ttl = access_token_ttl
         self.code_ttl = code_ttl
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self._clock = clock
         self._new_access = access_token_factory
         self._new_refresh = refresh_token_factory
+
+    def register_app(self, app: OAuthApp) -> None:
+        """A customer registers an app of their own (or changes its secret or policy)."""
+        with self._lock:
+            self._apps[app.client_id] = app
+
+    def app(self, client_id: str) -> OAuthApp | None:
+        with self._lock:
+            return self._apps.get(client_id)
+
+    def authenticates(self, client_id: str, client_secret: str) -> bool:
+        """Whether these are a registered app's credentials."""
+        app = self.app(client_id)
+        return app is not None and hmac.compare_digest(
+            app.client_secret.encode(), client_secret.encode()
+        )
 
     def issue_code(
         self,
@@ -183,6 +238,7 @@ class OAuthStore:
                 account_id=issued.account_id,
                 user=issued.user,
                 scopes=issued.scopes,
+                issued_at=self._clock(),
             )
             self._tables.refresh[refresh.token] = refresh
             return self._grant(refresh)
@@ -195,6 +251,12 @@ class OAuthStore:
                 raise OAuthError(OAuthFailure.UNKNOWN_REFRESH_TOKEN)
             if stored.client_id != client_id:
                 raise OAuthError(OAuthFailure.CLIENT_MISMATCH)
+            app = self._apps.get(client_id)
+            if app is None:
+                raise OAuthError(OAuthFailure.CLIENT_MISMATCH)
+            if app.refresh_expired(stored.issued_at, self._clock()):
+                del self._tables.refresh[refresh_token]
+                raise OAuthError(OAuthFailure.EXPIRED_REFRESH_TOKEN)
             if self.rotate_refresh_tokens:
                 del self._tables.refresh[refresh_token]
                 stored = RefreshToken(
@@ -203,6 +265,7 @@ class OAuthStore:
                     account_id=stored.account_id,
                     user=stored.user,
                     scopes=stored.scopes,
+                    issued_at=self._clock(),
                 )
                 self._tables.refresh[stored.token] = stored
             return self._grant(stored)

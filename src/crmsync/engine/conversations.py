@@ -135,9 +135,7 @@ class ConversationExport:
             contact = contacts.get(row.person_id)
             if contact is None or not contact["crm_id"]:
                 if contact is None:  # never tried (a failed push is not tried again here)
-                    outbox.enqueue(
-                        session, self.connection_id, CONTACT, [row.person_id], Lane.LIVE
-                    )
+                    outbox.enqueue(session, self.connection_id, CONTACT, [row.person_id], Lane.LIVE)
                 self._retry(session, item, None, NO_CONTACT, now)
                 continue
             link = links.get(item.local_id)

@@ -71,6 +71,19 @@ async def catalogue(rt: Runtime, org_id: str, refresh: bool) -> CrmCatalogue:
     return CrmCatalogue(conn.provider, crm_object, True, tuple(view(f) for f in fields), fetched_at)
 
 
+async def peek(rt: Runtime, org_id: str) -> CrmCatalogue:
+    """The kept catalogue, or the CRM's answer without keeping it (``fetched_at`` None): for
+    a page that shows the fields and must write nothing; a refresh or a saved set keeps it."""
+    with rt.db.session() as session:
+        conn = require_connection(session, org_id)
+        crm_object = crm_object_of(session, conn)
+        if not describes(rt, conn):
+            return CrmCatalogue(conn.provider, crm_object, False, (), None)
+        kept = cached(session, conn)
+    fields, fetched_at = kept if kept is not None else (await fetch(rt, conn), None)
+    return CrmCatalogue(conn.provider, crm_object, True, tuple(view(f) for f in fields), fetched_at)
+
+
 def view(field: FieldDescription) -> CrmFieldView:
     return CrmFieldView(
         field.name, field.label, field.kind, field.custom, field.read_only, field.options

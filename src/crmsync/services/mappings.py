@@ -43,6 +43,14 @@ FULL_SYNC = (
 )
 
 
+class MappingProblems(InputError):
+    """A refused set: every problem, each naming its row (the message joins them)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+
 def fixed_fields(rt: Runtime, conn: Connection) -> Fixed:
     connector = rt.provider(conn.provider).connector
     specs = connector.default_fields(rt.app)
@@ -162,7 +170,7 @@ def _checked(
             prefix = f"{proposed.local_object}: " if len(command.objects) > 1 else ""
             problems += [prefix + p for p in result]
     if problems:
-        raise InputError("; ".join(problems))
+        raise MappingProblems(problems)
     return checked
 
 

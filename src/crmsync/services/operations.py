@@ -53,6 +53,7 @@ def list_operations(
     connection_id: str | None = None,
     latest_only: bool = False,
     after_id: int | None = None,
+    entity: str | None = None,
 ) -> list[OperationEntry]:
     """Newest first; each with the connection and provider it was written to.
 
@@ -60,7 +61,7 @@ def list_operations(
     latest run only (with a ``status``, the people currently in that state). ``after_id``
     pages towards newer operations (still returned newest first)."""
     require_connection(session, org_id)
-    query = _operations(org_id, status, person_id, connection_id, latest_only)
+    query = _operations(org_id, status, person_id, connection_id, latest_only, entity)
     if not 1 <= limit <= MAX_PAGE:
         raise InputError(f"limit must be between 1 and {MAX_PAGE}")
     if before_id:
@@ -79,10 +80,11 @@ def count_operations(
     connection_id: str | None = None,
     latest_only: bool = False,
     newer_than: int | None = None,
+    entity: str | None = None,
 ) -> int:
     """How many operations ``list_operations`` pages through with these filters (and newer
     than ``newer_than``, for a page's position)."""
-    query = _operations(org_id, status, person_id, connection_id, latest_only)
+    query = _operations(org_id, status, person_id, connection_id, latest_only, entity)
     if newer_than:
         query = query.where(Operation.id > newer_than)
     return _count(session, query)
@@ -94,6 +96,7 @@ def _operations(
     person_id: str | None,
     connection_id: str | None,
     latest_only: bool,
+    entity: str | None = None,
 ) -> Select[Operation, str]:
     if status is not None and status not in {s.value for s in OpStatus}:
         raise InputError(f"unknown status {status!r}; one of {', '.join(s for s in OpStatus)}")
@@ -110,6 +113,8 @@ def _operations(
         query = query.where(*contact_record(Operation, person_id))
     if latest_only:
         query = query.where(is_latest_run())
+    if entity:
+        query = query.where(Operation.object_type == entity)
     return query
 
 

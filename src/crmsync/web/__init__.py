@@ -17,7 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crmsync.engine.runtime import Runtime
 from crmsync.textcheck import text_problem
-from crmsync.web import routes_auth, routes_integrations, routes_logs, routes_people
+from crmsync.web import (
+    routes_auth,
+    routes_integrations,
+    routes_logs,
+    routes_mappings,
+    routes_people,
+)
 from crmsync.web.auth import (
     Forbidden,
     SignInRequired,
@@ -32,7 +38,7 @@ from crmsync.web.views import STATIC_DIR, render
 
 def install(app: FastAPI, rt: Runtime) -> None:
     app.state.signin_throttle = routes_auth.SignInThrottle()
-    for module in (routes_auth, routes_integrations, routes_logs, routes_people):
+    for module in (routes_auth, routes_integrations, routes_mappings, routes_logs, routes_people):
         # Before each route's own dependencies: refused text never reaches a query.
         app.include_router(module.router, dependencies=[InputChecked])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crmsync.branding import branded
-from crmsync.connectors.spec import ProviderSpec
+from crmsync.connectors.spec import OWN_APP_OPTIONS, ProviderSpec
 from crmsync.domain.views import ConnectionState
 from crmsync.engine.runtime import Runtime
 from crmsync.services.connections import active_connection
@@ -51,6 +51,12 @@ class ProviderCard:
     connection: ConnectionState | None = None
     blocked_by: str | None = None
     """The display name of the org's other CRM, when another one is connected."""
+    own_app: bool = False
+    """Whether the org may connect through an OAuth app of its own (``OWN_APP_OPTIONS``)."""
+    login_host: bool = False
+    """Whether the connect form asks for a login host (Salesforce sandboxes, My Domain)."""
+    callback_url: str = ""
+    """The callback URL an org's own OAuth app must register."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,7 +71,7 @@ def initials(display_name: str) -> str:
 
 def connect_steps(spec: ProviderSpec) -> tuple[Step, ...]:
     """The spec's optional ``connect_steps`` (none: the popup opens straight away)."""
-    return connect_steps_from(getattr(spec, "connect_steps", None) or ())
+    return connect_steps_from(spec.connect_steps)
 
 
 def connect_steps_from(raw_steps: Iterable[Any]) -> tuple[Step, ...]:
@@ -112,6 +118,7 @@ def provider_cards(rt: Runtime, session: Session, org_id: str) -> list[ProviderC
     cards = []
     for index, name in enumerate(rt.providers.names()):
         spec = rt.spec(name)
+        options = set(rt.provider(name).connector.connection_options)
         mine = status is not None and status.provider == name
         cards.append(
             ProviderCard(
@@ -124,6 +131,9 @@ def provider_cards(rt: Runtime, session: Session, org_id: str) -> list[ProviderC
                 steps=tuple(_branded(step, rt.settings.app_name) for step in connect_steps(spec)),
                 connection=status if mine else None,
                 blocked_by=status.provider_name if status is not None and not mine else None,
+                own_app=set(OWN_APP_OPTIONS) <= options,
+                login_host="login_host" in options,
+                callback_url=rt.redirect_uri(name),
             )
         )
     # the connected CRM first, the others in registry order

@@ -10,8 +10,9 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 
 from crmsync.api.deps import RuntimeDep
 from crmsync.browser import session_binding
+from crmsync.engine.inbound import MAX_INTERVAL, MIN_INTERVAL
 from crmsync.errors import ConnectorError, CrmSyncError, NotFound
-from crmsync.services import connections
+from crmsync.services import connections, readback
 from crmsync.services.operations import connection_status
 from crmsync.services.people import unlocked_people
 from crmsync.web.auth import (
@@ -22,11 +23,14 @@ from crmsync.web.auth import (
     wants_json,
 )
 from crmsync.web.cards import live_status, provider_cards, provider_logo
-from crmsync.web.views import render
+from crmsync.web.views import every, render, sentence
 
 PAGE = "/settings/integrations"
 router = APIRouter(prefix=PAGE, include_in_schema=False)
 Checkbox = Annotated[str, Form(max_length=10)]
+AppCredential = Annotated[str, Form(max_length=300)]
+"""A field of an organisation's own OAuth app (client id, secret, login host); empty: unused."""
+Minutes = Annotated[str, Form()]  # checked by the route, with a message that says why
 
 
 def _back(request: Request, kind: str, text: str) -> Response:
@@ -73,9 +77,14 @@ def connect(
     rt: RuntimeDep,
     user: AdminUser,
     skip_backfill: Checkbox = "",
+    client_id: AppCredential = "",
+    client_secret: AppCredential = "",
+    login_host: AppCredential = "",
 ) -> Response:
     if provider not in rt.providers:
         return _back(request, "error", f"Unknown CRM {provider!r}.")
+    given = {"client_id": client_id, "client_secret": client_secret, "login_host": login_host}
+    options = {name: value.strip() for name, value in given.items() if value.strip()}
     try:
         with rt.db.session() as session:
             url, _state = connections.start_authorization(
@@ -85,6 +94,7 @@ def connect(
                 provider,
                 skip_backfill=bool(skip_backfill),
                 session_binding=session_binding(request),
+                options=options,
             )
     except CrmSyncError as exc:
         return _back(request, "error", str(exc))
@@ -114,6 +124,51 @@ def preserve_edits(
     except NotFound as exc:
         return _back(request, "error", str(exc))
     return _back(request, "success", f"Preserve manual edits is {'on' if on else 'off'}.")
+
+
+@router.post("/interval", dependencies=[CsrfChecked])
+def interval(
+    request: Request, rt: RuntimeDep, user: AdminUser, sync_interval_minutes: Minutes = ""
+) -> Response:
+    """How often the CRM is read back: 10 minutes to 24 hours."""
+    text = sync_interval_minutes.strip()
+    minutes = int(text) if text.isascii() and text.isdigit() else None
+    if minutes is None or not MIN_INTERVAL <= minutes <= MAX_INTERVAL:
+        return _back(
+            request,
+            "error",
+            f"Choose a sync interval between {MIN_INTERVAL} minutes and 24 hours, in minutes "
+            f"({MIN_INTERVAL} to {MAX_INTERVAL}). Nothing was changed.",
+        )
+    try:
+        with rt.db.session() as session:
+            readback.set_interval(
+                session, connections.require_connection(session, user.org_id), minutes
+            )
+    except CrmSyncError as exc:
+        return _back(request, "error", str(exc))
+    return _back(request, "success", f"{every(minutes)}: the CRM is read back that often.")
+
+
+@router.post("/sync", dependencies=[CsrfChecked])
+def sync(request: Request, rt: RuntimeDep, user: AdminUser, full: Checkbox = "") -> Response:
+    """ "Sync now" reads the CRM's changes back at once; "Full sync" reads every record."""
+    whole = full in ("on", "true", "1")
+    try:
+        with rt.db.session() as session:
+            conn = connections.require_connection(session, user.org_id)
+            readback.sync_now(session, conn, whole)
+            connection_id = conn.id
+    except CrmSyncError as exc:
+        return _back(request, "error", sentence(str(exc)))
+    rt.kick(connection_id)
+    return _back(
+        request,
+        "success",
+        "A full sync is queued: every record is read back from the CRM."
+        if whole
+        else "A sync is queued: the CRM's changes are read back now.",
+    )
 
 
 @router.post("/disconnect", dependencies=[CsrfChecked])

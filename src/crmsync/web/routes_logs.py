@@ -14,7 +14,7 @@ from crmsync.errors import CrmSyncError
 from crmsync.services import connections, operations
 from crmsync.web.auth import AdminUser, CsrfChecked, CurrentUser, flash
 from crmsync.web.cards import live_status
-from crmsync.web.logpage import LogQuery, crm_labels, log_page
+from crmsync.web.logpage import DIRECTIONS, EXPORT, LogQuery, crm_labels, log_page
 from crmsync.web.routes_auth import safe_next
 from crmsync.web.views import render
 
@@ -40,14 +40,20 @@ def logs(
     before: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
     after: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
     connection: Annotated[str, Query(max_length=32)] = "",
+    direction: Annotated[str, Query(max_length=10)] = EXPORT,
+    entity: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
     status = status if status in {s.value for s in OpStatus} else ""
     person = person.strip()
+    direction = direction if direction in DIRECTIONS else EXPORT
+    entity = entity.strip()
     context: dict[str, object] = {
         "page": "logs",
         "status": status,
         "person": person,
         "statuses": [s.value for s in OpStatus],
+        "direction": direction,
+        "entity": entity,
         "connection": None,
         "redraw": "none",
         "log": None,
@@ -59,7 +65,9 @@ def logs(
             status_now = operations.connection_status(rt, session, conn)
             context["connection"] = status_now
             context["redraw"] = live_status(status_now)["redraw"]
-            query = LogQuery(status, person, connection or conn.id, before, after)
+            query = LogQuery(
+                status, person, connection or conn.id, before, after, direction, entity
+            )
             context["log"] = log_page(rt, session, user.org_id, query, PAGE_SIZE)
     return render(request, rt, "logs.html", context, user=user)
 

@@ -114,6 +114,23 @@ def show_value(value: Any) -> str:
     return str(value)
 
 
+def every(minutes: int) -> str:
+    """``15`` → "Every 15 minutes", ``60`` → "Every hour", ``1440`` → "Every 24 hours"."""
+    if minutes % 60:
+        return f"Every {minutes} minutes"
+    hours = minutes // 60
+    return "Every hour" if hours == 1 else f"Every {hours} hours"
+
+
+SYNC_INTERVALS = (10, 15, 30, 60, 120, 240, 480, 720, 1440)
+"""The intervals the Sync preferences tab offers (minutes; the service takes 10 to 1440)."""
+
+
+def interval_choices(current: int) -> list[int]:
+    """The offered intervals, with the connection's own when it is none of them."""
+    return sorted({*SYNC_INTERVALS, current})
+
+
 def num(count: int) -> str:
     return f"{count:,}"
 
@@ -173,11 +190,17 @@ def _environment() -> jinja2.Environment:
         pretty_json=pretty_json,
         plural=plural,
         num=num,
+        every=every,
         sentence=sentence,
         show_value=show_value,
         branded=branded,
     )
-    env.globals.update(static_url=static_url, csrf_field=CSRF_FIELD, op_text=op_text)
+    env.globals.update(
+        interval_choices=interval_choices,
+        static_url=static_url,
+        csrf_field=CSRF_FIELD,
+        op_text=op_text,
+    )
     return env
 
 

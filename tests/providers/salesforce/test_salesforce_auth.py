@@ -23,7 +23,7 @@ from crmsync.engine.connecting import open_connector
 from crmsync.engine.tokens import ConnectionTokens
 from crmsync.errors import InputError, RateLimited
 from crmsync.providers.salesforce.allocation import MAX_SLEEP, Allocation
-from crmsync.providers.salesforce.spec import oauth_overrides
+from crmsync.providers.salesforce.connector import SalesforceConnector
 from tests.providers.salesforce.conftest import operations_of, org, set_connection_settings
 from tests.support.world import World
 
@@ -181,7 +181,7 @@ def test_bad_connection_options_are_refused(
 
 
 def test_connection_options_become_oauth_overrides() -> None:
-    overrides = oauth_overrides(
+    overrides = SalesforceConnector.oauth_overrides(
         {
             "login_host": "Acme--UAT.sandbox.my.salesforce.com",
             "client_id": "id",
@@ -194,9 +194,9 @@ def test_connection_options_become_oauth_overrides() -> None:
         "client_id": "id",
         "client_secret": "s",
     }
-    assert oauth_overrides({}) == {}
+    assert SalesforceConnector.oauth_overrides({}) == {}
     with pytest.raises(InputError):
-        oauth_overrides({"login_host": "acme.my.salesforce.com.evil.test"})
+        SalesforceConnector.oauth_overrides({"login_host": "acme.my.salesforce.com.evil.test"})
 
 
 def test_the_daily_limit_pauses_the_work_until_the_next_window(w: World) -> None:

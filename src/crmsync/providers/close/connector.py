@@ -30,7 +30,7 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.conversations import note_text, one_by_one
-from crmsync.connectors.spec import FieldSpec
+from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
     Capability,
@@ -78,6 +78,7 @@ class CloseConnector(Connector):
         }
     )
     conversation_object = "activity.note"
+    connection_options = OWN_APP_OPTIONS
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)

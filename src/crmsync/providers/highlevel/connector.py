@@ -30,7 +30,7 @@ from crmsync.connectors.base import (
     WriteOutcome,
 )
 from crmsync.connectors.conversations import heading, one_by_one
-from crmsync.connectors.spec import FieldSpec
+from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
     Capability,
@@ -73,6 +73,7 @@ class HighLevelConnector(Connector):
         }
     )
     conversation_object = "contact_notes"
+    connection_options = OWN_APP_OPTIONS
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)

@@ -38,6 +38,7 @@ from crmsync.providers.salesforce.allocation import (
 from crmsync.providers.salesforce.bulk import BulkUpsert
 from crmsync.providers.salesforce.client import SalesforceClient, item_problem, soql_string
 from crmsync.providers.salesforce.converted import CONVERTED, ConvertedLeads, is_contact
+from crmsync.providers.salesforce.spec import OPTIONS
 
 UNREPORTED = Resolution(Action.RETRY, "Salesforce returned no result for this record")
 USER_PREFIX = "005"
@@ -68,6 +69,7 @@ class SalesforceConnector(Connector):
             Capability.CONVERSATIONS,
         }
     )
+    connection_options = OPTIONS
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
@@ -118,7 +120,7 @@ class SalesforceConnector(Connector):
 
     @classmethod
     def oauth_overrides(cls, options: dict[str, str]) -> dict[str, Any]:
-        return spec.oauth_overrides(options)
+        return {**super().oauth_overrides(options), **spec.login_host_overrides(options)}
 
     async def describe_account(self, token: dict[str, Any]) -> AccountInfo:
         """The org id is in the token's identity URL (``.../id/<org>/<user>``): no call."""

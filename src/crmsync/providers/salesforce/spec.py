@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from crmsync.connectors.spec import ConnectStep, OAuthSpec, ProviderSpec, RateLimitSpec
+from crmsync.connectors.spec import (
+    OWN_APP_OPTIONS,
+    ConnectStep,
+    OAuthSpec,
+    ProviderSpec,
+    RateLimitSpec,
+)
 from crmsync.domain.outcomes import Action
 from crmsync.errors import InputError, Rule
 
@@ -17,7 +23,7 @@ LOGIN_HOSTS = {"login": "login.salesforce.com", "test": "test.salesforce.com"}
 _MY_DOMAIN = re.compile(
     r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.(?:sandbox|develop|scratch))?\.my\.salesforce\.com$"
 )
-OPTIONS = ("login_host", "client_id", "client_secret")
+OPTIONS = ("login_host", *OWN_APP_OPTIONS)
 
 SPEC = ProviderSpec(
     name="salesforce",
@@ -108,23 +114,13 @@ def login_host(value: str) -> str:
     return host
 
 
-def oauth_overrides(options: dict[str, str]) -> dict[str, Any]:
-    """Spec overrides for one connection: a sandbox or My Domain login host, and the org's
-    own connected app (client id and secret together)."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise InputError(
-            f"unknown Salesforce connection option(s) {', '.join(unknown)}; "
-            f"known: {', '.join(OPTIONS)}"
-        )
-    overrides: dict[str, Any] = {}
-    if options.get("login_host"):
-        host = login_host(options["login_host"])
-        overrides["authorize_url"] = f"https://{host}/services/oauth2/authorize"
-        overrides["token_url"] = f"https://{host}/services/oauth2/token"
-    client_id, secret = options.get("client_id", ""), options.get("client_secret", "")
-    if bool(client_id) != bool(secret):
-        raise InputError("client_id and client_secret of your own connected app go together")
-    if client_id:
-        overrides["client_id"], overrides["client_secret"] = client_id, secret
-    return overrides
+def login_host_overrides(options: dict[str, str]) -> dict[str, Any]:
+    """Spec overrides for a sandbox or My Domain login host (the org's own connected app is
+    the connector contract's ``own_app_overrides``)."""
+    if not options.get("login_host"):
+        return {}
+    host = login_host(options["login_host"])
+    return {
+        "authorize_url": f"https://{host}/services/oauth2/authorize",
+        "token_url": f"https://{host}/services/oauth2/token",
+    }

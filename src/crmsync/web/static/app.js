@@ -173,6 +173,34 @@
     if (closer) closer.closest("dialog").close();
   });
 
+  // Mappings: "Add a mapping" copies the blank row, with the next row number.
+  function addMappingRow(button) {
+    const blank = document.querySelector("#mapping-table [data-new-row]");
+    if (!blank) return;
+    const rows = blank.parentElement;
+    const index = rows.querySelectorAll("tr[data-row]").length;
+    const copy = blank.cloneNode(true);
+    copy.dataset.row = String(index);
+    copy.querySelectorAll("[id]").forEach((el) => { el.id = el.id.replace(/-\d+$/, `-${index}`); });
+    copy.querySelectorAll("label[for]").forEach((el) => {
+      el.htmlFor = el.htmlFor.replace(/-\d+$/, `-${index}`);
+      el.textContent = el.textContent.replace(/row \d+$/, `row ${index + 1}`);
+    });
+    copy.querySelectorAll("select").forEach((el) => { el.selectedIndex = el.name === "canonical" ? 1 : 0; });
+    copy.querySelectorAll("input[type=checkbox]").forEach((el) => { el.checked = false; el.value = String(index); });
+    copy.querySelectorAll("input:not([type])").forEach((el) => { el.value = ""; });
+    rows.appendChild(copy);
+    copy.querySelector("select, input:not([type=hidden])").focus();
+    button.blur();
+  }
+  const adder = document.querySelector("[data-add-row]");
+  if (adder) {
+    adder.hidden = false;
+    adder.addEventListener("click", () => addMappingRow(adder));
+  }
+  const problems = document.getElementById("mapping-problems");
+  if (problems) problems.focus();
+
   // Toggles save as soon as they change (the page comes back with a confirmation).
   document.addEventListener("change", (event) => {
     const form = event.target.closest("form[data-autosubmit]");

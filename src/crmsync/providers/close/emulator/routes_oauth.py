@@ -50,6 +50,7 @@ _FAILURES: dict[OAuthFailure, str] = {
     OAuthFailure.PKCE_VERIFIER_MISSING: "code_verifier is required.",
     OAuthFailure.PKCE_VERIFIER_MISMATCH: "code_verifier does not match the code challenge.",
     OAuthFailure.UNKNOWN_REFRESH_TOKEN: "The refresh token is invalid, expired or revoked.",
+    OAuthFailure.EXPIRED_REFRESH_TOKEN: "The refresh token is invalid, expired or revoked.",
 }
 
 router = APIRouter(route_class=EmulatedRoute, tags=["oauth"])
@@ -60,10 +61,14 @@ def _error_page(message: str) -> HTMLResponse:
 
 
 def _problem(emulator: CloseEmulator, params: dict[str, str]) -> str | None:
-    if params.get("client_id") != emulator.config.client_id:
+    app = emulator.oauth.app(params.get("client_id", ""))
+    if app is None:
         return f"Unknown OAuth app: no app has the client ID {params.get('client_id', '')!r}."
-    if not params.get("redirect_uri", "").startswith(("http://", "https://")):
+    redirect_uri = params.get("redirect_uri", "")
+    if not redirect_uri.startswith(("http://", "https://")):
         return "The redirect_uri parameter is missing or is not an http(s) URL."
+    if not app.accepts_redirect(redirect_uri):
+        return f"redirect_uri {redirect_uri!r} is not registered for this OAuth app."
     if params.get("response_type", "code") not in ("", "code"):
         return "Only response_type=code is supported."
     return None
@@ -142,8 +147,7 @@ def _grant_json(emulator: CloseEmulator, grant: TokenGrant) -> dict[str, Any]:
 async def token(request: Request, emulator: EmulatorDep) -> JSONResponse:
     form = await request.form()
     client_id, secret = _client(request, form)
-    config = emulator.config
-    if client_id != config.client_id or secret != config.client_secret:
+    if not emulator.oauth.authenticates(client_id, secret):
         return oauth_error("invalid_client", "Client authentication failed.", 401)
     try:
         grant = run_grant(emulator.oauth, form, client_id)

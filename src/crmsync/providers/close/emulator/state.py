@@ -5,7 +5,7 @@ In-process tests reach it as ``app.state.emulator`` to seed and inspect without 
 
 from __future__ import annotations
 
-from crmsync.emulation import OAuthStore
+from crmsync.emulation import OAuthApp, OAuthStore
 from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.close.emulator.config import CloseEmulatorConfig
 from crmsync.providers.close.emulator.notes import NoteStore
@@ -41,6 +41,7 @@ class CloseEmulator(EmulatorState):
             config,
             served=served,
             oauth=OAuthStore(
+                app=OAuthApp(config.client_id, config.client_secret),
                 access_token_ttl=config.access_token_ttl,
                 rotate_refresh_tokens=config.rotate_refresh_tokens,
                 clock=config.clock,

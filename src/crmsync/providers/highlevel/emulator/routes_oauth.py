@@ -54,6 +54,11 @@ _FAILURES: dict[OAuthFailure, tuple[int, str, str]] = {
         "invalid_grant",
         "Invalid grant: refresh token is invalid",
     ),
+    OAuthFailure.EXPIRED_REFRESH_TOKEN: (
+        400,
+        "invalid_grant",
+        "Invalid grant: refresh token is invalid",
+    ),
 }
 
 router = APIRouter(route_class=EmulatedRoute, tags=["oauth"])
@@ -64,12 +69,16 @@ def _error_page(message: str) -> HTMLResponse:
 
 
 def _authorize_problem(emulator: HighLevelEmulator, params: dict[str, str]) -> str | None:
-    if params.get("client_id") != emulator.config.client_id:
+    app = emulator.oauth.app(params.get("client_id", ""))
+    if app is None:
         return f"No app has the client ID {params.get('client_id', '')!r}."
     if params.get("response_type", "code") != "code":
         return "response_type must be code."
-    if not params.get("redirect_uri", "").startswith(("http://", "https://")):
+    redirect_uri = params.get("redirect_uri", "")
+    if not redirect_uri.startswith(("http://", "https://")):
         return "The redirect_uri parameter is missing or is not an http(s) URL."
+    if not app.accepts_redirect(redirect_uri):
+        return f"The redirect URI {redirect_uri!r} is not one of the app's redirect URLs."
     return None
 
 
@@ -134,9 +143,8 @@ def _token_error(status: int, error: str, message: str) -> JSONResponse:
 @router.post("/oauth/token")
 async def token(request: Request, emulator: EmulatorDep) -> JSONResponse:
     form = await request.form()
-    config = emulator.config
     client_id = form_text(form, "client_id")
-    if client_id != config.client_id or form_text(form, "client_secret") != config.client_secret:
+    if not emulator.oauth.authenticates(client_id, form_text(form, "client_secret")):
         return _token_error(401, "invalid_client", "Invalid client credentials")
     grant_type = form_text(form, "grant_type")
     if grant_type not in ("authorization_code", "refresh_token"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from crmsync.emulation import OAuthStore
+from crmsync.emulation import OAuthApp, OAuthStore
 from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
 from crmsync.providers.highlevel.emulator.notes import NoteStore
@@ -40,6 +40,7 @@ class HighLevelEmulator(EmulatorState):
             config,
             served=served,
             oauth=OAuthStore(
+                app=OAuthApp(config.client_id, config.client_secret),
                 access_token_ttl=config.access_token_ttl,
                 rotate_refresh_tokens=True,  # HighLevel issues a new refresh token on every refresh
                 clock=config.clock,

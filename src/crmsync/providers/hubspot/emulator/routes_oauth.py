@@ -50,6 +50,7 @@ _FAILURES: dict[OAuthFailure, tuple[str, str]] = {
         "code_verifier does not match the code_challenge",
     ),
     OAuthFailure.UNKNOWN_REFRESH_TOKEN: ("BAD_REFRESH_TOKEN", "missing or invalid refresh token"),
+    OAuthFailure.EXPIRED_REFRESH_TOKEN: ("BAD_REFRESH_TOKEN", "missing or invalid refresh token"),
 }
 _AUTHORIZE_FIELDS = ("client_id", "redirect_uri", "scope", "state", "code_challenge")
 
@@ -61,11 +62,14 @@ def _error_page(message: str) -> HTMLResponse:
 
 
 def _authorize_problem(emulator: HubSpotEmulator, params: dict[str, str]) -> str | None:
-    if params.get("client_id") != emulator.config.client_id:
+    app = emulator.oauth.app(params.get("client_id", ""))
+    if app is None:
         return f"Unknown app: no app has the client ID {params.get('client_id', '')!r}."
     redirect_uri = params.get("redirect_uri", "")
     if not redirect_uri.startswith(("http://", "https://")):
         return "The redirect_uri parameter is missing or is not an http(s) URL."
+    if not app.accepts_redirect(redirect_uri):
+        return f"The redirect URL {redirect_uri!r} is not one of the app's redirect URLs."
     method = params.get("code_challenge_method", "")
     if params.get("code_challenge") and method not in ("", "S256", "plain"):
         return f"Unsupported code_challenge_method {method!r}."
@@ -127,9 +131,8 @@ def _grant_json(grant: TokenGrant) -> dict[str, Any]:
 @router.post("/oauth/v1/token")
 async def token(request: Request, emulator: EmulatorDep) -> JSONResponse:
     form = await request.form()
-    config = emulator.config
     client_id = form_text(form, "client_id")
-    if client_id != config.client_id or form_text(form, "client_secret") != config.client_secret:
+    if not emulator.oauth.authenticates(client_id, form_text(form, "client_secret")):
         return oauth_error("BAD_CLIENT_ID", "missing or invalid client_id or client_secret")
     try:
         grant = run_grant(emulator.oauth, form, client_id)

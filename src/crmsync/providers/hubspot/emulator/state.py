@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from crmsync.emulation import OAuthStore
+from crmsync.emulation import OAuthApp, OAuthStore
 from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
 from crmsync.providers.hubspot.emulator.notes import NoteStore
@@ -57,6 +57,7 @@ class HubSpotEmulator(EmulatorState):
             config,
             served=served,
             oauth=OAuthStore(
+                app=OAuthApp(config.client_id, config.client_secret),
                 access_token_ttl=config.access_token_ttl,
                 rotate_refresh_tokens=False,
                 clock=config.clock,

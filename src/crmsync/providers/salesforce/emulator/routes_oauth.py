@@ -48,6 +48,7 @@ _FAILURES: dict[OAuthFailure, tuple[str, str]] = {
     OAuthFailure.PKCE_VERIFIER_MISSING: ("invalid_grant", "invalid code verifier"),
     OAuthFailure.PKCE_VERIFIER_MISMATCH: ("invalid_grant", "invalid code verifier"),
     OAuthFailure.UNKNOWN_REFRESH_TOKEN: ("invalid_grant", "expired access/refresh token"),
+    OAuthFailure.EXPIRED_REFRESH_TOKEN: ("invalid_grant", "expired access/refresh token"),
 }
 _HIDDEN = (
     "response_type",
@@ -74,9 +75,13 @@ def _error_page(error: str, description: str) -> HTMLResponse:
 def _authorize_problem(emulator: SalesforceEmulator, params: dict[str, str]) -> HTMLResponse | None:
     if params.get("response_type") != "code":
         return _error_page("unsupported_response_type", "response type not supported")
-    if params.get("client_id") != emulator.config.client_id:
+    app = emulator.oauth.app(params.get("client_id", ""))
+    if app is None:
         return _error_page("invalid_client_id", "client identifier invalid")
-    if not params.get("redirect_uri", "").startswith(("http://", "https://")):
+    redirect_uri = params.get("redirect_uri", "")
+    if not redirect_uri.startswith(("http://", "https://")) or not app.accepts_redirect(
+        redirect_uri
+    ):
         return _error_page("redirect_uri_mismatch", "redirect_uri must match configuration")
     method = params.get("code_challenge_method", "")
     if params.get("code_challenge") and method not in ("", "S256"):
@@ -172,9 +177,9 @@ def _grant_json(
     access = grant.access_token
     issued_at = str(int(emulator.config.clock() * 1000))
     identity = _identity_url(request, access.account_id, access.user)
-    digest = hmac.new(
-        emulator.config.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256
-    ).digest()
+    app = emulator.oauth.app(access.client_id)
+    secret = app.client_secret if app is not None else ""
+    digest = hmac.new(secret.encode(), (identity + issued_at).encode(), hashlib.sha256).digest()
     body: dict[str, Any] = {
         "access_token": access.token,
         "signature": base64.b64encode(digest).decode(),
@@ -202,9 +207,9 @@ def _client_credentials(request: Request, form: FormData) -> tuple[str, str]:
 async def token(request: Request, emulator: EmulatorDep) -> JSONResponse:
     form = await request.form()
     client_id, secret = _client_credentials(request, form)
-    if client_id != emulator.config.client_id:
+    if emulator.oauth.app(client_id) is None:
         return oauth_error("invalid_client_id", "client identifier invalid")
-    if secret != emulator.config.client_secret:
+    if not emulator.oauth.authenticates(client_id, secret):
         return oauth_error("invalid_client", "invalid client credentials")
     grant_type = form_text(form, "grant_type")
     try:

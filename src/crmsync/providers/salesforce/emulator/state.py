@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from crmsync.emulation import OAuthStore
+from crmsync.emulation import OAuthApp, OAuthStore
 from crmsync.emulation.state import EmulatorState
 from crmsync.providers.salesforce.emulator import lifecycle
 from crmsync.providers.salesforce.emulator.allocation import DailyAllocation
@@ -67,6 +67,7 @@ class SalesforceEmulator(EmulatorState):
             config,
             served=served,
             oauth=OAuthStore(
+                app=OAuthApp(config.client_id, config.client_secret),
                 access_token_ttl=config.session_seconds,
                 rotate_refresh_tokens=config.rotate_refresh_tokens,
                 clock=config.clock,
