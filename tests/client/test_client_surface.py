@@ -23,6 +23,8 @@ from crmsync.client import (
     ChangesPage,
     Client,
     Connection,
+    Conversation,
+    ConversationsAccepted,
     CrmField,
     CrmFields,
     CrmsyncError,
@@ -80,6 +82,7 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "SetupState": SetupState,
     "SyncCounts": SyncCounts,
     "UnlocksAccepted": UnlocksAccepted,
+    "ConversationsAccepted": ConversationsAccepted,
     "UserOut": User,
     "ChangesPage": ChangesPage,
     "ChangeOut": Change,
@@ -189,6 +192,7 @@ def test_request_models_have_the_fields_of_the_api_schemas(app: FastAPI) -> None
     components: dict[str, Any] = app.openapi()["components"]["schemas"]
     assert set(Person.model_fields) == set(components["PersonIn"]["properties"])
     assert set(Unlock.model_fields) == set(components["UnlockIn"]["properties"])
+    assert set(Conversation.model_fields) == set(components["ConversationIn"]["properties"])
     for model, component in (
         (CustomField, "AppFieldIn"),
         (FieldMapping, "FieldMappingIn"),
@@ -213,7 +217,7 @@ BODY_OF = {
 }
 """Operations whose keyword parameters are the fields of a request body, by component name;
 the people and the list of unlocks are sent as ``Person`` and ``Unlock`` models."""
-AS_MODELS = {"PersonIn", "PersonBatchItem", "UnlockIn"}
+AS_MODELS = {"PersonIn", "PersonBatchItem", "UnlockIn", "ConversationIn"}
 
 
 def test_operation_parameters_are_the_fields_of_the_request_bodies(app: FastAPI) -> None:

@@ -3,6 +3,7 @@ stored: read back through another call, the database, or the emulated CRM."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from crmsync.client import (
     Client,
+    Conversation,
     CustomField,
     Forbidden,
     InvalidInput,
@@ -95,6 +97,28 @@ def test_a_connected_org_gets_its_unlocks_in_the_crm(w: World, client: Client) -
         "live",
         w.records_by_person()["p2"][0].crm_id,
     )
+
+
+def test_conversations_are_enabled_and_recorded(w: World, client: Client) -> None:
+    _team(client)
+    w.authorize(client.connect("org1", "hubspot").authorize_url)
+    client.put_person("p1", Person(first_name="Ada"))
+    assert client.get_connection("org1").conversations_enabled is False
+    assert client.update_connection("org1", conversations_enabled=True).conversations_enabled
+    talk = Conversation(
+        id="c1",
+        person_id="p1",
+        channel="note",
+        direction="outbound",
+        body="Met at the fair.",
+        occurred_at=datetime(2026, 12, 4, 9, 0, tzinfo=UTC),
+    )
+    saved = client.record_conversations("org1", [talk])
+    assert (saved.accepted, saved.created, saved.contacts_queued) == (1, 1, 1)
+    assert client.record_conversations("org1", [talk]).unchanged == 1
+    w.drain()
+    [op] = [o for o in client.list_operations("org1") if o.entity == "conversation"]
+    assert (op.person_id, op.status) == ("c1", "inserted")
 
 
 def test_connection_options_setup_reconnect_and_disconnect(w: World, client: Client) -> None:

@@ -64,6 +64,7 @@ OPERATIONS = [
     ("POST", "/api/v1/orgs/{org_id}/users"),
     ("PATCH", "/api/v1/orgs/{org_id}/users/{user_id}"),
     ("POST", "/api/v1/orgs/{org_id}/unlocks"),
+    ("POST", "/api/v1/orgs/{org_id}/conversations"),
     ("GET", "/api/v1/providers"),
     ("POST", "/api/v1/orgs/{org_id}/connection"),
     ("GET", "/api/v1/orgs/{org_id}/connection"),
@@ -287,6 +288,7 @@ def test_values_longer_than_their_columns_are_422_not_500(
         ("PATCH", "/api/v1/orgs/org1/connection", '{"settings": {"k": "\\ud800"}}', "settings"),
         ("PATCH", "/api/v1/orgs/org1/connection", '{"settings": {"\\udfff": 1}}', "settings"),
         ("POST", "/api/v1/orgs/org1/unlocks", '[{"person_id": "\\ud800"}]', "person_id"),
+        ("POST", "/api/v1/orgs/org1/conversations", '[{"body": "\\ud800"}]', "body"),
     ],
 )
 def test_a_lone_surrogate_in_json_is_422_not_500(

@@ -13,6 +13,7 @@ from crmsync import __version__
 from crmsync.api.limits import BodyLimit
 from crmsync.api.routes import (
     connection,
+    conversations,
     crm_webhooks,
     feed,
     health,
@@ -52,6 +53,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(host.router)
     app.include_router(connection.router)
+    app.include_router(conversations.router)
     app.include_router(providers.router)
     app.include_router(mappings.router)
     app.include_router(feed.router)

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -288,6 +289,9 @@ class ConnectionPatch(Strict):
     settings: dict[str, Any] | None = Field(
         None, description="Provider choices, e.g. Salesforce's converted_leads: update|skip."
     )
+    conversations_enabled: StrictBool | None = Field(
+        None, description="Export the host's conversations to the CRM (off by default)."
+    )
 
 
 class SyncCounts(BaseModel):
@@ -361,6 +365,7 @@ class ConnectionOut(BaseModel):
     account_label: str | None
     skip_backfill: bool
     preserve_manual_edits: bool
+    conversations_enabled: bool
     settings: dict[str, Any]
     counts: SyncCounts
     backfill: BackfillProgress
@@ -383,6 +388,7 @@ class ConnectionOut(BaseModel):
             account_label=view.account_label,
             skip_backfill=view.skip_backfill,
             preserve_manual_edits=view.preserve_manual_edits,
+            conversations_enabled=view.conversations_enabled,
             settings=view.settings,
             counts=SyncCounts.of(view.counts),
             backfill=BackfillProgress.of(view.backfill),
@@ -413,6 +419,7 @@ class OperationOut(BaseModel):
     response_summary: dict[str, Any]
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    entity: str = Field("contact", description="contact | conversation (person_id: its id).")
 
     @classmethod
     def of(cls, view: views.OperationEntry) -> OperationOut:
@@ -432,6 +439,7 @@ class OperationOut(BaseModel):
             response_summary=view.response_summary,
             created_at=view.created_at,
             updated_at=view.updated_at,
+            entity=view.entity,
         )
 
 

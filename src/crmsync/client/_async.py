@@ -15,6 +15,8 @@ from crmsync.client.models import (
     Authorization,
     ChangesPage,
     Connection,
+    Conversation,
+    ConversationsAccepted,
     CrmFields,
     CustomField,
     Delivery,
@@ -142,6 +144,13 @@ class AsyncClient:
         """Up to 1,000 unlocks in one call."""
         return await self.send(op.unlock_many(org_id, unlocks))
 
+    async def record_conversations(
+        self, org_id: str, conversations: Sequence[Conversation]
+    ) -> ConversationsAccepted:
+        """Up to 1,000 conversations, exported to the org's CRM (needs them enabled on the
+        connection); sending an id again updates it."""
+        return await self.send(op.record_conversations(org_id, conversations))
+
     # -- the connection ----------------------------------------------------------------
     async def list_providers(self) -> list[Provider]:
         """The CRMs offered, with the options a connection takes and the callback URL an
@@ -179,6 +188,7 @@ class AsyncClient:
         preserve_manual_edits: bool | None = None,
         settings: Mapping[str, Any] | None = None,
         sync_interval_minutes: int | None = None,
+        conversations_enabled: bool | None = None,
     ) -> Connection:
         return await self.send(
             op.update_connection(
@@ -186,6 +196,7 @@ class AsyncClient:
                 preserve_manual_edits=preserve_manual_edits,
                 settings=settings,
                 sync_interval_minutes=sync_interval_minutes,
+                conversations_enabled=conversations_enabled,
             )
         )
 

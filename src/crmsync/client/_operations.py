@@ -17,6 +17,8 @@ from crmsync.client.models import (
     Authorization,
     ChangesPage,
     Connection,
+    Conversation,
+    ConversationsAccepted,
     CrmFields,
     CustomField,
     Delivery,
@@ -47,6 +49,7 @@ CREATE_ORG = Route("POST", "/api/v1/orgs")
 CREATE_USER = Route("POST", "/api/v1/orgs/{org_id}/users")
 UPDATE_USER = Route("PATCH", "/api/v1/orgs/{org_id}/users/{user_id}")
 UNLOCK = Route("POST", "/api/v1/orgs/{org_id}/unlocks")
+RECORD_CONVERSATIONS = Route("POST", "/api/v1/orgs/{org_id}/conversations")
 CONNECT = Route("POST", "/api/v1/orgs/{org_id}/connection")
 LIST_PROVIDERS = Route("GET", "/api/v1/providers")
 CONNECT_WITH_API_KEY = Route("POST", "/api/v1/orgs/{org_id}/connection/api-key")
@@ -82,6 +85,7 @@ ROUTES = (
     CREATE_USER,
     UPDATE_USER,
     UNLOCK,
+    RECORD_CONVERSATIONS,
     LIST_PROVIDERS,
     CONNECT,
     CONNECT_WITH_API_KEY,
@@ -117,6 +121,7 @@ _people_saved = model(PeopleSaved)
 _org = model(Org)
 _user = model(User)
 _unlocks = model(UnlocksAccepted)
+_conversations = model(ConversationsAccepted)
 _authorization = model(Authorization)
 _connection = model(Connection)
 _providers = models(Provider)
@@ -192,6 +197,13 @@ def unlock_many(org_id: str, unlocks: Sequence[Unlock]) -> Call[UnlocksAccepted]
     return UNLOCK.call(_unlocks, path={"org_id": org_id}, body=body)
 
 
+def record_conversations(
+    org_id: str, conversations: Sequence[Conversation]
+) -> Call[ConversationsAccepted]:
+    body = [c.model_dump(mode="json") for c in conversations]
+    return RECORD_CONVERSATIONS.call(_conversations, path={"org_id": org_id}, body=body)
+
+
 # -- the connection --------------------------------------------------------------------
 
 
@@ -227,11 +239,13 @@ def update_connection(
     preserve_manual_edits: bool | None = None,
     settings: Mapping[str, Any] | None = None,
     sync_interval_minutes: int | None = None,
+    conversations_enabled: bool | None = None,
 ) -> Call[Connection]:
     body = _given(
         preserve_manual_edits=preserve_manual_edits,
         settings=None if settings is None else dict(settings),
         sync_interval_minutes=sync_interval_minutes,
+        conversations_enabled=conversations_enabled,
     )
     return UPDATE_CONNECTION.call(_connection, path={"org_id": org_id}, body=body)
 

@@ -15,6 +15,8 @@ from crmsync.client.models import (
     Authorization,
     ChangesPage,
     Connection,
+    Conversation,
+    ConversationsAccepted,
     CrmFields,
     CustomField,
     Delivery,
@@ -139,6 +141,13 @@ class Client:
         """Up to 1,000 unlocks in one call."""
         return self.send(op.unlock_many(org_id, unlocks))
 
+    def record_conversations(
+        self, org_id: str, conversations: Sequence[Conversation]
+    ) -> ConversationsAccepted:
+        """Up to 1,000 conversations, exported to the org's CRM (needs them enabled on the
+        connection); sending an id again updates it."""
+        return self.send(op.record_conversations(org_id, conversations))
+
     # -- the connection ----------------------------------------------------------------
     def list_providers(self) -> list[Provider]:
         """The CRMs offered, with the options a connection takes and the callback URL an
@@ -174,6 +183,7 @@ class Client:
         preserve_manual_edits: bool | None = None,
         settings: Mapping[str, Any] | None = None,
         sync_interval_minutes: int | None = None,
+        conversations_enabled: bool | None = None,
     ) -> Connection:
         return self.send(
             op.update_connection(
@@ -181,6 +191,7 @@ class Client:
                 preserve_manual_edits=preserve_manual_edits,
                 settings=settings,
                 sync_interval_minutes=sync_interval_minutes,
+                conversations_enabled=conversations_enabled,
             )
         )
 

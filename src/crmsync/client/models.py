@@ -21,6 +21,8 @@ __all__ = [
     "ChangeOwner",
     "ChangesPage",
     "Connection",
+    "Conversation",
+    "ConversationsAccepted",
     "CrmField",
     "CrmFields",
     "CustomField",
@@ -130,6 +132,27 @@ class User(_Answer):
     disabled: bool = False
 
 
+class Conversation(_Sent):
+    """A conversation the host had with a person on the org's behalf; its ``id`` is the
+    host's: sending it again updates it (``occurred_at`` with its UTC offset)."""
+
+    id: str
+    person_id: str
+    channel: Literal["email", "sms", "call", "chat", "note"]
+    direction: Literal["inbound", "outbound"]
+    occurred_at: datetime
+    subject: str = ""
+    body: str = ""
+
+
+class ConversationsAccepted(_Answer):
+    accepted: int
+    created: int
+    updated: int
+    unchanged: int
+    contacts_queued: int
+
+
 class UnlocksAccepted(_Answer):
     accepted: int
     new: int
@@ -207,6 +230,7 @@ class Connection(_Answer):
     recommendations: list[str] = Field(default_factory=list)
     setup: SetupState = Field(default_factory=SetupState)
     sync: ReadBack | None = None
+    conversations_enabled: bool = False
 
 
 class Operation(_Answer):
@@ -227,6 +251,7 @@ class Operation(_Answer):
     response_summary: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    entity: str = "contact"
 
 
 class PersonSync(_Answer):

@@ -19,7 +19,7 @@ from crmsync.domain.records import (
     RemoteRecord,
     WebhookRequest,
 )
-from crmsync.domain.writes import RecordWrite, WriteOutcome
+from crmsync.domain.writes import ConversationWrite, RecordWrite, WriteOutcome
 from crmsync.errors import InputError
 
 
@@ -93,6 +93,9 @@ class Connector(ABC):
 
     spec: ClassVar[ProviderSpec]
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WRITE})
+    conversation_object: str = ""
+    """The CRM object conversations become (with ``Capability.CONVERSATIONS``); a connector
+    whose object's name depends on the connection (the app's prefix) sets it per instance."""
     connection_options: ClassVar[tuple[str, ...]] = ()
     """The options a connection may take when it starts (``POST /connection``'s ``options``):
     ``OWN_APP_OPTIONS`` where the CRM lets an organisation register an OAuth app of its own,
@@ -168,6 +171,12 @@ class Connector(ABC):
         """Write a large backfill as one job (``spec.bulk_threshold`` set); one outcome per
         write, in order. Call ``heartbeat`` at least every 30 s while waiting on the CRM."""
         raise NotImplementedError(f"{self.spec.display_name} has no bulk API")
+
+    async def push_conversations(self, writes: Sequence[ConversationWrite]) -> list[WriteOutcome]:
+        """Create or update conversations as CRM records linked to their contacts' records;
+        one outcome per write, in order (``crm_id`` the conversation's record); declared by
+        ``Capability.CONVERSATIONS``."""
+        raise self._undeclared(Capability.CONVERSATIONS)
 
     async def read(self, crm_ids: Sequence[str], fields: Sequence[str]) -> list[RemoteRecord]:
         """The records with these ids (those that exist), with ``fields`` (CRM field names as

@@ -113,6 +113,23 @@ class Unlock(Base):
 Index("ix_unlocks_org_person", Unlock.org_id, Unlock.person_id, Unlock.id)
 
 
+class Conversation(Base):
+    """A conversation the host had with a person on behalf of an org (``POST
+    /orgs/{org}/conversations``), keyed by the host's id within the org."""
+
+    __tablename__ = "conversations"
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.person_id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Connection(Base):
     """An org's link to one CRM. The app↔CRM product allows one active connection per org
     (``services.connections`` enforces it); the table does not, for CRM-to-CRM."""
@@ -139,6 +156,10 @@ class Connection(Base):
     backfill_total: Mapped[int] = mapped_column(Integer, default=0)
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     """How often changes are read back from the CRM (10 minutes to 24 hours)."""
+    conversations_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    """The host's conversations are exported to this CRM (off by default)."""
 
 
 class Flow(Base):

@@ -4,6 +4,7 @@ schemas, the CLI's options): plain values, so the services depend on no edge."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from crmsync.domain.enums import Role, System
 from crmsync.domain.mapping import ValueKind
@@ -106,3 +107,16 @@ class SaveAppFields:
 
     fields: tuple[DeclareField, ...]
     changed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordConversation:
+    """The host had a conversation with a person on the org's behalf (the host's id)."""
+
+    id: str
+    person_id: str
+    channel: str
+    direction: str
+    subject: str
+    body: str
+    occurred_at: datetime

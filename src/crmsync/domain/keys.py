@@ -12,6 +12,10 @@ from dataclasses import dataclass
 CONTACT = "contact"
 """The app's contact records: the host's people, whose local id is the Person ID."""
 
+CONVERSATION = "conversation"
+"""The host's conversations with a contact (an email, a call, a note), whose local id is the
+host's conversation id; each is exported linked to its contact's CRM record."""
+
 
 @dataclass(frozen=True, slots=True)
 class RecordKey:

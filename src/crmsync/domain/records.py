@@ -26,6 +26,8 @@ class Capability(StrEnum):
     """``describe_fields()``: the CRM's field catalogue, custom fields included."""
     WEBHOOKS = "webhooks"
     """``webhook_hints(request, settings)``: the CRM notifies changes; a hint, never truth."""
+    CONVERSATIONS = "conversations"
+    """``push_conversations``: conversations written as CRM records linked to the contact's."""
 
 
 class FieldKind(StrEnum):

@@ -27,6 +27,8 @@ class OperationEntry:
     response_summary: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    entity: str = "contact"
+    """The record's object type (``contact``, ``conversation``); ``person_id`` is its id."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class ConnectionState:
     recommendations: tuple[str, ...] = ()
     setup: SetupState = field(default_factory=SetupState)
     sync: ReadBack | None = None
+    conversations_enabled: bool = False
 
 
 @dataclass(frozen=True)

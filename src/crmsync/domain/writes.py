@@ -38,6 +38,26 @@ class RecordWrite:
     """An earlier attempt to create this record lost its response: look before creating."""
 
 
+@dataclass(frozen=True)
+class ConversationWrite:
+    """One conversation to write as a CRM record of its own, linked to its contact's record
+    (``contact_crm_id``, a ``contact_object`` record: a Lead, a Contact). ``crm_id`` is the
+    conversation's own CRM record once written: an update changes that record in place."""
+
+    local_id: str
+    contact_crm_id: str
+    contact_object: str
+    channel: str
+    """email | sms | call | chat | note"""
+    direction: str
+    """inbound | outbound"""
+    subject: str
+    body: str
+    occurred_at: str
+    """ISO 8601, UTC (``2026-12-04T10:00:00Z``)."""
+    crm_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Moved:
     """The record the write landed in is not the one the link held: ``crm_id`` is now a

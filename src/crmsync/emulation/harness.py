@@ -82,6 +82,28 @@ class EmulatorHarness(Protocol):
     def faults_injected(self) -> dict[str, int]: ...
 
 
+@dataclass(frozen=True)
+class CrmConversation:
+    """A conversation's CRM record as the suite sees it, read with the CRM's own field names
+    (a HubSpot note's ``hs_note_body``, a Close activity's ``lead_id``)."""
+
+    crm_id: str
+    contact_id: str
+    """The CRM id of the contact record it is linked to (a Salesforce Lead's, a Close
+    contact's)."""
+    text: str
+    """Everything the record says in words: subject and body as the CRM keeps them."""
+    occurred_at: str
+    """Its time as the CRM stores it."""
+
+
+@runtime_checkable
+class HoldsConversations(Protocol):
+    """A harness whose CRM holds the conversations crmsync exports (the conversation suite)."""
+
+    def conversations(self) -> list[CrmConversation]: ...
+
+
 @runtime_checkable
 class DeletesByHand(Protocol):
     """A harness whose CRM users can delete a record and restore it (the inbound suite)."""

@@ -34,6 +34,7 @@ _LINKS = select(
     _links.c.id,
     _links.c.local_id,
     _links.c.crm_id,
+    _links.c.crm_object,
     _links.c.written,
     _links.c.pending_create_at,
 ).where(

@@ -25,6 +25,7 @@ from crmsync.domain.outcomes import Resolution
 from crmsync.engine import outbox
 from crmsync.engine.batch import BatchRecorder
 from crmsync.engine.connecting import apply_setup, mark_setup_required, open_connector
+from crmsync.engine.conversations import ConversationExport
 from crmsync.engine.inbound import InboundSync, either_due, next_read_at
 from crmsync.engine.lease import Lease
 from crmsync.engine.pump import Pump
@@ -110,6 +111,7 @@ class SyncRunner:
                 await pump.run()
             finally:
                 result.batches += pump.batches
+            await self._export_conversations(conn, connector, budget, result)
             await self._read_back(conn, connector, budget, result)
         except ConnectorError as exc:
             paused = consequence(exc.resolution).pause
@@ -127,6 +129,21 @@ class SyncRunner:
             recorder.abandon()
             for status, count in recorder.counts.items():
                 result.outcomes[status] = result.outcomes.get(status, 0) + count
+
+    async def _export_conversations(
+        self, conn: Connection, connector: Connector, budget: float, result: RunResult
+    ) -> None:
+        """Once the contacts due are sent (a conversation's contact first): its
+        conversations, until none is due or the budget is spent."""
+        deadline = time.monotonic() + budget
+
+        async def give_way() -> bool:
+            return time.monotonic() >= deadline
+
+        export = ConversationExport(self.rt, conn, connector)
+        counts = await export.run(give_way)
+        for status, count in counts.items():
+            result.outcomes[status] = result.outcomes.get(status, 0) + count
 
     async def _read_back(
         self, conn: Connection, connector: Connector, budget: float, result: RunResult

@@ -140,6 +140,7 @@ def operation_entry(op: Operation, provider: str) -> OperationEntry:
         response_summary=op.response_summary,
         created_at=op.created_at,
         updated_at=op.updated_at,
+        entity=op.object_type,
     )
 
 
@@ -232,6 +233,7 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
         account_label=conn.settings.get("account_label"),
         skip_backfill=conn.skip_backfill,
         preserve_manual_edits=conn.preserve_manual_edits,
+        conversations_enabled=conn.conversations_enabled,
         settings={k: v for k, v in conn.settings.items() if k not in HIDDEN_SETTINGS},
         setup=SetupState(
             missing=tuple(setup.get("missing", ())),

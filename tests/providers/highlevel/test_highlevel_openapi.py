@@ -50,11 +50,28 @@ def test_connector_traffic_and_emulator_answers_match_the_official_spec(
     w.person("p1", title="CTO", city="Austin", zip="78701")
     w.drain()
     assert [op["status"] for op in w.operations(person_id="p3")] == ["skipped"]
+    enabled = w.api.patch("/api/v1/orgs/org1/connection", json={"conversations_enabled": True})
+    assert enabled.status_code == 200, enabled.text
+    talk = {
+        "id": "c1",
+        "person_id": "p1",
+        "channel": "call",
+        "direction": "outbound",
+        "subject": "Intro",
+        "body": "Talked pricing.",
+        "occurred_at": "2026-12-04T10:00:00Z",
+    }
+    for body in ("Talked pricing.", "Talked pricing and seats."):  # a note, then its update
+        posted = w.api.post("/api/v1/orgs/org1/conversations", json={**talk, "body": body})
+        assert posted.status_code == 202, posted.text
+        w.drain()
 
     exchanges = [e for e in recorder.exchanges if e.request.url.host == API_HOST]
     endpoints = {f"{e.request.method} {e.request.url.path.split('/')[1]}" for e in exchanges}
     assert {"POST oauth", "GET locations", "POST locations", "GET users"} <= endpoints
     assert {"POST contacts", "PUT contacts"} <= endpoints
+    notes = [e for e in exchanges if "/notes" in e.request.url.path]
+    assert {e.request.method for e in notes} == {"POST", "PUT"}
     assert {e.response.status_code for e in exchanges} >= {200, 201, 400, 401}
     found = [problem for exchange in exchanges for problem in problems(exchange)]
     assert found == []

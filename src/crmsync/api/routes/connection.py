@@ -23,7 +23,13 @@ from crmsync.api.schemas import (
     SyncRequest,
     errors,
 )
-from crmsync.services import api_key_connections, connections, operations, readback
+from crmsync.services import (
+    api_key_connections,
+    connections,
+    conversations,
+    operations,
+    readback,
+)
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["connection"])
 # Operation ids are database integers: anything beyond DB_INT_MAX cannot exist and, unchecked,
@@ -74,12 +80,17 @@ def get_connection(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> ConnectionOu
         return ConnectionOut.of(operations.connection_status(rt, session, conn))
 
 
-@router.patch("/connection", response_model=ConnectionOut, responses=errors(400, 401, 404, 422))
+@router.patch(
+    "/connection", response_model=ConnectionOut, responses=errors(400, 401, 404, 409, 422)
+)
 def patch_connection(
     org_id: SafeStr, body: ConnectionPatch, rt: RuntimeDep, _: HostAuth
 ) -> ConnectionOut:
-    """Change options. ``skip_backfill`` is chosen once, at connect."""
+    """Change options. ``skip_backfill`` is chosen once, at connect; conversations can be
+    enabled only on a CRM whose connector exports them (409 otherwise)."""
     with rt.db.session() as session:
+        if body.conversations_enabled is not None:
+            conversations.set_enabled(rt, session, org_id, body.conversations_enabled)
         if body.settings is not None:
             connections.change_settings(rt, session, org_id, body.settings)
         conn = connections.update_options(session, org_id, body.preserve_manual_edits)

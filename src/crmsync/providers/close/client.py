@@ -191,6 +191,25 @@ class CloseClient:
         body: dict[str, Any] = response.json()
         return body
 
+    async def create_note(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """A note activity on a lead (``lead_id``, ``contact_id``, ``note``, ``activity_at``);
+        not idempotent: a lost answer is not sent again by the client."""
+        response = await self.api.request(
+            "POST", "/activity/note/", json=dict(payload), idempotent=False
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def update_note(self, note_id: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``PUT`` sets only the keys sent; None when Close has no such note (deleted)."""
+        response = await self.api.request(
+            "PUT", f"/activity/note/{note_id}/", json=dict(payload), accept={404: True}
+        )
+        if response.status_code == 404:
+            return None
+        body: dict[str, Any] = response.json()
+        return body
+
     async def contacts_page(self, skip: int, limit: int) -> tuple[list[dict[str, Any]], bool, str]:
         """One ``_skip``/``_limit`` page of every contact, and Close's ``Date`` at the answer."""
         response = await self.api.request(

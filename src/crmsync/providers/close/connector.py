@@ -26,6 +26,7 @@ from crmsync.connectors.base import (
     CrmUser,
     SetupReport,
 )
+from crmsync.connectors.conversations import note_text, one_by_one
 from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
@@ -36,7 +37,7 @@ from crmsync.domain.records import (
     RemoteRecord,
     WebhookRequest,
 )
-from crmsync.domain.writes import RecordWrite, WriteOutcome
+from crmsync.domain.writes import ConversationWrite, RecordWrite, WriteOutcome
 from crmsync.errors import (
     InputError,
     RecordRejected,
@@ -71,8 +72,10 @@ class CloseConnector(Connector):
             Capability.READ_CHANGES,
             Capability.DESCRIBE_FIELDS,
             Capability.WEBHOOKS,
+            Capability.CONVERSATIONS,
         }
     )
+    conversation_object = "activity.note"
     connection_options = OWN_APP_OPTIONS
 
     def __init__(self, ctx: ConnectorContext) -> None:
@@ -198,6 +201,29 @@ class CloseConnector(Connector):
             CrmUser(id=str(u["id"]), email=str(u.get("email") or ""))
             for u in await self.client.users()
         ]
+
+    async def push_conversations(self, writes: Sequence[ConversationWrite]) -> list[WriteOutcome]:
+        """Each conversation is a note activity on the contact's lead, tied to the contact
+        (``contact_id``), at its time (``activity_at``); updated in place once written."""
+        return await one_by_one(list(writes), self._write_note)
+
+    async def _write_note(self, write: ConversationWrite) -> WriteOutcome:
+        text = {"note": note_text(write), "activity_at": write.occurred_at}
+        if write.crm_id:
+            if await self.client.update_note(write.crm_id, text) is None:
+                return WriteOutcome(write.local_id, resolution=deleted_in_crm("Close"))
+            return WriteOutcome(write.local_id, crm_id=write.crm_id)
+        contact = await self.client.contact(write.contact_crm_id)
+        if contact is None:
+            return WriteOutcome(write.local_id, resolution=deleted_in_crm("Close"))
+        payload = {"lead_id": contact["lead_id"], "contact_id": write.contact_crm_id, **text}
+        created = await self.client.create_note(payload)
+        return WriteOutcome(
+            write.local_id,
+            created=True,
+            crm_id=str(created["id"]),
+            response_summary={"id": created["id"]},
+        )
 
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         ids = await self._field_ids()

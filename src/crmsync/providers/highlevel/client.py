@@ -186,6 +186,30 @@ class HighLevelClient:
         contact: dict[str, Any] = response.json().get("contact") or {}
         return None if contact.get("deleted") else contact
 
+    async def create_note(self, contact_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        body = await self._json(
+            "POST", f"/contacts/{contact_id}/notes", json=payload, idempotent=False
+        )
+        note: dict[str, Any] = body["note"]
+        return note
+
+    async def update_note(
+        self, contact_id: str, note_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """PUT sets the given values (so it retries); None when HighLevel has no such note
+        or contact any more."""
+        await self.allocation.before_request()
+        response = await self.api.request(
+            "PUT", f"/contacts/{contact_id}/notes/{note_id}", json=payload, accept={400: True}
+        )
+        if response.status_code == 400:
+            problem = parse_problem(response)
+            if problem.code == CONTACT_NOT_FOUND or "note not found" in problem.message.lower():
+                return None
+            raise error_for(self.api.resolve(response))
+        note: dict[str, Any] = response.json().get("note") or {"id": note_id}
+        return note
+
     async def search(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
         """One page of ``POST /contacts/search`` with ``body`` (in this location), and
         HighLevel's own time of the answer (its ``Date`` header, epoch ms; None without)."""

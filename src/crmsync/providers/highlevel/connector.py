@@ -26,6 +26,7 @@ from crmsync.connectors.base import (
     CrmUser,
     SetupReport,
 )
+from crmsync.connectors.conversations import heading, one_by_one
 from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
@@ -36,7 +37,7 @@ from crmsync.domain.records import (
     RemoteRecord,
     WebhookRequest,
 )
-from crmsync.domain.writes import RecordWrite, WriteOutcome
+from crmsync.domain.writes import ConversationWrite, RecordWrite, WriteOutcome
 from crmsync.errors import InputError, RecordRejected, TransientError
 from crmsync.providers.highlevel import changes, mapping, reading, webhooks
 from crmsync.providers.highlevel.allocation import HighLevelAllocation
@@ -66,8 +67,10 @@ class HighLevelConnector(Connector):
             Capability.READ_CHANGES,
             Capability.DESCRIBE_FIELDS,
             Capability.WEBHOOKS,
+            Capability.CONVERSATIONS,
         }
     )
+    conversation_object = "contact_notes"
     connection_options = OWN_APP_OPTIONS
 
     def __init__(self, ctx: ConnectorContext) -> None:
@@ -213,6 +216,27 @@ class HighLevelConnector(Connector):
             return webhooks.parse(request.body, request.now_ms)
         except ValueError as exc:
             raise InputError(str(exc)) from exc
+
+    async def push_conversations(self, writes: Sequence[ConversationWrite]) -> list[WriteOutcome]:
+        """Each conversation is a note on the contact (``title`` its heading, ``body`` its
+        time and text: HighLevel keeps no date of a note's own), updated in place."""
+        return await one_by_one(list(writes), self._write_note)
+
+    async def _write_note(self, write: ConversationWrite) -> WriteOutcome:
+        text = f"{write.occurred_at}\n\n{write.body}" if write.body else write.occurred_at
+        payload = {"title": heading(write), "body": text}
+        if write.crm_id:
+            updated = await self._client().update_note(write.contact_crm_id, write.crm_id, payload)
+            if updated is None:
+                return WriteOutcome(write.local_id, resolution=deleted_in_crm("HighLevel"))
+            return WriteOutcome(write.local_id, crm_id=write.crm_id)
+        note = await self._client().create_note(write.contact_crm_id, payload)
+        return WriteOutcome(
+            write.local_id,
+            created=True,
+            crm_id=str(note["id"]),
+            response_summary={"id": note["id"]},
+        )
 
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         if self.field_ids is None:

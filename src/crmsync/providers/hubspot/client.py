@@ -120,6 +120,29 @@ class HubSpotClient:
         body: dict[str, Any] = jsoncodec.loads(response.content)
         return body
 
+    async def create_note(self, properties: dict[str, Any], contact_id: str) -> dict[str, Any]:
+        """A note associated with a contact (association type 202: note to contact)."""
+        association = {
+            "to": {"id": contact_id},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}],
+        }
+        body = {"properties": properties, "associations": [association]}
+        result: dict[str, Any] = await self.api.json("POST", "/crm/v3/objects/notes", json=body)
+        return result
+
+    async def update_note(self, note_id: str, properties: dict[str, Any]) -> dict[str, Any] | None:
+        """The note updated in place; None if HubSpot no longer has it."""
+        response = await self.api.request(
+            "PATCH",
+            f"/crm/v3/objects/notes/{note_id}",
+            json={"properties": properties},
+            accept={404: True},
+        )
+        if response.status_code == 404:
+            return None
+        result: dict[str, Any] = jsoncodec.loads(response.content)
+        return result
+
     async def batch_read(
         self, ids: list[str], properties: list[str], history: list[str] | None = None
     ) -> list[dict[str, Any]]:

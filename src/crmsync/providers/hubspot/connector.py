@@ -14,6 +14,7 @@ from crmsync.connectors.base import (
     CrmUser,
     SetupReport,
 )
+from crmsync.connectors.conversations import note_text, one_by_one
 from crmsync.connectors.spec import OWN_APP_OPTIONS, FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import (
@@ -24,7 +25,7 @@ from crmsync.domain.records import (
     RemoteRecord,
     WebhookRequest,
 )
-from crmsync.domain.writes import RecordWrite, WriteOutcome
+from crmsync.domain.writes import ConversationWrite, RecordWrite, WriteOutcome
 from crmsync.errors import InputError, classify
 from crmsync.providers.hubspot import changes, mapping, reading, webhooks
 from crmsync.providers.hubspot.client import HubSpotClient, item_problem
@@ -40,8 +41,10 @@ class HubSpotConnector(Connector):
             Capability.READ_CHANGES,
             Capability.DESCRIBE_FIELDS,
             Capability.WEBHOOKS,
+            Capability.CONVERSATIONS,
         }
     )
+    conversation_object = "notes"
     connection_options = OWN_APP_OPTIONS
 
     def __init__(self, ctx: ConnectorContext) -> None:
@@ -129,6 +132,27 @@ class HubSpotConnector(Connector):
         if by_key:
             outcomes.update((o.local_id, o) for o in await self._upsert(by_key))
         return [outcomes[w.local_id] for w in writes]
+
+    async def push_conversations(self, writes: Sequence[ConversationWrite]) -> list[WriteOutcome]:
+        """Each conversation is a note on the contact's timeline (``hs_timestamp`` its time,
+        ``hs_note_body`` its heading and body), updated in place once written."""
+        return await one_by_one(list(writes), self._write_note)
+
+    async def _write_note(self, write: ConversationWrite) -> WriteOutcome:
+        properties = {"hs_timestamp": write.occurred_at, "hs_note_body": note_text(write)}
+        if write.crm_id:
+            updated = await self.client.update_note(write.crm_id, properties)
+            if updated is None:
+                resolution = deleted_in_crm(self.spec.display_name)
+                return WriteOutcome(write.local_id, resolution=resolution)
+            return WriteOutcome(
+                write.local_id, crm_id=write.crm_id, response_summary={"id": write.crm_id}
+            )
+        created = await self.client.create_note(properties, write.contact_crm_id)
+        note_id = str(created["id"])
+        return WriteOutcome(
+            write.local_id, created=True, crm_id=note_id, response_summary={"id": note_id}
+        )
 
     async def _update_in_place(self, writes: list[RecordWrite]) -> list[WriteOutcome]:
         """One outcome per write, in order."""

@@ -4,6 +4,7 @@ through the shared ApiClient and the org's daily allocation."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote as url_quote
 
 import httpx
 
@@ -166,6 +167,22 @@ class SalesforceClient:
             headers=LEAD_WRITE_HEADERS if sobject == "Lead" else DUPLICATE_HEADER,
         )
         return result
+
+    async def upsert_one(
+        self, sobject: str, id_field: str, value: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Upsert one record by external ID (idempotent): ``{"id", "created"}``."""
+        result: dict[str, Any] = await self.json(
+            "PATCH", f"sobjects/{sobject}/{id_field}/{url_quote(value, safe='')}", json=values
+        )
+        return result
+
+    async def update_one(self, sobject: str, record_id: str, values: dict[str, Any]) -> bool:
+        """Update one record by id; False when Salesforce no longer has it (deleted)."""
+        response = await self.request(
+            "PATCH", f"sobjects/{sobject}/{record_id}", json=values, accept={404: True}
+        )
+        return response.status_code != 404
 
     async def update(self, sobject: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Collection update by record id (each record carries its ``id``)."""

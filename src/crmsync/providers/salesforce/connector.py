@@ -20,10 +20,11 @@ from crmsync.connectors.base import (
     CrmUser,
     SetupReport,
 )
+from crmsync.connectors.conversations import one_by_one
 from crmsync.connectors.spec import FieldSpec
 from crmsync.domain.outcomes import Action, Resolution, deleted_in_crm
 from crmsync.domain.records import Capability, ChangePage, FieldDescription, RemoteRecord
-from crmsync.domain.writes import RecordWrite, WriteOutcome
+from crmsync.domain.writes import ConversationWrite, RecordWrite, WriteOutcome
 from crmsync.errors import InputError, classify
 from crmsync.providers.salesforce import mapping, reading, spec
 from crmsync.providers.salesforce.allocation import (
@@ -58,12 +59,20 @@ EMAILS_PER_QUERY = 200
 class SalesforceConnector(Connector):
     spec = spec.SPEC
     capabilities = frozenset(
-        {Capability.WRITE, Capability.READ, Capability.READ_CHANGES, Capability.DESCRIBE_FIELDS}
+        {
+            Capability.WRITE,
+            Capability.READ,
+            Capability.READ_CHANGES,
+            Capability.DESCRIBE_FIELDS,
+            Capability.CONVERSATIONS,
+        }
     )
     connection_options = OPTIONS
 
     def __init__(self, ctx: ConnectorContext) -> None:
         super().__init__(ctx)
+        self.conversation_object = mapping.conversation_object(ctx.app)
+        self.conversation_id = mapping.conversation_id_field(ctx.app)
         settings = ctx.settings
         owner = ctx.account_id or id(self)
         self.allocation = ctx.allocations.for_account(f"salesforce:{owner}", Allocation)
@@ -216,6 +225,28 @@ class SalesforceConnector(Connector):
 
     async def describe_fields(self) -> list[FieldDescription]:
         return reading.describe(await self.client.describe_fields(self.spec.crm_object))
+
+    async def push_conversations(self, writes: Sequence[ConversationWrite]) -> list[WriteOutcome]:
+        """Each conversation is a record of the package's ``<App>_Conversation__c`` object,
+        looking up the Lead (or its converted Contact): upserted by the app's conversation id
+        (its external ID, so a lost answer never makes a second one), then updated by id."""
+        return await one_by_one(list(writes), self._write_conversation)
+
+    async def _write_conversation(self, write: ConversationWrite) -> WriteOutcome:
+        values = mapping.conversation_values(write)
+        if write.crm_id:
+            if not await self.client.update_one(self.conversation_object, write.crm_id, values):
+                return WriteOutcome(write.local_id, resolution=deleted_in_crm("Salesforce"))
+            return WriteOutcome(write.local_id, crm_id=write.crm_id)
+        result = await self.client.upsert_one(
+            self.conversation_object, self.conversation_id, write.local_id, values
+        )
+        return WriteOutcome(
+            write.local_id,
+            created=bool(result.get("created")),
+            crm_id=str(result["id"]),
+            response_summary={"id": result["id"], "created": result.get("created")},
+        )
 
     async def push(self, writes: Sequence[RecordWrite]) -> list[WriteOutcome]:
         """A linked lead is updated in place by its id (a Person ID a CRM user edited, or a

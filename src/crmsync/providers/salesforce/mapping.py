@@ -15,7 +15,7 @@ from crmsync.connectors.base import AppNames
 from crmsync.connectors.spec import FieldSpec
 from crmsync.domain.enums import System
 from crmsync.domain.mapping import ValueKind
-from crmsync.domain.writes import RecordWrite
+from crmsync.domain.writes import ConversationWrite, RecordWrite
 
 NOT_PROVIDED = "[not provided]"
 REQUIRED = ("LastName", "Company")
@@ -53,6 +53,31 @@ def api_prefix(app: AppNames) -> str:
 
 def person_id_field(app: AppNames) -> str:
     return f"{api_prefix(app)}_Person_ID__c"
+
+
+def conversation_object(app: AppNames) -> str:
+    """The package's custom object for conversations, ``<App>_Conversation__c``."""
+    return f"{api_prefix(app)}_Conversation__c"
+
+
+def conversation_id_field(app: AppNames) -> str:
+    """Its external ID: the app's conversation id."""
+    return f"{api_prefix(app)}_Conversation_ID__c"
+
+
+def conversation_values(write: ConversationWrite) -> dict[str, Any]:
+    """The object's fields for a conversation, looking up the Lead (or the Contact a
+    converted lead became)."""
+    lookup = "Contact__c" if write.contact_object == "Contact" else "Lead__c"
+    return {
+        lookup: write.contact_crm_id,
+        "Name": (write.subject or f"{write.channel} {write.direction}")[:80],
+        "Channel__c": write.channel,
+        "Direction__c": write.direction,
+        "Subject__c": write.subject[:255],
+        "Body__c": write.body,
+        "Occurred_At__c": write.occurred_at,
+    }
 
 
 def profile_url_field(app: AppNames) -> str:

@@ -15,6 +15,7 @@ from crmsync.providers.close.emulator import (
     routes_activities,
     routes_control,
     routes_events,
+    routes_notes,
     routes_oauth,
     routes_org,
     routes_records,
@@ -45,6 +46,7 @@ def create_app(config: CloseEmulatorConfig | None = None, *, served: bool = Fals
             routes_records.router,
             routes_org.router,
             routes_activities.router,
+            routes_notes.router,
         ),
         control_router=routes_control.router,
     )

@@ -10,7 +10,12 @@ from typing import Any
 import httpx
 
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord, HarnessControls, WebhookFaults
+from crmsync.emulation.harness import (
+    CrmConversation,
+    CrmRecord,
+    HarnessControls,
+    WebhookFaults,
+)
 from crmsync.providers.close.emulator.app import create_app
 from crmsync.providers.close.emulator.appview import AppView
 from crmsync.providers.close.emulator.config import CloseEmulatorConfig
@@ -22,6 +27,8 @@ WRITE_ENDPOINTS = (
     "PUT /api/v1/lead/",
     "POST /api/v1/contact/",
     "PUT /api/v1/contact/",
+    "POST /api/v1/activity/note/",
+    "PUT /api/v1/activity/note/",
 )
 
 
@@ -77,6 +84,17 @@ class CloseHarness(HarnessControls):
                 )
             )
         return records
+
+    def conversations(self) -> list[CrmConversation]:
+        """The organisation's note activities, by the contact each is tied to."""
+        org = self.emulator.organization_id
+        return [
+            CrmConversation(
+                crm_id=n.id, contact_id=n.contact_id or "", text=n.note, occurred_at=n.activity_at
+            )
+            for n in self.emulator.notes.notes.values()
+            if n.organization_id == org
+        ]
 
     def custom_field_names(self) -> set[str]:
         return {f.name for f in self.emulator.store.custom_fields(self.emulator.organization_id)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from crmsync.emulation import OAuthApp, OAuthStore
 from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.close.emulator.config import CloseEmulatorConfig
+from crmsync.providers.close.emulator.notes import NoteStore
 from crmsync.providers.close.emulator.policy import ClosePolicy
 from crmsync.providers.close.emulator.records import new_id
 from crmsync.providers.close.emulator.store import CloseStore
@@ -26,6 +27,9 @@ class CloseEmulator(EmulatorState):
             consolidate_seconds=config.consolidate_seconds,
         )
         self.webhooks = Webhooks(config.clock)
+        self.notes = NoteStore(
+            now=self.store.now, lead_of=self.store.lead_of, lead_exists=self.store.has_lead
+        )
         self.store.events.listeners.append(self.webhooks.on_event)
         per_key, interval = config.max_requests, config.interval_seconds
         enabled = config.rate_limit_enabled
@@ -68,4 +72,5 @@ class CloseEmulator(EmulatorState):
     def _reset_data(self) -> None:
         self.store.reset()
         self.webhooks.reset()
+        self.notes.reset()
         self.policy.fault_scope = None

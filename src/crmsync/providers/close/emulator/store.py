@@ -484,6 +484,11 @@ class CloseStore:
                 if c.organization_id == org_id
             ]
 
+    def has_lead(self, org_id: str, lead_id: str) -> bool:
+        with self.lock:
+            lead = self.leads.get(lead_id)
+            return lead is not None and lead.organization_id == org_id
+
     def lead_of(self, org_id: str, contact_id: str) -> str:
         with self.lock:
             return self._contact(org_id, contact_id).lead_id

@@ -16,6 +16,7 @@ from crmsync.providers.highlevel.emulator import (
     routes_contacts,
     routes_control,
     routes_locations,
+    routes_notes,
     routes_oauth,
 )
 from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
@@ -41,6 +42,7 @@ def create_app(config: HighLevelEmulatorConfig | None = None, *, served: bool = 
         routers=(
             routes_oauth.router,
             routes_contacts.router,
+            routes_notes.router,
             routes_locations.router,
             recordpage.router,  # the record page the admin UI links to
         ),

@@ -13,7 +13,12 @@ from typing import Any
 import httpx
 
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord, HarnessControls, WebhookFaults
+from crmsync.emulation.harness import (
+    CrmConversation,
+    CrmRecord,
+    HarnessControls,
+    WebhookFaults,
+)
 from crmsync.providers.highlevel.emulator.app import create_app
 from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
 from crmsync.providers.highlevel.emulator.records import ContactInput, StoredContact
@@ -45,7 +50,13 @@ def custom_field_names(app: AppNames) -> dict[str, str]:
 
 
 WRITE_ENDPOINTS = frozenset(
-    {"POST /contacts/", "PUT /contacts/{contactId}", "POST /contacts/upsert"}
+    {
+        "POST /contacts/",
+        "PUT /contacts/{contactId}",
+        "POST /contacts/upsert",
+        "POST /contacts/{contactId}/notes",
+        "PUT /contacts/{contactId}/notes/{id}",
+    }
 )
 
 
@@ -126,6 +137,20 @@ class HighLevelHarness(HarnessControls):
                 )
             )
         return found
+
+    def conversations(self) -> list[CrmConversation]:
+        """The location's contact notes: ``title`` and ``body`` as HighLevel keeps them, and
+        ``dateAdded`` (a note has no date of its own)."""
+        return [
+            CrmConversation(
+                crm_id=n.id,
+                contact_id=n.contact_id,
+                text=f"{n.title or ''}\n{n.body}",
+                occurred_at=n.date_added,
+            )
+            for n in self.emulator.notes.notes.values()
+            if n.location_id == self.location_id
+        ]
 
     def custom_field_names(self) -> set[str]:
         return {f.name for f in self.emulator.store.custom_fields(self.location_id, "contact")}

@@ -10,6 +10,7 @@ import secrets
 from crmsync.emulation import OAuthApp, OAuthStore
 from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.highlevel.emulator.config import HighLevelEmulatorConfig
+from crmsync.providers.highlevel.emulator.notes import NoteStore
 from crmsync.providers.highlevel.emulator.policy import HighLevelPolicy
 from crmsync.providers.highlevel.emulator.store import HighLevelStore
 from crmsync.providers.highlevel.emulator.webhooks import WebhookOutbox
@@ -29,6 +30,7 @@ class HighLevelEmulator(EmulatorState):
         self.config = config
         self.webhooks = WebhookOutbox(config.app_id, config.clock)
         self.store = HighLevelStore(config, self.webhooks.record)
+        self.notes = NoteStore(config.clock)
         enabled = config.rate_limit_enabled
         self.limiter = window_limiter(
             config, config.max_requests, config.interval_seconds, enabled=enabled
@@ -58,6 +60,7 @@ class HighLevelEmulator(EmulatorState):
     def reset_data(self) -> None:
         self.store.reset()
         self.webhooks.reset()
+        self.notes.reset()
         self.chosen_location_id = None
 
     @property

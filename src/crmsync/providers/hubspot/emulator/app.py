@@ -14,6 +14,7 @@ from crmsync.providers.hubspot.emulator import (
     recordpage,
     routes_batch,
     routes_control,
+    routes_notes,
     routes_oauth,
     routes_objects,
     routes_schema,
@@ -44,6 +45,7 @@ def create_app(config: HubSpotEmulatorConfig | None = None, *, served: bool = Fa
             # batch routes first: "/batch/read" must not be taken for a contact id
             *routes_batch.ROUTERS,
             *routes_objects.ROUTERS,
+            routes_notes.router,
             *routes_schema.ROUTERS,
             routes_schema.owners_router,
             routes_schema.account_router,

@@ -12,7 +12,12 @@ from typing import Any
 import httpx
 
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord, HarnessControls, WebhookFaults
+from crmsync.emulation.harness import (
+    CrmConversation,
+    CrmRecord,
+    HarnessControls,
+    WebhookFaults,
+)
 from crmsync.providers.hubspot.emulator.app import create_app
 from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
 from crmsync.providers.hubspot.emulator.state import HubSpotEmulator
@@ -95,6 +100,19 @@ class HubSpotHarness(HarnessControls):
                 owner_id=contact.properties.get(owner) or None,
             )
             for contact in self.emulator.store.snapshot()
+        ]
+
+    def conversations(self) -> list[CrmConversation]:
+        """The portal's notes, with the contact each is associated with (note to contact)."""
+        return [
+            CrmConversation(
+                crm_id=note.id,
+                contact_id=contact_id,
+                text=note.properties.get("hs_note_body", ""),
+                occurred_at=note.properties.get("hs_timestamp", ""),
+            )
+            for note in self.emulator.notes.notes.values()
+            for contact_id in note.contact_ids or [""]
         ]
 
     def custom_field_names(self) -> set[str]:

@@ -11,6 +11,7 @@ import uuid
 from crmsync.emulation import OAuthApp, OAuthStore
 from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.hubspot.emulator.config import HubSpotEmulatorConfig
+from crmsync.providers.hubspot.emulator.notes import NoteStore
 from crmsync.providers.hubspot.emulator.policy import HubSpotPolicy
 from crmsync.providers.hubspot.emulator.records import Owner, StoredContact
 from crmsync.providers.hubspot.emulator.store import CrmStore
@@ -36,6 +37,7 @@ class HubSpotEmulator(EmulatorState):
             clock=config.clock, admin_email=config.admin_email, app_id=config.app_id
         )
         self.store.set_search_lag(config.search_lag_seconds)
+        self.notes = NoteStore(config.clock)
         self.webhooks = WebhookSender(
             self.store,
             client_secret=config.client_secret,
@@ -63,12 +65,16 @@ class HubSpotEmulator(EmulatorState):
                 refresh_token_factory=_refresh_token,
             ),
             rate_limiter=self.limiter,
-            reset_data=self.store.reset,
+            reset_data=self._reset_data,
             linked_limiters=(self.search_limiter,) if self.search_limiter else (),
         )
         self.policy = HubSpotPolicy(
             self, config=config, limiter=self.limiter, search_limiter=self.search_limiter
         )
+
+    def _reset_data(self) -> None:
+        self.store.reset()
+        self.notes.reset()
 
     @property
     def account_id(self) -> str:

@@ -32,6 +32,9 @@ class SalesforceEmulatorConfig:
     package_fields: tuple[str, ...] = ()
     """Lead custom fields the app's managed package installs, e.g. ``Acme_Person_ID__c``;
     a field ending in ``_Person_ID__c`` is the unique external ID."""
+    package_objects: tuple[str, ...] = ()
+    """Custom objects the package installs: ``Acme_Conversation__c`` (conversations, with a
+    lookup to the Lead and to the Contact it became)."""
     duplicate_rule: str = "none"
     """none | alert | block: a Lead duplicate rule matching on Email."""
     duplicate_rule_name: str = "Standard_Lead_Duplicate_Rule"

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crmsync.connectors.base import AppNames
-from crmsync.emulation.harness import CrmRecord, HarnessControls
+from crmsync.emulation.harness import CrmConversation, CrmRecord, HarnessControls
 from crmsync.providers.salesforce.emulator.app import create_app
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
@@ -79,10 +79,14 @@ class SalesforceHarness(HarnessControls):
     ) -> None:
         self.names = app or AppNames("Acme", "acme")
         self.crm_field = lead_fields(self.names)
+        self.conversation_object = (
+            self.crm_field["person_id"].removesuffix("_Person_ID__c") + "_Conversation__c"
+        )
         fields = (self.crm_field["person_id"], self.crm_field["profile_url"])
         self.config = SalesforceEmulatorConfig(
             allocation_enabled=rate_limited,
             package_fields=fields if package_installed else (),
+            package_objects=(self.conversation_object,) if package_installed else (),
         )
         self.app = create_app(self.config, served=served)
         self.emulator: SalesforceEmulator = self.app.state.emulator
@@ -119,6 +123,18 @@ class SalesforceHarness(HarnessControls):
                 owner_id=lead.get("OwnerId"),
             )
             for lead in self.emulator.records("Lead")
+        ]
+
+    def conversations(self) -> list[CrmConversation]:
+        """The package object's records, by the Lead (or converted Contact) they look up."""
+        return [
+            CrmConversation(
+                crm_id=row["Id"],
+                contact_id=row.get("Lead__c") or row.get("Contact__c") or "",
+                text=f"{row.get('Subject__c') or ''}\n{row.get('Body__c') or ''}",
+                occurred_at=row.get("Occurred_At__c") or "",
+            )
+            for row in self.emulator.records(self.conversation_object)
         ]
 
     def custom_field_names(self) -> set[str]:

@@ -74,6 +74,8 @@ class SObjectType:
     label: str
     fields: dict[str, FieldDef] = field(default_factory=dict)
     createable: bool = True
+    prefix: str = ""
+    """A custom object's key prefix (standard objects have theirs in ``KEY_PREFIXES``)."""
     _by_lower: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,7 +83,7 @@ class SObjectType:
 
     @property
     def key_prefix(self) -> str:
-        return KEY_PREFIXES[self.name]
+        return self.prefix or KEY_PREFIXES[self.name]
 
     def field(self, name: str) -> FieldDef | None:
         """Field names are case-insensitive in Salesforce, as in SOQL."""

@@ -14,6 +14,7 @@ from crmsync.providers.salesforce.emulator import lifecycle
 from crmsync.providers.salesforce.emulator.allocation import DailyAllocation
 from crmsync.providers.salesforce.emulator.clock import ShiftedClock
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
+from crmsync.providers.salesforce.emulator.conversation_object import conversation_object
 from crmsync.providers.salesforce.emulator.ids import KEY_PREFIXES, IdFactory
 from crmsync.providers.salesforce.emulator.ingest import IngestJobs
 from crmsync.providers.salesforce.emulator.policy import SalesforcePolicy
@@ -83,7 +84,9 @@ class SalesforceEmulator(EmulatorState):
         return f"{self.org_id[:15]}!{secrets.token_urlsafe(72)}"
 
     def install_package(self) -> None:
-        """What the app's managed package adds: its Lead custom fields."""
+        """What the app's managed package adds: its Lead custom fields and its objects."""
+        for index, name in enumerate(self.config.package_objects):
+            self.store.add_object(conversation_object(name, f"a0{index + 1}"))
         for name in self.config.package_fields:
             person_id = name.endswith("_Person_ID__c")
             metadata = {

@@ -102,6 +102,15 @@ class OrgStore:
                 return candidate
         raise not_found()
 
+    def add_object(self, obj: SObjectType) -> None:
+        """A custom object (installed with a package): described, written and queried as
+        any other."""
+        with self.lock:
+            self.objects[obj.name] = obj
+            self.rows.setdefault(obj.name, {})
+            self.recycled.setdefault(obj.name, {})
+            self.deleted.setdefault(obj.name, [])
+
     def add_field(self, sobject: str, definition: FieldDef) -> None:
         with self.lock:
             obj = self.sobject(sobject)
