@@ -18,6 +18,7 @@ from crmsync.connectors.base import AppNames
 from crmsync.emulation.harness import CrmRecord, HarnessControls
 from crmsync.providers.salesforce.emulator.app import create_app
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
+from crmsync.providers.salesforce.emulator.harness_sales import SalesRecords
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
 from crmsync.providers.salesforce.emulator.store import WriteContext
 
@@ -90,6 +91,8 @@ class SalesforceHarness(HarnessControls):
         self.client_secret = self.config.client_secret
         super().__init__(self.emulator, is_write_call)
         self.owner_fallback: str | None = self.emulator.admin_id
+        self.sales = SalesRecords(self.emulator)
+        """Accounts, Contacts, Opportunities, activities, stages, record types and queues."""
 
     def uninstall_package(self) -> None:
         """Start without the managed package: neither Lead field exists."""

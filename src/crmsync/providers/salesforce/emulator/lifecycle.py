@@ -20,7 +20,15 @@ from crmsync.providers.salesforce.emulator.store import (
 MERGEABLE = ("Lead", "Contact", "Account")
 MAX_MERGED = 2
 """A merge keeps one master and folds at most two other records into it."""
-CHILD_LOOKUPS = (("Task", "WhoId"),)
+CHILD_LOOKUPS = (
+    ("Task", "WhoId"),
+    ("Task", "WhatId"),
+    ("Event", "WhoId"),
+    ("Event", "WhatId"),
+    ("Contact", "AccountId"),
+    ("Opportunity", "AccountId"),
+    ("Opportunity", "ContactId"),
+)
 """Children re-parented to the master when their parent is merged away."""
 
 
