@@ -63,7 +63,7 @@ def lead_fields(app: AppNames) -> dict[str, str]:
 
 
 def _sobject(crm_id: str) -> str:
-    return "Contact" if crm_id.startswith("003") else "Lead"
+    return {"003": "Contact", "001": "Account"}.get(crm_id[:3], "Lead")
 
 
 class SalesforceHarness(HarnessControls):
@@ -149,7 +149,8 @@ class SalesforceHarness(HarnessControls):
         self.emulator.undelete(_sobject(crm_id), crm_id)
 
     def merge_by_hand(self, survivor: str, *merged: str) -> None:
-        """A CRM user merges up to two records into ``survivor`` (Salesforce merges three)."""
+        """A CRM user merges up to two Leads, Contacts or Accounts into ``survivor``
+        (Salesforce merges three); the losers' children move to the survivor."""
         self.emulator.merge(_sobject(survivor), survivor, list(merged))
 
     def convert_by_hand(self, lead_id: str) -> str:

@@ -213,6 +213,8 @@ def extend_standard(objects: dict[str, SObjectType]) -> dict[str, SObjectType]:
     opportunity.add(_read_only("IsWon", "boolean", "Won", nillable=NOT_NULL))
     opportunity.add(_reference("ContactId", "Contact ID", "Contact"))
     opportunity.add(_reference("RecordTypeId", "Record Type ID", "RecordType"))
+    for name in ("Account", "Contact", "Opportunity"):
+        objects[name].add(FieldDef("Description", "textarea", "Description", 32000))
     for name in QUEUE_OWNED:
         owner = objects[name].fields["OwnerId"]
         objects[name].add(replace(owner, reference_to=("User", "Group")))

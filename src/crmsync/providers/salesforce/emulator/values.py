@@ -150,10 +150,11 @@ def check_values(
             ),
         )
     if creating:
+        refused = {name for problem in problems for name in problem.fields}
         missing = [
             f.name
             for f in obj.fields.values()
-            if f.required_on_create and values.get(f.name) is None
+            if f.required_on_create and values.get(f.name) is None and f.name not in refused
         ]
         if missing:
             problems.append(
