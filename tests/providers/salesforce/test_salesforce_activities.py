@@ -95,7 +95,7 @@ def test_the_end_is_derived_from_the_duration_and_the_duration_from_the_end(
     read = sf.Event.get(by_length["id"])
     assert read["EndDateTime"] == "2026-05-06T09:30:00.000+0000"
     assert read["ActivityDateTime"] == read["StartDateTime"] == AT
-    assert read["IsAllDayEvent"] is False
+    assert (read["IsAllDayEvent"], read["ActivityDate"]) == (False, "2026-05-06")
     by_end = sf.Event.create(
         {"Subject": "Lunch", "StartDateTime": AT, "EndDateTime": "2026-05-06T09:45:00Z"}
     )
@@ -139,6 +139,23 @@ def test_a_duration_and_an_end_that_disagree_are_refused(sf: Salesforce) -> None
     errors = refused(sf.Event.create, body)
     assert errors[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
     assert errors[0]["fields"] == ["DurationInMinutes", "EndDateTime"]
+
+
+def test_an_end_before_the_start_is_refused(sf: Salesforce, seed: SalesRecords) -> None:
+    body = {"Subject": "Call", "StartDateTime": AT, "EndDateTime": "2026-05-06T08:00:00Z"}
+    errors = refused(sf.Event.create, body)
+    assert (errors[0]["errorCode"], errors[0]["fields"]) == (
+        "FIELD_INTEGRITY_EXCEPTION",
+        ["EndDateTime"],
+    )
+    assert seed.rows("Event") == []
+
+
+def test_an_all_day_event_needs_its_date(sf: Salesforce) -> None:
+    errors = refused(sf.Event.create, {"Subject": "Offsite", "IsAllDayEvent": True})
+    assert [(e["errorCode"], e["fields"]) for e in errors] == [
+        ("REQUIRED_FIELD_MISSING", ["ActivityDate"])
+    ]
 
 
 def test_a_duration_that_is_not_a_whole_number_is_refused(sf: Salesforce) -> None:

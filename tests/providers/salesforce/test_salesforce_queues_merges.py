@@ -90,6 +90,26 @@ def test_a_lead_may_be_owned_by_a_queue_that_takes_leads(
     assert [r["Id"] for r in owned["records"]] == [created]
 
 
+def test_an_assignment_rule_routes_new_leads_to_a_queue(sf: Salesforce, seed: SalesRecords) -> None:
+    queue = seed.queue("Inbound Leads", ("Lead",))
+    seed.assign_leads_to(queue)
+    created = sf.Lead.create(lead(), headers={"Sforce-Auto-Assign": "TRUE"})["id"]
+    assert seed.read(created)["OwnerId"] == queue
+    support = seed.queue("Support", ("Case",))
+    with pytest.raises(ValueError):
+        seed.assign_leads_to(support)
+
+
+def test_a_queued_lead_converts_to_records_the_converting_user_owns(
+    sf: Salesforce, emulator: SalesforceEmulator, seed: SalesRecords
+) -> None:
+    queue = seed.queue("Inbound Leads", ("Lead",))
+    created = sf.Lead.create(lead(OwnerId=queue))["id"]
+    converted = emulator.convert_lead(created, opportunity=True)
+    for key in ("ConvertedAccountId", "ConvertedContactId", "ConvertedOpportunityId"):
+        assert seed.read(converted[key])["OwnerId"] == emulator.crm_user(), key
+
+
 def test_a_queue_that_does_not_take_leads_cannot_own_one(
     sf: Salesforce, seed: SalesRecords
 ) -> None:

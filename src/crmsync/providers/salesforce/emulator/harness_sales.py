@@ -82,3 +82,7 @@ class SalesRecords:
 
     def queue(self, name: str, sobjects: tuple[str, ...]) -> str:
         return self.emulator.add_queue(name, sobjects)
+
+    def assign_leads_to(self, owner_id: str) -> str:
+        """An active lead assignment rule sending every lead to a user or a lead queue."""
+        return self.emulator.set_assignment_rule(owner_id)

@@ -125,6 +125,8 @@ def _event(values: dict[str, Any], row: Row | None) -> dict[str, Any]:
             "End Date Time: End Date Time cannot be earlier than Start Date Time",
             "EndDateTime",
         )
+    if not all_day:
+        out["ActivityDate"] = start.date().isoformat()
     out["DurationInMinutes"] = int(duration)
     out["EndDateTime"] = _stamp(end)
     return out

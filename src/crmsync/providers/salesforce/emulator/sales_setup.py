@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from crmsync.providers.salesforce.emulator import ids
 from crmsync.providers.salesforce.emulator.ids import KEY_PREFIXES
 from crmsync.providers.salesforce.emulator.schema_sales import QUEUE_OBJECTS, STAGE_TABLE
 from crmsync.providers.salesforce.emulator.store import OrgStore
@@ -87,3 +88,16 @@ def add_queue(
             entry = {"QueueId": queue_id, "SobjectType": sobject}
             store.install("QueueSobject", store.ids.new(KEY_PREFIXES["QueueSobject"]), entry)
         return queue_id
+
+
+def lead_queue(store: OrgStore, queue_id: str) -> str:
+    """The 18-character id of a queue that takes leads (an assignment rule's target)."""
+    full = ids.normalise(queue_id) or ""
+    with store.lock:
+        takes = any(
+            entry["QueueId"] == full and entry["SobjectType"] == "Lead"
+            for entry in store.rows["QueueSobject"].values()
+        )
+    if not takes:
+        raise ValueError(f"{queue_id} is not a queue that takes leads")
+    return full

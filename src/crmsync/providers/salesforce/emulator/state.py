@@ -127,9 +127,13 @@ class SalesforceEmulator(EmulatorState):
     def set_assignment_rule(
         self, owner_id: str, name: str = "Standard", active: bool = True
     ) -> str:
-        """A lead assignment rule with one entry, "every lead goes to ``owner_id``"; an org
-        has at most one active lead rule, so activating it deactivates the others."""
-        owner = self.store.get("User", owner_id)["Id"]
+        """A lead assignment rule with one entry, "every lead goes to ``owner_id``" (a user, or
+        a queue that takes leads); an org has at most one active lead rule, so activating it
+        deactivates the others."""
+        if owner_id.startswith(KEY_PREFIXES["Group"]):
+            owner = sales_setup.lead_queue(self.store, owner_id)
+        else:
+            owner = self.store.get("User", owner_id)["Id"]
         with self.store.lock:
             rules = self.store.rows["AssignmentRule"]
             if active:
