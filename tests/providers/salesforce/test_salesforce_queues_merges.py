@@ -137,6 +137,33 @@ def test_an_account_cannot_be_owned_by_a_queue(sf: Salesforce, seed: SalesRecord
     )
 
 
+def test_a_queue_created_through_the_api_can_own_leads(sf: Salesforce, seed: SalesRecords) -> None:
+    queue = sf.Group.create({"Name": "Web Leads", "Type": "Queue"})["id"]
+    assert seed.read_setup("Group", queue)["DeveloperName"] == "Web_Leads"
+    errors = refused(sf.Lead.create, lead(OwnerId=queue))  # it takes nothing yet
+    assert errors[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    sf.QueueSobject.create({"QueueId": queue, "SobjectType": "Lead"})
+    assert seed.read(sf.Lead.create(lead(OwnerId=queue))["id"])["OwnerId"] == queue
+    twice = refused(sf.QueueSobject.create, {"QueueId": queue, "SobjectType": "Lead"})
+    assert (twice[0]["errorCode"], twice[0]["fields"]) == ("DUPLICATE_VALUE", ["SobjectType"])
+
+
+def test_only_a_queue_takes_records_and_only_the_objects_queues_take(
+    sf: Salesforce, seed: SalesRecords
+) -> None:
+    team = sf.Group.create({"Name": "Team"})["id"]
+    assert seed.read_setup("Group", team)["Type"] == "Regular"
+    errors = refused(sf.QueueSobject.create, {"QueueId": team, "SobjectType": "Lead"})
+    assert (errors[0]["errorCode"], errors[0]["fields"]) == (
+        "FIELD_INTEGRITY_EXCEPTION",
+        ["QueueId"],
+    )
+    queue = seed.queue("Inbound Leads", ("Lead",))
+    errors = refused(sf.QueueSobject.create, {"QueueId": queue, "SobjectType": "Account"})
+    assert errors[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert len(seed.rows("QueueSobject")) == 1
+
+
 def test_setup_objects_cannot_be_written_through_the_api(sf: Salesforce) -> None:
     errors = refused(sf.OpportunityStage.create, {"MasterLabel": "Haggling"})
     assert errors[0]["errorCode"] == "INVALID_TYPE_FOR_OPERATION"

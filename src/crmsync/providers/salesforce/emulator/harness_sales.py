@@ -60,6 +60,10 @@ class SalesRecords:
         """The live record (Salesforce's field names), whatever its sObject."""
         return self.emulator.store.get(sobject_of(record_id), record_id)
 
+    def read_setup(self, sobject: str, record_id: str) -> Row:
+        """A setup record (``Group``, ``QueueSobject``, ``RecordType``...) by id."""
+        return self.emulator.store.get(sobject, record_id)
+
     def deleted(self, record_id: str) -> Row | None:
         """The record in the recycle bin (a merge's loser, with ``MasterRecordId``), if there."""
         with self.emulator.store.lock:

@@ -7,11 +7,13 @@
 - Opportunity: ``StageName`` sets ``IsClosed``/``IsWon`` and, unless the same write gives one,
   ``Probability`` from the stage's ``OpportunityStage``; a record type must be an active
   Opportunity record type whose business process lists the stage;
-- a Lead's ``OwnerId`` may be a queue, one that takes leads.
+- a Lead's ``OwnerId`` may be a queue, one that takes leads;
+- a ``QueueSobject`` names a queue (a ``Group`` of type ``Queue``), once per sObject.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,7 +70,35 @@ def apply(
         values = _opportunity(values, row, rows, process_stages)
     if sobject in QUEUE_OWNED and values.get("OwnerId"):
         _queue_owner(sobject, str(values["OwnerId"]), rows)
+    if sobject == "Group" and row is None:
+        name = re.sub(r"[^A-Za-z0-9]+", "_", str(values.get("Name") or "")).strip("_")
+        values = {"Type": "Regular", "DeveloperName": name, **values}
+    if sobject == "QueueSobject" and row is None:
+        _queue_sobject(values, rows)
     return values
+
+
+def _queue_sobject(values: dict[str, Any], rows: Rows) -> None:
+    """A queue takes each sObject once, and only a queue takes any."""
+    queue_id = str(values.get("QueueId"))
+    group = rows.get("Group", {}).get(queue_id)
+    if group is None or group.get("Type") != "Queue":
+        # Unconfirmed wording: the type-mismatch message Salesforce gives for lookups
+        raise _fail(
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"Group ID: id value of incorrect type: {queue_id}",
+            "QueueId",
+        )
+    for entry in rows.get("QueueSobject", {}).values():
+        if entry.get("QueueId") == queue_id and entry.get("SobjectType") == values.get(
+            "SobjectType"
+        ):
+            raise _fail(
+                "DUPLICATE_VALUE",
+                f"duplicate value found: SobjectType duplicates value on record with id: "
+                f"{entry['Id']}",
+                "SobjectType",
+            )
 
 
 def _who_what(values: dict[str, Any], row: Row | None) -> None:

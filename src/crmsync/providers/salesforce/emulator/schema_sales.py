@@ -158,37 +158,59 @@ def business_process() -> SObjectType:
 
 
 def group() -> SObjectType:
+    """Groups and queues: created through the API too (``Type`` ``Queue`` for a queue)."""
     return _object(
         "Group",
         "Group",
         [
             *_system(owner=False),
-            _text("Name", 40, "Name", createable=False, updateable=False),
-            _text("DeveloperName", 80, "Developer Name", createable=False, updateable=False),
-            _read_only(
+            _text("Name", 40, "Name", nillable=NOT_NULL),
+            _text(
+                "DeveloperName", 80, "Developer Name", nillable=NOT_NULL, defaulted_on_create=True
+            ),
+            FieldDef(
                 "Type",
                 "picklist",
                 "Type",
-                length=40,
-                picklist=("Queue", "Regular", "Role", "Organization"),
+                40,
+                nillable=NOT_NULL,
+                defaulted_on_create=True,
+                updateable=False,
+                picklist=("Regular", "Queue", "Role", "Organization"),
                 restricted=True,
             ),
-            FieldDef("Email", "email", "Email", 255, createable=False, updateable=False),
+            FieldDef("Email", "email", "Email", 255),
         ],
-        createable=False,
     )
 
 
 def queue_sobject() -> SObjectType:
+    """Which sObject a queue takes, one row per sObject."""
     return _object(
         "QueueSobject",
         "Queue Sobject",
         [
             *_system(owner=False),
-            _read_only("QueueId", "reference", "Group ID", length=18, reference_to=("Group",)),
-            _text("SobjectType", 40, "SObject Type", createable=False, updateable=False),
+            FieldDef(
+                "QueueId",
+                "reference",
+                "Group ID",
+                18,
+                nillable=NOT_NULL,
+                updateable=False,
+                reference_to=("Group",),
+            ),
+            FieldDef(
+                "SobjectType",
+                "picklist",
+                "SObject Type",
+                40,
+                nillable=NOT_NULL,
+                updateable=False,
+                picklist=QUEUE_OBJECTS,
+                restricted=True,
+            ),
         ],
-        createable=False,
     )
 
 
