@@ -18,6 +18,7 @@ from crmsync.connectors.base import AppNames
 from crmsync.emulation.harness import CrmConversation, CrmRecord, HarnessControls
 from crmsync.providers.salesforce.emulator.app import create_app
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
+from crmsync.providers.salesforce.emulator.harness_sales import SalesRecords
 from crmsync.providers.salesforce.emulator.state import SalesforceEmulator
 from crmsync.providers.salesforce.emulator.store import WriteContext
 
@@ -62,7 +63,7 @@ def lead_fields(app: AppNames) -> dict[str, str]:
 
 
 def _sobject(crm_id: str) -> str:
-    return "Contact" if crm_id.startswith("003") else "Lead"
+    return {"003": "Contact", "001": "Account"}.get(crm_id[:3], "Lead")
 
 
 class SalesforceHarness(HarnessControls):
@@ -94,6 +95,8 @@ class SalesforceHarness(HarnessControls):
         self.client_secret = self.config.client_secret
         super().__init__(self.emulator, is_write_call)
         self.owner_fallback: str | None = self.emulator.admin_id
+        self.sales = SalesRecords(self.emulator)
+        """Accounts, Contacts, Opportunities, activities, stages, record types and queues."""
 
     def uninstall_package(self) -> None:
         """Start without the managed package: neither Lead field exists."""
@@ -162,7 +165,8 @@ class SalesforceHarness(HarnessControls):
         self.emulator.undelete(_sobject(crm_id), crm_id)
 
     def merge_by_hand(self, survivor: str, *merged: str) -> None:
-        """A CRM user merges up to two records into ``survivor`` (Salesforce merges three)."""
+        """A CRM user merges up to two Leads, Contacts or Accounts into ``survivor``
+        (Salesforce merges three); the losers' children move to the survivor."""
         self.emulator.merge(_sobject(survivor), survivor, list(merged))
 
     def convert_by_hand(self, lead_id: str) -> str:

@@ -24,6 +24,13 @@ KEY_PREFIXES = {
     "CustomField": "00N",
     "Job": "750",
     "QueryLocator": "01g",
+    # sales objects (schema_sales.py)
+    "Event": "00U",
+    "OpportunityStage": "01J",
+    "RecordType": "012",
+    "BusinessProcess": "019",
+    "Group": "00G",
+    "QueueSobject": "03g",
 }
 
 

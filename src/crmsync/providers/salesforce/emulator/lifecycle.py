@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from crmsync.providers.salesforce.emulator.errors import ItemError, RecordFailure, SalesforceError
+from crmsync.providers.salesforce.emulator.ids import KEY_PREFIXES
 from crmsync.providers.salesforce.emulator.store import (
     CONVERTED_MESSAGE,
     OrgStore,
@@ -20,7 +21,15 @@ from crmsync.providers.salesforce.emulator.store import (
 MERGEABLE = ("Lead", "Contact", "Account")
 MAX_MERGED = 2
 """A merge keeps one master and folds at most two other records into it."""
-CHILD_LOOKUPS = (("Task", "WhoId"),)
+CHILD_LOOKUPS = (
+    ("Task", "WhoId"),
+    ("Task", "WhatId"),
+    ("Event", "WhoId"),
+    ("Event", "WhatId"),
+    ("Contact", "AccountId"),
+    ("Opportunity", "AccountId"),
+    ("Opportunity", "ContactId"),
+)
 """Children re-parented to the master when their parent is merged away."""
 
 
@@ -31,6 +40,8 @@ def convert_lead(store: OrgStore, lead_id: str, ctx: WriteContext, opportunity: 
         if lead.get("IsConverted"):
             raise RecordFailure([ItemError("CANNOT_UPDATE_CONVERTED_LEAD", CONVERTED_MESSAGE)])
         owner = lead["OwnerId"]
+        if not str(owner).startswith(KEY_PREFIXES["User"]):
+            owner = ctx.user_id  # a queue owns no Account or Contact: the converting user does
         user = WriteContext(ctx.user_id, allow_save=True, manual=True)
         account = store.create("Account", {"Name": lead.get("Company"), "OwnerId": owner}, user)
         contact_fields = store.objects["Contact"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from crmsync.emulation import OAuthApp, OAuthStore
 from crmsync.emulation.state import EmulatorState
-from crmsync.providers.salesforce.emulator import lifecycle
+from crmsync.providers.salesforce.emulator import lifecycle, sales_setup
 from crmsync.providers.salesforce.emulator.allocation import DailyAllocation
 from crmsync.providers.salesforce.emulator.clock import ShiftedClock
 from crmsync.providers.salesforce.emulator.config import SalesforceEmulatorConfig
@@ -21,7 +21,9 @@ from crmsync.providers.salesforce.emulator.policy import SalesforcePolicy
 from crmsync.providers.salesforce.emulator.schema import custom_field
 from crmsync.providers.salesforce.emulator.store import OrgStore, Row, WriteContext
 
-KEPT_ON_RESET = ("User", "Organization")
+KEPT_ON_RESET = ("User", "Organization", *sales_setup.SETUP_OBJECTS)
+CUSTOMISED = ("Lead", "Account", "Contact", "Opportunity", "Task", "Event")
+"""The objects whose Tooling API custom fields a reset removes."""
 
 
 class SalesforceEmulator(EmulatorState):
@@ -53,6 +55,7 @@ class SalesforceEmulator(EmulatorState):
         self.admin_id = self.add_user(config.admin_email, "Admin", "User")
         self._crm_user: str | None = None
         self.install_package()
+        sales_setup.seed_stages(self.store)
         self.jobs = IngestJobs(self.store)
         self.jobs.polls_in_progress = config.bulk_polls_in_progress
         self.jobs.fail_after = config.bulk_fail_after
@@ -127,9 +130,13 @@ class SalesforceEmulator(EmulatorState):
     def set_assignment_rule(
         self, owner_id: str, name: str = "Standard", active: bool = True
     ) -> str:
-        """A lead assignment rule with one entry, "every lead goes to ``owner_id``"; an org
-        has at most one active lead rule, so activating it deactivates the others."""
-        owner = self.store.get("User", owner_id)["Id"]
+        """A lead assignment rule with one entry, "every lead goes to ``owner_id``" (a user, or
+        a queue that takes leads); an org has at most one active lead rule, so activating it
+        deactivates the others."""
+        if owner_id.startswith(KEY_PREFIXES["Group"]):
+            owner = sales_setup.lead_queue(self.store, owner_id)
+        else:
+            owner = self.store.get("User", owner_id)["Id"]
         with self.store.lock:
             rules = self.store.rows["AssignmentRule"]
             if active:
@@ -140,6 +147,14 @@ class SalesforceEmulator(EmulatorState):
             self.store.install("AssignmentRule", rule_id, values)
             self.store.assignees[rule_id] = owner
         return rule_id
+
+    def add_record_type(self, name: str, stages: tuple[str, ...], active: bool = True) -> str:
+        """An Opportunity record type whose sales process allows ``stages``."""
+        return sales_setup.add_record_type(self.store, name, stages, active)
+
+    def add_queue(self, name: str, sobjects: tuple[str, ...], email: str | None = None) -> str:
+        """A queue taking records of ``sobjects`` (``Lead``, ``Case``); its ``00G`` id."""
+        return sales_setup.add_queue(self.store, name, sobjects, email)
 
     def records(self, sobject: str) -> list[Row]:
         return self.store.snapshot(sobject)
@@ -183,10 +198,11 @@ class SalesforceEmulator(EmulatorState):
             self.store.purged.clear()
             self.store.rows["AssignmentRule"].clear()
             self.store.assignees.clear()
-            for field_name in [
-                f.name for f in self.store.objects["Lead"].fields.values() if f.custom
-            ]:
-                self.store.remove_field("Lead", field_name)
+            for sobject in CUSTOMISED:
+                for field_name in [
+                    f.name for f in self.store.objects[sobject].fields.values() if f.custom
+                ]:
+                    self.store.remove_field(sobject, field_name)
             self.install_package()
             self.store.duplicate_rule = self.config.duplicate_rule
         self.cursors.clear()

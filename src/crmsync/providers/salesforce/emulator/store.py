@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from crmsync.providers.salesforce.emulator import ids
+from crmsync.providers.salesforce.emulator import ids, sales_rules
 from crmsync.providers.salesforce.emulator.errors import (
     ItemError,
     RecordFailure,
@@ -26,6 +26,7 @@ from crmsync.providers.salesforce.emulator.schema import (
     SObjectType,
     standard_objects,
 )
+from crmsync.providers.salesforce.emulator.schema_sales import extend_standard
 from crmsync.providers.salesforce.emulator.values import check_values
 
 Row = dict[str, Any]
@@ -80,7 +81,9 @@ class OrgStore:
         self.clock = clock
         self.duplicate_rule = duplicate_rule
         self.duplicate_rule_name = duplicate_rule_name
-        self.objects: dict[str, SObjectType] = standard_objects()
+        self.objects: dict[str, SObjectType] = extend_standard(standard_objects())
+        self.process_stages: dict[str, tuple[str, ...]] = {}
+        """Each Opportunity business process's stages (setup the API does not read)."""
         self.rows: dict[str, dict[str, Row]] = {name: {} for name in self.objects}
         self.recycled: dict[str, dict[str, Row]] = {name: {} for name in self.objects}
         """The recycle bin: deleted rows (``IsDeleted`` true), which only ``queryAll`` reads."""
@@ -205,6 +208,7 @@ class OrgStore:
                 )
             values = self._values(obj, raw, ctx, creating=True)
             self._check_rules(obj, values, None, ctx)
+            values = sales_rules.apply(obj.name, values, None, self.rows, self.process_stages)
             if ctx.assignment_rule is not None and obj.name == "Lead":
                 values["OwnerId"] = self.assignees[ctx.assignment_rule]
             now = timestamp(self.clock())
@@ -246,6 +250,7 @@ class OrgStore:
                 raise RecordFailure([ItemError("CANNOT_UPDATE_CONVERTED_LEAD", CONVERTED_MESSAGE)])
             values = self._values(obj, raw, ctx, creating=False)
             self._check_rules(obj, values, row, ctx)
+            values = sales_rules.apply(obj.name, values, row, self.rows, self.process_stages)
             if ctx.assign_updates and ctx.assignment_rule is not None and obj.name == "Lead":
                 values["OwnerId"] = self.assignees[ctx.assignment_rule]
             now = timestamp(self.clock())

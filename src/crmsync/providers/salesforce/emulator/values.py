@@ -14,6 +14,7 @@ from typing import Any
 
 from crmsync.providers.salesforce.emulator import ids
 from crmsync.providers.salesforce.emulator.errors import ItemError, RecordFailure, SalesforceError
+from crmsync.providers.salesforce.emulator.ids import KEY_PREFIXES
 from crmsync.providers.salesforce.emulator.schema import FieldDef, SObjectType
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -51,6 +52,14 @@ def _check(definition: FieldDef, value: Any, exists: Exists) -> Any | ItemError:
             return float(value)
         except (TypeError, ValueError):
             return _wrong_type(name, value)
+    if definition.type == "int":
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return _wrong_type(name, value)
+        try:
+            number = float(value)
+        except ValueError:
+            return _wrong_type(name, value)
+        return int(number) if number.is_integer() else _wrong_type(name, value)
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         return _wrong_type(name, value)
     text = str(value)
@@ -59,6 +68,12 @@ def _check(definition: FieldDef, value: Any, exists: Exists) -> Any | ItemError:
         if full is None:
             return ItemError(
                 "MALFORMED_ID", f"{label}: id value of incorrect type: {text}", (name,)
+            )
+        prefixes = [KEY_PREFIXES.get(target) for target in definition.reference_to]
+        if None not in prefixes and full[:3] not in prefixes:
+            # an id of another object: Salesforce's FIELD_INTEGRITY_EXCEPTION for a lookup
+            return ItemError(
+                "FIELD_INTEGRITY_EXCEPTION", f"{label}: id value of incorrect type: {full}", (name,)
             )
         if not exists(definition.reference_to, full):
             return ItemError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", (name,))
@@ -135,10 +150,11 @@ def check_values(
             ),
         )
     if creating:
+        refused = {name for problem in problems for name in problem.fields}
         missing = [
             f.name
             for f in obj.fields.values()
-            if f.required_on_create and values.get(f.name) is None
+            if f.required_on_create and values.get(f.name) is None and f.name not in refused
         ]
         if missing:
             problems.append(
