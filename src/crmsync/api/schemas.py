@@ -23,6 +23,7 @@ from pydantic import (
 from crmsync.domain import views
 from crmsync.domain.commands import AddUser, ChangeUser, CreateOrg, PersonRecord, UnlockPerson
 from crmsync.domain.enums import Role
+from crmsync.domain.modes import ExportMode, ImportMode
 from crmsync.textcheck import text_problem as text_problem  # re-exported: api routes use it
 
 
@@ -288,6 +289,8 @@ class ConnectionPatch(Strict):
     settings: dict[str, Any] | None = Field(
         None, description="Provider choices, e.g. Salesforce's converted_leads: update|skip."
     )
+    import_mode: ImportMode | None = Field(None, description="Which CRM records reach the app.")
+    export_mode: ExportMode | None = Field(None, description="What a push writes to the CRM.")
 
 
 class SyncCounts(BaseModel):
@@ -362,6 +365,10 @@ class ConnectionOut(BaseModel):
     skip_backfill: bool
     preserve_manual_edits: bool
     settings: dict[str, Any]
+    import_mode: str = Field(description="match_existing | update_existing | create_new")
+    export_mode: str = Field(
+        description="all | match_existing_import_new | update_existing_import_new"
+    )
     counts: SyncCounts
     backfill: BackfillProgress
     queue: dict[str, int]
@@ -384,6 +391,8 @@ class ConnectionOut(BaseModel):
             skip_backfill=view.skip_backfill,
             preserve_manual_edits=view.preserve_manual_edits,
             settings=view.settings,
+            import_mode=view.import_mode,
+            export_mode=view.export_mode,
             counts=SyncCounts.of(view.counts),
             backfill=BackfillProgress.of(view.backfill),
             queue=view.queue,

@@ -173,6 +173,8 @@ class AsyncClient:
         preserve_manual_edits: bool | None = None,
         settings: Mapping[str, Any] | None = None,
         sync_interval_minutes: int | None = None,
+        import_mode: str | None = None,
+        export_mode: str | None = None,
     ) -> Connection:
         return await self.send(
             op.update_connection(
@@ -180,6 +182,8 @@ class AsyncClient:
                 preserve_manual_edits=preserve_manual_edits,
                 settings=settings,
                 sync_interval_minutes=sync_interval_minutes,
+                import_mode=import_mode,
+                export_mode=export_mode,
             )
         )
 

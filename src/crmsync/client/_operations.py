@@ -219,11 +219,17 @@ def update_connection(
     preserve_manual_edits: bool | None = None,
     settings: Mapping[str, Any] | None = None,
     sync_interval_minutes: int | None = None,
+    import_mode: str | None = None,
+    export_mode: str | None = None,
 ) -> Call[Connection]:
+    """``import_mode``: match_existing | update_existing | create_new; ``export_mode``: all |
+    match_existing_import_new | update_existing_import_new."""
     body = _given(
         preserve_manual_edits=preserve_manual_edits,
         settings=None if settings is None else dict(settings),
         sync_interval_minutes=sync_interval_minutes,
+        import_mode=import_mode,
+        export_mode=export_mode,
     )
     return UPDATE_CONNECTION.call(_connection, path={"org_id": org_id}, body=body)
 

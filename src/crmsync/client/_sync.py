@@ -168,6 +168,8 @@ class Client:
         preserve_manual_edits: bool | None = None,
         settings: Mapping[str, Any] | None = None,
         sync_interval_minutes: int | None = None,
+        import_mode: str | None = None,
+        export_mode: str | None = None,
     ) -> Connection:
         return self.send(
             op.update_connection(
@@ -175,6 +177,8 @@ class Client:
                 preserve_manual_edits=preserve_manual_edits,
                 settings=settings,
                 sync_interval_minutes=sync_interval_minutes,
+                import_mode=import_mode,
+                export_mode=export_mode,
             )
         )
 

@@ -190,6 +190,8 @@ class Connection(_Answer):
     skip_backfill: bool
     preserve_manual_edits: bool
     settings: dict[str, Any]
+    import_mode: str = "match_existing"
+    export_mode: str = "all"
     counts: SyncCounts
     backfill: BackfillProgress
     queue: dict[str, int]

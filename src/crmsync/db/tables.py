@@ -25,6 +25,7 @@ from crmsync.db.types import Timestamp
 from crmsync.domain.enums import ConnectionStatus, Direction, OpStatus, Role, WorkStatus
 from crmsync.domain.keys import CONTACT
 from crmsync.domain.mapping import APP, ValueKind
+from crmsync.domain.modes import ExportMode, ImportMode
 
 
 def utcnow() -> datetime:
@@ -139,6 +140,14 @@ class Connection(Base):
     backfill_total: Mapped[int] = mapped_column(Integer, default=0)
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     """How often changes are read back from the CRM (10 minutes to 24 hours)."""
+    import_mode: Mapped[str] = mapped_column(
+        String(32), default=ImportMode.MATCH_EXISTING, server_default=ImportMode.MATCH_EXISTING
+    )
+    """Which CRM records reach the app (``domain.modes.ImportMode``)."""
+    export_mode: Mapped[str] = mapped_column(
+        String(32), default=ExportMode.ALL, server_default=ExportMode.ALL
+    )
+    """What a push writes into the CRM (``domain.modes.ExportMode``)."""
 
 
 class Flow(Base):

@@ -34,6 +34,7 @@ from crmsync.db.tables import (
 from crmsync.domain.enums import ConnectionStatus, Direction
 from crmsync.domain.keys import CONTACT
 from crmsync.domain.mapping import ValueKind
+from crmsync.domain.modes import ImportMode
 from crmsync.domain.records import Capability, Change, ChangeKind, ChangePage
 from crmsync.engine.intake import Intake
 from crmsync.engine.reads import load_flow
@@ -179,6 +180,7 @@ class InboundSync:
             conn = session.get_one(Connection, self.conn.id)
             owners = {str(v): k for k, v in (conn.owner_cache or {}).items()}
             preserve = conn.preserve_manual_edits
+            mode = ImportMode(conn.import_mode)
         for mapping in flow.objects:
             if mapping.local_object != CONTACT:
                 continue
@@ -189,6 +191,7 @@ class InboundSync:
                 mapping=mapping,
                 user_emails=owners,
                 preserve_manual_edits=preserve,
+                mode=mode,
                 stored=self.connector.stored_value,
             )
             await self._hints(intake)

@@ -82,7 +82,9 @@ def patch_connection(
     with rt.db.session() as session:
         if body.settings is not None:
             connections.change_settings(rt, session, org_id, body.settings)
-        conn = connections.update_options(session, org_id, body.preserve_manual_edits)
+        conn = connections.update_options(
+            session, org_id, body.preserve_manual_edits, body.import_mode, body.export_mode
+        )
         if body.sync_interval_minutes is not None:
             readback.set_interval(session, conn, body.sync_interval_minutes)
         return ConnectionOut.of(operations.connection_status(rt, session, conn))
