@@ -29,6 +29,7 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Preview,
     Record,
     Role,
     Unlock,
@@ -190,6 +191,21 @@ class AsyncClient:
     async def sync_now(self, org_id: str, *, full: bool = False) -> Message:
         """Read the CRM's changes back now; ``full`` reads everything (reconciliation)."""
         return await self.send(op.sync_now(org_id, full=full))
+
+    async def preview(
+        self,
+        org_id: str,
+        *,
+        direction: str,
+        crm_id: str | None = None,
+        person_id: str | None = None,
+        run: bool = False,
+    ) -> Preview:
+        """Preview and test one import (``crm_id``) or export (``person_id``), writing
+        nothing; ``run`` does it for real."""
+        return await self.send(
+            op.preview(org_id, direction=direction, crm_id=crm_id, person_id=person_id, run=run)
+        )
 
     async def disconnect(self, org_id: str) -> Message:
         return await self.send(op.disconnect(org_id))

@@ -31,6 +31,7 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Preview,
     Record,
     Role,
     Unlock,
@@ -54,6 +55,7 @@ DISCONNECT = Route("DELETE", "/api/v1/orgs/{org_id}/connection")
 CHECK_SETUP = Route("POST", "/api/v1/orgs/{org_id}/connection/setup")
 RECONNECT = Route("POST", "/api/v1/orgs/{org_id}/connection/reconnect")
 SYNC_NOW = Route("POST", "/api/v1/orgs/{org_id}/connection/sync")
+PREVIEW = Route("POST", "/api/v1/orgs/{org_id}/connection/preview")
 LIST_OPERATIONS = Route("GET", "/api/v1/orgs/{org_id}/operations")
 RETRY_OPERATION = Route("POST", "/api/v1/orgs/{org_id}/operations/{operation_id}/retry")
 RETRY_FAILED = Route("POST", "/api/v1/orgs/{org_id}/operations/retry-failed")
@@ -87,6 +89,7 @@ ROUTES = (
     DISCONNECT,
     CHECK_SETUP,
     SYNC_NOW,
+    PREVIEW,
     RECONNECT,
     LIST_OPERATIONS,
     RETRY_OPERATION,
@@ -116,6 +119,7 @@ _user = model(User)
 _unlocks = model(UnlocksAccepted)
 _authorization = model(Authorization)
 _connection = model(Connection)
+_preview = model(Preview)
 _message = model(Message)
 _operations = models(Operation)
 _person_sync = model(PersonSync)
@@ -237,6 +241,20 @@ def update_connection(
 def sync_now(org_id: str, *, full: bool = False) -> Call[Message]:
     """Read the CRM's changes back now; ``full`` reads everything (reconciliation)."""
     return SYNC_NOW.call(_message, path={"org_id": org_id}, body={"full": full})
+
+
+def preview(
+    org_id: str,
+    *,
+    direction: str,
+    crm_id: str | None = None,
+    person_id: str | None = None,
+    run: bool = False,
+) -> Call[Preview]:
+    """Preview and test one import (``crm_id``) or export (``person_id``): field by field,
+    writing nothing; ``run`` does it for real (it then tops the operations log)."""
+    body = {"direction": direction, "run": run, **_given(crm_id=crm_id, person_id=person_id)}
+    return PREVIEW.call(_preview, path={"org_id": org_id}, body=body)
 
 
 def disconnect(org_id: str) -> Call[Message]:

@@ -29,6 +29,7 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Preview,
     Record,
     Role,
     Unlock,
@@ -185,6 +186,21 @@ class Client:
     def sync_now(self, org_id: str, *, full: bool = False) -> Message:
         """Read the CRM's changes back now; ``full`` reads everything (reconciliation)."""
         return self.send(op.sync_now(org_id, full=full))
+
+    def preview(
+        self,
+        org_id: str,
+        *,
+        direction: str,
+        crm_id: str | None = None,
+        person_id: str | None = None,
+        run: bool = False,
+    ) -> Preview:
+        """Preview and test one import (``crm_id``) or export (``person_id``), writing
+        nothing; ``run`` does it for real."""
+        return self.send(
+            op.preview(org_id, direction=direction, crm_id=crm_id, person_id=person_id, run=run)
+        )
 
     def disconnect(self, org_id: str) -> Message:
         return self.send(op.disconnect(org_id))

@@ -234,7 +234,7 @@ class InboundSync:
             ]
             keys = [(e.connection_id, e.event_id) for e in events]
 
-            await self._learn_owners(intake, changes)
+            await self.learn_owners(intake, changes)
 
             def take(
                 session: Session, changes: list[Change] = changes, keys: list[Any] = keys
@@ -252,7 +252,7 @@ class InboundSync:
 
             await asyncio.to_thread(self.rt.db.transaction, take)
 
-    async def _learn_owners(self, intake: Intake, changes: list[Change]) -> None:
+    async def learn_owners(self, intake: Intake, changes: list[Change]) -> None:
         """The emails of owners read back whom the cache does not know (CRM users who are
         none of the org's users): reported as unmatched with their email, never dropped."""
         owner_fields = [
@@ -285,7 +285,7 @@ class InboundSync:
                 continue
             self.counts["read"] += len(page.changes)
             done = not page.more
-            await self._learn_owners(intake, page.changes)
+            await self.learn_owners(intake, page.changes)
 
             def take(
                 session: Session, page: ChangePage = page, done: bool = done, full: bool = full

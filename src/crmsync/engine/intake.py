@@ -76,7 +76,7 @@ class Intake:
             latest.pop(change.crm_id, None)
             latest[change.crm_id] = change
         ids = list(latest) + [c.merged_into for c in latest.values() if c.merged_into]
-        links = self._links(session, ids)
+        links = self.links(session, ids)
         # Merges first: a survivor crmsync had not linked is the merged record's now, so its
         # own change in this page is read against that link's shadows (not ignored).
         merges_first = sorted(latest.values(), key=lambda c: c.kind is not ChangeKind.MERGED)
@@ -87,8 +87,20 @@ class Intake:
                 if survivor is not None:
                     links[change.merged_into] = survivor
             elif gone(change) or change.record is not None:
-                target = self.find(session, change, link)
-                self.apply(session, change, target, link, decide_import(change, target, self.rules))
+                self.take_one(session, change, link)
+
+    def judge(
+        self, session: Session, change: Change, link: Link | None
+    ) -> tuple[Target, ImportDecision]:
+        """What ``change`` would do, read only: the preview's answer and the run's decision."""
+        target = self.find(session, change, link)
+        return target, decide_import(change, target, self.rules)
+
+    def take_one(self, session: Session, change: Change, link: Link | None) -> ImportDecision:
+        """Decide and apply one record's change (no merge: ``take`` handles those)."""
+        target, decision = self.judge(session, change, link)
+        self.apply(session, change, target, link, decision)
+        return decision
 
     @property
     def rules(self) -> ImportRules:
@@ -191,7 +203,8 @@ class Intake:
             (f.crm_field for f in self.mapping.fields.fields if f.local_field == EMAIL), None
         )
 
-    def _links(self, session: Session, crm_ids: list[str]) -> dict[str, Link]:
+    def links(self, session: Session, crm_ids: list[str]) -> dict[str, Link]:
+        """The links of these CRM ids (directly or by an alias)."""
         if not crm_ids:
             return {}
         crm_object = self.mapping.crm_object
