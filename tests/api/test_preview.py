@@ -148,3 +148,16 @@ def test_bad_previews_are_refused_and_write_nothing(team: World, rows: RowCounts
     assert team.harness.write_calls() == writes and rows() == before
     r = team.api.post("/api/v1/orgs/nobody/connection/preview", json={"direction": "export"})
     assert r.status_code in (404, 422)
+
+
+def test_an_export_run_that_does_not_land_is_reported_failed_with_the_crms_reason(
+    team: World,
+) -> None:
+    connected(team)
+    team.harness.set_faults({"500": 1.0})
+    team.person("p1", first_name="Grace", last_name="Hopper", title="Commodore")
+    answer = ask(team, direction="export", person_id="p1", run=True)
+    team.harness.set_faults({})
+    assert answer["ran"] and answer["status"] == "failed", answer
+    assert answer["result"]["status"] != "updated" and answer["reason"]
+    assert team.operations()[0]["id"] == answer["operation_id"]

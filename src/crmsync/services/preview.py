@@ -196,6 +196,8 @@ def _import_preview(
     )
 
 
+_LANDED = {OpStatus.INSERTED, OpStatus.UPDATED, OpStatus.UNCHANGED}
+"""A run's outcomes that did what the preview said; any other is reported ``failed``."""
 _LOGGED = {
     PreviewStatus.INSERTED: OpStatus.INSERTED,
     PreviewStatus.UPDATED: OpStatus.UPDATED,
@@ -265,7 +267,10 @@ def _export(rt: Runtime, conn: Connection, person_id: str, run: bool) -> Preview
         if op is None:
             return replace(found, ran=True)
         result = {"status": op.status, "reason": op.reason, "crm_id": op.crm_id}
-        return replace(found, ran=True, operation_id=op.id, result=result)
+        ran = replace(found, ran=True, operation_id=op.id, result=result)
+        if op.status in _LANDED:
+            return ran
+        return replace(ran, status=PreviewStatus.FAILED, reason=op.reason or op.status)
 
 
 def _plan(
