@@ -31,6 +31,7 @@ from crmsync.client import (
     CustomField,
     Delivery,
     FieldMapping,
+    FieldPreview,
     MappedField,
     MappedObject,
     MappingChange,
@@ -44,6 +45,7 @@ from crmsync.client import (
     Person,
     PersonSaved,
     PersonSync,
+    Preview,
     Provider,
     ReadBack,
     Record,
@@ -100,6 +102,8 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "FieldMappingOut": MappedField,
     "MappingsSaved": MappingsSaved,
     "MappingChangeOut": MappingChange,
+    "PreviewOut": Preview,
+    "FieldPreviewOut": FieldPreview,
 }
 """The API's response schemas, by OpenAPI component name, and the client's model of each."""
 
@@ -214,6 +218,7 @@ BODY_OF = {
     "create_webhook": "WebhookIn",
     "save_app_fields": "AppFieldsIn",
     "save_mappings": "MappingsIn",
+    "preview": "PreviewIn",
 }
 """Operations whose keyword parameters are the fields of a request body, by component name;
 the people and the list of unlocks are sent as ``Person`` and ``Unlock`` models."""

@@ -24,6 +24,7 @@ from pydantic import (
 from crmsync.domain import views
 from crmsync.domain.commands import AddUser, ChangeUser, CreateOrg, PersonRecord, UnlockPerson
 from crmsync.domain.enums import Role
+from crmsync.domain.modes import ExportMode, ImportMode
 from crmsync.textcheck import text_problem as text_problem  # re-exported: api routes use it
 
 
@@ -292,6 +293,8 @@ class ConnectionPatch(Strict):
     conversations_enabled: StrictBool | None = Field(
         None, description="Export the host's conversations to the CRM (off by default)."
     )
+    import_mode: ImportMode | None = Field(None, description="Which CRM records reach the app.")
+    export_mode: ExportMode | None = Field(None, description="What a push writes to the CRM.")
 
 
 class SyncCounts(BaseModel):
@@ -367,6 +370,10 @@ class ConnectionOut(BaseModel):
     preserve_manual_edits: bool
     conversations_enabled: bool
     settings: dict[str, Any]
+    import_mode: str = Field(description="match_existing | update_existing | create_new")
+    export_mode: str = Field(
+        description="all | match_existing_import_new | update_existing_import_new"
+    )
     counts: SyncCounts
     backfill: BackfillProgress
     queue: dict[str, int]
@@ -390,6 +397,8 @@ class ConnectionOut(BaseModel):
             preserve_manual_edits=view.preserve_manual_edits,
             conversations_enabled=view.conversations_enabled,
             settings=view.settings,
+            import_mode=view.import_mode,
+            export_mode=view.export_mode,
             counts=SyncCounts.of(view.counts),
             backfill=BackfillProgress.of(view.backfill),
             queue=view.queue,

@@ -31,6 +31,7 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Preview,
     Provider,
     Record,
     Role,
@@ -189,6 +190,8 @@ class AsyncClient:
         settings: Mapping[str, Any] | None = None,
         sync_interval_minutes: int | None = None,
         conversations_enabled: bool | None = None,
+        import_mode: str | None = None,
+        export_mode: str | None = None,
     ) -> Connection:
         return await self.send(
             op.update_connection(
@@ -197,12 +200,29 @@ class AsyncClient:
                 settings=settings,
                 sync_interval_minutes=sync_interval_minutes,
                 conversations_enabled=conversations_enabled,
+                import_mode=import_mode,
+                export_mode=export_mode,
             )
         )
 
     async def sync_now(self, org_id: str, *, full: bool = False) -> Message:
         """Read the CRM's changes back now; ``full`` reads everything (reconciliation)."""
         return await self.send(op.sync_now(org_id, full=full))
+
+    async def preview(
+        self,
+        org_id: str,
+        *,
+        direction: str,
+        crm_id: str | None = None,
+        person_id: str | None = None,
+        run: bool = False,
+    ) -> Preview:
+        """Preview and test one import (``crm_id``) or export (``person_id``), writing
+        nothing; ``run`` does it for real."""
+        return await self.send(
+            op.preview(org_id, direction=direction, crm_id=crm_id, person_id=person_id, run=run)
+        )
 
     async def disconnect(self, org_id: str) -> Message:
         return await self.send(op.disconnect(org_id))

@@ -33,6 +33,7 @@ from crmsync.client.models import (
     Person,
     PersonSaved,
     PersonSync,
+    Preview,
     Provider,
     Record,
     Role,
@@ -59,6 +60,7 @@ DISCONNECT = Route("DELETE", "/api/v1/orgs/{org_id}/connection")
 CHECK_SETUP = Route("POST", "/api/v1/orgs/{org_id}/connection/setup")
 RECONNECT = Route("POST", "/api/v1/orgs/{org_id}/connection/reconnect")
 SYNC_NOW = Route("POST", "/api/v1/orgs/{org_id}/connection/sync")
+PREVIEW = Route("POST", "/api/v1/orgs/{org_id}/connection/preview")
 LIST_OPERATIONS = Route("GET", "/api/v1/orgs/{org_id}/operations")
 RETRY_OPERATION = Route("POST", "/api/v1/orgs/{org_id}/operations/{operation_id}/retry")
 RETRY_FAILED = Route("POST", "/api/v1/orgs/{org_id}/operations/retry-failed")
@@ -94,6 +96,7 @@ ROUTES = (
     DISCONNECT,
     CHECK_SETUP,
     SYNC_NOW,
+    PREVIEW,
     RECONNECT,
     LIST_OPERATIONS,
     RETRY_OPERATION,
@@ -125,6 +128,7 @@ _conversations = model(ConversationsAccepted)
 _authorization = model(Authorization)
 _connection = model(Connection)
 _providers = models(Provider)
+_preview = model(Preview)
 _message = model(Message)
 _operations = models(Operation)
 _person_sync = model(PersonSync)
@@ -240,12 +244,18 @@ def update_connection(
     settings: Mapping[str, Any] | None = None,
     sync_interval_minutes: int | None = None,
     conversations_enabled: bool | None = None,
+    import_mode: str | None = None,
+    export_mode: str | None = None,
 ) -> Call[Connection]:
+    """``import_mode``: match_existing | update_existing | create_new; ``export_mode``: all |
+    match_existing_import_new | update_existing_import_new."""
     body = _given(
         preserve_manual_edits=preserve_manual_edits,
         settings=None if settings is None else dict(settings),
         sync_interval_minutes=sync_interval_minutes,
         conversations_enabled=conversations_enabled,
+        import_mode=import_mode,
+        export_mode=export_mode,
     )
     return UPDATE_CONNECTION.call(_connection, path={"org_id": org_id}, body=body)
 
@@ -253,6 +263,20 @@ def update_connection(
 def sync_now(org_id: str, *, full: bool = False) -> Call[Message]:
     """Read the CRM's changes back now; ``full`` reads everything (reconciliation)."""
     return SYNC_NOW.call(_message, path={"org_id": org_id}, body={"full": full})
+
+
+def preview(
+    org_id: str,
+    *,
+    direction: str,
+    crm_id: str | None = None,
+    person_id: str | None = None,
+    run: bool = False,
+) -> Call[Preview]:
+    """Preview and test one import (``crm_id``) or export (``person_id``): field by field,
+    writing nothing; ``run`` does it for real (it then tops the operations log)."""
+    body = {"direction": direction, "run": run, **_given(crm_id=crm_id, person_id=person_id)}
+    return PREVIEW.call(_preview, path={"org_id": org_id}, body=body)
 
 
 def disconnect(org_id: str) -> Call[Message]:

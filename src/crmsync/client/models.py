@@ -224,6 +224,8 @@ class Connection(_Answer):
     skip_backfill: bool
     preserve_manual_edits: bool
     settings: dict[str, Any]
+    import_mode: str = "match_existing"
+    export_mode: str = "all"
     counts: SyncCounts
     backfill: BackfillProgress
     queue: dict[str, int]
@@ -457,3 +459,32 @@ class MappingsSaved(_Answer):
     changes: list[MappingChange]
     summary: str
     full_sync: str
+
+
+class FieldPreview(_Answer):
+    """One field of a preview: the incoming (import) or outgoing (export) value and what the
+    run does with it (import: taken | written_back | unchanged | not_read; export: sent |
+    not_sent)."""
+
+    app_field: str
+    crm_field: str
+    value: Any = None
+    outcome: str
+    reason: str
+
+
+class Preview(_Answer):
+    """What one import or export would do (or, with ``run``, did): ``status`` is inserted,
+    updated, unchanged, ignored, deactivated, upserted or failed, with the ``reason`` (the
+    ownership rule or mode that decided it)."""
+
+    direction: str
+    status: str
+    reason: str
+    mode: str
+    crm_id: str | None = None
+    person_id: str | None = None
+    fields: list[FieldPreview] = Field(default_factory=list)
+    ran: bool = False
+    operation_id: int | None = None
+    result: dict[str, Any] = Field(default_factory=dict)

@@ -25,6 +25,7 @@ from crmsync.db.types import Timestamp
 from crmsync.domain.enums import ConnectionStatus, Direction, OpStatus, Role, WorkStatus
 from crmsync.domain.keys import CONTACT
 from crmsync.domain.mapping import APP, ValueKind
+from crmsync.domain.modes import ExportMode, ImportMode
 
 
 def utcnow() -> datetime:
@@ -160,6 +161,14 @@ class Connection(Base):
         Boolean, default=False, server_default=text("false")
     )
     """The host's conversations are exported to this CRM (off by default)."""
+    import_mode: Mapped[str] = mapped_column(
+        String(32), default=ImportMode.MATCH_EXISTING, server_default=ImportMode.MATCH_EXISTING
+    )
+    """Which CRM records reach the app (``domain.modes.ImportMode``)."""
+    export_mode: Mapped[str] = mapped_column(
+        String(32), default=ExportMode.ALL, server_default=ExportMode.ALL
+    )
+    """What a push writes into the CRM (``domain.modes.ExportMode``)."""
 
 
 class Flow(Base):

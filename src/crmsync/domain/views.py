@@ -114,6 +114,8 @@ class ConnectionState:
     preserve_manual_edits: bool
     settings: dict[str, Any]
     counts: SyncCounts
+    import_mode: str
+    export_mode: str
     backfill: BackfillProgress
     queue: dict[str, int]
     recommendations: tuple[str, ...] = ()

@@ -12,11 +12,13 @@ from crmsync.domain.outcomes import Resolution
 
 @dataclass(frozen=True)
 class Plan:
-    """``send`` is empty when nothing needs writing; ``reason`` says why."""
+    """``send`` is empty when nothing needs writing; ``reason`` says why. ``ignored``: the
+    export mode, not the values, held the write back."""
 
     send: dict[str, Any]
     first_write: bool
     reason: str = ""
+    ignored: bool = False
 
     @property
     def unchanged(self) -> bool:

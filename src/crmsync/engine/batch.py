@@ -22,17 +22,16 @@ from crmsync.domain.mapping import FieldMaps
 from crmsync.domain.outcomes import DELETED_IN_CRM, Resolution
 from crmsync.domain.writes import RecordWrite, WriteOutcome
 from crmsync.engine import org_records, outbox
-from crmsync.engine.contacts import contact_values
 from crmsync.engine.links import Move, holder, record_moves
 from crmsync.engine.oplog import InFlight, OpLog, outcome_change
 from crmsync.engine.outbox import Claimed, ClaimRequest
-from crmsync.engine.planner import after_write, desired_fields, plan_write
+from crmsync.engine.planner import PlanContext, after_write, plan_person
 from crmsync.engine.reads import (
+    export_options,
     first_unlockers,
     links_of,
     load_flow,
     people_rows,
-    preserves_manual_edits,
 )
 from crmsync.engine.retry import consequence, delay, gives_up
 from crmsync.engine.runtime import Runtime
@@ -129,7 +128,10 @@ class BatchRecorder:
         run again)."""
         ids = [item.local_id for item in batch]
         now = utcnow()
-        preserve = preserves_manual_edits(session, self.connection_id)
+        preserve, mode = export_options(session, self.connection_id)
+        context = PlanContext(
+            preserve, self.flow.source, mode, self.rt.settings.profile_url_template
+        )
         people = people_rows(session, ids)
         links = links_of(session, self.connection_id, self.object_type, ids)
         owner_emails = first_unlockers(session, self.org_id, ids)
@@ -142,15 +144,13 @@ class BatchRecorder:
                 planned.counts[OpStatus.FAILED] += 1
                 op_rows.append(self._final(item, now, OpStatus.FAILED, "the person is gone"))
                 continue
-            values = contact_values(
-                person, owner_emails.get(item.local_id), self.rt.settings.profile_url_template
-            )
-            desired = desired_fields(values, self.mappings, self.owners)
             link = links.get(item.local_id)
             crm_id = link["crm_id"] if link is not None else None
-            written = dict(link["written"]) if link is not None and crm_id else None
-            plan = plan_write(desired, self.mappings, written, preserve, self.flow.source)
+            _, plan = plan_person(
+                person, owner_emails.get(item.local_id), link, self.mappings, self.owners, context
+            )
             if plan.unchanged:
+                # held back by the export mode: logged as unchanged, with the mode as reason
                 planned.counts[OpStatus.UNCHANGED] += 1
                 op_rows.append(self._final(item, now, OpStatus.UNCHANGED, plan.reason, crm_id))
                 continue

@@ -34,6 +34,7 @@ from crmsync.db.tables import (
 from crmsync.domain.enums import ConnectionStatus, Direction
 from crmsync.domain.keys import CONTACT
 from crmsync.domain.mapping import ValueKind
+from crmsync.domain.modes import ImportMode
 from crmsync.domain.records import Capability, Change, ChangeKind, ChangePage
 from crmsync.engine.intake import Intake
 from crmsync.engine.reads import load_flow
@@ -179,6 +180,7 @@ class InboundSync:
             conn = session.get_one(Connection, self.conn.id)
             owners = {str(v): k for k, v in (conn.owner_cache or {}).items()}
             preserve = conn.preserve_manual_edits
+            mode = ImportMode(conn.import_mode)
         for mapping in flow.objects:
             if mapping.local_object != CONTACT:
                 continue
@@ -189,6 +191,7 @@ class InboundSync:
                 mapping=mapping,
                 user_emails=owners,
                 preserve_manual_edits=preserve,
+                mode=mode,
                 stored=self.connector.stored_value,
             )
             await self._hints(intake)
@@ -231,7 +234,7 @@ class InboundSync:
             ]
             keys = [(e.connection_id, e.event_id) for e in events]
 
-            await self._learn_owners(intake, changes)
+            await self.learn_owners(intake, changes)
 
             def take(
                 session: Session, changes: list[Change] = changes, keys: list[Any] = keys
@@ -249,7 +252,7 @@ class InboundSync:
 
             await asyncio.to_thread(self.rt.db.transaction, take)
 
-    async def _learn_owners(self, intake: Intake, changes: list[Change]) -> None:
+    async def learn_owners(self, intake: Intake, changes: list[Change]) -> None:
         """The emails of owners read back whom the cache does not know (CRM users who are
         none of the org's users): reported as unmatched with their email, never dropped."""
         owner_fields = [
@@ -282,7 +285,7 @@ class InboundSync:
                 continue
             self.counts["read"] += len(page.changes)
             done = not page.more
-            await self._learn_owners(intake, page.changes)
+            await self.learn_owners(intake, page.changes)
 
             def take(
                 session: Session, page: ChangePage = page, done: bool = done, full: bool = full

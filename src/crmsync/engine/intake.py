@@ -3,11 +3,13 @@ covers them: so a worker killed between reading and committing misses nothing an
 nothing twice (the page is read again, and equal-to-shadow is no change).
 
 Per change: the record's link is found by its CRM id or an alias; a record not linked yet is
-matched by the match key it carries (the Person ID) to a record the org has, otherwise
-ignored. ``reconcile`` decides each field; this module makes it so: CRM-owned values and the
-owner go to the org's view of the record (``OrgRecord``) and to the change feed, drifted
-app-owned fields queue a push that puts the app's value back, deletes deactivate and restores
-reactivate, a merge re-links to the survivor and keeps the merged id as an alias.
+matched by the match key it carries (the Person ID), else by its email, to a contact the org
+has (``find``); ``admission.decide_import`` says what happens, by the import mode (ignored,
+or with ``create_new`` a new app contact) and ``reconcile`` field by field; this module
+makes it so: CRM-owned values and the owner go to the org's view of the record
+(``OrgRecord``) and to the change feed, drifted app-owned fields queue a push that puts the
+app's value back, deletes deactivate and restores reactivate, a merge re-links to the
+survivor and keeps the merged id as an alias.
 """
 
 from __future__ import annotations
@@ -17,18 +19,30 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from crmsync.db.tables import Link, LinkAlias, OrgRecord, Unlock, User, utcnow
+from crmsync.db.tables import Link, LinkAlias, OrgRecord, Person, Unlock, User, new_id, utcnow
 from crmsync.domain.enums import FeedKind, Lane
 from crmsync.domain.keys import CONTACT
 from crmsync.domain.mapping import ObjectMap, ValueKind
+from crmsync.domain.modes import ImportMode, PreviewStatus
 from crmsync.domain.records import Change, ChangeKind, RemoteRecord
 from crmsync.engine import feed, org_records, outbox
-from crmsync.engine.reconcile import reconcile
+from crmsync.engine.admission import (
+    ImportDecision,
+    ImportRules,
+    Target,
+    Via,
+    decide_import,
+    gone,
+)
+from crmsync.engine.reconcile import Reconciled
 
 OWNER = "owner"
+EMAIL = "email"
+CREATED_PREFIX = "crm-"
+"""Local ids of the contacts import mode ``create_new`` made from CRM records."""
 
 
 @dataclass
@@ -44,6 +58,7 @@ class Intake:
     user_emails: dict[str, str]
     """The CRM's user ids → their emails."""
     preserve_manual_edits: bool = False
+    mode: ImportMode = ImportMode.MATCH_EXISTING
     stored: Callable[[str, Any], Any] | None = None
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -61,7 +76,7 @@ class Intake:
             latest.pop(change.crm_id, None)
             latest[change.crm_id] = change
         ids = list(latest) + [c.merged_into for c in latest.values() if c.merged_into]
-        links = self._links(session, ids)
+        links = self.links(session, ids)
         # Merges first: a survivor crmsync had not linked is the merged record's now, so its
         # own change in this page is read against that link's shadows (not ignored).
         merges_first = sorted(latest.values(), key=lambda c: c.kind is not ChangeKind.MERGED)
@@ -71,22 +86,125 @@ class Intake:
                 survivor = self._merge(session, change, link, links.get(change.merged_into))
                 if survivor is not None:
                     links[change.merged_into] = survivor
-            elif change.kind is ChangeKind.DELETED or (
-                change.record is not None and change.record.archived
-            ):
-                if link is None:
-                    self.counts["ignored"] += 1
-                else:
-                    self._set_active(session, link.local_id, False, change.stamp)
-            elif change.record is not None:
-                if link is None:
-                    link = self._match(session, change)
-                if link is None:
-                    self.counts["ignored"] += 1
-                    continue
-                self._update(session, link, change)
+            elif gone(change) or change.record is not None:
+                self.take_one(session, change, link)
 
-    def _links(self, session: Session, crm_ids: list[str]) -> dict[str, Link]:
+    def judge(
+        self, session: Session, change: Change, link: Link | None
+    ) -> tuple[Target, ImportDecision]:
+        """What ``change`` would do, read only: the preview's answer and the run's decision."""
+        target = self.find(session, change, link)
+        return target, decide_import(change, target, self.rules)
+
+    def take_one(self, session: Session, change: Change, link: Link | None) -> ImportDecision:
+        """Decide and apply one record's change (no merge: ``take`` handles those)."""
+        target, decision = self.judge(session, change, link)
+        self.apply(session, change, target, link, decision)
+        return decision
+
+    @property
+    def rules(self) -> ImportRules:
+        return ImportRules(
+            self.mapping.fields,
+            self.reader,
+            self.user_emails,
+            self.mode,
+            self.preserve_manual_edits,
+            self.stored,
+        )
+
+    def find(self, session: Session, change: Change, link: Link | None) -> Target:
+        """The contact ``change`` answers to, read only (the preview shares it): its link, or
+        a contact of the org it matches by Person ID, else by email."""
+        if link is not None:
+            record = session.get(OrgRecord, (self.org_id, self.mapping.local_object, link.local_id))
+            active = record is None or record.active
+            return Target(Via.LINKED, link.local_id, dict(link.written or {}), active=active)
+        if gone(change) or change.record is None or self.mapping.local_object != CONTACT:
+            return Target(Via.NONE)
+        fields = change.record.fields
+        key, email = self.key_field, self.email_field
+        local_id = str(fields.get(key) or "") if key else ""
+        how = "Person ID"
+        if not (local_id and self._has(session, local_id)):
+            local_id, how = self._by_email(session, fields.get(email) if email else None), "email"
+        if not local_id:
+            return Target(Via.NONE)
+        held = session.scalar(
+            select(Link.crm_id).where(
+                Link.connection_id == self.connection_id,
+                Link.object_type == CONTACT,
+                Link.local_id == local_id,
+            )
+        )
+        if held not in (None, change.crm_id):
+            return Target(Via.NONE, why=f"contact {local_id} is linked to another CRM record")
+        return Target(Via.MATCHED, local_id, {}, why=how)
+
+    def apply(
+        self,
+        session: Session,
+        change: Change,
+        target: Target,
+        link: Link | None,
+        decision: ImportDecision,
+    ) -> None:
+        """Make ``decision`` so (in the caller's transaction)."""
+        status = decision.status
+        if status is PreviewStatus.IGNORED:
+            if target.why and target.via is Via.NONE:
+                self.counts["duplicate"] += 1
+            self.counts["ignored"] += 1
+            return
+        if gone(change):
+            if link is not None and status is PreviewStatus.DEACTIVATED:
+                self._set_active(session, link.local_id, False, change.stamp)
+            return
+        assert decision.reconciled is not None
+        if status is PreviewStatus.INSERTED:
+            self._create(session, change, decision.reconciled)
+            return
+        if link is None:
+            assert target.local_id is not None
+            link = self._link(session, change, target.local_id)
+        self._update(session, link, change, decision.reconciled)
+
+    def _has(self, session: Session, person_id: str) -> bool:
+        return bool(
+            session.scalar(
+                select(func.count())
+                .select_from(Unlock)
+                .where(Unlock.org_id == self.org_id, Unlock.person_id == person_id)
+            )
+        )
+
+    def _by_email(self, session: Session, email: Any) -> str:
+        """The one contact of the org with this email ('' when none, or several, have it)."""
+        if not isinstance(email, str) or "@" not in email:
+            return ""
+        wanted = email.strip().lower()
+        rows = session.execute(
+            select(Person.person_id, Person.emails)
+            .join(Unlock, Unlock.person_id == Person.person_id)
+            .where(
+                Unlock.org_id == self.org_id,
+                func.lower(cast(Person.emails, String)).contains(wanted, autoescape=True),
+            )
+        )
+        found = {
+            pid for pid, emails in rows if wanted in {str(e).strip().lower() for e in emails or []}
+        }
+        return found.pop() if len(found) == 1 else ""
+
+    @property
+    def email_field(self) -> str | None:
+        """The CRM field holding the contact's email (the second match key)."""
+        return next(
+            (f.crm_field for f in self.mapping.fields.fields if f.local_field == EMAIL), None
+        )
+
+    def links(self, session: Session, crm_ids: list[str]) -> dict[str, Link]:
+        """The links of these CRM ids (directly or by an alias)."""
         if not crm_ids:
             return {}
         crm_object = self.mapping.crm_object
@@ -112,36 +230,20 @@ class Intake:
             found.update({crm_id: link for crm_id, link in aliased})
         return found
 
-    def _match(self, session: Session, change: Change) -> Link | None:
-        """A CRM record crmsync has not linked: matched by its match key to a record the org
-        has (import mode "match existing"), else left alone."""
-        key = self.key_field
-        record = change.record
-        local_id = record.fields.get(key) if key and record is not None else None
-        if not local_id or self.mapping.local_object != CONTACT:
-            return None
-        has = session.scalar(
-            select(func.count())
-            .select_from(Unlock)
-            .where(Unlock.org_id == self.org_id, Unlock.person_id == str(local_id))
-        )
-        if not has:
-            return None
+    def _link(self, session: Session, change: Change, local_id: str) -> Link:
+        """Link a matched record (``find`` said it may be)."""
         link = session.scalar(
             select(Link).where(
                 Link.connection_id == self.connection_id,
                 Link.object_type == CONTACT,
-                Link.local_id == str(local_id),
+                Link.local_id == local_id,
             )
         )
-        if link is not None and link.crm_id not in (None, change.crm_id):
-            self.counts["duplicate"] += 1  # the org has it linked to another CRM record
-            return None
         if link is None:
             link = Link(
                 connection_id=self.connection_id,
                 object_type=CONTACT,
-                local_id=str(local_id),
+                local_id=local_id,
                 crm_object=self.mapping.crm_object,
                 written={},
             )
@@ -151,17 +253,35 @@ class Intake:
         self.counts["matched"] += 1
         return link
 
-    def _update(self, session: Session, link: Link, change: Change) -> None:
-        assert change.record is not None
-        result = reconcile(
-            change.record.fields,
-            self.mapping.fields,
-            dict(link.written or {}),
-            self.reader,
-            self.user_emails,
-            self.preserve_manual_edits,
-            self.stored,
+    def _create(self, session: Session, change: Change, result: Reconciled) -> None:
+        """Import mode ``create_new``: a record no contact matches becomes a new app contact
+        (it has no person behind it: an app-owned field the CRM changes later is not written
+        back, there is no app value to write)."""
+        local_id = f"{CREATED_PREFIX}{new_id()}"
+        session.add(
+            Link(
+                connection_id=self.connection_id,
+                object_type=CONTACT,
+                local_id=local_id,
+                crm_object=self.mapping.crm_object,
+                crm_id=change.crm_id,
+                written=result.shadow,
+                last_synced_at=utcnow(),
+            )
         )
+        record = self._org_record(session, local_id)
+        taken = dict(result.taken)
+        owner_email = taken.pop(OWNER, None)
+        stamp = change.stamp or utcnow().isoformat()
+        record.fields = taken
+        record.changed_at = {name: {"crm": stamp} for name in result.taken}
+        record.owner_crm_email = owner_email
+        record.owner_user_id = self._user_id(session, owner_email)
+        self.counts["created"] += 1
+        self._emit(session, local_id, FeedKind.CREATED, taken, record)
+
+    def _update(self, session: Session, link: Link, change: Change, result: Reconciled) -> None:
+        assert change.record is not None
         record = self._org_record(session, link.local_id)
         if record in session.new:  # the first read of a record crmsync wrote: its owner now
             self._seed_owner(session, record, change.record)
@@ -175,7 +295,8 @@ class Intake:
         link.written = result.shadow
         if result.drift:
             self.counts["drift"] += 1
-            outbox.enqueue(session, self.connection_id, CONTACT, [link.local_id], Lane.REFRESH)
+            if not link.local_id.startswith(CREATED_PREFIX):  # no app value to put back
+                outbox.enqueue(session, self.connection_id, CONTACT, [link.local_id], Lane.REFRESH)
         taken = dict(result.taken)
         if not taken:
             return

@@ -5,15 +5,23 @@ only the CRM fields whose desired value differs from what crmsync last wrote the
 only the ones the writing endpoint owns (``FieldMaps.writes_on_update``): edits made in the CRM to
 fields crmsync did not change survive, and a field the CRM owns is written once, at the create.
 With ``preserve_manual_edits`` only the identity fields are written after the create.
+
+The connection's export mode (``domain.modes.ExportMode``) is decided here too, once for every
+connector: ``match_existing_import_new`` never updates a record the CRM has (``ignored``).
+``plan_person`` is the whole decision for one contact, shared by the batch planner and the
+preview, so a preview can never disagree with the run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from crmsync.domain.mapping import APP, FieldMaps
+from crmsync.domain.modes import ExportMode
 from crmsync.domain.writes import Plan
+from crmsync.engine.contacts import contact_values
 
 
 def desired_fields(
@@ -42,10 +50,14 @@ def plan_write(
     written: Mapping[str, Any] | None,
     preserve_manual_edits: bool,
     writer: str = APP,
+    mode: ExportMode = ExportMode.ALL,
 ) -> Plan:
     """What to send from ``writer``, given what was last written (``None``: never written)."""
     if written is None:
         return Plan({k: v for k, v in desired.items() if not _empty(v)}, first_write=True)
+    if mode is ExportMode.MATCH_EXISTING_IMPORT_NEW:
+        reason = f"export mode {mode}: a record the CRM has is never updated"
+        return Plan({}, first_write=False, reason=reason, ignored=True)
     changed = {
         k: v
         for k, v in desired.items()
@@ -69,3 +81,31 @@ def plan_write(
 def after_write(written: Mapping[str, Any] | None, sent: Mapping[str, Any]) -> dict[str, Any]:
     """What crmsync has written once ``sent`` landed."""
     return {**(written or {}), **sent}
+
+
+def plan_person(
+    person: Mapping[Any, Any],
+    owner_email: str | None,
+    link: Mapping[Any, Any] | None,
+    mappings: FieldMaps,
+    owners: Mapping[str, str],
+    context: PlanContext,
+) -> tuple[dict[str, Any], Plan]:
+    """One contact's desired CRM values and its plan, from its ``people`` row, owner, link
+    (``crm_id`` and ``written``) and the CRM's users (``owners``: email → CRM user id)."""
+    values = contact_values(person, owner_email, context.profile_url_template)
+    desired = desired_fields(values, mappings, owners)
+    crm_id = link["crm_id"] if link is not None else None
+    written = dict(link["written"]) if link is not None and crm_id else None
+    plan = plan_write(desired, mappings, written, context.preserve, context.writer, context.mode)
+    return desired, plan
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What a connection's plans depend on beyond the record."""
+
+    preserve: bool
+    writer: str
+    mode: ExportMode
+    profile_url_template: str

@@ -25,6 +25,7 @@ from crmsync.db.tables import (
 )
 from crmsync.db.tables import Flow as FlowRow
 from crmsync.domain.mapping import APP, FieldMap, FieldMaps, Flow, ObjectMap, ValueKind
+from crmsync.domain.modes import ExportMode
 
 _people, _links, _unlocks, _users = (table_of(m) for m in (Person, Link, Unlock, User))
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
@@ -53,9 +54,9 @@ _FIRST_UNLOCKERS = (
     .join(_unlocks, _unlocks.c.id == _first.c.first_id)
     .join(_users, _users.c.id == _unlocks.c.user_id)
 )
-_PRESERVE = select(table_of(Connection).c.preserve_manual_edits).where(
-    table_of(Connection).c.id == bindparam("connection_id")
-)
+_PRESERVE = select(
+    table_of(Connection).c.preserve_manual_edits, table_of(Connection).c.export_mode
+).where(table_of(Connection).c.id == bindparam("connection_id"))
 
 
 def people_rows(session: Session, person_ids: list[str]) -> dict[str, RowMapping]:
@@ -80,9 +81,13 @@ def first_unlockers(session: Session, org_id: str, person_ids: list[str]) -> dic
     return {pid: email for pid, email in rows}
 
 
-def preserves_manual_edits(session: Session, connection_id: str) -> bool:
-    """Read per batch: an admin may switch it while a backfill runs."""
-    return bool(session.scalar(_PRESERVE, {"connection_id": connection_id}))
+def export_options(session: Session, connection_id: str) -> tuple[bool, ExportMode]:
+    """Whether manual edits are preserved, and the export mode. Read per batch: an admin may
+    switch either while a backfill runs."""
+    row = session.execute(_PRESERVE, {"connection_id": connection_id}).first()
+    if row is None:
+        return False, ExportMode.ALL
+    return bool(row[0]), ExportMode(row[1])
 
 
 def load_flow(session: Session, connection_id: str) -> Flow:

@@ -28,6 +28,7 @@ from crmsync.db.tables import (
 from crmsync.domain.enums import ConnectionStatus, Direction, Lane, OpStatus, System
 from crmsync.domain.keys import CONTACT
 from crmsync.domain.mapping import APP
+from crmsync.domain.modes import ExportMode, ImportMode
 from crmsync.domain.records import Capability
 from crmsync.engine import outbox
 from crmsync.engine.connecting import SEALED_OPTIONS, apply_setup, open_connector
@@ -365,10 +366,21 @@ def retry_current_failures(session: Session, connection_id: str) -> int:
     return len(failed)
 
 
-def update_options(session: Session, org_id: str, preserve_manual_edits: bool | None) -> Connection:
+def update_options(
+    session: Session,
+    org_id: str,
+    preserve_manual_edits: bool | None,
+    import_mode: ImportMode | None = None,
+    export_mode: ExportMode | None = None,
+) -> Connection:
+    """Options that apply from the next sync (modes: ``domain.modes``)."""
     conn = require_connection(session, org_id)
     if preserve_manual_edits is not None:
         conn.preserve_manual_edits = preserve_manual_edits
+    if import_mode is not None:
+        conn.import_mode = ImportMode(import_mode)
+    if export_mode is not None:
+        conn.export_mode = ExportMode(export_mode)
     return conn
 
 

@@ -234,6 +234,8 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
         skip_backfill=conn.skip_backfill,
         preserve_manual_edits=conn.preserve_manual_edits,
         conversations_enabled=conn.conversations_enabled,
+        import_mode=conn.import_mode,
+        export_mode=conn.export_mode,
         settings={k: v for k, v in conn.settings.items() if k not in HIDDEN_SETTINGS},
         setup=SetupState(
             missing=tuple(setup.get("missing", ())),

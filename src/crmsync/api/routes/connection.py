@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from crmsync.api.deps import HostAuth, RuntimeDep
+from crmsync.api.preview_schemas import PreviewIn, PreviewOut
 from crmsync.api.schemas import (
     DB_INT_MAX,
     ApiKeyConnectIn,
@@ -30,6 +31,7 @@ from crmsync.services import (
     operations,
     readback,
 )
+from crmsync.services import preview as preview_service
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["connection"])
 # Operation ids are database integers: anything beyond DB_INT_MAX cannot exist and, unchecked,
@@ -93,7 +95,9 @@ def patch_connection(
             conversations.set_enabled(rt, session, org_id, body.conversations_enabled)
         if body.settings is not None:
             connections.change_settings(rt, session, org_id, body.settings)
-        conn = connections.update_options(session, org_id, body.preserve_manual_edits)
+        conn = connections.update_options(
+            session, org_id, body.preserve_manual_edits, body.import_mode, body.export_mode
+        )
         if body.sync_interval_minutes is not None:
             readback.set_interval(session, conn, body.sync_interval_minutes)
         return ConnectionOut.of(operations.connection_status(rt, session, conn))
@@ -116,6 +120,21 @@ def sync_now(
         connection_id = conn.id
     rt.kick(connection_id)
     return Message(detail="a full sync was queued" if full else "a sync was queued")
+
+
+@router.post(
+    "/connection/preview",
+    response_model=PreviewOut,
+    responses=errors(401, 404, 409, 422, 502),
+)
+def preview(org_id: SafeStr, body: PreviewIn, rt: RuntimeDep, _: HostAuth) -> PreviewOut:
+    """Preview and test: what one import (``crm_id``) or export (``person_id``) would do,
+    field by field, decided by the run's own code and writing nothing; with ``run`` it is
+    done for real and logged at the top of the operations log."""
+    found = preview_service.preview(
+        rt, org_id, body.direction, body.crm_id, body.person_id, body.run
+    )
+    return PreviewOut.of(found)
 
 
 @router.delete("/connection", response_model=Message, responses=errors(401, 404))
