@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -139,6 +140,12 @@ class Connection(Base):
     backfill_total: Mapped[int] = mapped_column(Integer, default=0)
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     """How often changes are read back from the CRM (10 minutes to 24 hours)."""
+    push_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    """False: every push waits, queued, until it is true again (reads back go on)."""
+    push_on_unlock: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    """An unlock pushes the contact (the default); False pushes only on the other triggers."""
+    push_score_threshold: Mapped[float | None] = mapped_column(Float)
+    """A reported score at or above this pushes the contact, once per crossing (None: off)."""
 
 
 class Flow(Base):
@@ -377,6 +384,8 @@ class OrgRecord(Base):
     """Local field → value, for the fields the CRM owns."""
     owner_user_id: Mapped[str | None] = mapped_column(String(64))
     owner_crm_email: Mapped[str | None] = mapped_column(String(320))
+    score: Mapped[float | None] = mapped_column(Float)
+    """The score the host last reported for the record in this org (the score trigger)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     changed_at: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """Local field → {"app": iso, "crm": iso}: when it last changed on each side."""

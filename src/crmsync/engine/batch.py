@@ -22,12 +22,13 @@ from crmsync.domain.keys import CONTACT, RecordKey
 from crmsync.domain.mapping import FieldMaps
 from crmsync.domain.outcomes import DELETED_IN_CRM, Resolution
 from crmsync.engine import org_records, outbox
-from crmsync.engine.contacts import contact_values
+from crmsync.engine.contacts import OWNER, contact_values
 from crmsync.engine.links import Move, holder, record_moves
 from crmsync.engine.oplog import InFlight, OpLog, outcome_change
 from crmsync.engine.outbox import Claimed, ClaimRequest
 from crmsync.engine.planner import after_write, desired_fields, plan_write
 from crmsync.engine.reads import (
+    assigned_owners,
     first_unlockers,
     links_of,
     load_flow,
@@ -133,6 +134,8 @@ class BatchRecorder:
         people = people_rows(session, ids)
         links = links_of(session, self.connection_id, self.object_type, ids)
         owner_emails = first_unlockers(session, self.org_id, ids)
+        assigned = assigned_owners(session, self.org_id, self.object_type, ids)
+        owner_emails.update(assigned)
         open_ops = self.log.open_rows(session, batch)
         op_rows: list[dict[str, Any]] = []  # one per item, in batch order
         writes: list[tuple[Claimed, RecordWrite]] = []
@@ -149,7 +152,8 @@ class BatchRecorder:
             link = links.get(item.local_id)
             crm_id = link["crm_id"] if link is not None else None
             written = dict(link["written"]) if link is not None and crm_id else None
-            plan = plan_write(desired, self.mappings, written, preserve, self.flow.source)
+            forced = self._owner_fields(desired) if item.local_id in assigned else frozenset()
+            plan = plan_write(desired, self.mappings, written, preserve, self.flow.source, forced)
             if plan.unchanged:
                 planned.counts[OpStatus.UNCHANGED] += 1
                 op_rows.append(self._final(item, now, OpStatus.UNCHANGED, plan.reason, crm_id))
@@ -198,6 +202,15 @@ class BatchRecorder:
         outbox.finish(session, [i.id for i in batch if i.local_id not in planned.flights])
         self._touch_unchanged_links(session, batch, links, op_rows)
         planned.writes += [write for _, write in writes]
+
+    def _owner_fields(self, desired: dict[str, Any]) -> frozenset[str]:
+        """The owner fields an assignment writes: those the CRM has a user for (an owner the
+        CRM does not know leaves the record's owner as it is)."""
+        return frozenset(
+            f.crm_field
+            for f in self.mappings.fields
+            if f.local_field == OWNER and desired.get(f.crm_field) is not None
+        )
 
     def record(self, outcomes: list[WriteOutcome]) -> None:
         """Record what the CRM said, in one transaction (run again if the database breaks a

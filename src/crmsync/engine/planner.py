@@ -55,8 +55,12 @@ def plan_write(
     written: Mapping[str, Any] | None,
     preserve_manual_edits: bool,
     writer: str = APP,
+    assigned: frozenset[str] = frozenset(),
 ) -> Plan:
-    """What to send from ``writer``, given what was last written (``None``: never written)."""
+    """What to send from ``writer``, given what was last written (``None``: never written).
+
+    ``assigned`` are CRM fields the app was explicitly told to change (an owner a to-do
+    assigned): an update writes them though the CRM owns them, manual edits preserved or not."""
     if written is None:
         return Plan({k: v for k, v in desired.items() if not _empty(v)}, first_write=True)
     changed = {
@@ -69,7 +73,9 @@ def plan_write(
     send: dict[str, Any] = {}
     held: list[str] = []
     for crm_field, value in changed.items():
-        if mappings.writes_on_update(crm_field, writer, preserve_manual_edits):
+        if crm_field in assigned or mappings.writes_on_update(
+            crm_field, writer, preserve_manual_edits
+        ):
             send[crm_field] = value
         else:
             held.append(crm_field)

@@ -8,6 +8,7 @@ planning time).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, RowMapping, bindparam, func, select
@@ -19,6 +20,7 @@ from crmsync.db.tables import (
     FieldMapping,
     Link,
     ObjectMapping,
+    OrgRecord,
     Person,
     Unlock,
     User,
@@ -27,6 +29,7 @@ from crmsync.db.tables import Flow as FlowRow
 from crmsync.domain.mapping import APP, FieldMap, FieldMaps, Flow, ObjectMap, ValueKind
 
 _people, _links, _unlocks, _users = (table_of(m) for m in (Person, Link, Unlock, User))
+_records = table_of(OrgRecord)
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 _PEOPLE = select(_people).where(_people.c.person_id.in_(_IDS))
@@ -51,6 +54,15 @@ _FIRST_UNLOCKERS = (
     select(_first.c.person_id, _users.c.email)
     .join(_unlocks, _unlocks.c.id == _first.c.first_id)
     .join(_users, _users.c.id == _unlocks.c.user_id)
+)
+_ASSIGNED = (
+    select(_records.c.local_id, _records.c.changed_at, _users.c.email)
+    .join(_users, _users.c.id == _records.c.owner_user_id)
+    .where(
+        _records.c.org_id == bindparam("org_id"),
+        _records.c.object_type == bindparam("object_type"),
+        _records.c.local_id.in_(_IDS),
+    )
 )
 _PRESERVE = select(table_of(Connection).c.preserve_manual_edits).where(
     table_of(Connection).c.id == bindparam("connection_id")
@@ -77,6 +89,33 @@ def first_unlockers(session: Session, org_id: str, person_ids: list[str]) -> dic
     """The email of each person's first unlocker in this org: the record's owner."""
     rows = session.execute(_FIRST_UNLOCKERS, {"org_id": org_id, "ids": person_ids})
     return {pid: email for pid, email in rows}
+
+
+def assigned_owners(
+    session: Session, org_id: str, object_type: str, local_ids: list[str]
+) -> dict[str, str]:
+    """The email of each record's owner as the app last assigned it (a to-do's user), for
+    the records whose owner the app assigned after the CRM last changed it: that owner is
+    written, in place of the first unlocker, even where the CRM owns the field."""
+    params = {"org_id": org_id, "object_type": object_type, "ids": local_ids}
+    found: dict[str, str] = {}
+    for local_id, changed_at, email in session.execute(_ASSIGNED, params):
+        stamps = (changed_at or {}).get("owner") or {}
+        app, crm = _stamp(stamps.get("app")), _stamp(stamps.get("crm"))
+        if app is not None and (crm is None or app > crm):
+            found[local_id] = email
+    return found
+
+
+def _stamp(value: Any) -> datetime | None:
+    """A ``changed_at`` stamp as an aware time (None when absent or unreadable)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def preserves_manual_edits(session: Session, connection_id: str) -> bool:

@@ -1,0 +1,43 @@
+"""push triggers
+
+A connection's push switches (``push_enabled``, ``push_on_unlock``) and its score threshold,
+and the score the host last reported for each of an org's records.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-04 18:50:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("connections") as batch:
+        batch.add_column(
+            sa.Column("push_enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False)
+        )
+        batch.add_column(
+            sa.Column(
+                "push_on_unlock", sa.Boolean(), server_default=sa.text("true"), nullable=False
+            )
+        )
+        batch.add_column(sa.Column("push_score_threshold", sa.Float(), nullable=True))
+    with op.batch_alter_table("org_records") as batch:
+        batch.add_column(sa.Column("score", sa.Float(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("org_records") as batch:
+        batch.drop_column("score")
+    with op.batch_alter_table("connections") as batch:
+        batch.drop_column("push_score_threshold")
+        batch.drop_column("push_on_unlock")
+        batch.drop_column("push_enabled")
