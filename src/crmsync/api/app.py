@@ -11,7 +11,16 @@ from fastapi.responses import JSONResponse
 
 from crmsync import __version__
 from crmsync.api.limits import BodyLimit
-from crmsync.api.routes import connection, crm_webhooks, feed, health, host, mappings, oauth
+from crmsync.api.routes import (
+    connection,
+    crm_webhooks,
+    feed,
+    health,
+    host,
+    mappings,
+    oauth,
+    triggers,
+)
 from crmsync.api.schemas import errors
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import ConnectorError, InputError
@@ -44,6 +53,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(host.router)
     app.include_router(connection.router)
     app.include_router(mappings.router)
+    app.include_router(triggers.router)
     app.include_router(feed.router)
     app.include_router(oauth.router)
     app.include_router(crm_webhooks.router)

@@ -6,6 +6,7 @@ the services answer turns into a response body (``of(view)``): the services know
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -21,7 +22,14 @@ from pydantic import (
 )
 
 from crmsync.domain import views
-from crmsync.domain.commands import AddUser, ChangeUser, CreateOrg, PersonRecord, UnlockPerson
+from crmsync.domain.commands import (
+    AddUser,
+    ChangeUser,
+    CreateOrg,
+    PersonRecord,
+    PushOptions,
+    UnlockPerson,
+)
 from crmsync.domain.enums import Role
 from crmsync.textcheck import text_problem as text_problem  # re-exported: api routes use it
 
@@ -288,6 +296,20 @@ class ConnectionPatch(Strict):
     settings: dict[str, Any] | None = Field(
         None, description="Provider choices, e.g. Salesforce's converted_leads: update|skip."
     )
+    push_enabled: bool | None = Field(
+        None, description="False pauses every push (work stays queued); true resumes it."
+    )
+    push_on_unlock: bool | None = Field(None, description="Does an unlock push the contact?")
+    push_score_threshold: float | None = Field(
+        None, allow_inf_nan=False, description="A score at or above it pushes; null: off."
+    )
+    changed_by: ShortIdentifier | None = Field(
+        None, description="The org user making the change: refused (403) unless an admin."
+    )
+
+    def push_options(self) -> PushOptions:
+        given = "push_score_threshold" in self.model_fields_set
+        return PushOptions(self.push_enabled, self.push_on_unlock, self.push_score_threshold, given)
 
 
 class SyncCounts(BaseModel):
@@ -368,6 +390,7 @@ class ConnectionOut(BaseModel):
     recommendations: list[str] = Field(default_factory=list)
     setup: SetupState = Field(default_factory=SetupState)
     sync: ReadBackOut | None = None
+    push: PushOut = Field(default_factory=lambda: PushOut(enabled=True, on_unlock=True))
 
     @classmethod
     def of(cls, view: views.ConnectionState) -> ConnectionOut:
@@ -394,7 +417,14 @@ class ConnectionOut(BaseModel):
                 message=view.setup.message,
             ),
             sync=ReadBackOut.of(view.sync) if view.sync is not None else None,
+            push=PushOut(**dataclasses.asdict(view.push)),
         )
+
+
+class PushOut(BaseModel):
+    enabled: bool = Field(description="False: every push waits, queued (reads back go on).")
+    on_unlock: bool
+    score_threshold: float | None = None
 
 
 class OperationOut(BaseModel):

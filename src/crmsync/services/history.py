@@ -15,13 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crmsync.db.tables import Connection, Link, Operation, Person, Unlock, WorkItem
-from crmsync.domain.enums import ConnectionStatus, Lane
-from crmsync.domain.keys import CONTACT
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.domain.views import OperationEntry
-from crmsync.engine import outbox
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import NotFound
-from crmsync.services.connections import org_connections, require_connection
+from crmsync.services.connections import org_connections
 from crmsync.services.links import record_link
 from crmsync.services.operations import latest_runs, list_operations
 from crmsync.services.orgs import get_org
@@ -153,12 +151,3 @@ def person_names(session: Session, org_id: str, person_ids: set[str]) -> dict[st
     )
     names = {pid: " ".join(p for p in (first, last) if p) for pid, first, last in rows}
     return {pid: name for pid, name in names.items() if name}
-
-
-def sync_now(session: Session, org_id: str, person_id: str) -> str:
-    """Queue a refresh of one person on the org's connection; returns the connection id."""
-    conn = require_connection(session, org_id)
-    if person_details(session, org_id, person_id) is None:
-        raise NotFound(f"person {person_id!r} does not exist in organisation {org_id!r}")
-    outbox.enqueue(session, conn.id, CONTACT, [person_id], Lane.REFRESH)
-    return conn.id

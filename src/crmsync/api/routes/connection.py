@@ -23,7 +23,14 @@ from crmsync.api.schemas import (
     SyncRequest,
     errors,
 )
-from crmsync.services import api_key_connections, connections, operations, readback
+from crmsync.services import (
+    api_key_connections,
+    connections,
+    operations,
+    orgs,
+    readback,
+    triggers,
+)
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["connection"])
 # Operation ids are database integers: anything beyond DB_INT_MAX cannot exist and, unchecked,
@@ -74,18 +81,30 @@ def get_connection(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> ConnectionOu
         return ConnectionOut.of(operations.connection_status(rt, session, conn))
 
 
-@router.patch("/connection", response_model=ConnectionOut, responses=errors(400, 401, 404, 422))
+@router.patch(
+    "/connection", response_model=ConnectionOut, responses=errors(400, 401, 403, 404, 422)
+)
 def patch_connection(
     org_id: SafeStr, body: ConnectionPatch, rt: RuntimeDep, _: HostAuth
 ) -> ConnectionOut:
-    """Change options. ``skip_backfill`` is chosen once, at connect."""
+    """Change options. ``skip_backfill`` is chosen once, at connect. ``push_enabled: false``
+    pauses every push without disconnecting (work stays queued, reads back go on); ``true``
+    resumes where it stopped. Given ``changed_by``, only an admin of the org may change."""
     with rt.db.session() as session:
+        orgs.get_org(session, org_id)
+        orgs.require_admin(session, org_id, body.changed_by, "its connection")
         if body.settings is not None:
             connections.change_settings(rt, session, org_id, body.settings)
         conn = connections.update_options(session, org_id, body.preserve_manual_edits)
         if body.sync_interval_minutes is not None:
             readback.set_interval(session, conn, body.sync_interval_minutes)
-        return ConnectionOut.of(operations.connection_status(rt, session, conn))
+        resumed = triggers.set_push_options(session, conn, body.push_options())
+        session.flush()
+        out = ConnectionOut.of(operations.connection_status(rt, session, conn))
+        connection_id = conn.id
+    if resumed:
+        rt.kick(connection_id)
+    return out
 
 
 @router.post(
