@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crmsync.db.tables import WorkItem
+from crmsync.db.tables import OrgRecord, WorkItem
 from tests.api.conftest import RowCounts
 from tests.support.world import World
 
@@ -269,3 +269,16 @@ def test_bad_switches_are_refused_and_change_nothing(
     assert linked.api.patch(CONNECTION, json=body).status_code == 422
     assert rows() == before
     assert linked.status()["push"] == {"enabled": True, "on_unlock": True, "score_threshold": None}
+
+
+def test_a_score_before_the_first_read_leaves_the_owner_to_be_seeded(team: World) -> None:
+    """A score starts the org's view of the record; its first read still takes the owner."""
+    team.connect("org1")
+    team.person("p6")
+    team.unlock("org1", "p6", "u-admin")  # the CRM knows admin@acme.test
+    assert score(team, "p6", 5)["queued"] is False
+    team.drain()
+    team.sync_back()
+    with team.rt.db.session() as session:
+        record = session.get_one(OrgRecord, ("org1", "contact", "p6"))
+        assert (record.score, record.owner_user_id) == (5, "u-admin")

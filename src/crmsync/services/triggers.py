@@ -70,7 +70,9 @@ def report_score(session: Session, org_id: str, person_id: str, score: float) ->
     record.updated_at = utcnow()
     conn = active_connection(session, org_id)
     threshold = conn.push_score_threshold if conn is not None else None
-    if conn is None or threshold is None:
+    if conn is None:
+        return Triggered(None, "score stored; no CRM is connected: nothing is pushed")
+    if threshold is None:
         return Triggered(None, "score stored; no score threshold is set: nothing is pushed")
     if score < threshold:
         return Triggered(None, f"score stored; below the threshold {threshold:g}: not pushed")
