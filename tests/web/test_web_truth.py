@@ -236,3 +236,21 @@ def test_record_url_fills_the_template_from_the_connection() -> None:
     assert link("{instance_url}/r/{crm_id}", {}) is None  # the connection lacks the value
     assert link("javascript:{crm_id}", {}) is None  # only web addresses are links
     assert link("", {}) is None
+
+
+def test_sync_to_crm_reaches_a_person_no_trigger_pushed_yet(w: World) -> None:
+    """With the unlock trigger off, an unlocked person has a page and the button pushes them."""
+    w.connect("org1")
+    r = w.api.patch("/api/v1/orgs/org1/connection", json={"push_on_unlock": False})
+    assert r.status_code == 200, r.text
+    w.person("p1")
+    w.unlock("org1", "p1", "u-admin")
+    w.drain()
+    assert w.records_by_person() == {}
+    admin, token = signed_in(w, "admin@acme.test")
+    page = admin.get("/settings/people/p1")
+    assert page.status_code == 200 and "Not in HubSpot yet" in page.text
+    assert "Sync to CRM</button>" in page.text
+    admin.post("/settings/people/p1/sync", data={"csrf_token": token})
+    w.drain()
+    assert len(w.records_by_person()["p1"]) == 1

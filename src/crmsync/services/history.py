@@ -51,8 +51,9 @@ class ConnectionHistory:
 def person_history(
     rt: Runtime, session: Session, org_id: str, person_id: str, limit: int = 20
 ) -> list[ConnectionHistory]:
-    """Per connection of the org that holds anything of the person: the active connection
-    first, then earlier ones, newest first. NotFound when none does."""
+    """Per connection of the org that holds anything of the person (the active one also when
+    the org unlocked them): the active connection first, then earlier ones, newest first.
+    NotFound when none does."""
     get_org(session, org_id)
     conns = org_connections(session, org_id)
     ids = [c.id for c in conns]
@@ -76,9 +77,14 @@ def person_history(
             .distinct()
         )
     )
+    # the current connection also for a person the org unlocked that it has not pushed yet
+    # (its unlock trigger off, or connected with skip_backfill): "Sync to CRM" pushes them
+    unlocked = person_details(session, org_id, person_id) is not None
     sections = []
     for conn in conns:
-        if conn.id not in links and conn.id not in queued and conn.id not in with_ops:
+        holds = conn.id in links or conn.id in queued or conn.id in with_ops
+        current = conn.status != ConnectionStatus.DISCONNECTED
+        if not holds and not (current and unlocked):
             continue
         ops = _operations(session, org_id, person_id, conn.id, limit) if conn.id in with_ops else []
         sections.append(_section(rt, conn, links.get(conn.id), conn.id in queued, ops, session))
