@@ -384,6 +384,8 @@ class OrgRecord(Base):
     """Local field → value, for the fields the CRM owns."""
     owner_user_id: Mapped[str | None] = mapped_column(String(64))
     owner_crm_email: Mapped[str | None] = mapped_column(String(320))
+    owner_assigned_at: Mapped[datetime | None] = mapped_column()
+    """When the host last assigned the owner (a to-do): written until the CRM reassigns it."""
     score: Mapped[float | None] = mapped_column(Float)
     """The score the host last reported for the record in this org (the score trigger)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)

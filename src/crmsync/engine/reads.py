@@ -56,12 +56,13 @@ _FIRST_UNLOCKERS = (
     .join(_users, _users.c.id == _unlocks.c.user_id)
 )
 _ASSIGNED = (
-    select(_records.c.local_id, _records.c.changed_at, _users.c.email)
+    select(_records.c.local_id, _records.c.owner_assigned_at, _records.c.changed_at, _users.c.email)
     .join(_users, _users.c.id == _records.c.owner_user_id)
     .where(
         _records.c.org_id == bindparam("org_id"),
         _records.c.object_type == bindparam("object_type"),
         _records.c.local_id.in_(_IDS),
+        _records.c.owner_assigned_at.is_not(None),  # rare: most batches read no row
     )
 )
 _PRESERVE = select(table_of(Connection).c.preserve_manual_edits).where(
@@ -94,17 +95,20 @@ def first_unlockers(session: Session, org_id: str, person_ids: list[str]) -> dic
 def assigned_owners(
     session: Session, org_id: str, object_type: str, local_ids: list[str]
 ) -> dict[str, str]:
-    """The email of each record's owner as the app last assigned it (a to-do's user), for
-    the records whose owner the app assigned after the CRM last changed it: that owner is
+    """The email of each record's owner as the host last assigned it (a to-do's user), for
+    the records whose owner was assigned after the CRM last changed it: that owner is
     written, in place of the first unlocker, even where the CRM owns the field."""
     params = {"org_id": org_id, "object_type": object_type, "ids": local_ids}
     found: dict[str, str] = {}
-    for local_id, changed_at, email in session.execute(_ASSIGNED, params):
-        stamps = (changed_at or {}).get("owner") or {}
-        app, crm = _stamp(stamps.get("app")), _stamp(stamps.get("crm"))
-        if app is not None and (crm is None or app > crm):
+    for local_id, assigned_at, changed_at, email in session.execute(_ASSIGNED, params):
+        crm = _stamp(((changed_at or {}).get("owner") or {}).get("crm"))
+        if crm is None or _aware(assigned_at) > crm:
             found[local_id] = email
     return found
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _stamp(value: Any) -> datetime | None:
@@ -112,10 +116,9 @@ def _stamp(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        at = datetime.fromisoformat(value)
+        return _aware(datetime.fromisoformat(value))
     except ValueError:
         return None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def preserves_manual_edits(session: Session, connection_id: str) -> bool:

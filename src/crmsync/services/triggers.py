@@ -91,9 +91,9 @@ def assign_todo(session: Session, org_id: str, person_id: str, user_id: str) -> 
     owner in the org's view of the record, and the contact is pushed with that owner.
 
     The owner is the same mapped field an unlock fills (the first unlocker, at the create);
-    an assignment is the app's change of it, stamped like any (``changed_at``), so the push
-    writes it even where the CRM owns the owner field. A reassignment made in the CRM later
-    is read back and stands, as before."""
+    an assignment is the app's change of it, stamped (``owner_assigned_at``, and in
+    ``changed_at`` as any change), so the push writes it even where the CRM owns the owner
+    field. A reassignment made in the CRM later is read back and stands, as before."""
     get_org(session, org_id)
     user = session.get(User, user_id)
     if user is None or user.org_id != org_id:
@@ -107,6 +107,7 @@ def assign_todo(session: Session, org_id: str, person_id: str, user_id: str) -> 
     now = utcnow()
     record.owner_user_id = user.id
     record.owner_crm_email = user.email
+    record.owner_assigned_at = now
     stamps = dict(record.changed_at or {})
     stamps[OWNER] = {**stamps.get(OWNER, {}), "app": now.isoformat()}
     record.changed_at = stamps

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from crmsync.api.deps import HostAuth, RuntimeDep
+from crmsync.api.log_schemas import OperationOut, PersonSyncOut
 from crmsync.api.schemas import (
     DB_INT_MAX,
     ApiKeyConnectIn,
@@ -16,8 +17,6 @@ from crmsync.api.schemas import (
     ConnectionOut,
     ConnectionPatch,
     Message,
-    OperationOut,
-    PersonSyncOut,
     SafeStr,
     SetupIn,
     SyncRequest,

@@ -1,7 +1,8 @@
 """push triggers
 
 A connection's push switches (``push_enabled``, ``push_on_unlock``) and its score threshold,
-and the score the host last reported for each of an org's records.
+the score the host last reported for each of an org's records, and when the host last
+assigned a record's owner (a to-do).
 
 Revision ID: 0010
 Revises: 0009
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import crmsync.db.types
 
 revision = "0010"
 down_revision = "0009"
@@ -31,12 +34,16 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("push_score_threshold", sa.Float(), nullable=True))
     with op.batch_alter_table("org_records") as batch:
+        batch.add_column(
+            sa.Column("owner_assigned_at", crmsync.db.types.Timestamp(timezone=True), nullable=True)
+        )
         batch.add_column(sa.Column("score", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("org_records") as batch:
         batch.drop_column("score")
+        batch.drop_column("owner_assigned_at")
     with op.batch_alter_table("connections") as batch:
         batch.drop_column("push_score_threshold")
         batch.drop_column("push_on_unlock")
