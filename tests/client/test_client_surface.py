@@ -47,11 +47,13 @@ from crmsync.client import (
     PersonSync,
     Preview,
     Provider,
+    PushSettings,
     ReadBack,
     Record,
     RecordField,
     SetupState,
     SyncCounts,
+    Triggered,
     Unlock,
     UnlocksAccepted,
     User,
@@ -104,6 +106,8 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "MappingChangeOut": MappingChange,
     "PreviewOut": Preview,
     "FieldPreviewOut": FieldPreview,
+    "PushOut": PushSettings,
+    "TriggerOut": Triggered,
 }
 """The API's response schemas, by OpenAPI component name, and the client's model of each."""
 
@@ -219,10 +223,14 @@ BODY_OF = {
     "save_app_fields": "AppFieldsIn",
     "save_mappings": "MappingsIn",
     "preview": "PreviewIn",
+    "report_score": "ScoreIn",
+    "assign_todo": "TodoIn",
 }
 """Operations whose keyword parameters are the fields of a request body, by component name;
 the people and the list of unlocks are sent as ``Person`` and ``Unlock`` models."""
 AS_MODELS = {"PersonIn", "PersonBatchItem", "UnlockIn", "ConversationIn"}
+PERSON_PATH = {"report_score", "assign_todo"}
+"""Operations whose ``person_id`` is in the path, not the body."""
 
 
 def test_operation_parameters_are_the_fields_of_the_request_bodies(app: FastAPI) -> None:
@@ -235,7 +243,8 @@ def test_operation_parameters_are_the_fields_of_the_request_bodies(app: FastAPI)
     assert bodies == set(BODY_OF.values()) | AS_MODELS, "a body the client does not map"
     operations = _operation_functions()
     for name, component in BODY_OF.items():
-        fields = {p for p in operations[name].parameters if p not in ("org_id", "user_id")}
+        paths = {"org_id", "user_id"} | ({"person_id"} if name in PERSON_PATH else set())
+        fields = {p for p in operations[name].parameters if p not in paths}
         assert fields == set(components[component]["properties"]), name
 
 

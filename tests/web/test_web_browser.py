@@ -163,6 +163,23 @@ def test_preserve_edits_is_for_admins_only(
     assert stack.status()["preserve_manual_edits"] is True
 
 
+def test_the_push_switch_pauses_and_resumes(stack: Stack, admin_page: Page) -> None:
+    stack.people(0, 2)
+    stack.connect_by_api()
+    stack.wait_synced(2)
+    page = admin_page
+    page.reload()
+    switch = page.get_by_role("switch", name=re.compile(r"^Push to "))
+    expect(switch).to_be_checked()
+    switch.uncheck()
+    expect(page.get_by_role("status")).to_contain_text("Pushing to the CRM is off")
+    assert stack.status()["push"]["enabled"] is False
+    shot(page, f"{stack.provider}-8b-push-off")
+    page.get_by_role("switch", name=re.compile(r"^Push to ")).check()
+    expect(page.get_by_role("status")).to_have_text("Pushing to the CRM is on.")
+    assert stack.status()["push"]["enabled"] is True
+
+
 def test_revoked_access_shows_the_banner_and_reconnecting_drains_the_queue(
     stack: Stack, admin_page: Page
 ) -> None:

@@ -60,6 +60,7 @@ WEB_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/settings/integrations/{provider}/connect"): ADMIN,
     ("POST", "/settings/integrations/reconnect"): ADMIN,
     ("POST", "/settings/integrations/preserve-edits"): ADMIN,
+    ("POST", "/settings/integrations/push"): ADMIN,
     ("POST", "/settings/integrations/disconnect"): ADMIN,
     ("POST", "/settings/integrations/setup"): ADMIN,
     ("POST", "/settings/integrations/interval"): ADMIN,
@@ -78,6 +79,7 @@ FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 # another organisation's object would show up as a write.
 FORM = {
     "preserve_manual_edits": "on",
+    "push_enabled": "on",
     "create_missing_fields": "on",
     "skip_backfill": "on",
     "back": "/settings/logs",

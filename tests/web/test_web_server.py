@@ -30,6 +30,7 @@ ADMIN_POSTS = [
     "/settings/integrations/hubspot/connect",
     "/settings/integrations/reconnect",
     "/settings/integrations/preserve-edits",
+    "/settings/integrations/push",
     "/settings/integrations/setup",
     "/settings/integrations/disconnect",
     "/settings/logs/1/retry",
@@ -160,6 +161,7 @@ def test_members_see_everything_but_change_nothing(w: World) -> None:
     page = member.get("/settings/integrations").text
     assert 'role="switch"' in page and "Only admins" in page
     assert re.search(r'id="preserve-hubspot"[^>]*disabled', page)
+    assert re.search(r'id="push-hubspot"[^>]*checked[^>]*disabled', page)
     assert 'action="/settings/integrations/disconnect"' not in page
     assert member.get("/settings/logs").status_code == 200
     assert member.get("/settings/people/p1").status_code == 200
@@ -171,6 +173,7 @@ def test_members_see_everything_but_change_nothing(w: World) -> None:
         assert r.status_code == 403 and r.json()["detail"].startswith("Only"), path
     status = w.status()
     assert status["status"] == "connected" and status["preserve_manual_edits"] is False
+    assert status["push"]["enabled"] is True
 
 
 def test_admins_change_options_and_disconnect(w: World) -> None:
@@ -183,6 +186,15 @@ def test_admins_change_options_and_disconnect(w: World) -> None:
     assert r.status_code == 303
     assert w.status()["preserve_manual_edits"] is True
     assert "Preserve manual edits is on." in admin.get("/settings/integrations").text
+    r = admin.post("/settings/integrations/push", data={"csrf_token": token})  # unchecked
+    assert r.status_code == 303 and w.status()["push"]["enabled"] is False
+    page = admin.get("/settings/integrations").text
+    assert "Pushing to the CRM is off" in page
+    assert not re.search(r'id="push-hubspot"[^>]*checked', page)
+    kicks = len(w.kicks)
+    r = admin.post("/settings/integrations/push", data={"csrf_token": token, "push_enabled": "on"})
+    assert r.status_code == 303 and w.status()["push"]["enabled"] is True
+    assert w.kicks[kicks:] == [w.connection().id]  # the queue resumes at once
     r = admin.post("/settings/integrations/disconnect", data={"csrf_token": token})
     assert r.status_code == 303
     page = admin.get("/settings/integrations").text

@@ -188,26 +188,27 @@ def test_the_person_page_links_to_the_record_and_shows_what_was_written(w: World
     assert shown.status_code == 200 and "Zoë" in shown.text and record.crm_id in shown.text
 
 
-def test_sync_now_queues_a_refresh_for_admins_only(w: World) -> None:
+def test_sync_to_crm_pushes_live_for_admins_only(w: World) -> None:
+    """The person page's "Sync to CRM" is the manual push of the host API (live lane)."""
     w.connect("org1")
     w.person("p1")
     w.unlock("org1", "p1", "u-admin")
     w.drain()
     member, member_token = signed_in(w, "member@acme.test")
-    assert "Sync now" not in member.get("/settings/people/p1").text
+    assert "Sync to CRM" not in member.get("/settings/people/p1").text
     r = member.post("/settings/people/p1/sync", data={"csrf_token": member_token})
     assert r.status_code == 403
     admin, token = signed_in(w, "admin@acme.test")
-    assert "Sync now</button>" in admin.get("/settings/people/p1").text
+    assert "Sync to CRM</button>" in admin.get("/settings/people/p1").text
     r = admin.post("/settings/people/p1/sync", data={"csrf_token": token})
     assert r.status_code == 303 and r.headers["location"] == "/settings/people/p1"
-    assert "sent to the CRM again" in admin.get("/settings/people/p1").text
+    assert "sent to the CRM in a moment" in admin.get("/settings/people/p1").text
     with w.rt.db.session() as session:
         [item] = session.scalars(select(WorkItem)).all()
-        assert (item.local_id, item.lane) == ("p1", "refresh")
+        assert (item.local_id, item.lane) == ("p1", "live")
     w.drain()
     newest = w.operations(person_id="p1")[0]
-    assert newest["lane"] == "refresh" and newest["status"] == "unchanged"
+    assert newest["lane"] == "live" and newest["status"] == "unchanged"
     with w.rt.db.session() as session:
         assert session.scalar(select(Operation.id).order_by(Operation.id.desc())) == newest["id"]
 
@@ -235,3 +236,21 @@ def test_record_url_fills_the_template_from_the_connection() -> None:
     assert link("{instance_url}/r/{crm_id}", {}) is None  # the connection lacks the value
     assert link("javascript:{crm_id}", {}) is None  # only web addresses are links
     assert link("", {}) is None
+
+
+def test_sync_to_crm_reaches_a_person_no_trigger_pushed_yet(w: World) -> None:
+    """With the unlock trigger off, an unlocked person has a page and the button pushes them."""
+    w.connect("org1")
+    r = w.api.patch("/api/v1/orgs/org1/connection", json={"push_on_unlock": False})
+    assert r.status_code == 200, r.text
+    w.person("p1")
+    w.unlock("org1", "p1", "u-admin")
+    w.drain()
+    assert w.records_by_person() == {}
+    admin, token = signed_in(w, "admin@acme.test")
+    page = admin.get("/settings/people/p1")
+    assert page.status_code == 200 and "Not in HubSpot yet" in page.text
+    assert "Sync to CRM</button>" in page.text
+    admin.post("/settings/people/p1/sync", data={"csrf_token": token})
+    w.drain()
+    assert len(w.records_by_person()["p1"]) == 1

@@ -21,6 +21,7 @@ from crmsync.api.routes import (
     mappings,
     oauth,
     providers,
+    triggers,
 )
 from crmsync.api.schemas import errors
 from crmsync.engine.runtime import Runtime
@@ -56,6 +57,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(providers.router)
     app.include_router(mappings.router)
+    app.include_router(triggers.router)
     app.include_router(feed.router)
     app.include_router(oauth.router)
     app.include_router(crm_webhooks.router)

@@ -6,6 +6,7 @@ the services answer turns into a response body (``of(view)``): the services know
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -22,7 +23,14 @@ from pydantic import (
 )
 
 from crmsync.domain import views
-from crmsync.domain.commands import AddUser, ChangeUser, CreateOrg, PersonRecord, UnlockPerson
+from crmsync.domain.commands import (
+    AddUser,
+    ChangeUser,
+    CreateOrg,
+    PersonRecord,
+    PushOptions,
+    UnlockPerson,
+)
 from crmsync.domain.enums import Role
 from crmsync.domain.modes import ExportMode, ImportMode
 from crmsync.textcheck import text_problem as text_problem  # re-exported: api routes use it
@@ -295,6 +303,20 @@ class ConnectionPatch(Strict):
     )
     import_mode: ImportMode | None = Field(None, description="Which CRM records reach the app.")
     export_mode: ExportMode | None = Field(None, description="What a push writes to the CRM.")
+    push_enabled: bool | None = Field(
+        None, description="False pauses every push (work stays queued); true resumes it."
+    )
+    push_on_unlock: bool | None = Field(None, description="Does an unlock push the contact?")
+    push_score_threshold: float | None = Field(
+        None, allow_inf_nan=False, description="A score at or above it pushes; null: off."
+    )
+    changed_by: ShortIdentifier | None = Field(
+        None, description="The org user making the change: refused (403) unless an admin."
+    )
+
+    def push_options(self) -> PushOptions:
+        given = "push_score_threshold" in self.model_fields_set
+        return PushOptions(self.push_enabled, self.push_on_unlock, self.push_score_threshold, given)
 
 
 class SyncCounts(BaseModel):
@@ -380,6 +402,7 @@ class ConnectionOut(BaseModel):
     recommendations: list[str] = Field(default_factory=list)
     setup: SetupState = Field(default_factory=SetupState)
     sync: ReadBackOut | None = None
+    push: PushOut = Field(default_factory=lambda: PushOut(enabled=True, on_unlock=True))
 
     @classmethod
     def of(cls, view: views.ConnectionState) -> ConnectionOut:
@@ -409,72 +432,14 @@ class ConnectionOut(BaseModel):
                 message=view.setup.message,
             ),
             sync=ReadBackOut.of(view.sync) if view.sync is not None else None,
+            push=PushOut(**dataclasses.asdict(view.push)),
         )
 
 
-class OperationOut(BaseModel):
-    id: int
-    connection_id: str = Field(description="The connection the operation wrote to.")
-    provider: str = Field(description="That connection's CRM (not necessarily today's).")
-    person_id: str
-    lane: str
-    status: str
-    reason: str
-    code: str | None = None
-    crm_id: str | None
-    attempts: int
-    retry_of: int | None
-    request_summary: dict[str, Any]
-    response_summary: dict[str, Any]
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
-    entity: str = Field("contact", description="contact | conversation (person_id: its id).")
-
-    @classmethod
-    def of(cls, view: views.OperationEntry) -> OperationOut:
-        return cls(
-            id=view.id,
-            connection_id=view.connection_id,
-            provider=view.provider,
-            person_id=view.person_id,
-            lane=view.lane,
-            status=view.status,
-            reason=view.reason,
-            code=view.code,
-            crm_id=view.crm_id,
-            attempts=view.attempts,
-            retry_of=view.retry_of,
-            request_summary=view.request_summary,
-            response_summary=view.response_summary,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-            entity=view.entity,
-        )
-
-
-class PersonSyncOut(BaseModel):
-    person_id: str
-    provider: str
-    status: str
-    crm_id: str | None
-    crm_url: str | None
-    last_synced_at: UtcDateTime | None
-    queued: bool
-    last_operation: OperationOut | None
-
-    @classmethod
-    def of(cls, view: views.PersonSync) -> PersonSyncOut:
-        last = view.last_operation
-        return cls(
-            person_id=view.person_id,
-            provider=view.provider,
-            status=view.status,
-            crm_id=view.crm_id,
-            crm_url=view.crm_url,
-            last_synced_at=view.last_synced_at,
-            queued=view.queued,
-            last_operation=OperationOut.of(last) if last is not None else None,
-        )
+class PushOut(BaseModel):
+    enabled: bool = Field(description="False: every push waits, queued (reads back go on).")
+    on_unlock: bool
+    score_threshold: float | None = None
 
 
 class Message(BaseModel):

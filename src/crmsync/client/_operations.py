@@ -9,7 +9,7 @@ Adding a route: a ``Route`` constant (listed in ``ROUTES``), a function returnin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from crmsync.client._call import Call, Credential, Pager, Route, model, models, text
 from crmsync.client.models import (
@@ -37,6 +37,7 @@ from crmsync.client.models import (
     Provider,
     Record,
     Role,
+    Triggered,
     Unlock,
     UnlocksAccepted,
     User,
@@ -65,6 +66,9 @@ LIST_OPERATIONS = Route("GET", "/api/v1/orgs/{org_id}/operations")
 RETRY_OPERATION = Route("POST", "/api/v1/orgs/{org_id}/operations/{operation_id}/retry")
 RETRY_FAILED = Route("POST", "/api/v1/orgs/{org_id}/operations/retry-failed")
 PERSON_SYNC = Route("GET", "/api/v1/orgs/{org_id}/people/{person_id}/sync")
+PUSH_PERSON = Route("POST", "/api/v1/orgs/{org_id}/people/{person_id}/sync")
+REPORT_SCORE = Route("PUT", "/api/v1/orgs/{org_id}/people/{person_id}/score")
+ASSIGN_TODO = Route("PUT", "/api/v1/orgs/{org_id}/people/{person_id}/todo")
 LIST_CHANGES = Route("GET", "/api/v1/orgs/{org_id}/changes")
 CREATE_WEBHOOK = Route("POST", "/api/v1/orgs/{org_id}/webhooks")
 LIST_WEBHOOKS = Route("GET", "/api/v1/orgs/{org_id}/webhooks")
@@ -102,6 +106,9 @@ ROUTES = (
     RETRY_OPERATION,
     RETRY_FAILED,
     PERSON_SYNC,
+    PUSH_PERSON,
+    REPORT_SCORE,
+    ASSIGN_TODO,
     LIST_CHANGES,
     CREATE_WEBHOOK,
     LIST_WEBHOOKS,
@@ -132,6 +139,7 @@ _preview = model(Preview)
 _message = model(Message)
 _operations = models(Operation)
 _person_sync = model(PersonSync)
+_triggered = model(Triggered)
 _health = model(Health)
 _changes = model(ChangesPage)
 _webhook = model(Webhook)
@@ -246,9 +254,14 @@ def update_connection(
     conversations_enabled: bool | None = None,
     import_mode: str | None = None,
     export_mode: str | None = None,
+    push_enabled: bool | None = None,
+    push_on_unlock: bool | None = None,
+    push_score_threshold: float | Literal["off"] | None = None,
+    changed_by: str | None = None,
 ) -> Call[Connection]:
     """``import_mode``: match_existing | update_existing | create_new; ``export_mode``: all |
-    match_existing_import_new | update_existing_import_new."""
+    match_existing_import_new | update_existing_import_new; ``push_score_threshold="off"``
+    switches the score trigger off (None leaves it)."""
     body = _given(
         preserve_manual_edits=preserve_manual_edits,
         settings=None if settings is None else dict(settings),
@@ -256,7 +269,13 @@ def update_connection(
         conversations_enabled=conversations_enabled,
         import_mode=import_mode,
         export_mode=export_mode,
+        push_enabled=push_enabled,
+        push_on_unlock=push_on_unlock,
+        push_score_threshold=push_score_threshold,
+        changed_by=changed_by,
     )
+    if push_score_threshold == "off":
+        body["push_score_threshold"] = None
     return UPDATE_CONNECTION.call(_connection, path={"org_id": org_id}, body=body)
 
 
@@ -334,6 +353,23 @@ def retry_failed(org_id: str) -> Call[Message]:
 
 def person_sync(org_id: str, person_id: str) -> Call[PersonSync]:
     return PERSON_SYNC.call(_person_sync, path={"org_id": org_id, "person_id": person_id})
+
+
+def push_person(org_id: str, person_id: str) -> Call[Triggered]:
+    """Push the contact now, in the live lane (the admin UI's "Sync to CRM")."""
+    return PUSH_PERSON.call(_triggered, path={"org_id": org_id, "person_id": person_id})
+
+
+def report_score(org_id: str, person_id: str, score: float) -> Call[Triggered]:
+    """Store the person's score; at or above the threshold it pushes, once per crossing."""
+    path = {"org_id": org_id, "person_id": person_id}
+    return REPORT_SCORE.call(_triggered, path=path, body={"score": score})
+
+
+def assign_todo(org_id: str, person_id: str, assigned_to: str) -> Call[Triggered]:
+    """A to-do assigned to the org user ``assigned_to``: pushed with them as owner."""
+    path = {"org_id": org_id, "person_id": person_id}
+    return ASSIGN_TODO.call(_triggered, path=path, body={"assigned_to": assigned_to})
 
 
 # -- two-way sync ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -35,6 +35,7 @@ from crmsync.client.models import (
     Provider,
     Record,
     Role,
+    Triggered,
     Unlock,
     UnlocksAccepted,
     User,
@@ -187,7 +188,13 @@ class Client:
         conversations_enabled: bool | None = None,
         import_mode: str | None = None,
         export_mode: str | None = None,
+        push_enabled: bool | None = None,
+        push_on_unlock: bool | None = None,
+        push_score_threshold: float | Literal["off"] | None = None,
+        changed_by: str | None = None,
     ) -> Connection:
+        """``push_enabled=False`` pauses every push (work stays queued); ``True`` resumes.
+        ``push_score_threshold="off"`` switches the score trigger off."""
         return self.send(
             op.update_connection(
                 org_id,
@@ -197,6 +204,10 @@ class Client:
                 conversations_enabled=conversations_enabled,
                 import_mode=import_mode,
                 export_mode=export_mode,
+                push_enabled=push_enabled,
+                push_on_unlock=push_on_unlock,
+                push_score_threshold=push_score_threshold,
+                changed_by=changed_by,
             )
         )
 
@@ -268,6 +279,18 @@ class Client:
 
     def person_sync(self, org_id: str, person_id: str) -> PersonSync:
         return self.send(op.person_sync(org_id, person_id))
+
+    def push_person(self, org_id: str, person_id: str) -> Triggered:
+        """Push the contact now, in the live lane (the admin UI's "Sync to CRM")."""
+        return self.send(op.push_person(org_id, person_id))
+
+    def report_score(self, org_id: str, person_id: str, score: float) -> Triggered:
+        """Store the person's score; at or above the threshold it pushes, once per crossing."""
+        return self.send(op.report_score(org_id, person_id, score))
+
+    def assign_todo(self, org_id: str, person_id: str, assigned_to: str) -> Triggered:
+        """A to-do assigned to the org user ``assigned_to``: pushed with them as owner."""
+        return self.send(op.assign_todo(org_id, person_id, assigned_to))
 
     # -- two-way sync ------------------------------------------------------------------
     def list_changes(self, org_id: str, *, after: int = 0, limit: int = 100) -> ChangesPage:

@@ -209,6 +209,23 @@ class ReadBack(_Answer):
     last_report: dict[str, int] = Field(default_factory=dict)
 
 
+class PushSettings(_Answer):
+    """What pushes the connection's contacts: ``enabled`` False pauses every push (the work
+    stays queued); an unlock pushes unless ``on_unlock`` is False; a reported score at or
+    above ``score_threshold`` pushes, once per crossing (None: off)."""
+
+    enabled: bool = True
+    on_unlock: bool = True
+    score_threshold: float | None = None
+
+
+class Triggered(_Answer):
+    """What a push trigger did (a manual push, a score, a to-do)."""
+
+    queued: bool
+    detail: str
+
+
 class Connection(_Answer):
     """An org's CRM connection: its state, counts, backfill progress and options."""
 
@@ -233,6 +250,7 @@ class Connection(_Answer):
     setup: SetupState = Field(default_factory=SetupState)
     sync: ReadBack | None = None
     conversations_enabled: bool = False
+    push: PushSettings = Field(default_factory=PushSettings)
 
 
 class Operation(_Answer):

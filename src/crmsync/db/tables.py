@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -169,6 +170,12 @@ class Connection(Base):
         String(32), default=ExportMode.ALL, server_default=ExportMode.ALL
     )
     """What a push writes into the CRM (``domain.modes.ExportMode``)."""
+    push_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    """False: every push waits, queued, until it is true again (reads back go on)."""
+    push_on_unlock: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    """An unlock pushes the contact (the default); False pushes only on the other triggers."""
+    push_score_threshold: Mapped[float | None] = mapped_column(Float)
+    """A reported score at or above this pushes the contact, once per crossing (None: off)."""
 
 
 class Flow(Base):
@@ -407,6 +414,10 @@ class OrgRecord(Base):
     """Local field → value, for the fields the CRM owns."""
     owner_user_id: Mapped[str | None] = mapped_column(String(64))
     owner_crm_email: Mapped[str | None] = mapped_column(String(320))
+    owner_assigned_at: Mapped[datetime | None] = mapped_column()
+    """When the host last assigned the owner (a to-do): written until the CRM reassigns it."""
+    score: Mapped[float | None] = mapped_column(Float)
+    """The score the host last reported for the record in this org (the score trigger)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     changed_at: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """Local field → {"app": iso, "crm": iso}: when it last changed on each side."""

@@ -120,3 +120,14 @@ class RecordConversation:
     subject: str
     body: str
     occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    """A change of a connection's push settings; ``score_threshold_given`` tells an explicit
+    null (switch the score trigger off) from a field not sent."""
+
+    enabled: bool | None = None
+    on_unlock: bool | None = None
+    score_threshold: float | None = None
+    score_threshold_given: bool = False

@@ -85,6 +85,16 @@ class SetupState:
 
 
 @dataclass(frozen=True)
+class PushSettings:
+    """What pushes a connection's contacts: its switch, and its triggers besides the manual
+    one and the schedule (a changed person refreshes what is in the CRM)."""
+
+    enabled: bool = True
+    on_unlock: bool = True
+    score_threshold: float | None = None
+
+
+@dataclass(frozen=True)
 class ReadBack:
     """How a connection reads its CRM back (two-way sync)."""
 
@@ -122,6 +132,7 @@ class ConnectionState:
     setup: SetupState = field(default_factory=SetupState)
     sync: ReadBack | None = None
     conversations_enabled: bool = False
+    push: PushSettings = field(default_factory=PushSettings)
 
 
 @dataclass(frozen=True)
@@ -212,3 +223,11 @@ class SavedMappings:
     summary: str
     full_sync: str
     """What a full sync (``POST …/connection/sync {"full": true}``) would do on top."""
+
+
+@dataclass(frozen=True)
+class Triggered:
+    """What a trigger did: the connection it queued the contact on (None: not queued)."""
+
+    connection_id: str | None
+    reason: str

@@ -27,6 +27,7 @@ from crmsync.engine.oplog import InFlight, OpLog, outcome_change
 from crmsync.engine.outbox import Claimed, ClaimRequest
 from crmsync.engine.planner import PlanContext, after_write, plan_person
 from crmsync.engine.reads import (
+    assigned_owners,
     export_options,
     first_unlockers,
     links_of,
@@ -135,6 +136,8 @@ class BatchRecorder:
         people = people_rows(session, ids)
         links = links_of(session, self.connection_id, self.object_type, ids)
         owner_emails = first_unlockers(session, self.org_id, ids)
+        assigned = assigned_owners(session, self.org_id, self.object_type, ids)
+        owner_emails.update(assigned)
         open_ops = self.log.open_rows(session, batch)
         op_rows: list[dict[str, Any]] = []  # one per item, in batch order
         writes: list[tuple[Claimed, RecordWrite]] = []
@@ -147,7 +150,13 @@ class BatchRecorder:
             link = links.get(item.local_id)
             crm_id = link["crm_id"] if link is not None else None
             _, plan = plan_person(
-                person, owner_emails.get(item.local_id), link, self.mappings, self.owners, context
+                person,
+                owner_emails.get(item.local_id),
+                link,
+                self.mappings,
+                self.owners,
+                context,
+                owner_assigned=item.local_id in assigned,
             )
             if plan.unchanged:
                 # held back by the export mode: logged as unchanged, with the mode as reason

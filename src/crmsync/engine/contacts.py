@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+OWNER = "owner"
+"""The local field holding the record's owner (a user reference)."""
+
 
 def contact_values(
     person: Mapping[Any, Any], owner_email: str | None, profile_url_template: str
@@ -31,5 +34,5 @@ def contact_values(
         "zip": person["zip"],
         "country": person["country"],
         "linkedin_url": person["linkedin_url"],
-        "owner": owner_email,
+        OWNER: owner_email,
     }

@@ -283,7 +283,7 @@ class Intake:
     def _update(self, session: Session, link: Link, change: Change, result: Reconciled) -> None:
         assert change.record is not None
         record = self._org_record(session, link.local_id)
-        if record in session.new:  # the first read of a record crmsync wrote: its owner now
+        if record in session.new or _unseeded(record):  # a first read: its owner now
             self._seed_owner(session, record, change.record)
         was_inactive = not record.active
         if was_inactive:  # restored: what the app changed meanwhile is sent at once
@@ -413,3 +413,10 @@ class Intake:
             fields=dict(fields),
             owner={"user_id": record.owner_user_id, "crm_user_email": record.owner_crm_email},
         )
+
+
+def _unseeded(record: OrgRecord) -> bool:
+    """A record started before its first read (a score reported, a push that found it
+    deleted) has no owner yet, and no side ever changed one."""
+    no_owner = record.owner_user_id is None and record.owner_crm_email is None
+    return no_owner and OWNER not in (record.changed_at or {})

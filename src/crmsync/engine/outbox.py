@@ -141,6 +141,12 @@ def active_connections(session: Session, org_ids: Sequence[str]) -> list[Connect
     )
 
 
+def pushes(session: Session, connection_id: str) -> bool:
+    """Are the connection's pushes on? Asked by every claim: switched off (``push_enabled``)
+    mid-run, the run claims nothing more, and what it sent drains."""
+    return bool(session.scalar(_PUSHES, {"connection_id": connection_id}))
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """A leased work item as the runner needs it: plain values, no ORM identity to track
@@ -157,6 +163,9 @@ class Claimed:
 _CLAIMED = ("id", "local_id", "lane", "attempts", "operation_id", "created_at")
 """The columns of :class:`Claimed`, in its order."""
 _WORK = table_of(WorkItem)
+_PUSHES = select(table_of(Connection).c.push_enabled).where(
+    table_of(Connection).c.id == bindparam("connection_id")
+)
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,8 @@ def claim(
     never starves refreshes or the backfill.
     """
     now = now or utcnow()
+    if not pushes(session, connection_id):
+        return []
     share = max(1, size // 10)
     candidates: dict[str, list[Claimed]] = {lane: [] for lane in Lane}
     params = {"connection_id": connection_id, "object_type": object_type, "now": now, "size": size}
@@ -246,6 +257,8 @@ def claim_lane(
 ) -> list[Claimed]:
     """Lease up to ``size`` due items of one lane (a bulk job's worth of backfill)."""
     now = utcnow()
+    if not pushes(session, connection_id):
+        return []
     items = _fetch(session, _due(connection_id, object_type, lane, now).limit(size))
     _lease(session, items, now + lease)
     return items
@@ -427,6 +440,7 @@ def connections_with_due_work(session: Session, now: datetime | None = None) -> 
                 WorkItem.status == WorkStatus.PENDING,
                 WorkItem.not_before <= now,
                 Connection.status == ConnectionStatus.CONNECTED,
+                Connection.push_enabled.is_(True),
             )
             .distinct()
         )
@@ -454,7 +468,8 @@ def most_urgent(session: Session, connection_id: str) -> int | None:
 
 
 def next_due(session: Session, connection_id: str) -> datetime | None:
-    """When the connection's next pending work is due; None if none, or if it is paused."""
+    """When the connection's next pending work is due; None if none, or if it is paused
+    (waiting for a reconnect or a setup, or its pushes switched off: ``push_enabled``)."""
     value = session.scalar(
         select(func.min(WorkItem.not_before))
         .join(Connection, Connection.id == WorkItem.connection_id)
@@ -462,6 +477,7 @@ def next_due(session: Session, connection_id: str) -> datetime | None:
             WorkItem.connection_id == connection_id,
             WorkItem.status == WorkStatus.PENDING,
             Connection.status == ConnectionStatus.CONNECTED,
+            Connection.push_enabled.is_(True),
         )
     )
     return value

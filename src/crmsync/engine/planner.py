@@ -21,7 +21,7 @@ from typing import Any
 from crmsync.domain.mapping import APP, FieldMaps
 from crmsync.domain.modes import ExportMode
 from crmsync.domain.writes import Plan
-from crmsync.engine.contacts import contact_values
+from crmsync.engine.contacts import OWNER, contact_values
 
 
 def desired_fields(
@@ -51,8 +51,12 @@ def plan_write(
     preserve_manual_edits: bool,
     writer: str = APP,
     mode: ExportMode = ExportMode.ALL,
+    assigned: frozenset[str] = frozenset(),
 ) -> Plan:
-    """What to send from ``writer``, given what was last written (``None``: never written)."""
+    """What to send from ``writer``, given what was last written (``None``: never written).
+
+    ``assigned`` are CRM fields the app was explicitly told to change (an owner a to-do
+    assigned): an update writes them though the CRM owns them, manual edits preserved or not."""
     if written is None:
         return Plan({k: v for k, v in desired.items() if not _empty(v)}, first_write=True)
     if mode is ExportMode.MATCH_EXISTING_IMPORT_NEW:
@@ -68,7 +72,9 @@ def plan_write(
     send: dict[str, Any] = {}
     held: list[str] = []
     for crm_field, value in changed.items():
-        if mappings.writes_on_update(crm_field, writer, preserve_manual_edits):
+        if crm_field in assigned or mappings.writes_on_update(
+            crm_field, writer, preserve_manual_edits
+        ):
             send[crm_field] = value
         else:
             held.append(crm_field)
@@ -90,15 +96,31 @@ def plan_person(
     mappings: FieldMaps,
     owners: Mapping[str, str],
     context: PlanContext,
+    owner_assigned: bool = False,
 ) -> tuple[dict[str, Any], Plan]:
     """One contact's desired CRM values and its plan, from its ``people`` row, owner, link
-    (``crm_id`` and ``written``) and the CRM's users (``owners``: email → CRM user id)."""
+    (``crm_id`` and ``written``) and the CRM's users (``owners``: email → CRM user id).
+    ``owner_assigned``: the host assigned ``owner_email`` (a to-do), so the owner is written
+    even where the CRM owns it."""
     values = contact_values(person, owner_email, context.profile_url_template)
     desired = desired_fields(values, mappings, owners)
     crm_id = link["crm_id"] if link is not None else None
     written = dict(link["written"]) if link is not None and crm_id else None
-    plan = plan_write(desired, mappings, written, context.preserve, context.writer, context.mode)
+    forced = owner_fields(desired, mappings) if owner_assigned else frozenset()
+    plan = plan_write(
+        desired, mappings, written, context.preserve, context.writer, context.mode, forced
+    )
     return desired, plan
+
+
+def owner_fields(desired: Mapping[str, Any], mappings: FieldMaps) -> frozenset[str]:
+    """The owner fields an assignment writes: those the CRM has a user for (an owner the CRM
+    does not know leaves the record's owner as it is)."""
+    return frozenset(
+        f.crm_field
+        for f in mappings.fields
+        if f.local_field == OWNER and desired.get(f.crm_field) is not None
+    )
 
 
 @dataclass(frozen=True)

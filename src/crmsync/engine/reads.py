@@ -8,6 +8,7 @@ planning time).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, RowMapping, bindparam, func, select
@@ -19,6 +20,7 @@ from crmsync.db.tables import (
     FieldMapping,
     Link,
     ObjectMapping,
+    OrgRecord,
     Person,
     Unlock,
     User,
@@ -28,6 +30,7 @@ from crmsync.domain.mapping import APP, FieldMap, FieldMaps, Flow, ObjectMap, Va
 from crmsync.domain.modes import ExportMode
 
 _people, _links, _unlocks, _users = (table_of(m) for m in (Person, Link, Unlock, User))
+_records = table_of(OrgRecord)
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 _PEOPLE = select(_people).where(_people.c.person_id.in_(_IDS))
@@ -53,6 +56,16 @@ _FIRST_UNLOCKERS = (
     select(_first.c.person_id, _users.c.email)
     .join(_unlocks, _unlocks.c.id == _first.c.first_id)
     .join(_users, _users.c.id == _unlocks.c.user_id)
+)
+_ASSIGNED = (
+    select(_records.c.local_id, _records.c.owner_assigned_at, _records.c.changed_at, _users.c.email)
+    .join(_users, _users.c.id == _records.c.owner_user_id)
+    .where(
+        _records.c.org_id == bindparam("org_id"),
+        _records.c.object_type == bindparam("object_type"),
+        _records.c.local_id.in_(_IDS),
+        _records.c.owner_assigned_at.is_not(None),  # rare: most batches read no row
+    )
 )
 _PRESERVE = select(
     table_of(Connection).c.preserve_manual_edits, table_of(Connection).c.export_mode
@@ -88,6 +101,35 @@ def export_options(session: Session, connection_id: str) -> tuple[bool, ExportMo
     if row is None:
         return False, ExportMode.ALL
     return bool(row[0]), ExportMode(row[1])
+
+
+def assigned_owners(
+    session: Session, org_id: str, object_type: str, local_ids: list[str]
+) -> dict[str, str]:
+    """The email of each record's owner as the host last assigned it (a to-do's user), for
+    the records whose owner was assigned after the CRM last changed it: that owner is
+    written, in place of the first unlocker, even where the CRM owns the field."""
+    params = {"org_id": org_id, "object_type": object_type, "ids": local_ids}
+    found: dict[str, str] = {}
+    for local_id, assigned_at, changed_at, email in session.execute(_ASSIGNED, params):
+        crm = _stamp(((changed_at or {}).get("owner") or {}).get("crm"))
+        if crm is None or _aware(assigned_at) > crm:
+            found[local_id] = email
+    return found
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _stamp(value: Any) -> datetime | None:
+    """A ``changed_at`` stamp as an aware time (None when absent or unreadable)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None
 
 
 def load_flow(session: Session, connection_id: str) -> Flow:

@@ -103,15 +103,18 @@ class SyncRunner:
         sending: set[str] = set()
         beat = asyncio.create_task(self._heartbeat(lease))
         try:
-            if not await self._prepare(conn, connector, recorder):
-                result.stopped = "setup required"
-                return
-            pump = Pump(self.rt, connector, recorder, lease, budget, sending, self.others_waiting)
-            try:
-                await pump.run()
-            finally:
-                result.batches += pump.batches
-            await self._export_conversations(conn, connector, budget, result)
+            if self._pushes(connection_id):
+                if not await self._prepare(conn, connector, recorder):
+                    result.stopped = "setup required"
+                    return
+                pump = Pump(
+                    self.rt, connector, recorder, lease, budget, sending, self.others_waiting
+                )
+                try:
+                    await pump.run()
+                finally:
+                    result.batches += pump.batches
+                await self._export_conversations(conn, connector, budget, result)
             await self._read_back(conn, connector, budget, result)
         except ConnectorError as exc:
             paused = consequence(exc.resolution).pause
@@ -183,6 +186,13 @@ class SyncRunner:
                 await asyncio.to_thread(lease.renew)
             except Exception:  # a database blip must not end the heartbeat: try next beat
                 log.warning("could not renew the lease of %s", lease.connection_id, exc_info=True)
+
+    def _pushes(self, connection_id: str) -> bool:
+        """Read at the start of every run: with pushes switched off (``push_enabled``) the run
+        sends nothing, not even a setup check (it may create fields), and claims nothing: the
+        queue waits as it is. Reading back goes on."""
+        with self.rt.db.session() as session:
+            return outbox.pushes(session, connection_id)
 
     def _org_emails(self, org_id: str) -> list[str]:
         with self.rt.db.session() as session:

@@ -15,13 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crmsync.db.tables import Connection, Link, Operation, Person, Unlock, WorkItem
-from crmsync.domain.enums import ConnectionStatus, Lane
-from crmsync.domain.keys import CONTACT
+from crmsync.domain.enums import ConnectionStatus
 from crmsync.domain.views import OperationEntry
-from crmsync.engine import outbox
 from crmsync.engine.runtime import Runtime
 from crmsync.errors import NotFound
-from crmsync.services.connections import org_connections, require_connection
+from crmsync.services.connections import org_connections
 from crmsync.services.links import record_link
 from crmsync.services.operations import latest_runs, list_operations
 from crmsync.services.orgs import get_org
@@ -53,8 +51,9 @@ class ConnectionHistory:
 def person_history(
     rt: Runtime, session: Session, org_id: str, person_id: str, limit: int = 20
 ) -> list[ConnectionHistory]:
-    """Per connection of the org that holds anything of the person: the active connection
-    first, then earlier ones, newest first. NotFound when none does."""
+    """Per connection of the org that holds anything of the person (the active one also when
+    the org unlocked them): the active connection first, then earlier ones, newest first.
+    NotFound when none does."""
     get_org(session, org_id)
     conns = org_connections(session, org_id)
     ids = [c.id for c in conns]
@@ -78,9 +77,14 @@ def person_history(
             .distinct()
         )
     )
+    # the current connection also for a person the org unlocked that it has not pushed yet
+    # (its unlock trigger off, or connected with skip_backfill): "Sync to CRM" pushes them
+    unlocked = person_details(session, org_id, person_id) is not None
     sections = []
     for conn in conns:
-        if conn.id not in links and conn.id not in queued and conn.id not in with_ops:
+        holds = conn.id in links or conn.id in queued or conn.id in with_ops
+        current = conn.status != ConnectionStatus.DISCONNECTED
+        if not holds and not (current and unlocked):
             continue
         ops = _operations(session, org_id, person_id, conn.id, limit) if conn.id in with_ops else []
         sections.append(_section(rt, conn, links.get(conn.id), conn.id in queued, ops, session))
@@ -153,12 +157,3 @@ def person_names(session: Session, org_id: str, person_ids: set[str]) -> dict[st
     )
     names = {pid: " ".join(p for p in (first, last) if p) for pid, first, last in rows}
     return {pid: name for pid, name in names.items() if name}
-
-
-def sync_now(session: Session, org_id: str, person_id: str) -> str:
-    """Queue a refresh of one person on the org's connection; returns the connection id."""
-    conn = require_connection(session, org_id)
-    if person_details(session, org_id, person_id) is None:
-        raise NotFound(f"person {person_id!r} does not exist in organisation {org_id!r}")
-    outbox.enqueue(session, conn.id, CONTACT, [person_id], Lane.REFRESH)
-    return conn.id

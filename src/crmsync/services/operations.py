@@ -21,6 +21,7 @@ from crmsync.domain.views import (
     ConnectionState,
     OperationEntry,
     PersonSync,
+    PushSettings,
     SetupState,
     SyncCounts,
 )
@@ -252,6 +253,7 @@ def connection_status(rt: Runtime, session: Session, conn: Connection) -> Connec
             total=total, done=done, remaining=remaining, estimated_seconds=estimate
         ),
         sync=readback.read_back(session, conn),
+        push=PushSettings(conn.push_enabled, conn.push_on_unlock, conn.push_score_threshold),
         queue=depth,
         recommendations=tuple(
             _recommendations(session, conn, rt.spec(conn.provider).recommendations)

@@ -107,7 +107,8 @@ def end_sessions(user: User) -> None:
 def record_unlocks(
     session: Session, org_id: str, unlocks: Sequence[UnlockPerson]
 ) -> tuple[int, list[str]]:
-    """Record unlocks and queue them live; returns (new unlocks, connections with work).
+    """Record unlocks and queue them live (on a connection that pushes on unlock: the
+    default, ``push_on_unlock``); returns (new unlocks, connections with work).
 
     Everything is checked before anything is written: one bad entry rejects the request.
     """
@@ -148,6 +149,8 @@ def record_unlocks(
     session.flush()
     touched = []
     for conn in outbox.active_connections(session, [org_id]):
+        if not conn.push_on_unlock:  # the org pushes on its other triggers only
+            continue
         outbox.enqueue(session, conn.id, CONTACT, sorted(person_ids), Lane.LIVE)
         touched.append(conn.id)
     return new, touched

@@ -14,7 +14,7 @@ from sqlalchemy import Table, bindparam, distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crmsync.db.tables import Person, Unlock, utcnow
+from crmsync.db.tables import Link, Person, Unlock, utcnow
 from crmsync.domain.commands import PersonRecord
 from crmsync.domain.enums import Lane
 from crmsync.domain.keys import CONTACT
@@ -157,9 +157,28 @@ def _fan_out(session: Session, person_ids: Sequence[str]) -> tuple[int, list[str
     connections = outbox.active_connections(session, sorted(by_org))
     for conn in sorted(connections, key=lambda c: c.id):
         people = sorted(set(by_org[conn.org_id]))
+        if not conn.push_on_unlock:  # only what a trigger pushed before is kept up to date
+            people = _linked(session, conn.id, people)
+        if not people:
+            continue
         outbox.enqueue(session, conn.id, CONTACT, people, Lane.REFRESH)
         queued[conn.id] = len(people)
     return sum(queued.values()), list(queued)
+
+
+def _linked(session: Session, connection_id: str, person_ids: list[str]) -> list[str]:
+    linked: set[str] = set()
+    for chunk in _chunks(person_ids):
+        linked.update(
+            session.scalars(
+                select(Link.local_id).where(
+                    Link.connection_id == connection_id,
+                    Link.object_type == CONTACT,
+                    Link.local_id.in_(chunk),
+                )
+            )
+        )
+    return sorted(linked)
 
 
 def unlocked_people(session: Session, org_id: str) -> int:

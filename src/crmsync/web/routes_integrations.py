@@ -10,9 +10,10 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 
 from crmsync.api.deps import RuntimeDep
 from crmsync.browser import session_binding
+from crmsync.domain.commands import PushOptions
 from crmsync.engine.inbound import MAX_INTERVAL, MIN_INTERVAL
 from crmsync.errors import ConnectorError, CrmSyncError, NotFound
-from crmsync.services import connections, readback
+from crmsync.services import connections, readback, triggers
 from crmsync.services.operations import connection_status
 from crmsync.services.people import unlocked_people
 from crmsync.web.auth import (
@@ -169,6 +170,26 @@ def sync(request: Request, rt: RuntimeDep, user: AdminUser, full: Checkbox = "")
         if whole
         else "A sync is queued: the CRM's changes are read back now.",
     )
+
+
+@router.post("/push", dependencies=[CsrfChecked])
+def push_switch(
+    request: Request, rt: RuntimeDep, user: AdminUser, push_enabled: Checkbox = ""
+) -> Response:
+    """ "Push: disabled" (``PATCH …/connection {push_enabled}``): off, every push waits queued;
+    on again, the queue resumes where it stopped."""
+    on = push_enabled in ("on", "true", "1")
+    try:
+        with rt.db.session() as session:
+            conn = connections.require_connection(session, user.org_id)
+            resumed = triggers.set_push_options(session, conn, PushOptions(enabled=on))
+            connection_id = conn.id
+    except NotFound as exc:
+        return _back(request, "error", str(exc))
+    if resumed:
+        rt.kick(connection_id)
+    said = "on" if on else "off: everything waits in the queue until you switch it on"
+    return _back(request, "success", f"Pushing to the CRM is {said}.")
 
 
 @router.post("/disconnect", dependencies=[CsrfChecked])

@@ -1,4 +1,4 @@
-"""A person's page: their record in each connection's CRM, its history, and "Sync now"."""
+"""A person's page: their record in each connection's CRM, its history, and "Sync to CRM"."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from crmsync.api.deps import RuntimeDep
 from crmsync.errors import CrmSyncError, NotFound
-from crmsync.services import history
+from crmsync.services import history, triggers
 from crmsync.web.auth import AdminUser, CsrfChecked, CurrentUser, flash
 from crmsync.web.logpage import crm_labels
 from crmsync.web.views import render, sentence
@@ -53,13 +53,14 @@ def person_view(person_id: str, request: Request, rt: RuntimeDep, user: CurrentU
 
 @router.post(PEOPLE + "/{person_id}/sync", dependencies=[CsrfChecked])
 def sync_now(person_id: str, request: Request, rt: RuntimeDep, user: AdminUser) -> Response:
-    """Send the person to the CRM again now (a refresh: only what changed is written)."""
+    """ "Sync to CRM": the manual push of ``POST /api/v1/orgs/{org}/people/{id}/sync``, live
+    (only what changed since the last write is written)."""
     try:
-        with rt.db.session() as session:
-            connection_id = history.sync_now(session, user.org_id, person_id)
+        done = rt.db.transaction(lambda session: triggers.push_now(session, user.org_id, person_id))
     except CrmSyncError as exc:
         flash(request, "error", sentence(str(exc)))
     else:
-        rt.kick(connection_id)
-        flash(request, "success", "Queued: this person is sent to the CRM again in a moment.")
+        if done.connection_id is not None:
+            rt.kick(done.connection_id)
+        flash(request, "success", sentence(done.reason))
     return RedirectResponse(person_path(person_id), status_code=303)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from crmsync.api.deps import HostAuth, RuntimeDep
+from crmsync.api.log_schemas import OperationOut, PersonSyncOut
 from crmsync.api.preview_schemas import PreviewIn, PreviewOut
 from crmsync.api.schemas import (
     DB_INT_MAX,
@@ -17,8 +18,6 @@ from crmsync.api.schemas import (
     ConnectionOut,
     ConnectionPatch,
     Message,
-    OperationOut,
-    PersonSyncOut,
     SafeStr,
     SetupIn,
     SyncRequest,
@@ -29,7 +28,9 @@ from crmsync.services import (
     connections,
     conversations,
     operations,
+    orgs,
     readback,
+    triggers,
 )
 from crmsync.services import preview as preview_service
 
@@ -83,14 +84,18 @@ def get_connection(org_id: SafeStr, rt: RuntimeDep, _: HostAuth) -> ConnectionOu
 
 
 @router.patch(
-    "/connection", response_model=ConnectionOut, responses=errors(400, 401, 404, 409, 422)
+    "/connection", response_model=ConnectionOut, responses=errors(400, 401, 403, 404, 409, 422)
 )
 def patch_connection(
     org_id: SafeStr, body: ConnectionPatch, rt: RuntimeDep, _: HostAuth
 ) -> ConnectionOut:
-    """Change options. ``skip_backfill`` is chosen once, at connect; conversations can be
-    enabled only on a CRM whose connector exports them (409 otherwise)."""
+    """Change options. ``skip_backfill`` is chosen once, at connect. ``push_enabled: false``
+    pauses every push without disconnecting (work stays queued, reads back go on); ``true``
+    resumes where it stopped. Conversations can be enabled only on a CRM whose connector
+    exports them (409 otherwise). Given ``changed_by``, only an admin of the org may change."""
     with rt.db.session() as session:
+        orgs.get_org(session, org_id)
+        orgs.require_admin(session, org_id, body.changed_by, "its connection")
         if body.conversations_enabled is not None:
             conversations.set_enabled(rt, session, org_id, body.conversations_enabled)
         if body.settings is not None:
@@ -100,7 +105,13 @@ def patch_connection(
         )
         if body.sync_interval_minutes is not None:
             readback.set_interval(session, conn, body.sync_interval_minutes)
-        return ConnectionOut.of(operations.connection_status(rt, session, conn))
+        resumed = triggers.set_push_options(session, conn, body.push_options())
+        session.flush()
+        out = ConnectionOut.of(operations.connection_status(rt, session, conn))
+        connection_id = conn.id
+    if resumed:
+        rt.kick(connection_id)
+    return out
 
 
 @router.post(
