@@ -12,9 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 
 from crmsync.providers.close.emulator.errors import invalid
-from crmsync.providers.close.emulator.records import Activity
+
+
+class Activity(Protocol):
+    """Any activity the list holds: ``Created``, notes, calls, emails, meetings."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def lead_id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def contact_id(self) -> str | None: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def date_created(self) -> str: ...
+    def as_json(self) -> dict[str, Any]: ...
+
+
+A = TypeVar("A", bound=Activity)
 
 PAGING = frozenset({"_skip", "_limit", "_fields"})
 LEAD_ONLY = ("user_id", "contact_id", "_type")
@@ -51,9 +72,9 @@ def _dated(
     return lambda activity: compare(_moment("date_created", activity.date_created), moment)
 
 
-def filtered(params: Mapping[str, str], activities: Sequence[Activity]) -> list[Activity]:
+def filtered(params: Mapping[str, str], activities: Sequence[A]) -> list[A]:
     """The activities the filters in ``params`` keep, in the order asked for."""
-    tests: list[Callable[[Activity], bool]] = []
+    tests: list[Callable[[A], bool]] = []
     lead_id = params.get("lead_id")
     if lead_id is not None:
         tests.append(lambda a: a.lead_id == lead_id)

@@ -15,8 +15,10 @@ from crmsync.providers.close.emulator import (
     routes_activities,
     routes_control,
     routes_events,
+    routes_logged,
     routes_notes,
     routes_oauth,
+    routes_opportunities,
     routes_org,
     routes_records,
 )
@@ -47,6 +49,8 @@ def create_app(config: CloseEmulatorConfig | None = None, *, served: bool = Fals
             routes_org.router,
             routes_activities.router,
             routes_notes.router,
+            routes_opportunities.router,
+            routes_logged.router,
         ),
         control_router=routes_control.router,
     )

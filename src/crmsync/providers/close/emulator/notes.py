@@ -37,6 +37,10 @@ class NoteActivity:
     date_created: str
     date_updated: str
 
+    @property
+    def type(self) -> str:
+        return "Note"
+
     def as_json(self) -> dict[str, Any]:
         return {
             "_type": "Note",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
 from crmsync.emulation import EmulatedRoute
+from crmsync.providers.close.emulator import lead_moves
 from crmsync.providers.close.emulator.common import CallerDep, EmulatorDep, actor, user_id
 from crmsync.providers.close.emulator.errors import invalid
 
@@ -32,7 +33,7 @@ def merge_leads(payload: Payload, emulator: EmulatorDep, caller: CallerDep) -> J
     source, destination = payload.get("source"), payload.get("destination")
     if not isinstance(source, str) or not isinstance(destination, str):
         raise invalid(field_errors={"source": "Required.", "destination": "Required."})
-    emulator.store.merge_leads(caller.organization_id, source, destination, actor(emulator, caller))
+    lead_moves.merge(emulator, caller.organization_id, source, destination, actor(emulator, caller))
     return JSONResponse({"status": "ok"})
 
 

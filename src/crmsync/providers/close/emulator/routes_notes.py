@@ -11,6 +11,7 @@ from crmsync.emulation import EmulatedRoute
 from crmsync.providers.close.emulator.common import (
     CallerDep,
     EmulatorDep,
+    actor,
     refuse_other_parameters,
     user_id,
 )
@@ -30,8 +31,11 @@ def create_note(
     request: Request, emulator: EmulatorDep, caller: CallerDep, body: Any = Body(...)
 ) -> JSONResponse:
     refuse_other_parameters(request, ())
-    note = emulator.notes.create(caller.organization_id, user_id(emulator, caller), _object(body))
-    return JSONResponse(note.as_json())
+    org_id = caller.organization_id
+    note = emulator.notes.create(org_id, user_id(emulator, caller), _object(body))
+    data = note.as_json()
+    emulator.journal.log(org_id, "activity.note", "created", actor(emulator, caller), data)
+    return JSONResponse(data)
 
 
 @router.get("/{note_id}/")
@@ -51,5 +55,8 @@ def update_note(
     body: Any = Body(...),
 ) -> JSONResponse:
     refuse_other_parameters(request, ())
-    note = emulator.notes.update(caller.organization_id, note_id, _object(body))
-    return JSONResponse(note.as_json())
+    org_id = caller.organization_id
+    before = emulator.notes.get(org_id, note_id).as_json()
+    data = emulator.notes.update(org_id, note_id, _object(body)).as_json()
+    emulator.journal.log(org_id, "activity.note", "updated", actor(emulator, caller), data, before)
+    return JSONResponse(data)

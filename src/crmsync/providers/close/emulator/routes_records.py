@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
 from crmsync.emulation import EmulatedRoute
+from crmsync.providers.close.emulator import lead_moves
 from crmsync.providers.close.emulator.common import (
     MAX_PAGE,
     CallerDep,
@@ -84,8 +85,9 @@ def update_lead(
 
 @router.delete("/lead/{lead_id}/")
 def delete_lead(lead_id: str, emulator: EmulatorDep, caller: CallerDep) -> JSONResponse:
-    """The lead, its contacts and its activities; Close answers an empty object."""
-    emulator.store.delete_lead(caller.organization_id, lead_id, actor(emulator, caller))
+    """The lead, its contacts, opportunities, activities and tasks; Close answers an empty
+    object."""
+    lead_moves.delete(emulator, caller.organization_id, lead_id, actor(emulator, caller))
     return JSONResponse({})
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 from crmsync.emulation import OAuthApp, OAuthStore
 from crmsync.emulation.state import EmulatorState, window_limiter
 from crmsync.providers.close.emulator.config import CloseEmulatorConfig
+from crmsync.providers.close.emulator.journal import Journal
+from crmsync.providers.close.emulator.logged_store import LoggedStore
 from crmsync.providers.close.emulator.notes import NoteStore
+from crmsync.providers.close.emulator.opportunities import OpportunityStore
+from crmsync.providers.close.emulator.pipelines import PipelineStore
 from crmsync.providers.close.emulator.policy import ClosePolicy
 from crmsync.providers.close.emulator.records import new_id
 from crmsync.providers.close.emulator.store import CloseStore
@@ -31,6 +35,23 @@ class CloseEmulator(EmulatorState):
             now=self.store.now, lead_of=self.store.lead_of, lead_exists=self.store.has_lead
         )
         self.store.events.listeners.append(self.webhooks.on_event)
+        self.journal = Journal(self.store.lock, self.store.events, config.clock)
+        self.pipelines = PipelineStore(self.store.now, list(self.store.organizations))
+        self.opportunities = OpportunityStore(
+            now=self.store.now,
+            journal=self.journal,
+            pipelines=self.pipelines,
+            lead_exists=self.store.has_lead,
+            lead_of=self.store.lead_of,
+            members=self._member_ids,
+        )
+        self.logged = LoggedStore(
+            now=self.store.now,
+            journal=self.journal,
+            lead_exists=self.store.has_lead,
+            lead_of=self.store.lead_of,
+            members=self._member_ids,
+        )
         per_key, interval = config.max_requests, config.interval_seconds
         enabled = config.rate_limit_enabled
         self.limiter = window_limiter(config, per_key, interval, enabled=enabled)
@@ -69,8 +90,14 @@ class CloseEmulator(EmulatorState):
         """A member of the first organisation; returns the ``user_…`` id an owner field holds."""
         return self.store.add_user(email, first_name, last_name).id
 
+    def _member_ids(self, org_id: str) -> set[str]:
+        return {user.id for user in self.store.members(org_id)}
+
     def _reset_data(self) -> None:
         self.store.reset()
         self.webhooks.reset()
         self.notes.reset()
+        self.pipelines.reset()
+        self.opportunities.reset()
+        self.logged.reset()
         self.policy.fault_scope = None
