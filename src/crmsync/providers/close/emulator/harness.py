@@ -20,6 +20,7 @@ from crmsync.providers.close.emulator.app import create_app
 from crmsync.providers.close.emulator.appview import AppView
 from crmsync.providers.close.emulator.config import CloseEmulatorConfig
 from crmsync.providers.close.emulator.eventlog import Actor
+from crmsync.providers.close.emulator.harness_objects import CloseObjects
 from crmsync.providers.close.emulator.state import CloseEmulator
 
 WRITE_ENDPOINTS = (
@@ -29,6 +30,14 @@ WRITE_ENDPOINTS = (
     "PUT /api/v1/contact/",
     "POST /api/v1/activity/note/",
     "PUT /api/v1/activity/note/",
+    "POST /api/v1/opportunity/",
+    "PUT /api/v1/opportunity/",
+    "POST /api/v1/activity/call/",
+    "PUT /api/v1/activity/call/",
+    "POST /api/v1/activity/email/",
+    "PUT /api/v1/activity/email/",
+    "POST /api/v1/task/",
+    "PUT /api/v1/task/",
 )
 
 
@@ -54,6 +63,8 @@ class CloseHarness(HarnessControls):
         self.client_id = self.config.client_id
         self.client_secret = self.config.client_secret
         super().__init__(self.emulator, is_write_call)
+        self.objects = CloseObjects(self.emulator)
+        """Opportunities, pipelines, activities and tasks, seeded and read in Close's terms."""
         self.view = AppView(
             self.emulator.store, self.emulator.organization_id, app or AppNames("Acme", "acme")
         )

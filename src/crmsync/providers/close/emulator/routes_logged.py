@@ -45,14 +45,16 @@ def _kept(item: Logged, params: dict[str, str]) -> bool:
     for name in (*ACTIVITY_FILTERS, "assigned_to"):
         if name in params and str(item.as_json().get(name)) != params[name]:
             return False
-    if "is_complete" in params:
-        if params["is_complete"] not in ("true", "false"):
-            raise invalid(field_errors={"is_complete": "Not a valid boolean."})
-        if item.values.get("is_complete") != (params["is_complete"] == "true"):
-            return False
-    if "_type" in params and params["_type"] != "lead":
+    wanted = params.get("is_complete")
+    return wanted is None or item.values.get("is_complete") == (wanted == "true")
+
+
+def _check(params: dict[str, str]) -> None:
+    """Filter values checked before any object is looked at (an empty list refuses too)."""
+    if params.get("is_complete", "true") not in ("true", "false"):
+        raise invalid(field_errors={"is_complete": "Not a valid boolean."})
+    if params.get("_type", "lead") != "lead":
         raise invalid(field_errors={"_type": "The emulator has lead tasks only."})
-    return True
 
 
 def _list(kind: Kind, request: Request) -> JSONResponse:
@@ -60,6 +62,7 @@ def _list(kind: Kind, request: Request) -> JSONResponse:
     refuse_other_parameters(request, (*PAGING, *filters))
     params = dict(request.query_params)
     skip, limit = _page(params)
+    _check(params)
     emulator, caller = get_emulator(request), get_caller(request, get_emulator(request))
     items = emulator.logged.of_org(caller.organization_id, kind)
     kept = sorted((i for i in items if _kept(i, params)), key=lambda i: (i.date_created, i.id))
