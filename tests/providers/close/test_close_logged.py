@@ -98,11 +98,15 @@ def test_calls_emails_and_tasks_are_made_read_updated_and_deleted(
         ("activity/call", {"activity_at": "soon"}, "activity_at"),
         ("activity/call", {"user_id": "user_stranger"}, "user_id"),
         ("activity/call", {"subject": "calls have none"}, "subject"),
+        ("activity/call", {"recording_url": "http://x.example/r.mp3"}, "recording_url"),
         ("activity/email", {"subject": "x"}, "status"),
         ("activity/email", {"status": "lost"}, "status"),
         ("activity/email", {"status": "sent", "direction": "inbound"}, "direction"),
         ("activity/email", {"status": "sent", "to": "ada@example.com"}, "to"),
         ("activity/email", {"status": "sent", "custom.cf_x": "y"}, "custom.cf_x"),
+        ("activity/email", {"status": "inbox", "subject": "no sender"}, "sender"),
+        ("activity/email", {"status": "outbox", "to": ["a@b.co"]}, "sender"),
+        ("activity/email", {"status": "scheduled", "sender": "r@b.co"}, "date_scheduled"),
         ("task", {"lead_id": None, "text": "x"}, "lead_id"),
         ("task", {"date": "2026-12-10"}, "text"),
         ("task", {"text": "x", "date": "someday"}, "date"),
@@ -162,7 +166,9 @@ def test_the_activity_list_holds_every_kind_with_its_type(
 ) -> None:
     lead_id, _ = _lead(served)
     objects.seed_call({"lead_id": lead_id})
-    objects.seed_email({"lead_id": lead_id, "status": "inbox", "direction": "incoming"})
+    objects.seed_email(
+        {"lead_id": lead_id, "status": "inbox", "direction": "incoming", "sender": "a@b.co"}
+    )
     objects.seed_meeting({"lead_id": lead_id, "title": "Demo", "starts_at": START})
     served.api.post("activity/note", data={"lead_id": lead_id, "note": "Hello"})
     objects.seed_task({"lead_id": lead_id, "text": "Call back"})
@@ -244,3 +250,24 @@ def test_an_activity_does_not_move_by_put_and_unknown_list_filters_are_refused(
     assert served.refused("task", {"text": "x"}).field_errors
     assert served.refused("task", {"is_complete": "maybe"}).field_errors
     assert served.refused("task", {"_type": "outgoing_call"}).field_errors
+
+
+def test_only_a_draft_email_can_be_modified(served: Served, objects: CloseObjects) -> None:
+    lead_id, _ = _lead(served)
+    sent = objects.seed_email({"lead_id": lead_id, "status": "sent", "subject": "Hi"})
+    with pytest.raises(ValidationError) as caught:
+        served.api.put(f"activity/email/{sent['id']}", data={"subject": "Changed"})
+    assert "status" in caught.value.field_errors
+    assert objects.activities()[0]["subject"] == "Hi"
+    draft = objects.seed_email({"lead_id": lead_id, "status": "draft", "subject": "Draft"})
+    scheduled = served.api.put(
+        f"activity/email/{draft['id']}",
+        data={
+            "status": "scheduled",
+            "sender": "rep@example.com",
+            "date_scheduled": "2026-12-05T09:00:00+00:00",
+        },
+    )
+    assert scheduled["status"] == "scheduled"
+    back = served.api.put(f"activity/email/{draft['id']}", data={"status": "draft"})
+    assert back["status"] == "draft"

@@ -166,7 +166,22 @@ def test_the_list_filters_as_close_documents_and_refuses_what_it_does_not_evalua
         {"_group_by": "user_id"},
         {"status": "won"},
         {"status_type": "closed"},
+        {"value_period": "weekly"},
         {"_order_by": "name"},
         {"date_updated__gt": "yesterday"},
     ):
         assert served.refused("opportunity", params).field_errors, params
+
+
+def test_custom_values_are_checked_against_their_field_and_pipelines_refuse_filters(
+    served: Served, objects: CloseObjects
+) -> None:
+    lead_id, _ = _lead(served)
+    seats = served.api.post("custom_field/opportunity", data={"name": "Seats", "type": "number"})
+    key = f"custom.{seats['id']}"
+    assert key in _refused(served, "post", "opportunity", {"lead_id": lead_id, key: "many"})
+    assert objects.opportunities() == []
+    made = served.api.post("opportunity", data={"lead_id": lead_id, key: 12})
+    assert made[key] == 12.0 and made["custom"] == {"Seats": 12.0}
+    assert served.refused("pipeline", {"name": "Sales"}).field_errors
+    assert served.refused("status/opportunity", {"type": "won"}).field_errors

@@ -1,12 +1,14 @@
 """Call, email and meeting activities and lead tasks: what each kind's fields are.
 
 * Calls (``/activity/call/``): ``direction`` (``inbound``/``outbound``), ``duration`` (whole
-  seconds), ``phone``, ``status`` (Close's call statuses; ``completed`` logs a call made
-  elsewhere), ``note`` / ``note_html``, ``recording_url``.
+  seconds), ``phone``, ``status`` (default ``completed``: a call made elsewhere; the other
+  statuses accepted here are unconfirmed), ``note`` / ``note_html`` (setting one overwrites the
+  other, ``note_html`` winning), ``recording_url`` (must start with ``https://``).
 * Emails (``/activity/email/``): ``direction`` (``incoming``/``outgoing``), ``status``
   (required: ``inbox``, ``draft``, ``scheduled``, ``outbox``, ``sent``; the emulator sends
   nothing), ``subject``, ``body_text``, ``body_html``, ``sender``, ``to``/``cc``/``bcc`` (lists
-  of addresses).
+  of addresses), ``date_scheduled``; ``email_rules`` holds what Close documents beyond each
+  field (the sender Close fills in for a ``sent`` email without one is not filled in here).
 * Meetings (``/activity/meeting/``): come from calendar sync in Close, whose API reads,
   updates and deletes them but has no create (third-party meeting integrations are a separate
   OAuth-only API the emulator does not have); the harness seeds them. ``PUT`` may set ``title``
@@ -52,6 +54,14 @@ def _addresses(value: Any, members: Collection[str]) -> list[str]:
     return list(value)
 
 
+def _secure_url(value: Any, members: Collection[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("https://"):
+        raise ValueError("The recording URL must be secure (start with https://).")
+    return value
+
+
 def _attendees(value: Any, members: Collection[str]) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise ValueError("Must be a list of attendee objects.")
@@ -95,7 +105,7 @@ CALL = Kind(
         "status": _plain(lambda v: checks.one_of(v, CALL_STATUSES)),
         "note": TEXT,
         "note_html": TEXT,
-        "recording_url": OPTIONAL_TEXT,
+        "recording_url": _secure_url,
     },
     defaults={"direction": "outbound", "duration": 0, "status": "completed", "phone": None},
     note_pair=True,
@@ -115,6 +125,7 @@ EMAIL = Kind(
         "to": _addresses,
         "cc": _addresses,
         "bcc": _addresses,
+        "date_scheduled": _plain(checks.moment),
     },
     required=("status",),
     defaults={"direction": "outgoing", "subject": "", "body_text": "", "to": [], "cc": []},
@@ -152,6 +163,30 @@ TASK = Kind(
     has_contact=False,
 )
 KINDS = {kind.name: kind for kind in (CALL, EMAIL, MEETING, TASK)}
+
+
+SENDER_NEEDED = ("inbox", "scheduled", "outbox")
+
+
+def email_rules(payload: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, str]:
+    """What Close documents for emails beyond each field: ``sender`` is required for
+    ``inbox``, ``scheduled`` and ``outbox``; ``scheduled`` needs ``date_scheduled``; only a
+    draft can be modified (its status may become ``scheduled`` or ``outbox``), and a scheduled
+    or unsent outbox email can go back to ``draft``."""
+    errors: dict[str, str] = {}
+    was = dict(current or {})
+    if current is not None:
+        back_to_draft = was.get("status") in ("scheduled", "outbox") and set(payload) == {"status"}
+        if was.get("status") != "draft" and not (
+            back_to_draft and payload.get("status") == "draft"
+        ):
+            return {"status": "Only draft emails can be modified."}
+    status = payload.get("status", was.get("status"))
+    if status in SENDER_NEEDED and not (payload.get("sender") or was.get("sender")):
+        errors["sender"] = f"This field is required for {status} emails."
+    if status == "scheduled" and not (payload.get("date_scheduled") or was.get("date_scheduled")):
+        errors["date_scheduled"] = "This field is required for scheduled emails."
+    return errors
 
 
 def note_pair(payload: Mapping[str, Any]) -> dict[str, str]:

@@ -15,7 +15,14 @@ from crmsync.providers.close.emulator import checks
 from crmsync.providers.close.emulator.errors import invalid, not_found
 from crmsync.providers.close.emulator.eventlog import Actor
 from crmsync.providers.close.emulator.journal import Journal
-from crmsync.providers.close.emulator.logged import MEETING_UPDATABLE, Kind, Logged, note_pair
+from crmsync.providers.close.emulator.logged import (
+    EMAIL,
+    MEETING_UPDATABLE,
+    Kind,
+    Logged,
+    email_rules,
+    note_pair,
+)
 from crmsync.providers.close.emulator.records import new_id
 
 BASE = ("lead_id", "contact_id", "user_id", "activity_at")
@@ -66,6 +73,8 @@ class LoggedStore:
         if missing:
             raise invalid(field_errors=missing)
         values, errors = self._parse(org_id, kind, payload)
+        if kind is EMAIL:
+            errors = {**email_rules(payload, None), **errors}
         user = actor.user_id or ""
         if "user_id" in payload:
             try:
@@ -107,6 +116,10 @@ class LoggedStore:
         found = self.get(org_id, kind, item_id)
         if "lead_id" in payload and payload["lead_id"] != found.lead_id:
             raise invalid(field_errors={"lead_id": "An activity cannot move to another lead."})
+        if kind is EMAIL:
+            refused = email_rules(payload, found.values)
+            if refused:
+                raise invalid(field_errors=refused)
         values, errors = self._parse(org_id, kind, payload)
         contact_id = self._contact(org_id, found.lead_id, payload, errors)
         at = self._at(payload, errors)
