@@ -8,11 +8,21 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from simple_salesforce import Salesforce
 from sqlalchemy import select
 
 from crmsync.db.tables import Connection, Operation
-from crmsync.providers.salesforce.emulator import SalesforceEmulator
+from crmsync.emulation import ManualClock
+from crmsync.providers.salesforce.emulator import (
+    SalesforceEmulator,
+    SalesforceEmulatorConfig,
+    create_app,
+)
 from crmsync.providers.salesforce.emulator.harness import SalesforceHarness
+from crmsync.providers.salesforce.emulator.harness_sales import SalesRecords
+from tests.providers.salesforce.official_client import official_client
+from tests.providers.salesforce.sales_org import START
 from tests.support.world import World, world
 
 INSTANCE = "https://crmsync-demo.my.salesforce.com"
@@ -74,3 +84,26 @@ def emulator_client(
     app: Any, base_url: str = "https://crmsync-demo.my.salesforce.com"
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+
+
+# -- the sales-object tests: an emulated org on a manual clock, read by simple-salesforce ----
+@pytest.fixture
+def app() -> FastAPI:
+    return create_app(SalesforceEmulatorConfig(clock=ManualClock(start=START.timestamp())))
+
+
+@pytest.fixture
+def emulator(app: FastAPI) -> SalesforceEmulator:
+    org: SalesforceEmulator = app.state.emulator
+    return org
+
+
+@pytest.fixture
+def seed(emulator: SalesforceEmulator) -> SalesRecords:
+    return SalesRecords(emulator)
+
+
+@pytest.fixture
+def sf(app: FastAPI, tmp_path: Path) -> Iterator[Salesforce]:
+    with official_client(app, tmp_path) as client:
+        yield client

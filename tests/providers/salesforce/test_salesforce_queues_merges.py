@@ -4,57 +4,19 @@ leave the losers in the recycle bin (``MasterRecordId``, ``queryAll``) and move 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from crmsync.emulation import ManualClock
 from crmsync.providers.salesforce.emulator import (
     SalesforceEmulator,
-    SalesforceEmulatorConfig,
-    create_app,
 )
 from crmsync.providers.salesforce.emulator.harness import SalesforceHarness
 from crmsync.providers.salesforce.emulator.harness_sales import SalesRecords
-from tests.providers.salesforce.official_client import official_client
+from tests.providers.salesforce.sales_org import refused
 
-START = datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC)
 AT = "2026-05-06T09:00:00.000+0000"
-
-
-@pytest.fixture
-def app() -> FastAPI:
-    return create_app(SalesforceEmulatorConfig(clock=ManualClock(start=START.timestamp())))
-
-
-@pytest.fixture
-def emulator(app: FastAPI) -> SalesforceEmulator:
-    org: SalesforceEmulator = app.state.emulator
-    return org
-
-
-@pytest.fixture
-def seed(emulator: SalesforceEmulator) -> SalesRecords:
-    return SalesRecords(emulator)
-
-
-@pytest.fixture
-def sf(app: FastAPI, tmp_path: Path) -> Iterator[Salesforce]:
-    with official_client(app, tmp_path) as client:
-        yield client
-
-
-def refused(call: Any, *args: Any) -> list[dict[str, Any]]:
-    with pytest.raises(SalesforceMalformedRequest) as error:
-        call(*args)
-    content: list[dict[str, Any]] = error.value.content
-    return content
 
 
 def lead(**fields: Any) -> dict[str, Any]:
