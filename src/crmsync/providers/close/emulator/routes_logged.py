@@ -107,108 +107,36 @@ def _delete(kind: Kind, item_id: str, request: Request) -> JSONResponse:
     return JSONResponse({})
 
 
-# calls -----------------------------------------------------------------------------------
+def _install(path: str, kind: Kind, *, creates: bool = True) -> None:
+    """One kind's list, create, get, update and delete routes; ``creates=False`` leaves the
+    ``POST`` out, so it answers 405 as any unrouted method does."""
+
+    def list_items(request: Request) -> JSONResponse:
+        return _list(kind, request)
+
+    def create_item(request: Request, body: Any = Body(...)) -> JSONResponse:
+        return _create(kind, request, body)
+
+    def get_item(item_id: str, request: Request) -> JSONResponse:
+        return _get(kind, item_id, request)
+
+    def update_item(item_id: str, request: Request, body: Any = Body(...)) -> JSONResponse:
+        return _update(kind, item_id, request, body)
+
+    def delete_item(item_id: str, request: Request) -> JSONResponse:
+        return _delete(kind, item_id, request)
+
+    name = path.strip("/").replace("/", "_")
+    item = f"{path}{{item_id}}/"
+    router.add_api_route(path, list_items, methods=["GET"], name=f"list_{name}")
+    if creates:
+        router.add_api_route(path, create_item, methods=["POST"], name=f"create_{name}")
+    router.add_api_route(item, get_item, methods=["GET"], name=f"get_{name}")
+    router.add_api_route(item, update_item, methods=["PUT"], name=f"update_{name}")
+    router.add_api_route(item, delete_item, methods=["DELETE"], name=f"delete_{name}")
 
 
-@router.get("/activity/call/")
-def list_calls(request: Request) -> JSONResponse:
-    return _list(CALL, request)
-
-
-@router.post("/activity/call/")
-def create_call(request: Request, body: Any = Body(...)) -> JSONResponse:
-    return _create(CALL, request, body)
-
-
-@router.get("/activity/call/{item_id}/")
-def get_call(item_id: str, request: Request) -> JSONResponse:
-    return _get(CALL, item_id, request)
-
-
-@router.put("/activity/call/{item_id}/")
-def update_call(item_id: str, request: Request, body: Any = Body(...)) -> JSONResponse:
-    return _update(CALL, item_id, request, body)
-
-
-@router.delete("/activity/call/{item_id}/")
-def delete_call(item_id: str, request: Request) -> JSONResponse:
-    return _delete(CALL, item_id, request)
-
-
-# emails ----------------------------------------------------------------------------------
-
-
-@router.get("/activity/email/")
-def list_emails(request: Request) -> JSONResponse:
-    return _list(EMAIL, request)
-
-
-@router.post("/activity/email/")
-def create_email(request: Request, body: Any = Body(...)) -> JSONResponse:
-    return _create(EMAIL, request, body)
-
-
-@router.get("/activity/email/{item_id}/")
-def get_email(item_id: str, request: Request) -> JSONResponse:
-    return _get(EMAIL, item_id, request)
-
-
-@router.put("/activity/email/{item_id}/")
-def update_email(item_id: str, request: Request, body: Any = Body(...)) -> JSONResponse:
-    return _update(EMAIL, item_id, request, body)
-
-
-@router.delete("/activity/email/{item_id}/")
-def delete_email(item_id: str, request: Request) -> JSONResponse:
-    return _delete(EMAIL, item_id, request)
-
-
-# meetings (no create: Close's come from calendar sync) -------------------------------------
-
-
-@router.get("/activity/meeting/")
-def list_meetings(request: Request) -> JSONResponse:
-    return _list(MEETING, request)
-
-
-@router.get("/activity/meeting/{item_id}/")
-def get_meeting(item_id: str, request: Request) -> JSONResponse:
-    return _get(MEETING, item_id, request)
-
-
-@router.put("/activity/meeting/{item_id}/")
-def update_meeting(item_id: str, request: Request, body: Any = Body(...)) -> JSONResponse:
-    return _update(MEETING, item_id, request, body)
-
-
-@router.delete("/activity/meeting/{item_id}/")
-def delete_meeting(item_id: str, request: Request) -> JSONResponse:
-    return _delete(MEETING, item_id, request)
-
-
-# tasks -----------------------------------------------------------------------------------
-
-
-@router.get("/task/")
-def list_tasks(request: Request) -> JSONResponse:
-    return _list(TASK, request)
-
-
-@router.post("/task/")
-def create_task(request: Request, body: Any = Body(...)) -> JSONResponse:
-    return _create(TASK, request, body)
-
-
-@router.get("/task/{item_id}/")
-def get_task(item_id: str, request: Request) -> JSONResponse:
-    return _get(TASK, item_id, request)
-
-
-@router.put("/task/{item_id}/")
-def update_task(item_id: str, request: Request, body: Any = Body(...)) -> JSONResponse:
-    return _update(TASK, item_id, request, body)
-
-
-@router.delete("/task/{item_id}/")
-def delete_task(item_id: str, request: Request) -> JSONResponse:
-    return _delete(TASK, item_id, request)
+_install("/activity/call/", CALL)
+_install("/activity/email/", EMAIL)
+_install("/activity/meeting/", MEETING, creates=False)  # Close's come from calendar sync
+_install("/task/", TASK)
