@@ -100,11 +100,12 @@ def _refused(
     message: str,
     status: int,
 ) -> Response:
-    """Nothing was done: the form again with why (JSON for fetch calls)."""
+    """Nothing was done: the form again with why, as a 422 like every refused form (fetch
+    calls get JSON with the precise status: 404 for an unknown id, 409 for a conflict)."""
     message = f"{message} Nothing was changed."
     if wants_json(request):
         return JSONResponse({"ok": False, "detail": message}, status_code=status)
-    return _page(request, rt, user, {"form": form, "error": message}, status)
+    return _page(request, rt, user, {"form": form, "error": message}, 422)
 
 
 def _page(
