@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmsync.domain.enums import OpStatus
+from crmsync.domain.modes import ExportMode, ImportMode
 from crmsync.providers.catalog import BUILTIN
 from crmsync.services import connections
 from crmsync.web.auth import CSRF_FIELD
@@ -157,6 +158,13 @@ def known_values(site: Site) -> dict[str, st.SearchStrategy[str]]:
         "skip_backfill": on,
         "preserve_manual_edits": on,
         "create_missing_fields": on,
+        "push_on_unlock": on,
+        "conversations_enabled": on,
+        "import_mode": st.sampled_from([m.value for m in ImportMode]),
+        "export_mode": st.sampled_from([m.value for m in ExportMode]),
+        "push_score_threshold": st.sampled_from(["", "50", "-1", "1e400", "nan", "1_0", "x"]),
+        "direction": st.sampled_from(["import", "export", "sideways", ""]),
+        "crm_id": st.sampled_from(["1", "999999", "x"]),
     }
 
 

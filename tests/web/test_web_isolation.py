@@ -65,6 +65,13 @@ WEB_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/settings/integrations/setup"): ADMIN,
     ("POST", "/settings/integrations/interval"): ADMIN,
     ("POST", "/settings/integrations/sync"): ADMIN,
+    ("POST", "/settings/integrations/modes"): ADMIN,
+    ("POST", "/settings/integrations/push-triggers"): ADMIN,
+    ("POST", "/settings/integrations/conversations"): ADMIN,
+    ("GET", "/settings/integrations/test"): PAGE,
+    # A preview writes nothing: any signed-in user of the organisation may ask for one.
+    ("POST", "/settings/integrations/test/preview"): PAGE,
+    ("POST", "/settings/integrations/test/run"): ADMIN,
     ("GET", "/settings/integrations/mappings"): PAGE,
     ("POST", "/settings/integrations/mappings"): ADMIN,
     ("POST", "/settings/integrations/mappings/refresh"): ADMIN,
@@ -83,6 +90,11 @@ FORM = {
     "create_missing_fields": "on",
     "skip_backfill": "on",
     "back": "/settings/logs",
+    "import_mode": "create_new",
+    "export_mode": "match_existing_import_new",
+    "push_score_threshold": "10",
+    "push_on_unlock": "on",
+    "conversations_enabled": "on",
 }
 # What B's data looks like in a page: none of it may reach A's users.
 B_MARKERS = ("Bravosecret", "bravo-secret@", "Bravo Secret Co", "Bravo Org", "@bravo.test")

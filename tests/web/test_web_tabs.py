@@ -1,4 +1,4 @@
-"""The connected CRM's tabs (Sync preferences, Mappings, Logs) in Debian's Chromium, as an
+"""The connected CRM's tabs (Sync preferences, Mappings, Test, Logs) in Debian's Chromium, as an
 admin and as a member, at laptop (1280x800) and phone (390x844) widths.
 
 Screenshots go where ``tests.web.stack.shot`` puts them (``$CRMSYNC_SCREENSHOTS``)."""
@@ -17,7 +17,7 @@ from tests.web.stack import ADMIN, MEMBER, Stack, shot, sign_in
 
 LAPTOP = (1280, 800)
 PHONE = (390, 844)
-TABS = ("Sync preferences", "Mappings", "Logs")
+TABS = ("Sync preferences", "Mappings", "Test", "Logs")
 
 
 @pytest.fixture

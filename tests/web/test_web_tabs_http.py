@@ -77,14 +77,20 @@ def _interval(w: World) -> int:
 def test_tabs_are_on_every_page_of_the_connected_crm(w: World) -> None:
     for email in ("admin@acme.test", "member@acme.test"):
         client, _ = signed_in(w, email)
-        for path, tab in ((PAGE, "sync"), (MAPPINGS, "mappings"), ("/settings/logs", "logs")):
+        tabs_of = (
+            (PAGE, "sync"),
+            (MAPPINGS, "mappings"),
+            ("/settings/integrations/test", "test"),
+            ("/settings/logs", "logs"),
+        )
+        for path, tab in tabs_of:
             page = client.get(path)
             assert page.status_code == 200, (path, page.text[:300])
             tabs = page.text.split('<nav class="tabs"')[1].split("</nav>")[0]
             assert 'aria-label="HubSpot settings"' in tabs
             current = re.findall(r'data-tab="(\w+)" aria-current="page"', tabs)
             assert current == [tab], (path, current)
-            assert "Test" not in tabs  # no Test tab until a preview exists to show
+            assert re.findall(r'data-tab="(\w+)"', tabs) == ["sync", "mappings", "test", "logs"]
 
 
 def test_the_interval_is_changed_by_an_admin_only_and_checked(w: World) -> None:

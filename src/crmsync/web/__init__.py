@@ -23,6 +23,8 @@ from crmsync.web import (
     routes_logs,
     routes_mappings,
     routes_people,
+    routes_prefs,
+    routes_test,
 )
 from crmsync.web.auth import (
     Forbidden,
@@ -38,7 +40,16 @@ from crmsync.web.views import STATIC_DIR, render
 
 def install(app: FastAPI, rt: Runtime) -> None:
     app.state.signin_throttle = routes_auth.SignInThrottle()
-    for module in (routes_auth, routes_integrations, routes_mappings, routes_logs, routes_people):
+    modules = (
+        routes_auth,
+        routes_integrations,
+        routes_prefs,
+        routes_test,
+        routes_mappings,
+        routes_logs,
+        routes_people,
+    )
+    for module in modules:
         # Before each route's own dependencies: refused text never reaches a query.
         app.include_router(module.router, dependencies=[InputChecked])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from crmsync.branding import branded
 from crmsync.connectors.spec import OWN_APP_OPTIONS, ConnectStep, ProviderSpec
+from crmsync.domain.records import Capability
 from crmsync.domain.views import ConnectionState
 from crmsync.engine.runtime import Runtime
 from crmsync.services.connections import active_connection
@@ -46,6 +47,8 @@ class ProviderCard:
     """Whether the connect form asks for a login host (Salesforce sandboxes, My Domain)."""
     callback_url: str = ""
     """The callback URL an org's own OAuth app must register."""
+    conversations: bool = False
+    """Whether the connector exports conversations (``Capability.CONVERSATIONS``)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,6 +106,7 @@ def provider_cards(rt: Runtime, session: Session, org_id: str) -> list[ProviderC
                 own_app=set(OWN_APP_OPTIONS) <= options,
                 login_host="login_host" in options,
                 callback_url=rt.redirect_uri(name),
+                conversations=Capability.CONVERSATIONS in rt.provider(name).connector.capabilities,
             )
         )
     # the connected CRM first, the others in registry order
