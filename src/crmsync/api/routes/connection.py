@@ -136,7 +136,7 @@ def sync_now(
 @router.post(
     "/connection/preview",
     response_model=PreviewOut,
-    responses=errors(401, 404, 409, 422, 502),
+    responses=errors(400, 401, 404, 409, 422, 502),
 )
 def preview(org_id: SafeStr, body: PreviewIn, rt: RuntimeDep, _: HostAuth) -> PreviewOut:
     """Preview and test: what one import (``crm_id``) or export (``person_id``) would do,
